@@ -1,0 +1,18 @@
+//! lambdalet's vocabulary, shared by every other crate.
+//!
+//! This crate holds the types that describe *what* lambdalet runs (function names, ARNs,
+//! qualifiers, runtimes, the validated function configuration), the limits AWS Lambda
+//! documents, and the error codes that every failure is eventually reported as. It must not
+//! do I/O: no files, no sockets, no processes. Everything here is plain data and validation.
+
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod runtime;
+pub mod timefmt;
+
+pub use config::{FunctionConfig, FunctionConfigPatch};
+pub use error::{ErrorCode, HasErrorCode, LambdaError};
+pub use ids::{AccountInfo, FunctionName, FunctionRef, Qualifier};
+pub use runtime::{Runtime, RuntimeFamily};
