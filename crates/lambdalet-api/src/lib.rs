@@ -1,1 +1,70 @@
-//! (being written)
+//! lambdalet's HTTP front door.
+//!
+//! It speaks the AWS Lambda management API (`/2015-03-31/functions/...`) and Invoke API with
+//! AWS's JSON shapes, so the AWS CLI and boto3 work with `--endpoint-url`, plus lambdalet's
+//! own endpoints under `/lambdalet/v1`. It parses and validates requests into typed calls on
+//! `lambdalet-control` and `lambdalet-invoker` and renders their answers; it never touches
+//! sandboxes or the store's rows directly. Every error goes through [`error::ApiError`].
+
+mod aliases;
+mod body;
+mod error;
+mod functions;
+mod invoke;
+mod own;
+mod shapes;
+mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+pub use state::ApiState;
+
+/// Largest management request body: a 50 MB zip, base64-encoded in JSON, plus the rest.
+const MAX_MANAGEMENT_BODY: usize = 70 * 1024 * 1024;
+
+/// Every route lambdalet serves on its API port.
+pub fn router(state: ApiState) -> Router {
+    let fns = "/2015-03-31/functions";
+    Router::new()
+        .route(fns, get(functions::list).post(functions::create))
+        .route(
+            &format!("{fns}/"),
+            get(functions::list).post(functions::create),
+        )
+        .route(
+            &format!("{fns}/{{name}}"),
+            get(functions::get).delete(functions::delete),
+        )
+        .route(
+            &format!("{fns}/{{name}}/configuration"),
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route(
+            &format!("{fns}/{{name}}/code"),
+            axum::routing::put(functions::update_code),
+        )
+        .route(
+            &format!("{fns}/{{name}}/versions"),
+            get(functions::list_versions).post(functions::publish_version),
+        )
+        .route(
+            &format!("{fns}/{{name}}/aliases"),
+            get(aliases::list).post(aliases::create),
+        )
+        .route(
+            &format!("{fns}/{{name}}/aliases/{{alias}}"),
+            get(aliases::get)
+                .put(aliases::update)
+                .delete(aliases::delete),
+        )
+        .route(&format!("{fns}/{{name}}/invocations"), post(invoke::invoke))
+        .route("/lambdalet/v1/health", get(own::health))
+        .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
+        .route("/lambdalet/v1/code/{file}", get(own::code))
+        .fallback(own::not_found)
+        .layer(DefaultBodyLimit::max(MAX_MANAGEMENT_BODY))
+        .with_state(state)
+}

@@ -1,1 +1,21 @@
-//! (being written)
+//! The control plane: what the Lambda management API does, as typed operations.
+//!
+//! `lambdalet-api` parses requests and calls [`Control`]; `Control` validates them (through
+//! `lambdalet-core`), stores code (`lambdalet-package`) and rows (`lambdalet-store`), keeps an
+//! in-memory table of every deployed version for fast lookups on the invoke path, and tells
+//! the invoker when warm environments are out of date. It never touches HTTP or sandboxes.
+
+mod aliases;
+mod control;
+mod error;
+mod functions;
+mod resolve;
+mod table;
+mod versions;
+
+pub use aliases::AliasInput;
+pub use control::Control;
+pub use error::ControlError;
+pub use functions::{CreateFunctionInput, FunctionDetails, ListPage, UpdateCodeInput};
+pub use resolve::Resolved;
+pub use table::VersionView;

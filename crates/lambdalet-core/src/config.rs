@@ -73,7 +73,11 @@ fn default_tracing() -> String {
 
 /// The Lambda architecture name of the machine lambdalet runs on.
 pub fn host_architecture() -> &'static str {
-    if cfg!(target_arch = "aarch64") { "arm64" } else { "x86_64" }
+    if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "x86_64"
+    }
 }
 
 /// A partial configuration: every field the caller may set, each optional.
@@ -130,13 +134,18 @@ impl FunctionConfig {
             c.handler = h;
         }
         if let Some(r) = patch.role {
-            c.role = if r.is_empty() { DEFAULT_ROLE.to_owned() } else { r };
+            c.role = if r.is_empty() {
+                DEFAULT_ROLE.to_owned()
+            } else {
+                r
+            };
         }
         if let Some(d) = patch.description {
             c.description = d;
         }
         if let Some(t) = patch.timeout_secs {
-            c.timeout_secs = check_range("Timeout", t, MIN_TIMEOUT_SECS, MAX_TIMEOUT_SECS, "seconds")?;
+            c.timeout_secs =
+                check_range("Timeout", t, MIN_TIMEOUT_SECS, MAX_TIMEOUT_SECS, "seconds")?;
         }
         if let Some(m) = patch.memory_mb {
             c.memory_mb = check_range("MemorySize", m, MIN_MEMORY_MB, MAX_MEMORY_MB, "MB")?;
@@ -148,8 +157,13 @@ impl FunctionConfig {
             c.architectures = a;
         }
         if let Some(s) = patch.ephemeral_storage_mb {
-            c.ephemeral_storage_mb =
-                check_range("EphemeralStorage.Size", s, MIN_EPHEMERAL_MB, MAX_EPHEMERAL_MB, "MB")?;
+            c.ephemeral_storage_mb = check_range(
+                "EphemeralStorage.Size",
+                s,
+                MIN_EPHEMERAL_MB,
+                MAX_EPHEMERAL_MB,
+                "MB",
+            )?;
         }
         if let Some(t) = patch.tracing_mode {
             c.tracing_mode = t;
@@ -186,8 +200,20 @@ impl FunctionConfig {
                 self.description.len()
             )));
         }
-        check_range("Timeout", self.timeout_secs.into(), MIN_TIMEOUT_SECS, MAX_TIMEOUT_SECS, "seconds")?;
-        check_range("MemorySize", self.memory_mb.into(), MIN_MEMORY_MB, MAX_MEMORY_MB, "MB")?;
+        check_range(
+            "Timeout",
+            self.timeout_secs.into(),
+            MIN_TIMEOUT_SECS,
+            MAX_TIMEOUT_SECS,
+            "seconds",
+        )?;
+        check_range(
+            "MemorySize",
+            self.memory_mb.into(),
+            MIN_MEMORY_MB,
+            MAX_MEMORY_MB,
+            "MB",
+        )?;
         validate_environment(&self.environment)?;
         if self.architectures.len() != 1 {
             return Err(LambdaError::invalid(format!(
@@ -218,7 +244,13 @@ impl FunctionConfig {
     }
 }
 
-fn check_range(field: &str, value: i64, min: u32, max: u32, unit: &str) -> Result<u32, LambdaError> {
+fn check_range(
+    field: &str,
+    value: i64,
+    min: u32,
+    max: u32,
+    unit: &str,
+) -> Result<u32, LambdaError> {
     if value < i64::from(min) || value > i64::from(max) {
         return Err(LambdaError::invalid(format!(
             "{field} must be between {min} and {max} {unit} (got {value})"
@@ -285,14 +317,31 @@ mod tests {
 
     #[test]
     fn limits_name_the_field_and_value() {
-        let err = FunctionConfig::create(FunctionConfigPatch { timeout_secs: Some(901), ..patch() })
-            .expect_err("too long");
-        assert!(err.message.contains("Timeout") && err.message.contains("901"), "{}", err.message);
-        let err = FunctionConfig::create(FunctionConfigPatch { memory_mb: Some(64), ..patch() })
-            .expect_err("too small");
-        assert!(err.message.contains("MemorySize") && err.message.contains("64"), "{}", err.message);
-        let err = FunctionConfig::create(FunctionConfigPatch { timeout_secs: Some(0), ..patch() })
-            .expect_err("zero");
+        let err = FunctionConfig::create(FunctionConfigPatch {
+            timeout_secs: Some(901),
+            ..patch()
+        })
+        .expect_err("too long");
+        assert!(
+            err.message.contains("Timeout") && err.message.contains("901"),
+            "{}",
+            err.message
+        );
+        let err = FunctionConfig::create(FunctionConfigPatch {
+            memory_mb: Some(64),
+            ..patch()
+        })
+        .expect_err("too small");
+        assert!(
+            err.message.contains("MemorySize") && err.message.contains("64"),
+            "{}",
+            err.message
+        );
+        let err = FunctionConfig::create(FunctionConfigPatch {
+            timeout_secs: Some(0),
+            ..patch()
+        })
+        .expect_err("zero");
         assert!(err.message.contains("between 1 and 900"), "{}", err.message);
     }
 

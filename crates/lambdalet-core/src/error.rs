@@ -99,7 +99,11 @@ pub struct LambdaError {
 
 impl LambdaError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), reason: None }
+        Self {
+            code,
+            message: message.into(),
+            reason: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -48,7 +48,10 @@ impl AccountInfo {
     pub fn validate(&self) -> Result<(), LambdaError> {
         let region_ok = !self.region.is_empty()
             && self.region.len() <= 32
-            && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             return Err(LambdaError::invalid(format!(
                 "region {:?} is not valid: use lower-case letters, digits and '-', like us-east-1",
@@ -202,9 +205,15 @@ impl FunctionRef {
                 check_account(account, input)?;
                 (*name, Some(*q))
             }
-            ["arn", partition, "lambda", region, account, "function", rest @ ..]
-                if !rest.is_empty() && rest.len() <= 2 =>
-            {
+            [
+                "arn",
+                partition,
+                "lambda",
+                region,
+                account,
+                "function",
+                rest @ ..,
+            ] if !rest.is_empty() && rest.len() <= 2 => {
                 if partition.is_empty() || region.is_empty() {
                     return Err(bad_arn(input));
                 }
@@ -269,7 +278,10 @@ mod tests {
         assert_eq!(parse("hello"), ("hello".into(), None));
         assert_eq!(parse("hello:prod"), ("hello".into(), Some("prod".into())));
         assert_eq!(parse("hello:7"), ("hello".into(), Some("7".into())));
-        assert_eq!(parse("hello:$LATEST"), ("hello".into(), Some("$LATEST".into())));
+        assert_eq!(
+            parse("hello:$LATEST"),
+            ("hello".into(), Some("$LATEST".into()))
+        );
         assert_eq!(parse("123456789012:function:hello"), ("hello".into(), None));
         assert_eq!(
             parse("arn:aws:lambda:us-west-2:123456789012:function:my-function:v1"),
@@ -279,8 +291,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_names_with_a_reason() {
-        for bad in ["", "a/b", "has space", "x:y:z", "arn:aws:lambda:r:12:function:x", "a:"] {
-            assert!(FunctionRef::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "a/b",
+            "has space",
+            "x:y:z",
+            "arn:aws:lambda:r:12:function:x",
+            "a:",
+        ] {
+            assert!(
+                FunctionRef::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         let long = "a".repeat(65);
         let err = FunctionRef::parse(&long).expect_err("too long");
@@ -300,7 +322,13 @@ mod tests {
     #[test]
     fn arns_look_like_aws() {
         let a = AccountInfo::default();
-        assert_eq!(a.function_arn("f"), "arn:aws:lambda:us-east-1:000000000000:function:f");
-        assert_eq!(a.qualified_arn("f", "$LATEST"), "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST");
+        assert_eq!(
+            a.function_arn("f"),
+            "arn:aws:lambda:us-east-1:000000000000:function:f"
+        );
+        assert_eq!(
+            a.qualified_arn("f", "$LATEST"),
+            "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! do I/O: no files, no sockets, no processes. Everything here is plain data and validation.
 
 pub mod config;
+pub mod deployed;
 pub mod error;
 pub mod ids;
 pub mod limits;
@@ -13,6 +14,7 @@ pub mod runtime;
 pub mod timefmt;
 
 pub use config::{FunctionConfig, FunctionConfigPatch};
+pub use deployed::DeployedVersion;
 pub use error::{ErrorCode, HasErrorCode, LambdaError};
 pub use ids::{AccountInfo, FunctionName, FunctionRef, Qualifier};
 pub use runtime::{Runtime, RuntimeFamily};

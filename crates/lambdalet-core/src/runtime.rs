@@ -57,7 +57,10 @@ impl Runtime {
         } else {
             RuntimeFamily::Provided
         };
-        Ok(Self { id: id.to_owned(), family })
+        Ok(Self {
+            id: id.to_owned(),
+            family,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -82,7 +85,9 @@ impl Runtime {
         match self.family {
             RuntimeFamily::Python => "install Python 3 (for example `apt-get install python3`)",
             RuntimeFamily::Node => "install Node.js (for example `apt-get install nodejs`)",
-            RuntimeFamily::Provided => "include an executable file named `bootstrap` at the top of the zip",
+            RuntimeFamily::Provided => {
+                "include an executable file named `bootstrap` at the top of the zip"
+            }
         }
     }
 

@@ -11,16 +11,17 @@ pub fn last_modified(t: SystemTime) -> String {
     let f = format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
     );
-    dt.format(&f).unwrap_or_else(|_| "1970-01-01T00:00:00.000+0000".to_owned())
+    dt.format(&f)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000+0000".to_owned())
 }
 
 /// RFC 3339 with milliseconds and `Z`, used in invocation records and log timestamps.
 pub fn rfc3339_millis(t: SystemTime) -> String {
     let dt = OffsetDateTime::from(t);
-    let f = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    dt.format(&f).unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
+    let f =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    dt.format(&f)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
 /// Milliseconds since the Unix epoch.

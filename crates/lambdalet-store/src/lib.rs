@@ -1,1 +1,18 @@
-//! (being written)
+//! lambdalet's durable state: one SQLite database (WAL mode) in the data directory.
+//!
+//! The store is the only place state lives; every in-memory table in the daemon is rebuilt
+//! from it at start. It knows rows, not rules: validation and Lambda semantics live in
+//! `lambdalet-control`; the store only guarantees that each operation is one transaction.
+//! Code zips themselves are files managed by `lambdalet-package`; rows reference them by hash.
+
+mod db;
+mod error;
+mod functions;
+mod records;
+mod writer;
+
+pub use db::Store;
+pub use error::StoreError;
+pub use functions::{AliasRecord, FunctionRecord, LATEST, StoredFunction, VersionRecord};
+pub use records::{InvocationRecord, Outcome};
+pub use writer::RecordWriter;

@@ -1,0 +1,93 @@
+//! The one place where failures become HTTP responses, in AWS's error shape: status code,
+//! `x-amzn-ErrorType` header (what the AWS SDKs read) and a JSON body carrying both the service
+//! fields (`Type`, `message`) and the Lambda error fields (`errorType`, `errorMessage`).
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use lambdalet_core::{ErrorCode, HasErrorCode, LambdaError};
+
+/// An error on its way to the caller.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub reason: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            reason: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterValue, message)
+    }
+
+    fn from_domain(e: &dyn HasErrorCode) -> Self {
+        Self {
+            code: e.error_code(),
+            message: e.to_string(),
+            reason: e.reason().map(str::to_owned),
+        }
+    }
+}
+
+impl From<LambdaError> for ApiError {
+    fn from(e: LambdaError) -> Self {
+        Self::from_domain(&e)
+    }
+}
+
+impl From<lambdalet_control::ControlError> for ApiError {
+    fn from(e: lambdalet_control::ControlError) -> Self {
+        Self::from_domain(&e)
+    }
+}
+
+impl From<lambdalet_invoker::InvokeError> for ApiError {
+    fn from(e: lambdalet_invoker::InvokeError) -> Self {
+        Self::from_domain(&e)
+    }
+}
+
+impl From<lambdalet_store::StoreError> for ApiError {
+    fn from(e: lambdalet_store::StoreError) -> Self {
+        Self::from_domain(&e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::warn!(error_type = %self.code, message = %self.message, "api.error");
+        } else {
+            tracing::debug!(error_type = %self.code, message = %self.message, "api.error");
+        }
+        let mut body = serde_json::json!({
+            "Type": self.code.fault(),
+            "message": self.message,
+            "errorType": self.code.as_str(),
+            "errorMessage": self.message,
+        });
+        if let Some(reason) = &self.reason {
+            body["Reason"] = serde_json::Value::String(reason.clone());
+        }
+        let mut resp = (status, body.to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        h.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static(self.code.as_str()),
+        );
+        if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            h.insert("x-amzn-requestid", id);
+        }
+        resp
+    }
+}

@@ -1,0 +1,236 @@
+//! Handlers of the function operations of the management API.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use lambdalet_control::{CreateFunctionInput, UpdateCodeInput};
+use lambdalet_core::FunctionRef;
+use serde_json::json;
+
+use crate::body::{json_response, max_items, parse_json};
+use crate::error::ApiError;
+use crate::shapes::{
+    CreateFunctionRequest, PublishVersionRequest, UpdateCodeRequest, UpdateConfigurationRequest,
+    check_architectures, configuration, zip_bytes,
+};
+use crate::state::ApiState;
+
+type Params = Query<HashMap<String, String>>;
+
+/// Parses the `{name}` path segment (name, `name:qualifier` or ARN) with `?Qualifier=`.
+pub(crate) fn function_ref(
+    name: &str,
+    params: &HashMap<String, String>,
+) -> Result<FunctionRef, ApiError> {
+    Ok(FunctionRef::parse(name)?
+        .with_qualifier_param(params.get("Qualifier").map(String::as_str))?)
+}
+
+/// A function named without a qualifier (operations on the function itself).
+fn unqualified(name: &str) -> Result<String, ApiError> {
+    let r = FunctionRef::parse(name)?;
+    if let Some(q) = r.qualifier {
+        return Err(ApiError::invalid(format!(
+            "this operation takes the function without a qualifier; remove \":{q}\" from {name:?}"
+        )));
+    }
+    Ok(r.name.to_string())
+}
+
+pub(crate) async fn create(State(s): State<ApiState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: CreateFunctionRequest = parse_json(&body, "CreateFunction")?;
+    let name = req
+        .function_name
+        .ok_or_else(|| ApiError::invalid("FunctionName is required"))?;
+    let name = unqualified(&name)?;
+    if let Some(p) = req.package_type.as_deref().filter(|p| *p != "Zip") {
+        return Err(ApiError::invalid(format!(
+            "PackageType {p} is not supported: lambdalet runs zip packages (PackageType Zip)"
+        )));
+    }
+    check_architectures(req.architectures.as_ref())?;
+    let zip = zip_bytes(req.code.unwrap_or_default())?;
+    let input = CreateFunctionInput {
+        name,
+        config: req.config.into_patch()?,
+        zip,
+        publish: req.publish.unwrap_or(false),
+        tags: req.tags.unwrap_or_default(),
+    };
+    let view = s.control.create_function(input).await?;
+    let qualify = view.record.version != lambdalet_store::LATEST;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &configuration(s.control.account(), &view, qualify),
+    ))
+}
+
+pub(crate) async fn get(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&name, &params)?;
+    let q = r.qualifier.as_ref().map(ToString::to_string);
+    let d = s.control.get_function(r.name.as_str(), q.as_deref())?;
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:9001");
+    let location = format!(
+        "http://{host}/lambdalet/v1/code/{}.zip",
+        d.view.record.code_sha256
+    );
+    let mut body = json!({
+        "Configuration": configuration(s.control.account(), &d.view, q.is_some()),
+        "Code": { "RepositoryType": "S3", "Location": location },
+    });
+    if !d.tags.is_empty() {
+        body["Tags"] = json!(d.tags);
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+pub(crate) async fn get_configuration(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&name, &params)?;
+    let q = r.qualifier.as_ref().map(ToString::to_string);
+    let d = s.control.get_function(r.name.as_str(), q.as_deref())?;
+    Ok(json_response(
+        StatusCode::OK,
+        &configuration(s.control.account(), &d.view, q.is_some()),
+    ))
+}
+
+pub(crate) async fn list(
+    State(s): State<ApiState>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let max = max_items(params.get("MaxItems").map(String::as_str))?;
+    let all = match params.get("FunctionVersion").map(String::as_str) {
+        None | Some("") => false,
+        Some("ALL") => true,
+        Some(v) => {
+            return Err(ApiError::invalid(format!(
+                "FunctionVersion must be ALL (got {v:?})"
+            )));
+        }
+    };
+    let page = s
+        .control
+        .list_functions(params.get("Marker").map(String::as_str), max, all);
+    let functions: Vec<_> = page
+        .items
+        .iter()
+        .map(|v| configuration(s.control.account(), v, all))
+        .collect();
+    let mut body = json!({ "Functions": functions });
+    if let Some(m) = page.next_marker {
+        body["NextMarker"] = json!(m);
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+pub(crate) async fn delete(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&name, &params)?;
+    let q = r.qualifier.as_ref().map(ToString::to_string);
+    s.control
+        .delete_function(r.name.as_str(), q.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn update_code(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&name)?;
+    let req: UpdateCodeRequest = parse_json(&body, "UpdateFunctionCode")?;
+    check_architectures(req.architectures.as_ref())?;
+    let input = UpdateCodeInput {
+        zip: zip_bytes(req.code)?,
+        publish: req.publish.unwrap_or(false),
+        dry_run: req.dry_run.unwrap_or(false),
+        revision_id: req.revision_id,
+    };
+    let view = s.control.update_code(&name, input).await?;
+    let qualify = view.record.version != lambdalet_store::LATEST;
+    Ok(json_response(
+        StatusCode::OK,
+        &configuration(s.control.account(), &view, qualify),
+    ))
+}
+
+pub(crate) async fn update_configuration(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&name)?;
+    let req: UpdateConfigurationRequest = parse_json(&body, "UpdateFunctionConfiguration")?;
+    let patch = req.config.into_patch()?;
+    let view = s
+        .control
+        .update_configuration(&name, patch, req.revision_id.as_deref())
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &configuration(s.control.account(), &view, false),
+    ))
+}
+
+pub(crate) async fn publish_version(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&name)?;
+    let req: PublishVersionRequest = parse_json(&body, "PublishVersion")?;
+    let view = s
+        .control
+        .publish_version(
+            &name,
+            req.code_sha256.as_deref(),
+            req.description.as_deref(),
+            req.revision_id.as_deref(),
+        )
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &configuration(s.control.account(), &view, true),
+    ))
+}
+
+pub(crate) async fn list_versions(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&name)?;
+    let max = max_items(params.get("MaxItems").map(String::as_str))?;
+    let page = s
+        .control
+        .list_versions(&name, params.get("Marker").map(String::as_str), max)?;
+    let versions: Vec<_> = page
+        .items
+        .iter()
+        .map(|v| configuration(s.control.account(), v, true))
+        .collect();
+    let mut body = json!({ "Versions": versions });
+    if let Some(m) = page.next_marker {
+        body["NextMarker"] = json!(m);
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}

@@ -1,0 +1,183 @@
+//! The Invoke API: `POST /2015-03-31/functions/{name}/invocations`.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use lambdalet_core::ErrorCode;
+use lambdalet_core::limits::{MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES};
+use lambdalet_invoker::Invocation;
+
+use crate::error::ApiError;
+use crate::functions::function_ref;
+use crate::state::ApiState;
+
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+pub(crate) async fn invoke(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&name, &params)?;
+    let kind = match header(&headers, "x-amz-invocation-type") {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "X-Amz-Invocation-Type {other:?} is not valid: use RequestResponse, Event or DryRun"
+            )));
+        }
+    };
+    let want_tail = match header(&headers, "x-amz-log-type") {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "X-Amz-Log-Type {other:?} is not valid: use None or Tail"
+            )));
+        }
+    };
+    let client_context = header(&headers, "x-amz-client-context")
+        .map(decode_client_context)
+        .transpose()?;
+    let payload = read_payload(&headers, body).await?;
+    let resolved = s.control.resolve(&r)?;
+
+    match kind {
+        InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
+        InvocationType::Event => {
+            return Err(ApiError::invalid(
+                "asynchronous invocation (X-Amz-Invocation-Type: Event) is not available in this lambdalet version yet: invoke with RequestResponse",
+            ));
+        }
+        InvocationType::RequestResponse => {}
+    }
+    let payload = validate_json(payload)?;
+
+    let result = s
+        .invoker
+        .invoke(Invocation {
+            target: resolved.version,
+            invoked_arn: resolved.invoked_arn,
+            payload,
+            client_context,
+            trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
+            want_log_tail: want_tail,
+        })
+        .await?;
+
+    let mut resp = Response::new(Body::from(result.payload));
+    let h = resp.headers_mut();
+    put(h, "content-type", &result.content_type);
+    put(h, "x-amz-executed-version", &result.executed_version);
+    put(h, "x-amzn-requestid", &result.request_id);
+    if result.function_error {
+        h.insert(
+            "x-amz-function-error",
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(tail) = result.log_tail {
+        put(
+            h,
+            "x-amz-log-result",
+            &base64::engine::general_purpose::STANDARD.encode(tail),
+        );
+    }
+    Ok(resp)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+fn too_large(size: Option<usize>) -> ApiError {
+    let got = size
+        .map(|s| format!(" (this one is {s} bytes)"))
+        .unwrap_or_default();
+    ApiError::new(
+        ErrorCode::RequestTooLarge,
+        format!(
+            "Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation{got}: send large data by reference (a file path, an S3 key)"
+        ),
+    )
+}
+
+/// Reads the payload, refusing more than 6 MB without reading it all.
+async fn read_payload(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    if let Some(len) = header(headers, "content-length").and_then(|l| l.parse::<usize>().ok())
+        && len > MAX_SYNC_PAYLOAD_BYTES
+    {
+        return Err(too_large(Some(len)));
+    }
+    match Limited::new(body, MAX_SYNC_PAYLOAD_BYTES).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(None)),
+        Err(e) => Err(ApiError::new(
+            ErrorCode::InvalidRequestContent,
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// The Invoke API takes JSON; an empty payload is `{}`.
+fn validate_json(payload: Bytes) -> Result<Bytes, ApiError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        Ok(_) => Ok(payload),
+        Err(e) => Err(ApiError::new(
+            ErrorCode::InvalidRequestContent,
+            format!(
+                "Could not parse request body into json: {e}; the payload must be a JSON document"
+            ),
+        )),
+    }
+}
+
+fn decode_client_context(b64: &str) -> Result<String, ApiError> {
+    if b64.len() > MAX_CLIENT_CONTEXT_BYTES {
+        return Err(ApiError::invalid(format!(
+            "X-Amz-Client-Context is {} bytes; the limit is {MAX_CLIENT_CONTEXT_BYTES} bytes of base64",
+            b64.len()
+        )));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "X-Amz-Client-Context must be base64-encoded JSON: {e}"
+            ))
+        })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid("X-Amz-Client-Context must be base64-encoded UTF-8 JSON"))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
+        ApiError::invalid(format!(
+            "X-Amz-Client-Context is not JSON once decoded: {e}"
+        ))
+    })?;
+    Ok(text)
+}

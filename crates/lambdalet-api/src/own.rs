@@ -1,0 +1,111 @@
+//! lambdalet's own endpoints under `/lambdalet/v1`: health, invocation logs, code downloads.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, Uri};
+use lambdalet_core::{ErrorCode, FunctionName};
+use serde_json::json;
+
+use crate::body::json_response;
+use crate::error::ApiError;
+use crate::state::ApiState;
+
+pub(crate) async fn health(State(s): State<ApiState>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "functions": s.control.function_names().len(),
+            "inFlight": s.invoker.in_flight(),
+            "droppedLogRecords": s.records.dropped(),
+        }),
+    )
+}
+
+/// `GET /lambdalet/v1/functions/{name}/logs?limit=N&after=ID`: the newest invocation records,
+/// oldest first; `after` returns only newer ones (for `lambdalet logs --follow`).
+pub(crate) async fn logs(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let name = FunctionName::new(&name)?;
+    let limit = match params.get("limit") {
+        None => 20,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!("limit must be a number from 1 to 1000 (got {l:?})"))
+            })?,
+    };
+    let after = match params.get("after") {
+        None => 0,
+        Some(a) => a
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("after must be a record id (got {a:?})")))?,
+    };
+    let records = s.records.clone();
+    let store = s.store.clone();
+    let n = name.to_string();
+    let rows = tokio::task::spawn_blocking(move || {
+        records.flush();
+        store.recent_invocations(&n, limit, after)
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Service, e.to_string()))??;
+    let records: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "requestId": r.request_id,
+                "version": r.version,
+                "startedAt": lambdalet_core::timefmt::rfc3339_millis(
+                    std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(r.started_ms)),
+                "durationMs": r.duration_ms,
+                "outcome": r.outcome.as_str(),
+                "log": r.log,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "function": name.as_str(), "records": records }),
+    ))
+}
+
+/// `GET /lambdalet/v1/code/{sha256}.zip`: the stored zip (GetFunction's `Code.Location`).
+pub(crate) async fn code(
+    State(s): State<ApiState>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let sha = file.strip_suffix(".zip").unwrap_or(&file);
+    let path = s.control.code_blob(sha).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ResourceNotFound,
+            format!("no stored code {file}"),
+        )
+    })?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        ApiError::new(
+            ErrorCode::Service,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    Ok(([("content-type", "application/zip")], bytes).into_response())
+}
+
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::ResourceNotFound,
+        format!(
+            "{} is not an API lambdalet serves: see the Lambda API paths under /2015-03-31/functions and lambdalet's own under /lambdalet/v1",
+            uri.path()
+        ),
+    )
+}

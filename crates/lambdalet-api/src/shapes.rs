@@ -1,0 +1,314 @@
+//! The JSON shapes of the Lambda API (2015-03-31), as AWS documents them, and their
+//! conversion from and to lambdalet's types.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use lambdalet_control::VersionView;
+use lambdalet_core::{AccountInfo, FunctionConfigPatch, timefmt};
+use lambdalet_store::{AliasRecord, LATEST};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Environment {
+    #[serde(default)]
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SizeParam {
+    pub size: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct TracingParam {
+    pub mode: Option<String>,
+}
+
+/// The configuration fields shared by CreateFunction and UpdateFunctionConfiguration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ConfigFields {
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub environment: Option<Environment>,
+    pub layers: Option<Vec<String>>,
+    pub ephemeral_storage: Option<SizeParam>,
+    pub tracing_config: Option<TracingParam>,
+    pub image_config: Option<serde_json::Value>,
+    pub file_system_configs: Option<Vec<serde_json::Value>>,
+}
+
+impl ConfigFields {
+    pub(crate) fn into_patch(self) -> Result<FunctionConfigPatch, ApiError> {
+        if self.image_config.is_some() {
+            return Err(ApiError::invalid(
+                "ImageConfig is for container images, which lambdalet does not run: deploy a zip package",
+            ));
+        }
+        if self
+            .file_system_configs
+            .as_ref()
+            .is_some_and(|f| !f.is_empty())
+        {
+            return Err(ApiError::invalid(
+                "FileSystemConfigs (EFS) is not supported by lambdalet",
+            ));
+        }
+        Ok(FunctionConfigPatch {
+            runtime: self.runtime,
+            handler: self.handler,
+            role: self.role,
+            description: self.description,
+            timeout_secs: self.timeout,
+            memory_mb: self.memory_size,
+            environment: self.environment.map(|e| e.variables.unwrap_or_default()),
+            architectures: None,
+            ephemeral_storage_mb: self.ephemeral_storage.and_then(|e| e.size),
+            tracing_mode: self.tracing_config.and_then(|t| t.mode),
+            layers: self.layers,
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CodeParam {
+    pub zip_file: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_key: Option<String>,
+    pub image_uri: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CreateFunctionRequest {
+    pub function_name: Option<String>,
+    #[serde(default)]
+    pub code: Option<CodeParam>,
+    #[serde(default)]
+    pub publish: Option<bool>,
+    #[serde(default)]
+    pub package_type: Option<String>,
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub config: ConfigFields,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct UpdateCodeRequest {
+    #[serde(flatten)]
+    pub code: CodeParam,
+    #[serde(default)]
+    pub publish: Option<bool>,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    #[serde(default)]
+    pub revision_id: Option<String>,
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct UpdateConfigurationRequest {
+    #[serde(default)]
+    pub revision_id: Option<String>,
+    #[serde(flatten)]
+    pub config: ConfigFields,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PublishVersionRequest {
+    pub code_sha256: Option<String>,
+    pub description: Option<String>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RoutingConfig {
+    #[serde(default)]
+    pub additional_version_weights: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AliasRequest {
+    pub name: Option<String>,
+    pub function_version: Option<String>,
+    pub description: Option<String>,
+    pub routing_config: Option<RoutingConfig>,
+    pub revision_id: Option<String>,
+}
+
+/// Decodes `Code.ZipFile`, refusing the code sources lambdalet has no way to fetch.
+pub(crate) fn zip_bytes(code: CodeParam) -> Result<Vec<u8>, ApiError> {
+    if code.image_uri.is_some() {
+        return Err(ApiError::invalid(
+            "container images (ImageUri) are not supported: deploy the function as a zip with Code.ZipFile",
+        ));
+    }
+    if code.s3_bucket.is_some() || code.s3_key.is_some() {
+        return Err(ApiError::invalid(
+            "code from S3 (S3Bucket/S3Key) is not supported: upload the zip itself with Code.ZipFile (aws lambda ... --zip-file fileb://function.zip)",
+        ));
+    }
+    let b64 = code.zip_file.ok_or_else(|| {
+        ApiError::invalid("Code.ZipFile is required: upload the function zip (aws lambda ... --zip-file fileb://function.zip)")
+    })?;
+    let max_b64 = (lambdalet_core::limits::MAX_ZIP_BYTES as usize).div_ceil(3) * 4;
+    if b64.len() > max_b64 + 4 {
+        let size = b64.len() / 4 * 3;
+        return Err(ApiError::new(
+            lambdalet_core::ErrorCode::RequestTooLarge,
+            format!(
+                "zip file is about {size} bytes; the limit for a direct upload is {} bytes (50 MB)",
+                lambdalet_core::limits::MAX_ZIP_BYTES
+            ),
+        ));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "Code.ZipFile is not valid base64 ({e}): send the zip's bytes base64-encoded"
+            ))
+        })
+}
+
+/// Checks `Architectures` of a request against the host.
+pub(crate) fn check_architectures(a: Option<&Vec<String>>) -> Result<(), ApiError> {
+    let Some(a) = a else { return Ok(()) };
+    let host = lambdalet_core::config::host_architecture();
+    if a.len() != 1 || a[0] != host {
+        return Err(ApiError::invalid(format!(
+            "Architectures {a:?} cannot run on this {host} host: use [\"{host}\"]"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct EnvironmentOut {
+    pub variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct FunctionConfiguration {
+    pub function_name: String,
+    pub function_arn: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    pub code_size: u64,
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    pub last_modified: String,
+    pub code_sha256: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentOut>,
+    pub tracing_config: serde_json::Value,
+    pub revision_id: String,
+    pub state: String,
+    pub last_update_status: String,
+    pub package_type: String,
+    pub architectures: Vec<String>,
+    pub ephemeral_storage: serde_json::Value,
+    pub snap_start: serde_json::Value,
+    pub logging_config: serde_json::Value,
+    pub runtime_version_config: serde_json::Value,
+}
+
+/// `FunctionArn` as AWS shows it: unqualified for `$LATEST` unless `qualify_latest`.
+pub(crate) fn configuration(
+    account: &AccountInfo,
+    v: &VersionView,
+    qualify_latest: bool,
+) -> FunctionConfiguration {
+    let r = &v.record;
+    let c = &r.config;
+    let arn = if r.version == LATEST && !qualify_latest {
+        account.function_arn(&r.function)
+    } else {
+        account.qualified_arn(&r.function, &r.version)
+    };
+    FunctionConfiguration {
+        function_name: r.function.clone(),
+        function_arn: arn,
+        runtime: c.runtime.to_string(),
+        role: c.role.clone(),
+        handler: c.handler.clone(),
+        code_size: r.code_size,
+        description: c.description.clone(),
+        timeout: c.timeout_secs,
+        memory_size: c.memory_mb,
+        last_modified: timefmt::last_modified(
+            std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_millis(r.last_modified_ms),
+        ),
+        code_sha256: v.code_sha256_base64(),
+        version: r.version.clone(),
+        environment: (!c.environment.is_empty()).then(|| EnvironmentOut {
+            variables: c.environment.clone(),
+        }),
+        tracing_config: serde_json::json!({ "Mode": c.tracing_mode }),
+        revision_id: r.revision_id.clone(),
+        state: "Active".to_owned(),
+        last_update_status: "Successful".to_owned(),
+        package_type: "Zip".to_owned(),
+        architectures: c.architectures.clone(),
+        ephemeral_storage: serde_json::json!({ "Size": c.ephemeral_storage_mb }),
+        snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
+        logging_config: serde_json::json!({
+            "LogFormat": "Text",
+            "LogGroup": format!("/aws/lambda/{}", r.function),
+        }),
+        runtime_version_config: serde_json::json!({
+            "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{}", account.region, c.runtime),
+        }),
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AliasConfiguration {
+    pub alias_arn: String,
+    pub name: String,
+    pub function_version: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_config: Option<RoutingConfig>,
+    pub revision_id: String,
+}
+
+pub(crate) fn alias_configuration(account: &AccountInfo, a: &AliasRecord) -> AliasConfiguration {
+    AliasConfiguration {
+        alias_arn: account.qualified_arn(&a.function, &a.name),
+        name: a.name.clone(),
+        function_version: a.function_version.clone(),
+        description: a.description.clone(),
+        routing_config: (!a.routing.is_empty()).then(|| RoutingConfig {
+            additional_version_weights: Some(a.routing.clone()),
+        }),
+        revision_id: a.revision_id.clone(),
+    }
+}

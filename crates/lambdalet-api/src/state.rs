@@ -1,0 +1,15 @@
+//! What the handlers share.
+
+use std::sync::Arc;
+
+use lambdalet_control::Control;
+use lambdalet_invoker::Invoker;
+use lambdalet_store::{RecordWriter, Store};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub control: Arc<Control>,
+    pub invoker: Arc<Invoker>,
+    pub store: Store,
+    pub records: RecordWriter,
+}

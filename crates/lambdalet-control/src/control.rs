@@ -1,0 +1,137 @@
+//! The [`Control`] handle: the store, the code store, the in-memory table and the invoker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use lambdalet_core::{AccountInfo, LambdaError};
+use lambdalet_invoker::Invoker;
+use lambdalet_package::CodeStore;
+use lambdalet_store::Store;
+use parking_lot::RwLock;
+
+use crate::error::ControlError;
+use crate::table::FunctionEntry;
+
+/// The management operations of the Lambda API over lambdalet's state.
+pub struct Control {
+    pub(crate) store: Store,
+    pub(crate) code: Arc<CodeStore>,
+    pub(crate) account: AccountInfo,
+    pub(crate) invoker: Arc<Invoker>,
+    pub(crate) table: RwLock<BTreeMap<String, FunctionEntry>>,
+    /// Serializes management writes: each is a read-check-write over table and store.
+    pub(crate) writes: tokio::sync::Mutex<()>,
+}
+
+impl Control {
+    /// Loads every function from the store, re-unpacking code that is missing on disk and
+    /// deleting stored zips no version uses any more.
+    pub async fn open(
+        store: Store,
+        code: CodeStore,
+        account: AccountInfo,
+        invoker: Arc<Invoker>,
+    ) -> Result<Arc<Self>, ControlError> {
+        let code = Arc::new(code);
+        let (store2, code2) = (store.clone(), code.clone());
+        let loaded = tokio::task::spawn_blocking(move || -> Result<_, ControlError> {
+            let all = store2.load_all()?;
+            let referenced = store2.referenced_code()?;
+            for sha in &referenced {
+                code2.ensure_unpacked(sha)?;
+            }
+            let removed = code2.remove_unreferenced(&referenced)?;
+            if removed > 0 {
+                tracing::info!(removed, "removed stored code no function version uses");
+            }
+            Ok(all)
+        })
+        .await??;
+        let mut table = BTreeMap::new();
+        let code_dir = |sha: &str| code.code_dir(sha);
+        for lambdalet_store::StoredFunction {
+            function: f,
+            versions,
+            aliases,
+        } in loaded
+        {
+            let name = f.name.clone();
+            table.insert(
+                name,
+                FunctionEntry::from_records(&account, &code_dir, f, versions, aliases),
+            );
+        }
+        tracing::info!(functions = table.len(), "control.loaded");
+        Ok(Arc::new(Self {
+            store,
+            code,
+            account,
+            invoker,
+            table: RwLock::new(table),
+            writes: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn account(&self) -> &AccountInfo {
+        &self.account
+    }
+
+    /// Where the zip of `sha256_hex` is stored, if it is.
+    pub fn code_blob(&self, sha256_hex: &str) -> Option<std::path::PathBuf> {
+        let valid = sha256_hex.len() == 64 && sha256_hex.bytes().all(|b| b.is_ascii_hexdigit());
+        let path = self.code.blob_path(sha256_hex);
+        (valid && path.is_file()).then_some(path)
+    }
+
+    /// Runs a store operation off the async threads.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ControlError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, lambdalet_store::StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
+    }
+
+    /// The `ResourceNotFoundException` for an unknown function, listing the known ones.
+    pub(crate) fn function_not_found(&self, name: &str) -> ControlError {
+        let table = self.table.read();
+        let known: Vec<&str> = table.keys().map(String::as_str).take(10).collect();
+        let hint = if known.is_empty() {
+            "no functions are deployed yet".to_owned()
+        } else {
+            format!(
+                "deployed functions: {}{}",
+                known.join(", "),
+                if table.len() > known.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )
+        };
+        LambdaError::not_found(format!(
+            "Function not found: {}; {hint}",
+            self.account.function_arn(name)
+        ))
+        .into()
+    }
+
+    /// A copy of one function's entry.
+    pub(crate) fn entry(&self, name: &str) -> Result<FunctionEntry, ControlError> {
+        self.table
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.function_not_found(name))
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    lambdalet_core::timefmt::epoch_millis(SystemTime::now())
+}
+
+pub(crate) fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,83 @@
+//! The in-memory table of functions, rebuilt from the store at start.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use lambdalet_core::{AccountInfo, DeployedVersion, FunctionName};
+use lambdalet_store::{AliasRecord, FunctionRecord, VersionRecord};
+
+/// A version as the management API shows it: the stored record plus the runnable form.
+#[derive(Debug, Clone)]
+pub struct VersionView {
+    pub record: VersionRecord,
+    pub deployed: Arc<DeployedVersion>,
+}
+
+impl VersionView {
+    /// `CodeSha256` as the API reports it (base64 of the digest).
+    pub fn code_sha256_base64(&self) -> String {
+        let digest = hex::decode(&self.record.code_sha256).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    }
+}
+
+/// Everything known about one function.
+#[derive(Debug, Clone)]
+pub(crate) struct FunctionEntry {
+    pub tags: BTreeMap<String, String>,
+    pub latest: VersionView,
+    pub versions: BTreeMap<u64, VersionView>,
+    pub aliases: BTreeMap<String, AliasRecord>,
+}
+
+impl FunctionEntry {
+    pub(crate) fn from_records(
+        account: &AccountInfo,
+        code_dir: &dyn Fn(&str) -> std::path::PathBuf,
+        f: FunctionRecord,
+        versions: Vec<VersionRecord>,
+        aliases: Vec<AliasRecord>,
+    ) -> Self {
+        let view = |r: VersionRecord| view_of(account, code_dir(&r.code_sha256), r);
+        Self {
+            tags: f.tags,
+            latest: view(f.latest),
+            versions: versions
+                .into_iter()
+                .filter_map(|v| Some((v.version.parse::<u64>().ok()?, view(v))))
+                .collect(),
+            aliases: aliases.into_iter().map(|a| (a.name.clone(), a)).collect(),
+        }
+    }
+
+    /// A version by its name (`$LATEST` or a number).
+    pub(crate) fn version(&self, version: &str) -> Option<&VersionView> {
+        if version == lambdalet_store::LATEST {
+            return Some(&self.latest);
+        }
+        self.versions.get(&version.parse::<u64>().ok()?)
+    }
+}
+
+/// Builds the runnable form of a version record.
+pub(crate) fn view_of(
+    account: &AccountInfo,
+    code_dir: std::path::PathBuf,
+    record: VersionRecord,
+) -> VersionView {
+    let name = FunctionName::new(&record.function).expect("stored function names were validated");
+    let deployed = DeployedVersion {
+        function_arn: account.function_arn(name.as_str()),
+        name,
+        version: record.version.clone(),
+        revision_id: record.revision_id.clone(),
+        config: record.config.clone(),
+        code_sha256: record.code_sha256.clone(),
+        code_dir,
+    };
+    VersionView {
+        record,
+        deployed: Arc::new(deployed),
+    }
+}

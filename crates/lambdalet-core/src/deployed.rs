@@ -1,0 +1,27 @@
+//! A deployed function version: the checked, immutable form the invoker runs.
+//!
+//! Nothing runs from a raw request or recipe. `lambdalet-control` validates the configuration,
+//! stores the code by its SHA-256 and produces a [`DeployedVersion`]; sandboxes only ever see
+//! that.
+
+use std::path::PathBuf;
+
+use crate::config::FunctionConfig;
+use crate::ids::FunctionName;
+
+/// One version of a function, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployedVersion {
+    pub name: FunctionName,
+    /// `$LATEST` or a published version number.
+    pub version: String,
+    /// Changes whenever the code or configuration of this version changes (`$LATEST` only).
+    pub revision_id: String,
+    pub config: FunctionConfig,
+    /// SHA-256 of the code zip, hex.
+    pub code_sha256: String,
+    /// The unpacked code (`LAMBDA_TASK_ROOT`).
+    pub code_dir: PathBuf,
+    /// The unqualified function ARN.
+    pub function_arn: String,
+}

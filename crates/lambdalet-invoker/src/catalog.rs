@@ -1,0 +1,148 @@
+//! The runtimes lambdalet can start: our own bootstraps (shipped inside the binary and written
+//! to the data directory at start) and the host interpreters they run on.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lambdalet_core::{Runtime, RuntimeFamily};
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+
+use crate::error::InvokeError;
+
+const PYTHON_BOOTSTRAP: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../runtimes/python/bootstrap.py"
+));
+const NODE_BOOTSTRAP: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../runtimes/node/bootstrap.js"
+));
+
+/// Where the bootstraps are and which interpreter serves each runtime.
+pub struct RuntimeCatalog {
+    dir: PathBuf,
+    interpreters: Mutex<HashMap<String, PathBuf>>,
+}
+
+impl RuntimeCatalog {
+    /// Writes the bootstraps under `<data_dir>/runtimes/<content hash>/` (so a new lambdalet
+    /// never changes files a running sandbox of an old one uses).
+    pub fn install(data_dir: &Path) -> std::io::Result<Self> {
+        let mut hash = Sha256::new();
+        hash.update(PYTHON_BOOTSTRAP);
+        hash.update(NODE_BOOTSTRAP);
+        let id = hex::encode(&hash.finalize()[..6]);
+        let dir = data_dir.join("runtimes").join(id);
+        for (rel, body) in [
+            ("python/bootstrap.py", PYTHON_BOOTSTRAP),
+            ("node/bootstrap.js", NODE_BOOTSTRAP),
+        ] {
+            let path = dir.join(rel);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
+                std::fs::create_dir_all(path.parent().expect("bootstrap paths have a parent"))?;
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, body)?;
+                std::fs::rename(&tmp, &path)?;
+            }
+        }
+        Ok(Self {
+            dir,
+            interpreters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// `LAMBDA_RUNTIME_DIR` for our bootstraps.
+    pub fn runtime_dir(&self, family: RuntimeFamily) -> PathBuf {
+        match family {
+            RuntimeFamily::Python => self.dir.join("python"),
+            RuntimeFamily::Node => self.dir.join("node"),
+            RuntimeFamily::Provided => self.dir.clone(),
+        }
+    }
+
+    /// The program and arguments that start `runtime` for code in `code_dir`.
+    pub async fn command(
+        &self,
+        runtime: &Runtime,
+        code_dir: &Path,
+    ) -> Result<(PathBuf, Vec<String>), InvokeError> {
+        match runtime.family() {
+            RuntimeFamily::Python => {
+                let python = self.interpreter(runtime).await?;
+                let bootstrap = self.runtime_dir(RuntimeFamily::Python).join("bootstrap.py");
+                Ok((
+                    python,
+                    vec!["-u".to_owned(), bootstrap.display().to_string()],
+                ))
+            }
+            RuntimeFamily::Node => {
+                let node = self.interpreter(runtime).await?;
+                let bootstrap = self.runtime_dir(RuntimeFamily::Node).join("bootstrap.js");
+                Ok((node, vec![bootstrap.display().to_string()]))
+            }
+            RuntimeFamily::Provided => Ok((code_dir.join("bootstrap"), Vec::new())),
+        }
+    }
+
+    /// Finds the host interpreter for `runtime` (e.g. `python3.11`, else `python3`) and resolves
+    /// it to the real executable, skipping wrappers such as pyenv shims, which would add tens of
+    /// milliseconds to every cold start. The answer is cached; a failure is not, so installing
+    /// the interpreter later works without a restart.
+    pub async fn interpreter(&self, runtime: &Runtime) -> Result<PathBuf, InvokeError> {
+        if let Some(p) = self.interpreters.lock().get(runtime.id()) {
+            return Ok(p.clone());
+        }
+        let candidates = runtime.interpreter_candidates();
+        for candidate in &candidates {
+            let Some(found) = find_on_path(candidate) else {
+                continue;
+            };
+            let real = resolve_real_executable(runtime.family(), &found)
+                .await
+                .unwrap_or(found);
+            tracing::info!(runtime = %runtime, interpreter = %real.display(), "runtime.interpreter");
+            self.interpreters
+                .lock()
+                .insert(runtime.id().to_owned(), real.clone());
+            return Ok(real);
+        }
+        Err(InvokeError::MissingInterpreter {
+            runtime: runtime.id().to_owned(),
+            tried: candidates.join(", "),
+            hint: runtime.install_hint(),
+        })
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+async fn resolve_real_executable(family: RuntimeFamily, exe: &Path) -> Option<PathBuf> {
+    let args: &[&str] = match family {
+        RuntimeFamily::Python => &["-c", "import sys; print(sys.executable)"],
+        RuntimeFamily::Node => &["-p", "process.execPath"],
+        RuntimeFamily::Provided => return None,
+    };
+    let run = tokio::process::Command::new(exe).args(args).output();
+    let out = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .ok()?
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    path.is_absolute().then_some(path)
+}
+
+/// Environment variable defaults of the Lambda execution environment (spec digest §1.7).
+pub(crate) const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";

@@ -1,0 +1,34 @@
+//! Why an invocation could not be run at all. (A function that fails is not an error here: it
+//! is a normal result with `function_error` set, as in the Invoke API.)
+
+use lambdalet_core::{ErrorCode, HasErrorCode};
+use lambdalet_sandbox::SandboxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error(
+        "runtime {runtime} needs an interpreter on this host and none was found (tried {tried} on PATH): {hint}"
+    )]
+    MissingInterpreter {
+        runtime: String,
+        tried: String,
+        hint: &'static str,
+    },
+    #[error("cannot create a sandbox: {0}")]
+    Sandbox(#[from] SandboxError),
+    #[error("cannot start the Runtime API listener for a sandbox: {0}")]
+    RuntimeApi(std::io::Error),
+    #[error(
+        "lambdalet is shutting down and takes no new invocations; retry against the restarted daemon"
+    )]
+    ShuttingDown,
+}
+
+impl HasErrorCode for InvokeError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::MissingInterpreter { .. } => ErrorCode::InvalidRuntime,
+            Self::Sandbox(_) | Self::RuntimeApi(_) | Self::ShuttingDown => ErrorCode::Service,
+        }
+    }
+}

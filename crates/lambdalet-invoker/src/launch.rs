@@ -1,0 +1,143 @@
+//! What a runtime process is given: its command line and the Lambda environment variables
+//! (spec digest §1.7).
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use lambdalet_core::{AccountInfo, DeployedVersion, RuntimeFamily};
+use lambdalet_sandbox::SandboxSpec;
+use time::OffsetDateTime;
+
+use crate::catalog::{LAMBDA_PATH, RuntimeCatalog};
+use crate::error::InvokeError;
+
+/// How the sandbox came to be, as `AWS_LAMBDA_INITIALIZATION_TYPE` tells the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitType {
+    OnDemand,
+    Provisioned,
+}
+
+impl InitType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::OnDemand => "on-demand",
+            Self::Provisioned => "provisioned-concurrency",
+        }
+    }
+}
+
+/// Builds the sandbox spec for one new environment of `version`.
+pub(crate) async fn sandbox_spec(
+    catalog: &RuntimeCatalog,
+    account: &AccountInfo,
+    version: &DeployedVersion,
+    sandbox_id: &str,
+    runtime_api: &str,
+    init_type: InitType,
+) -> Result<SandboxSpec, InvokeError> {
+    let config = &version.config;
+    let (program, args) = catalog.command(&config.runtime, &version.code_dir).await?;
+    let family = config.runtime.family();
+    let task_root = version.code_dir.display().to_string();
+    let runtime_dir = catalog.runtime_dir(family).display().to_string();
+
+    let mut env: Vec<(String, String)> = Vec::with_capacity(32);
+    let mut put = |k: &str, v: String| env.push((k.to_owned(), v));
+    put("PATH", host_path(&program));
+    put("LANG", "en_US.UTF-8".to_owned());
+    put("TZ", ":UTC".to_owned());
+    put(
+        "LD_LIBRARY_PATH",
+        format!(
+            "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:/opt/lib"
+        ),
+    );
+    put("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".to_owned());
+    // The function's own variables come before the reserved ones, which must win (they are
+    // validated at deploy, this is defence in depth).
+    for (k, v) in &config.environment {
+        put(k, v.clone());
+    }
+    put("_HANDLER", config.handler.clone());
+    put("AWS_REGION", account.region.clone());
+    put("AWS_DEFAULT_REGION", account.region.clone());
+    if let Some(exec_env) = config.runtime.execution_env() {
+        put("AWS_EXECUTION_ENV", exec_env);
+    }
+    put("AWS_LAMBDA_FUNCTION_NAME", version.name.to_string());
+    put(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        config.memory_mb.to_string(),
+    );
+    put("AWS_LAMBDA_FUNCTION_VERSION", version.version.clone());
+    put(
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        init_type.as_str().to_owned(),
+    );
+    put(
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        format!("/aws/lambda/{}", version.name),
+    );
+    put(
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        log_stream_name(&version.version, sandbox_id),
+    );
+    put("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned());
+    put("LAMBDA_TASK_ROOT", task_root);
+    put("LAMBDA_RUNTIME_DIR", runtime_dir);
+    // Lambda hands functions the credentials of their role; lambdalet has no IAM, so it passes
+    // the daemon's own credentials through when it has some (as Greengrass's token exchange
+    // service gives components the device's role).
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        if let Ok(v) = std::env::var(key) {
+            put(key, v);
+        }
+    }
+    if family == RuntimeFamily::Python {
+        put("PYTHONUNBUFFERED", "1".to_owned());
+    }
+
+    Ok(SandboxSpec {
+        id: sandbox_id.to_owned(),
+        program,
+        args,
+        env,
+        cwd: version.code_dir.clone(),
+        memory_mb: config.memory_mb,
+    })
+}
+
+/// Lambda's PATH, then the directory of the interpreter, then the host's PATH, so a
+/// `provided` bootstrap can find `python3` or `node` where the host has them.
+fn host_path(program: &Path) -> String {
+    let mut parts: Vec<String> = LAMBDA_PATH.split(':').map(str::to_owned).collect();
+    if let Some(dir) = program.parent().filter(|_| program.is_absolute()) {
+        parts.push(dir.display().to_string());
+    }
+    if let Some(host) = std::env::var_os("PATH") {
+        for p in std::env::split_paths(&host) {
+            parts.push(p.display().to_string());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    parts.retain(|p| !p.is_empty() && seen.insert(p.trim_end_matches('/').to_owned()));
+    parts.join(":")
+}
+
+/// `2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef`, as the service names log streams.
+fn log_stream_name(version: &str, sandbox_id: &str) -> String {
+    let now = OffsetDateTime::from(SystemTime::now());
+    format!(
+        "{:04}/{:02}/{:02}/[{}]{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        version,
+        sandbox_id.rsplit('-').next().unwrap_or(sandbox_id)
+    )
+}

@@ -1,0 +1,183 @@
+//! Collecting a sandbox's output and writing Lambda's START / END / REPORT lines around it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambdalet_sandbox::OutputReader;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+/// Output kept per sandbox between two `take`s; beyond it the oldest bytes are dropped, so a
+/// chatty function cannot grow the daemon's memory.
+const MAX_BUFFERED: usize = 1024 * 1024;
+
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    dropped: usize,
+}
+
+/// Reads one sandbox's output pipe in the background and hands it out per invocation.
+pub(crate) struct LogCollector {
+    buf: Mutex<Buffer>,
+    sync_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
+}
+
+impl LogCollector {
+    pub(crate) fn start(mut output: OutputReader) -> Arc<Self> {
+        let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
+        let this = Arc::new(Self {
+            buf: Mutex::new(Buffer::default()),
+            sync_tx,
+        });
+        let weak = Arc::downgrade(&this);
+        tokio::spawn(async move {
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                tokio::select! {
+                    biased;
+                    ack = sync_rx.recv() => {
+                        let Some(ack) = ack else { break };
+                        let mut now = Vec::new();
+                        let eof = output.drain_now(&mut now).unwrap_or(true);
+                        if let Some(c) = weak.upgrade() { c.append(&now) }
+                        let _ = ack.send(());
+                        if eof { break }
+                    }
+                    read = output.read(&mut chunk) => {
+                        match read {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => match weak.upgrade() {
+                                Some(c) => c.append(&chunk[..n]),
+                                None => break,
+                            },
+                        }
+                    }
+                }
+            }
+        });
+        this
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut b = self.buf.lock();
+        b.bytes.extend_from_slice(bytes);
+        if b.bytes.len() > MAX_BUFFERED {
+            let excess = b.bytes.len() - MAX_BUFFERED;
+            b.bytes.drain(..excess);
+            b.dropped += excess;
+        }
+    }
+
+    /// Waits until everything already written to the pipe is in the buffer. A runtime that
+    /// flushed its output before posting its response has all of it collected after this.
+    pub(crate) async fn sync(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.sync_tx.send(tx).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), rx).await;
+        }
+    }
+
+    /// Takes the collected output as text.
+    pub(crate) fn take(&self) -> String {
+        let mut b = self.buf.lock();
+        let mut text = String::new();
+        if b.dropped > 0 {
+            text.push_str(&format!(
+                "[lambdalet: {} bytes of function output dropped: more than {} bytes per invocation]\n",
+                b.dropped, MAX_BUFFERED
+            ));
+            b.dropped = 0;
+        }
+        text.push_str(&String::from_utf8_lossy(&b.bytes));
+        b.bytes.clear();
+        text
+    }
+}
+
+/// The figures of a REPORT line.
+pub(crate) struct Report<'a> {
+    pub request_id: &'a str,
+    pub duration: Duration,
+    pub memory_mb: u32,
+    pub max_memory_used_mb: u64,
+    pub init_duration: Option<Duration>,
+    /// `timeout`, `error` (with an error type) for invocations that did not end normally.
+    pub status: Option<(&'a str, Option<&'a str>)>,
+}
+
+pub(crate) fn start_line(request_id: &str, version: &str) -> String {
+    format!("START RequestId: {request_id} Version: {version}\n")
+}
+
+pub(crate) fn end_line(request_id: &str) -> String {
+    format!("END RequestId: {request_id}\n")
+}
+
+/// `REPORT RequestId: …\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax
+/// Memory Used: 20 MB\tInit Duration: 45.67 ms\t`, in the real service's order (Init last).
+pub(crate) fn report_line(r: &Report<'_>) -> String {
+    let ms = r.duration.as_secs_f64() * 1000.0;
+    let mut line = format!(
+        "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+        r.request_id,
+        ms,
+        ms.ceil().max(1.0) as u64,
+        r.memory_mb,
+        r.max_memory_used_mb
+    );
+    if let Some(init) = r.init_duration {
+        line.push_str(&format!(
+            "Init Duration: {:.2} ms\t",
+            init.as_secs_f64() * 1000.0
+        ));
+    }
+    if let Some((status, error_type)) = r.status {
+        line.push_str(&format!("Status: {status}\t"));
+        if let Some(t) = error_type {
+            line.push_str(&format!("Error Type: {t}\t"));
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// The last `max` bytes of `log`, cut at a character boundary.
+pub(crate) fn tail(log: &str, max: usize) -> &str {
+    if log.len() <= max {
+        return log;
+    }
+    let mut start = log.len() - max;
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    &log[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_matches_the_service() {
+        let r = Report {
+            request_id: "abc",
+            duration: Duration::from_micros(4_157_160),
+            memory_mb: 256,
+            max_memory_used_mb: 99,
+            init_duration: Some(Duration::from_micros(841_600)),
+            status: None,
+        };
+        assert_eq!(
+            report_line(&r),
+            "REPORT RequestId: abc\tDuration: 4157.16 ms\tBilled Duration: 4158 ms\tMemory Size: 256 MB\tMax Memory Used: 99 MB\tInit Duration: 841.60 ms\t\n"
+        );
+    }
+
+    #[test]
+    fn tail_respects_char_boundaries() {
+        let s = "ééé";
+        assert_eq!(tail(s, 3), "é");
+        assert_eq!(tail("abc", 10), "abc");
+    }
+}

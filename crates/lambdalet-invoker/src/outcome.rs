@@ -1,0 +1,109 @@
+//! How an invocation ended, turned into what the caller gets and what the log says, with the
+//! error types and messages the Lambda service uses.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use lambdalet_core::limits::MAX_RESPONSE_BYTES;
+use lambdalet_core::timefmt;
+use lambdalet_store::Outcome;
+
+use crate::runtime_api::RuntimeOutcome;
+
+/// How one invocation ended.
+pub(crate) enum Ending {
+    Runtime(RuntimeOutcome),
+    Crashed(String),
+    TimedOut,
+}
+
+/// The caller's payload, the record's outcome and the REPORT status of an ending.
+pub(crate) struct Concluded {
+    pub payload: Bytes,
+    pub content_type: String,
+    pub outcome: Outcome,
+    pub status: Option<(&'static str, Option<&'static str>)>,
+}
+
+/// Concludes an invocation; lines the service would log for it are appended to `log`.
+pub(crate) fn conclude(
+    ending: Ending,
+    request_id: &str,
+    timeout: Duration,
+    log: &mut String,
+) -> Concluded {
+    let json = "application/json".to_owned();
+    match ending {
+        Ending::Runtime(RuntimeOutcome::Response { body, content_type }) => Concluded {
+            payload: body,
+            content_type: content_type.unwrap_or(json),
+            outcome: Outcome::Success,
+            status: None,
+        },
+        Ending::Runtime(RuntimeOutcome::Error { body, error_type }) => {
+            let payload = if body.is_empty() {
+                error_json(
+                    error_type.as_deref().unwrap_or("Runtime.Unknown"),
+                    "the runtime reported an error without a body",
+                )
+            } else {
+                body
+            };
+            Concluded {
+                payload,
+                content_type: json,
+                outcome: Outcome::FunctionError,
+                status: None,
+            }
+        }
+        Ending::Runtime(RuntimeOutcome::ResponseTooLarge) => {
+            let msg = format!(
+                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            );
+            log.push_str(&format!("{msg}\n"));
+            Concluded {
+                payload: error_json("Function.ResponseSizeTooLarge", &msg),
+                content_type: json,
+                outcome: Outcome::FunctionError,
+                status: Some(("error", Some("Function.ResponseSizeTooLarge"))),
+            }
+        }
+        Ending::Crashed(why) => {
+            log.push_str(&format!(
+                "RequestId: {request_id} Error: {why}\nRuntime.ExitError\n"
+            ));
+            Concluded {
+                payload: error_json(
+                    "Runtime.ExitError",
+                    &format!("RequestId: {request_id} Error: {why}"),
+                ),
+                content_type: json,
+                outcome: Outcome::Crash,
+                status: Some(("error", Some("Runtime.ExitError"))),
+            }
+        }
+        Ending::TimedOut => {
+            let secs = timeout.as_secs();
+            log.push_str(&format!(
+                "{} {request_id} Task timed out after {secs}.00 seconds\n",
+                timefmt::rfc3339_millis(SystemTime::now())
+            ));
+            Concluded {
+                payload: error_json(
+                    "Sandbox.Timedout",
+                    &format!(
+                        "RequestId: {request_id} Error: Task timed out after {secs}.00 seconds"
+                    ),
+                ),
+                content_type: json,
+                outcome: Outcome::Timeout,
+                status: Some(("timeout", None)),
+            }
+        }
+    }
+}
+
+/// `{"errorType": ..., "errorMessage": ...}`.
+pub(crate) fn error_json(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}

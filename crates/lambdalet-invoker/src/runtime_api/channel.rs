@@ -1,0 +1,312 @@
+//! The hand-off between the invoker and one runtime, and the Runtime API state machine
+//! (spec digest §1.6): `Started → Ready → Running → ResponseSent → Ready → …`, and
+//! `Started → InitError`. Every other transition is refused with `InvalidStateTransition`.
+
+use std::fmt;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+/// An event for the runtime, with what `next` sends as headers.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub request_id: String,
+    pub deadline_ms: u64,
+    pub invoked_arn: String,
+    pub trace_id: String,
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+    pub content_type: String,
+    pub payload: Bytes,
+}
+
+/// What the runtime reported for an invocation.
+#[derive(Debug)]
+pub enum RuntimeOutcome {
+    Response {
+        body: Bytes,
+        content_type: Option<String>,
+    },
+    Error {
+        body: Bytes,
+        error_type: Option<String>,
+    },
+    /// The runtime tried to post a response above the 6 MB limit.
+    ResponseTooLarge,
+}
+
+/// What the runtime reported during init, if it failed.
+#[derive(Debug, Clone)]
+pub struct InitFailure {
+    pub body: Bytes,
+    pub error_type: Option<String>,
+}
+
+/// The runtime's state, named as in the Runtime Interface Emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeState {
+    Started,
+    Ready,
+    Running,
+    ResponseSent,
+    InitError,
+}
+
+impl fmt::Display for RuntimeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Self::Started => "Started",
+            Self::Ready => "Ready",
+            Self::Running => "Running",
+            Self::ResponseSent => "RuntimeResponseSentState",
+            Self::InitError => "InitError",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Why the Runtime API refused a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403 `InvalidStateTransition`.
+    InvalidState {
+        from: RuntimeState,
+        to: &'static str,
+    },
+    /// 400 `InvalidRequestID`.
+    InvalidRequestId,
+}
+
+/// What `next` gets: an event now, or a receiver that yields one later.
+pub enum NextEvent {
+    Now(Event),
+    Later(oneshot::Receiver<Event>),
+}
+
+struct Current {
+    request_id: String,
+    reply: oneshot::Sender<RuntimeOutcome>,
+}
+
+struct Inner {
+    state: RuntimeState,
+    waiter: Option<oneshot::Sender<Event>>,
+    pending: Option<Event>,
+    current: Option<Current>,
+    ready: Option<oneshot::Sender<Result<(), InitFailure>>>,
+}
+
+/// Shared by the invoker (which dispatches events) and the runtime's HTTP handlers.
+pub struct RuntimeChannel {
+    inner: Mutex<Inner>,
+}
+
+impl RuntimeChannel {
+    /// A channel in state `Started`, and a receiver that resolves when init ends: `Ok` at the
+    /// runtime's first `next`, `Err` if it posts `/runtime/init/error`.
+    pub fn new() -> (Self, oneshot::Receiver<Result<(), InitFailure>>) {
+        let (tx, rx) = oneshot::channel();
+        let inner = Inner {
+            state: RuntimeState::Started,
+            waiter: None,
+            pending: None,
+            current: None,
+            ready: Some(tx),
+        };
+        (
+            Self {
+                inner: Mutex::new(inner),
+            },
+            rx,
+        )
+    }
+
+    pub fn state(&self) -> RuntimeState {
+        self.inner.lock().state
+    }
+
+    /// `GET /runtime/invocation/next`.
+    pub fn next(&self) -> Result<NextEvent, Refusal> {
+        let mut inner = self.inner.lock();
+        match inner.state {
+            RuntimeState::Started => {
+                if let Some(ready) = inner.ready.take() {
+                    let _ = ready.send(Ok(()));
+                }
+                inner.state = RuntimeState::Ready;
+            }
+            RuntimeState::ResponseSent => inner.state = RuntimeState::Ready,
+            // A repeated `next` while ready or running is accepted as a no-op, as the RIE does:
+            // the newest caller waits for the next event.
+            RuntimeState::Ready | RuntimeState::Running => {}
+            RuntimeState::InitError => {
+                return Err(Refusal::InvalidState {
+                    from: inner.state,
+                    to: "Ready",
+                });
+            }
+        }
+        if inner.state == RuntimeState::Ready
+            && let Some(event) = inner.pending.take()
+        {
+            inner.state = RuntimeState::Running;
+            return Ok(NextEvent::Now(event));
+        }
+        let (tx, rx) = oneshot::channel();
+        inner.waiter = Some(tx);
+        Ok(NextEvent::Later(rx))
+    }
+
+    /// Hands an event to the runtime (now if it is waiting in `next`, else at its next `next`).
+    /// The receiver yields the runtime's outcome; it is dropped if the channel is reset.
+    pub fn dispatch(&self, event: Event) -> oneshot::Receiver<RuntimeOutcome> {
+        let (reply, rx) = oneshot::channel();
+        let mut inner = self.inner.lock();
+        inner.current = Some(Current {
+            request_id: event.request_id.clone(),
+            reply,
+        });
+        let mut event = Some(event);
+        if inner.state == RuntimeState::Ready
+            && let Some(waiter) = inner.waiter.take()
+        {
+            match waiter.send(event.take().expect("event is set above")) {
+                Ok(()) => inner.state = RuntimeState::Running,
+                // The runtime's `next` connection went away; keep the event for its next call.
+                Err(ev) => event = Some(ev),
+            }
+        }
+        if let Some(ev) = event {
+            inner.pending = Some(ev);
+        }
+        rx
+    }
+
+    /// `POST /runtime/invocation/{id}/response` and `/error`.
+    pub fn complete(&self, request_id: &str, outcome: RuntimeOutcome) -> Result<(), Refusal> {
+        let mut inner = self.inner.lock();
+        let matches = inner
+            .current
+            .as_ref()
+            .is_some_and(|c| c.request_id == request_id);
+        if !matches {
+            return Err(Refusal::InvalidRequestId);
+        }
+        if inner.state != RuntimeState::Running {
+            let to = match outcome {
+                RuntimeOutcome::Error { .. } => "InvocationErrorResponse",
+                _ => "InvocationResponse",
+            };
+            return Err(Refusal::InvalidState {
+                from: inner.state,
+                to,
+            });
+        }
+        let current = inner.current.take().expect("checked above");
+        inner.state = RuntimeState::ResponseSent;
+        let _ = current.reply.send(outcome);
+        Ok(())
+    }
+
+    /// `POST /runtime/init/error`.
+    pub fn init_error(&self, failure: InitFailure) -> Result<(), Refusal> {
+        let mut inner = self.inner.lock();
+        if inner.state != RuntimeState::Started {
+            return Err(Refusal::InvalidState {
+                from: inner.state,
+                to: "InitError",
+            });
+        }
+        inner.state = RuntimeState::InitError;
+        if let Some(ready) = inner.ready.take() {
+            let _ = ready.send(Err(failure));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> Event {
+        Event {
+            request_id: id.to_owned(),
+            deadline_ms: 0,
+            invoked_arn: String::new(),
+            trace_id: String::new(),
+            client_context: None,
+            cognito_identity: None,
+            content_type: "application/json".to_owned(),
+            payload: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn full_cycle_with_waiting_runtime() {
+        let (ch, ready) = RuntimeChannel::new();
+        let NextEvent::Later(rx) = ch.next().expect("next") else {
+            panic!("no event yet")
+        };
+        assert!(ready.await.expect("ready").is_ok());
+        let reply = ch.dispatch(event("a"));
+        assert_eq!(rx.await.expect("event").request_id, "a");
+        assert_eq!(ch.state(), RuntimeState::Running);
+        assert_eq!(
+            ch.complete("b", RuntimeOutcome::ResponseTooLarge),
+            Err(Refusal::InvalidRequestId)
+        );
+        ch.complete(
+            "a",
+            RuntimeOutcome::Response {
+                body: Bytes::new(),
+                content_type: None,
+            },
+        )
+        .expect("response");
+        assert!(matches!(reply.await, Ok(RuntimeOutcome::Response { .. })));
+        assert_eq!(
+            ch.complete("a", RuntimeOutcome::ResponseTooLarge),
+            Err(Refusal::InvalidRequestId)
+        );
+        assert_eq!(ch.state(), RuntimeState::ResponseSent);
+    }
+
+    #[tokio::test]
+    async fn event_dispatched_before_next_is_kept() {
+        let (ch, _ready) = RuntimeChannel::new();
+        let NextEvent::Later(_first) = ch.next().expect("next") else {
+            panic!()
+        };
+        drop(_first);
+        let _reply = ch.dispatch(event("x"));
+        let NextEvent::Now(ev) = ch.next().expect("next") else {
+            panic!("pending event")
+        };
+        assert_eq!(ev.request_id, "x");
+    }
+
+    #[tokio::test]
+    async fn init_error_only_from_started() {
+        let (ch, ready) = RuntimeChannel::new();
+        let failure = InitFailure {
+            body: Bytes::from_static(b"{}"),
+            error_type: None,
+        };
+        ch.init_error(failure.clone()).expect("first");
+        assert!(ready.await.expect("resolved").is_err());
+        assert!(matches!(ch.next(), Err(Refusal::InvalidState { .. })));
+        assert!(matches!(
+            ch.init_error(failure),
+            Err(Refusal::InvalidState { .. })
+        ));
+    }
+
+    #[test]
+    fn response_before_any_event_is_refused() {
+        let (ch, _ready) = RuntimeChannel::new();
+        let r = ch.complete("nope", RuntimeOutcome::ResponseTooLarge);
+        assert_eq!(r, Err(Refusal::InvalidRequestId));
+    }
+}

@@ -1,0 +1,8 @@
+//! The Lambda Runtime API (2018-06-01), served per sandbox on its own loopback listener, so a
+//! runtime can only ever see its own events.
+
+mod channel;
+mod server;
+
+pub use channel::{Event, InitFailure, RuntimeChannel, RuntimeOutcome, RuntimeState};
+pub use server::RuntimeApiServer;

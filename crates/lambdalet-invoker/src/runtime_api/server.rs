@@ -1,0 +1,320 @@
+//! The HTTP side of the Runtime API: routes, headers, status codes and error bodies exactly as
+//! the Runtime Interface Emulator serves them (spec digest §1.2–1.5).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambdalet_core::limits::MAX_RESPONSE_BYTES;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use super::channel::{Event, InitFailure, NextEvent, Refusal, RuntimeChannel, RuntimeOutcome};
+
+const PREFIX: &str = "/2018-06-01";
+const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
+
+/// A running Runtime API listener. Dropping it stops the listener and every connection.
+pub struct RuntimeApiServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RuntimeApiServer {
+    /// Binds `127.0.0.1:<free port>` and serves `channel` on it.
+    pub async fn start(channel: Arc<RuntimeChannel>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(accept_loop(listener, channel));
+        Ok(Self { addr, task })
+    }
+
+    /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for RuntimeApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "runtime API accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let channel = channel.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| handle(channel.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+async fn handle(channel: Arc<RuntimeChannel>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    let path = req.uri().path().to_owned();
+    let Some(route) = path.strip_prefix(PREFIX) else {
+        return Ok(not_found(&path));
+    };
+    let reply = match (req.method(), route) {
+        (&Method::GET, "/runtime/invocation/next") => next(&channel).await,
+        (&Method::POST, "/runtime/init/error") => init_error(&channel, req).await,
+        (&Method::GET, "/ping") => plain(StatusCode::OK, "pong"),
+        (&Method::POST, r) if r.starts_with("/runtime/invocation/") => {
+            let rest = &r["/runtime/invocation/".len()..];
+            match rest.rsplit_once('/') {
+                Some((id, "response")) => {
+                    let id = id.to_owned();
+                    response(&channel, &id, req).await
+                }
+                Some((id, "error")) => {
+                    let id = id.to_owned();
+                    error(&channel, &id, req).await
+                }
+                _ => not_found(&path),
+            }
+        }
+        _ => not_found(&path),
+    };
+    Ok(reply)
+}
+
+async fn next(channel: &RuntimeChannel) -> Reply {
+    let event = match channel.next() {
+        Ok(NextEvent::Now(e)) => e,
+        Ok(NextEvent::Later(rx)) => match rx.await {
+            Ok(e) => e,
+            Err(_) => {
+                return error_body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerError",
+                    "the sandbox is shutting down",
+                );
+            }
+        },
+        Err(refusal) => return refused(refusal),
+    };
+    event_response(event)
+}
+
+fn event_response(event: Event) -> Reply {
+    let mut resp = Response::new(Full::new(event.payload));
+    let h = resp.headers_mut();
+    set(h, "lambda-runtime-aws-request-id", &event.request_id);
+    set(
+        h,
+        "lambda-runtime-deadline-ms",
+        &event.deadline_ms.to_string(),
+    );
+    set(h, "lambda-runtime-invoked-function-arn", &event.invoked_arn);
+    set(h, "lambda-runtime-trace-id", &event.trace_id);
+    if let Some(cc) = &event.client_context {
+        set(h, "lambda-runtime-client-context", cc);
+    }
+    if let Some(ci) = &event.cognito_identity {
+        set(h, "lambda-runtime-cognito-identity", ci);
+    }
+    set(h, "content-type", &event.content_type);
+    resp
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+async fn response(channel: &RuntimeChannel, id: &str, req: Request<Incoming>) -> Reply {
+    let content_type = header(req.headers(), "content-type");
+    if let Some(mode) = header(req.headers(), "lambda-runtime-function-response-mode")
+        && mode != "streaming"
+    {
+        let _ = channel.complete(
+            id,
+            RuntimeOutcome::Error {
+                body: Bytes::from(
+                    r#"{"errorType":"Runtime.InvalidResponseModeHeader","errorMessage":"the runtime sent an invalid Lambda-Runtime-Function-Response-Mode header"}"#,
+                ),
+                error_type: Some("Runtime.InvalidResponseModeHeader".to_owned()),
+            },
+        );
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "InvalidFunctionResponseMode",
+            &format!("response mode {mode:?} is not valid: the only accepted value is streaming"),
+        );
+    }
+    match read_body(req).await {
+        Ok(body) => accepted(channel.complete(id, RuntimeOutcome::Response { body, content_type })),
+        Err(BodyError::TooLarge) => {
+            let _ = channel.complete(id, RuntimeOutcome::ResponseTooLarge);
+            error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+            )
+        }
+        Err(BodyError::Truncated) => truncated(),
+    }
+}
+
+async fn error(channel: &RuntimeChannel, id: &str, req: Request<Incoming>) -> Reply {
+    let (error_type, is_cause) = error_headers(req.headers());
+    match read_body(req).await {
+        Ok(body) => {
+            let body = if is_cause { strip_cause(body) } else { body };
+            accepted(channel.complete(id, RuntimeOutcome::Error { body, error_type }))
+        }
+        Err(BodyError::TooLarge) => {
+            let _ = channel.complete(id, RuntimeOutcome::ResponseTooLarge);
+            error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+            )
+        }
+        Err(BodyError::Truncated) => truncated(),
+    }
+}
+
+async fn init_error(channel: &RuntimeChannel, req: Request<Incoming>) -> Reply {
+    let (error_type, is_cause) = error_headers(req.headers());
+    match read_body(req).await {
+        Ok(body) => {
+            let body = if is_cause { strip_cause(body) } else { body };
+            accepted(channel.init_error(InitFailure { body, error_type }))
+        }
+        Err(BodyError::TooLarge) => error_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+        ),
+        Err(BodyError::Truncated) => truncated(),
+    }
+}
+
+fn error_headers(headers: &HeaderMap) -> (Option<String>, bool) {
+    let error_type = header(headers, ERROR_TYPE_HEADER).filter(|t| !t.is_empty());
+    let is_cause = header(headers, "content-type").is_some_and(|c| c == ERROR_CAUSE_CONTENT_TYPE);
+    (error_type, is_cause)
+}
+
+/// With the error-cause content type the body is `{"error": {...}, "cause": {...}}`; the caller
+/// gets the `error` part.
+fn strip_cause(body: Bytes) -> Bytes {
+    serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").cloned())
+        .and_then(|e| serde_json::to_vec(&e).ok())
+        .map(Bytes::from)
+        .unwrap_or(body)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+enum BodyError {
+    TooLarge,
+    Truncated,
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, BodyError> {
+    match Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Truncated),
+    }
+}
+
+fn accepted(result: Result<(), Refusal>) -> Reply {
+    match result {
+        Ok(()) => json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.to_owned()),
+        Err(r) => refused(r),
+    }
+}
+
+fn refused(r: Refusal) -> Reply {
+    match r {
+        Refusal::InvalidRequestId => error_body(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "Invalid request ID",
+        ),
+        Refusal::InvalidState { from, to } => error_body(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            &format!(
+                "State transition from {from} to {to} failed for runtime. Error: State transition is not allowed"
+            ),
+        ),
+    }
+}
+
+fn truncated() -> Reply {
+    error_body(
+        StatusCode::BAD_REQUEST,
+        "TruncatedHTTPRequest",
+        "the request body ended before its declared length",
+    )
+}
+
+fn not_found(path: &str) -> Reply {
+    error_body(
+        StatusCode::NOT_FOUND,
+        "InvalidRequestFormat",
+        &format!(
+            "{path} is not a Runtime API 2018-06-01 path this server provides (extensions, logs and telemetry APIs are not available)"
+        ),
+    )
+}
+
+fn error_body(status: StatusCode, error_type: &str, message: &str) -> Reply {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
+    json(status, body.to_string())
+}
+
+fn json(status: StatusCode, body: String) -> Reply {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Reply {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp
+}

@@ -1,0 +1,217 @@
+//! The store on a real file system: round trips, idempotence, races, cleanup.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::sync::Arc;
+
+use lambdalet_core::{ErrorCode, HasErrorCode as _};
+
+use super::*;
+use crate::testzip::{E, build, data_start, one_file};
+
+fn store() -> (tempfile::TempDir, CodeStore) {
+    let root = tempfile::tempdir().unwrap();
+    let store = CodeStore::open(root.path()).unwrap();
+    (root, store)
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+fn sample() -> Vec<u8> {
+    build(&[
+        E::File("bootstrap", b"#!/bin/sh\necho hi\n", 0o755),
+        E::Dir("lib/"),
+        E::File("lib/deep/data.json", b"{}", 0o644),
+        E::File("lib/secret", b"s", 0o600),
+        E::Link("lib/link.json", "deep/data.json"),
+    ])
+}
+
+#[test]
+fn put_zip_stores_and_unpacks_with_modes_and_symlinks() {
+    let (_root, store) = store();
+    let zip = sample();
+    let stored = store.put_zip(&zip).unwrap();
+    let (hex, b64) = sha256(&zip);
+    assert_eq!(
+        (stored.sha256_hex.as_str(), stored.sha256_base64.as_str()),
+        (&*hex, &*b64)
+    );
+    assert_eq!(stored.size, zip.len() as u64);
+    assert_eq!(stored.dir, store.code_dir(&hex));
+    assert!(stored.summary.has_bootstrap && stored.summary.bootstrap_executable);
+    assert_eq!(fs::read(store.blob_path(&hex)).unwrap(), zip);
+
+    let dir = &stored.dir;
+    assert_eq!(
+        fs::read(dir.join("bootstrap")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(mode(&dir.join("bootstrap")), 0o755);
+    assert_eq!(mode(&dir.join("lib/secret")), 0o600);
+    assert_eq!(mode(&dir.join("lib/deep/data.json")), 0o644);
+    assert_eq!(mode(&dir.join("lib")), 0o755);
+    assert_eq!(mode(&dir.join("lib/deep")), 0o755);
+    assert_eq!(mode(dir), 0o755);
+    let link = dir.join("lib/link.json");
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(fs::read_link(&link).unwrap(), Path::new("deep/data.json"));
+    assert_eq!(fs::read(&link).unwrap(), b"{}");
+    assert!(names(&store.tmp()).is_empty());
+}
+
+#[test]
+fn put_zip_twice_is_idempotent() {
+    let (_root, store) = store();
+    let first = store.put_zip(&sample()).unwrap();
+    fs::write(first.dir.join("marker"), b"kept").unwrap();
+    let second = store.put_zip(&sample()).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(
+        fs::read(second.dir.join("marker")).unwrap(),
+        b"kept",
+        "not unpacked again"
+    );
+    assert_eq!(names(&store.blobs()).len(), 1);
+    assert_eq!(names(&store.code()).len(), 1);
+}
+
+#[test]
+fn concurrent_puts_of_the_same_zip_all_succeed() {
+    let (_root, store) = store();
+    let store = Arc::new(store);
+    let zip = Arc::new(sample());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, zip) = (Arc::clone(&store), Arc::clone(&zip));
+            std::thread::spawn(move || store.put_zip(&zip).unwrap())
+        })
+        .collect();
+    let results: Vec<StoredCode> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(results.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(
+        fs::read(results[0].dir.join("lib/deep/data.json")).unwrap(),
+        b"{}"
+    );
+    assert_eq!(names(&store.code()).len(), 1);
+    assert!(
+        names(&store.tmp()).is_empty(),
+        "losers cleaned up: {:?}",
+        names(&store.tmp())
+    );
+}
+
+#[test]
+fn a_refused_zip_leaves_nothing_behind() {
+    let (_root, store) = store();
+    for bad in [one_file("../evil", b"x"), b"not a zip".to_vec(), build(&[])] {
+        let err = store.put_zip(&bad).unwrap_err();
+        assert_eq!(err.error_code(), ErrorCode::InvalidParameterValue, "{err}");
+    }
+    let limited = CodeStore::open_with(
+        store.root(),
+        Limits {
+            zip_bytes: 10,
+            ..Limits::AWS
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        limited.put_zip(&sample()).unwrap_err().error_code(),
+        ErrorCode::RequestTooLarge
+    );
+    for dir in [store.blobs(), store.code(), store.tmp()] {
+        assert!(
+            names(&dir).is_empty(),
+            "{} holds {:?}",
+            dir.display(),
+            names(&dir)
+        );
+    }
+}
+
+#[test]
+fn a_failure_while_unpacking_removes_the_partial_tree() {
+    let (_root, store) = store();
+    // The listing passes (the budget is checked per file), but the data is damaged.
+    let mut zip = build(&[
+        E::File("ok", b"fine", 0o644),
+        E::File("z", &[b'z'; 4096], 0o644),
+    ]);
+    let at = data_start(&zip, 1) + 2;
+    zip[at] ^= 0xff;
+    assert!(store.put_zip(&zip).is_err());
+    assert!(names(&store.tmp()).is_empty());
+    assert!(names(&store.code()).is_empty());
+}
+
+#[test]
+fn open_clears_leftovers_in_tmp() {
+    let (root, store) = store();
+    fs::create_dir_all(store.tmp().join("half/done")).unwrap();
+    fs::write(store.tmp().join("half.zip"), b"x").unwrap();
+    let store = CodeStore::open(root.path()).unwrap();
+    assert!(names(&store.tmp()).is_empty());
+}
+
+#[test]
+fn ensure_unpacked_restores_a_deleted_code_dir() {
+    let (_root, store) = store();
+    let stored = store.put_zip(&sample()).unwrap();
+    fs::remove_dir_all(&stored.dir).unwrap();
+    let dir = store.ensure_unpacked(&stored.sha256_hex).unwrap();
+    assert_eq!(dir, stored.dir);
+    assert_eq!(mode(&dir.join("bootstrap")), 0o755);
+    assert_eq!(store.ensure_unpacked(&stored.sha256_hex).unwrap(), dir);
+}
+
+#[test]
+fn ensure_unpacked_reports_missing_corrupt_and_malformed_hashes() {
+    let (_root, store) = store();
+    let stored = store.put_zip(&sample()).unwrap();
+    fs::remove_dir_all(&stored.dir).unwrap();
+    fs::write(store.blob_path(&stored.sha256_hex), b"tampered").unwrap();
+    let err = store.ensure_unpacked(&stored.sha256_hex).unwrap_err();
+    assert!(matches!(err, PackageError::BlobCorrupt { .. }), "{err:?}");
+
+    let (missing, _) = sha256(b"never stored");
+    let err = store.ensure_unpacked(&missing).unwrap_err();
+    assert!(matches!(err, PackageError::BlobMissing { .. }), "{err:?}");
+    assert_eq!(err.error_code(), ErrorCode::Service);
+
+    let err = store.ensure_unpacked("../../etc").unwrap_err();
+    assert!(matches!(err, PackageError::InvalidHash { .. }), "{err:?}");
+}
+
+#[test]
+fn remove_unreferenced_keeps_only_what_is_asked_for() {
+    let (_root, store) = store();
+    let keep = store.put_zip(&one_file("a.py", b"a")).unwrap();
+    let drop1 = store.put_zip(&one_file("b.py", b"b")).unwrap();
+    let drop2 = store.put_zip(&one_file("c.py", b"c")).unwrap();
+    fs::remove_dir_all(&drop2.dir).unwrap(); // only its blob is left
+    fs::write(store.code().join("not-a-hash"), b"left alone").unwrap();
+
+    let kept = HashSet::from([keep.sha256_hex.clone()]);
+    assert_eq!(store.remove_unreferenced(&kept).unwrap(), 2);
+    assert!(keep.dir.is_dir() && store.blob_path(&keep.sha256_hex).is_file());
+    for gone in [&drop1, &drop2] {
+        assert!(!exists(&gone.dir).unwrap());
+        assert!(!exists(&store.blob_path(&gone.sha256_hex)).unwrap());
+    }
+    assert!(store.code().join("not-a-hash").exists());
+    assert!(names(&store.tmp()).is_empty());
+    assert_eq!(store.remove_unreferenced(&kept).unwrap(), 0);
+}
+
+mod hostile;

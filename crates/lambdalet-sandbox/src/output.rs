@@ -1,0 +1,42 @@
+//! The read end of a sandbox's output pipe (its stdout and stderr together, like Lambda's log).
+
+use std::io;
+
+use tokio::net::unix::pipe;
+
+/// Reads a sandbox's output, asynchronously or by draining what is already buffered.
+pub struct OutputReader {
+    rx: pipe::Receiver,
+}
+
+impl OutputReader {
+    pub(crate) fn new(rx: pipe::Receiver) -> Self {
+        Self { rx }
+    }
+
+    /// Waits for output; returns 0 at end of file (every writer has exited).
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            self.rx.readable().await?;
+            match self.rx.try_read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Appends everything already in the pipe to `out` without waiting. Returns true at end
+    /// of file. Used to collect what a runtime printed before it posted its response.
+    pub fn drain_now(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.rx.try_read(&mut buf) {
+                Ok(0) => return Ok(true),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}

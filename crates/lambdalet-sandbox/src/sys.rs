@@ -1,0 +1,48 @@
+//! The system calls the process backend needs that the standard library does not offer.
+//! This is the only module in lambdalet with `unsafe` code.
+
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// Open files a runtime may hold, as in Lambda (`ulimit -n` is 1024 there).
+const MAX_OPEN_FILES: u64 = 1024;
+
+/// Makes the child die with the daemon, limits its open files and disables core dumps.
+pub(crate) fn confine_child(cmd: &mut tokio::process::Command) {
+    // SAFETY: the closure runs in the forked child before exec. It only makes raw system calls
+    // (prctl, setrlimit), which are async-signal-safe, allocates nothing and takes no locks.
+    unsafe {
+        cmd.pre_exec(|| {
+            // If the daemon dies (even by SIGKILL), the runtime gets SIGKILL instead of
+            // living on as an orphan. The daemon spawns from long-lived runtime threads, so
+            // the parent thread's exit does not trigger this early.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let (_, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE)?;
+            let soft = MAX_OPEN_FILES.min(hard);
+            setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
+            setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
+            Ok(())
+        });
+    }
+}
+
+/// Sends `signal` to every process in the process group led by `pid`. A group that no longer
+/// exists is not an error.
+pub(crate) fn signal_group(pid: u32, signal: Signal) {
+    let Ok(pid) = i32::try_from(pid) else { return };
+    match killpg(Pid::from_raw(pid), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => tracing::warn!(pid, %signal, error = %e, "cannot signal sandbox processes"),
+    }
+}
+
+/// Peak resident memory of a process (`VmHWM`), in bytes.
+pub(crate) fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

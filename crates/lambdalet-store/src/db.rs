@@ -1,0 +1,141 @@
+//! Opening the database, its schema and migrations.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+/// Schema version this build writes; older databases are migrated forward at open.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE functions (
+    name          TEXT PRIMARY KEY,
+    created_ms    INTEGER NOT NULL,
+    tags          TEXT NOT NULL DEFAULT '{}',
+    next_version  INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE versions (
+    function      TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    version       TEXT NOT NULL,
+    config        TEXT NOT NULL,
+    code_sha256   TEXT NOT NULL,
+    code_size     INTEGER NOT NULL,
+    revision_id   TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    PRIMARY KEY (function, version)
+);
+CREATE TABLE aliases (
+    function         TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    name             TEXT NOT NULL,
+    function_version TEXT NOT NULL,
+    description      TEXT NOT NULL DEFAULT '',
+    routing          TEXT NOT NULL DEFAULT '{}',
+    revision_id      TEXT NOT NULL,
+    PRIMARY KEY (function, name)
+);
+CREATE TABLE invocations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id  TEXT NOT NULL,
+    function    TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    outcome     TEXT NOT NULL,
+    log         TEXT NOT NULL
+);
+CREATE INDEX invocations_by_function ON invocations(function, id);
+";
+
+/// A handle to the state database. Cheap to clone; operations are serialized on one
+/// connection (they are short), so callers on async threads should use `spawn_blocking`.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens `<dir>/state.db`, creating the directory and the schema as needed.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join("state.db");
+        let conn = open_connection(&path)?;
+        migrate(&conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A second connection to the same database, for a writer thread.
+    pub(crate) fn open_sibling(&self) -> Result<Connection, StoreError> {
+        open_connection(&self.path)
+    }
+
+    /// Flushes the WAL into the main file; called at shutdown so the file is self-contained.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .lock()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+}
+
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL + synchronous=NORMAL: durable across process crashes (kill -9), and a committed
+    // transaction survives power loss once the WAL is checkpointed. FULL for the async queue
+    // is chosen per transaction where it matters.
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    )?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "schema version {version} is newer than this lambdalet understands ({SCHEMA_VERSION}); upgrade lambdalet"
+        )));
+    }
+    if version < 1 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; COMMIT;"
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_twice_and_keeps_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(dir.path()).expect("open");
+        drop(s);
+        let s = Store::open(dir.path()).expect("reopen");
+        let v: i64 = s
+            .conn
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+}

@@ -1,0 +1,140 @@
+//! The command line: every subcommand, flag and environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run AWS Lambda functions on your own machines.
+///
+/// lambdalet serves the AWS Lambda Invoke and management APIs (use the AWS CLI or boto3 with
+/// --endpoint-url) and runs functions through the Lambda Runtime API, unmodified.
+#[derive(Debug, Parser)]
+#[command(name = "lambdalet", version, propagate_version = true)]
+pub struct Cli {
+    /// URL of the lambdalet daemon the client commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "LAMBDALET_ENDPOINT",
+        default_value = "http://127.0.0.1:9001"
+    )]
+    pub endpoint: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: the Lambda APIs on --listen, state in --data-dir.
+    Serve(ServeArgs),
+    /// Run the daemon with the example functions deployed: the first command to try.
+    Up(ServeArgs),
+    /// Create or update a function from a directory or a zip.
+    Deploy(DeployArgs),
+    /// Invoke a function and print its response (exit code 1 if the function failed).
+    Invoke(InvokeArgs),
+    /// List, show or delete functions.
+    Functions(FunctionsArgs),
+    /// Show recent invocation logs of a function (START, output, END, REPORT).
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the Lambda API (use port 0 for any free port).
+    #[arg(long, env = "LAMBDALET_LISTEN", default_value = "127.0.0.1:9001")]
+    pub listen: SocketAddr,
+
+    /// Where functions, code and logs are kept [default: the per-user data directory,
+    /// e.g. ~/.local/share/lambdalet].
+    #[arg(long, env = "LAMBDALET_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Region shown in ARNs and given to functions as AWS_REGION.
+    #[arg(long, env = "LAMBDALET_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Account id shown in ARNs (12 digits).
+    #[arg(long, env = "LAMBDALET_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+
+    /// Seconds in-flight invocations get to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// A directory (zipped for you) or a .zip file with the function's code.
+    pub path: PathBuf,
+    /// Function name (created if it does not exist, updated otherwise).
+    #[arg(long)]
+    pub name: String,
+    /// Runtime: python3.8-3.13, nodejs16.x-22.x, provided, provided.al2, provided.al2023
+    /// [default on create: guessed from the files].
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Handler, e.g. app.handler (Python), index.handler (Node.js) [default on create: guessed].
+    #[arg(long)]
+    pub handler: Option<String>,
+    /// Timeout in seconds (1-900) [default on create: 3].
+    #[arg(long)]
+    pub timeout: Option<u32>,
+    /// Memory in MB (128-10240) [default on create: 128].
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// Environment variable KEY=VALUE (repeatable; replaces all variables when given).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Description of the function.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Also publish a new version.
+    #[arg(long)]
+    pub publish: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// Function name, NAME:QUALIFIER or ARN.
+    pub name: String,
+    /// Event: JSON text, or @FILE to read it from a file (@- for stdin).
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// Version or alias to invoke.
+    #[arg(long)]
+    pub qualifier: Option<String>,
+    /// Print the invocation's log (last 4 KB) to stderr.
+    #[arg(long)]
+    pub log: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FunctionsArgs {
+    #[command(subcommand)]
+    pub action: Option<FunctionsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FunctionsAction {
+    /// List functions (the default).
+    List,
+    /// Show a function's configuration as JSON.
+    Get { name: String },
+    /// Delete a function (or one version with NAME:VERSION).
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Function name.
+    pub name: String,
+    /// How many recent invocations to show.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Keep waiting for new invocations and print them as they come.
+    #[arg(long, short)]
+    pub follow: bool,
+}

@@ -1,0 +1,230 @@
+//! `lambdalet deploy PATH --name NAME [...]`: zips a directory (or takes a zip), then creates
+//! the function or updates its code and configuration, through the Lambda management API.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::cli::DeployArgs;
+use crate::client::{Client, api_error, segment};
+
+pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(endpoint)?;
+    let env = parse_env(&args.env)?;
+    let zip = read_code(&args.path)?;
+    let path = format!("/2015-03-31/functions/{}", segment(&args.name));
+
+    let existing = client.send(client.request(Method::GET, &path)).await?;
+    let status = existing.status();
+    let body = existing.bytes().await?;
+    let spinner = spinner(format!(
+        "uploading {} of code",
+        human_bytes(zip.len() as u64)
+    ));
+    let zip_b64 = base64::engine::general_purpose::STANDARD.encode(&zip);
+
+    let result = if status == StatusCode::NOT_FOUND {
+        let (runtime, handler) = match (&args.runtime, &args.handler) {
+            (Some(r), Some(h)) => (r.clone(), h.clone()),
+            _ => {
+                let (r, h) = guess(&args.path)?;
+                (
+                    args.runtime.clone().unwrap_or(r),
+                    args.handler.clone().unwrap_or(h),
+                )
+            }
+        };
+        let mut req = json!({
+            "FunctionName": args.name,
+            "Runtime": runtime,
+            "Handler": handler,
+            "Role": "arn:aws:iam::000000000000:role/lambdalet",
+            "Code": { "ZipFile": zip_b64 },
+            "Publish": args.publish,
+        });
+        add_config(&mut req, &args, env);
+        let v = client
+            .json(
+                client
+                    .request(Method::POST, "/2015-03-31/functions")
+                    .json(&req),
+            )
+            .await?;
+        ("created", v)
+    } else if status.is_success() {
+        let mut v = client
+            .json(
+                client
+                    .request(Method::PUT, &format!("{path}/code"))
+                    .json(&json!({ "ZipFile": zip_b64, "Publish": false })),
+            )
+            .await?;
+        let mut config = json!({});
+        if let Some(r) = &args.runtime {
+            config["Runtime"] = json!(r);
+        }
+        if let Some(h) = &args.handler {
+            config["Handler"] = json!(h);
+        }
+        add_config(&mut config, &args, env);
+        if config.as_object().is_some_and(|o| !o.is_empty()) {
+            v = client
+                .json(
+                    client
+                        .request(Method::PUT, &format!("{path}/configuration"))
+                        .json(&config),
+                )
+                .await?;
+        }
+        if args.publish {
+            v = client
+                .json(
+                    client
+                        .request(Method::POST, &format!("{path}/versions"))
+                        .json(&json!({})),
+                )
+                .await?;
+        }
+        ("updated", v)
+    } else {
+        spinner.finish_and_clear();
+        return Err(api_error(status, &body));
+    };
+    spinner.finish_and_clear();
+    let (verb, v) = result;
+    eprintln!(
+        "{verb} {} ({}, handler {}, {} MB, {} s timeout), version {}, code {} sha256 {}",
+        v["FunctionName"].as_str().unwrap_or(&args.name),
+        v["Runtime"].as_str().unwrap_or("?"),
+        v["Handler"].as_str().unwrap_or("?"),
+        v["MemorySize"],
+        v["Timeout"],
+        v["Version"].as_str().unwrap_or("?"),
+        human_bytes(zip.len() as u64),
+        v["CodeSha256"].as_str().unwrap_or("?"),
+    );
+    eprintln!(
+        "invoke it with: lambdalet invoke {} --payload '{{}}'",
+        args.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add_config(req: &mut Value, args: &DeployArgs, env: Option<BTreeMap<String, String>>) {
+    if let Some(t) = args.timeout {
+        req["Timeout"] = json!(t);
+    }
+    if let Some(m) = args.memory {
+        req["MemorySize"] = json!(m);
+    }
+    if let Some(d) = &args.description {
+        req["Description"] = json!(d);
+    }
+    if let Some(env) = env {
+        req["Environment"] = json!({ "Variables": env });
+    }
+}
+
+fn parse_env(pairs: &[String]) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut env = BTreeMap::new();
+    for p in pairs {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("--env {p:?} must be KEY=VALUE");
+        };
+        env.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(Some(env))
+}
+
+/// The zip to upload: a directory is zipped (with a progress bar), a file is read as is.
+fn read_code(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_dir() {
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("zipping {msg} [{bar:30}] {bytes}/{total_bytes}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(path.display().to_string());
+        let zip = lambdalet_package::zip_directory(path, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .with_context(|| format!("cannot zip {}", path.display()))?;
+        bar.finish_and_clear();
+        Ok(zip)
+    } else {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if !bytes.starts_with(b"PK") {
+            bail!(
+                "{} is neither a directory nor a zip file: give the function's directory or its .zip",
+                path.display()
+            );
+        }
+        Ok(bytes)
+    }
+}
+
+/// Guesses runtime and handler from the files at the top of a directory.
+fn guess(path: &Path) -> anyhow::Result<(String, String)> {
+    let hint = "give --runtime and --handler (e.g. --runtime python3.11 --handler app.handler)";
+    if !path.is_dir() {
+        bail!("creating a function from a zip needs its runtime and handler: {hint}");
+    }
+    let names: Vec<String> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    if has("bootstrap") {
+        return Ok(("provided.al2023".to_owned(), "bootstrap".to_owned()));
+    }
+    for (file, handler) in [
+        ("lambda_function.py", "lambda_function.lambda_handler"),
+        ("app.py", "app.handler"),
+        ("handler.py", "handler.handler"),
+        ("main.py", "main.handler"),
+    ] {
+        if has(file) {
+            return Ok(("python3.11".to_owned(), handler.to_owned()));
+        }
+    }
+    for file in ["index.mjs", "index.js", "index.cjs", "app.mjs", "app.js"] {
+        if has(file) {
+            let stem = file.split('.').next().unwrap_or("index");
+            return Ok(("nodejs20.x".to_owned(), format!("{stem}.handler")));
+        }
+    }
+    bail!(
+        "cannot tell the runtime from the files in {}: {hint}",
+        path.display()
+    )
+}
+
+fn spinner(msg: String) -> ProgressBar {
+    let s = ProgressBar::new_spinner();
+    s.set_message(msg);
+    s.enable_steady_tick(Duration::from_millis(100));
+    s
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / (1 << 10) as f64),
+        n => format!("{n} B"),
+    }
+}

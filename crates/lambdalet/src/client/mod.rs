@@ -1,0 +1,84 @@
+//! The client subcommands: they talk to a running daemon over its HTTP API, the same API the
+//! AWS CLI uses, so anything they do can also be done with `aws lambda ...`.
+
+pub mod deploy;
+pub mod functions;
+pub mod invoke;
+pub mod logs;
+
+use anyhow::{Context, anyhow};
+use reqwest::{Method, Response};
+
+/// A connection to the daemon at `endpoint`.
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Client {
+    pub fn new(endpoint: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .build()
+            .context("cannot build an HTTP client")?;
+        Ok(Self {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.endpoint))
+    }
+
+    /// Sends a request; a connection failure says how to start the daemon.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Response> {
+        req.send().await.map_err(|e| {
+            if e.is_connect() {
+                anyhow!(
+                    "cannot reach lambdalet at {} ({e}): start it with `lambdalet serve` or `lambdalet up`, or point --endpoint / LAMBDALET_ENDPOINT at it",
+                    self.endpoint
+                )
+            } else {
+                anyhow!("request to {} failed: {e}", self.endpoint)
+            }
+        })
+    }
+
+    /// Sends a request and returns its JSON body, turning an API error into its message.
+    pub async fn json(&self, req: reqwest::RequestBuilder) -> anyhow::Result<serde_json::Value> {
+        let resp = self.send(req).await?;
+        let status = resp.status();
+        let body = resp.bytes().await.context("cannot read the response")?;
+        if !status.is_success() {
+            return Err(api_error(status, &body));
+        }
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&body).context("the daemon sent a response that is not JSON")
+    }
+}
+
+/// `ResourceNotFoundException: Function not found: ...` from an error response.
+pub fn api_error(status: reqwest::StatusCode, body: &[u8]) -> anyhow::Error {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let kind = v["errorType"].as_str().unwrap_or("error");
+    let msg = v["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    anyhow!("{kind} ({}): {msg}", status.as_u16())
+}
+
+/// Percent-encodes a path segment (function names may be ARNs with ':').
+pub fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

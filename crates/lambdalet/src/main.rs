@@ -1,0 +1,45 @@
+//! `lambdalet`: the daemon (`serve`, `up`) and a client for a running daemon (`deploy`,
+//! `invoke`, `functions`, `logs`).
+
+mod cli;
+mod client;
+mod examples;
+mod serve;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args, false).await.map(|()| ExitCode::SUCCESS),
+            Command::Up(args) => serve::run(args, true).await.map(|()| ExitCode::SUCCESS),
+            Command::Deploy(args) => client::deploy::run(&cli.endpoint, args).await,
+            Command::Invoke(args) => client::invoke::run(&cli.endpoint, args).await,
+            Command::Functions(args) => client::functions::run(&cli.endpoint, args).await,
+            Command::Logs(args) => client::logs::run(&cli.endpoint, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `lambdalet serve` and `lambdalet up`: build the daemon from its parts, serve until a
+//! signal, then shut down in order (stop accepting, finish in-flight invocations, stop
+//! sandboxes, flush logs, checkpoint the database).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lambdalet_api::ApiState;
+use lambdalet_control::Control;
+use lambdalet_core::AccountInfo;
+use lambdalet_invoker::Invoker;
+use lambdalet_package::CodeStore;
+use lambdalet_sandbox::ProcessBackend;
+use lambdalet_store::{RecordWriter, Store};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::ServeArgs;
+use crate::{examples, telemetry};
+
+pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
+    telemetry::init();
+    let account = AccountInfo {
+        partition: "aws".to_owned(),
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
+    if let Err(e) = account.validate() {
+        bail!("{e}");
+    }
+    let data_dir = data_dir(args.data_dir.clone())?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+
+    let store = Store::open(&data_dir).context("cannot open the state database")?;
+    let records = RecordWriter::start(&store).context("cannot start the log writer")?;
+    let code = CodeStore::open(&data_dir.join("packages")).context("cannot open the code store")?;
+    let invoker = Invoker::new(
+        &data_dir,
+        account.clone(),
+        Arc::new(ProcessBackend),
+        records.clone(),
+    )
+    .context("cannot install the runtime bootstraps")?;
+    let control = Control::open(store.clone(), code, account, invoker.clone())
+        .await
+        .context("cannot load functions from the state database")?;
+
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another lambdalet running? pick another --listen)",
+            args.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(data_dir = %data_dir.display(), functions = control.function_names().len(), "lambdalet started");
+    tracing::info!("listening on http://{addr}");
+
+    let state = ApiState {
+        control: control.clone(),
+        invoker: invoker.clone(),
+        store: store.clone(),
+        records: records.clone(),
+    };
+    let app = lambdalet_api::router(state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    if with_examples {
+        examples::deploy_all(&control, &data_dir).await;
+        examples::banner(addr, &data_dir, &control);
+    }
+
+    wait_for_signal().await?;
+    tracing::info!(
+        "shutting down: no new requests; waiting up to {}s for invocations",
+        args.shutdown_grace
+    );
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let _ = stop_tx.send(true);
+    invoker.shutdown(grace).await;
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server stopped with an error"),
+        Err(_) => tracing::warn!("API connections did not close in time"),
+        _ => {}
+    }
+    let (records2, store2) = (records.clone(), store.clone());
+    tokio::task::spawn_blocking(move || {
+        records2.flush();
+        if let Err(e) = store2.checkpoint() {
+            tracing::warn!(error = %e, "cannot checkpoint the state database");
+        }
+    })
+    .await?;
+    tracing::info!("lambdalet stopped");
+    Ok(())
+}
+
+fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = given {
+        return Ok(d);
+    }
+    let base = dirs::data_dir().context(
+        "cannot find a per-user data directory (is HOME set?): pass --data-dir or set LAMBDALET_DATA_DIR",
+    )?;
+    Ok(base.join("lambdalet"))
+}
+
+/// Returns at the first SIGINT or SIGTERM; a second one exits at once.
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("second signal: exiting now");
+        std::process::exit(130);
+    });
+    Ok(())
+}

@@ -1,0 +1,908 @@
+"""lambdalet Python runtime client for the AWS Lambda Runtime API (2018-06-01).
+
+The daemon launches it as ``python3 -u bootstrap.py`` with the function's code
+directory as cwd, ``AWS_LAMBDA_RUNTIME_API=host:port`` and ``_HANDLER`` set.
+It loads the handler, then loops: ``GET /runtime/invocation/next`` -> call the
+handler -> ``POST .../response`` (or ``.../error``).  Behaviour (error shapes,
+context object, log format) follows AWS's Python runtime (awslambdaric).
+
+Stdlib only, Python 3.8+.  Cold start matters, so only ``sys``, ``os``,
+``time`` and the C modules ``_socket`` and ``_json`` are imported up front
+(``socket`` would drag in enum/selectors, ``json`` drags in ``re``).  HTTP/1.1
+is spoken by hand over one persistent TCP connection; ``json``, ``traceback``
+and ``logging`` are only touched on error paths or when user code itself
+imports ``logging``.
+"""
+
+import sys
+import os
+import time
+
+try:
+    import _socket as _socketmod  # the C module: avoids socket.py -> enum, selectors
+except ImportError:  # pragma: no cover - non-CPython
+    import socket as _socketmod
+
+try:
+    # The C accelerator behind the json package.  `import json` itself pulls in
+    # `re` (+ enum, sre_*), ~5-7 ms on a bare interpreter: the single biggest
+    # cold-start cost, so JSON goes straight through _json and the real json
+    # module is only imported when that fast path fails (to raise json's own
+    # exceptions and messages).
+    import _json
+except ImportError:  # pragma: no cover - non-CPython
+    _json = None
+
+_ENV = os.environ
+_API_PREFIX = "/2018-06-01"
+_REQUEST_ID = None  # request id of the current (or last) invocation
+_LOGGING_DONE = False  # AWS-style root logging handler installed (or given up)
+
+ERROR_LOG_LINE_TERMINATE = "\r"  # as awslambdaric's StandardLogSink: one record per line
+ERROR_LOG_IDENT = "\u00a0"  # leading spaces of traceback lines -> NO-BREAK SPACE
+
+
+# --------------------------------------------------------------------------
+# Minimal HTTP/1.1 client (one persistent connection, keep-alive)
+# --------------------------------------------------------------------------
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+def _clean_header_value(value):
+    value = str(value)
+    if "\r" in value or "\n" in value:
+        value = value.replace("\r", " ").replace("\n", " ")
+    return value
+
+
+def _quote_path_segment(s):
+    # Request ids are UUIDs in practice; percent-encode anything unusual.
+    for ch in s:
+        if not (ch.isalnum() and ch.isascii()) and ch not in "-._~":
+            break
+    else:
+        return s
+    out = []
+    for b in s.encode("utf-8"):
+        c = chr(b)
+        if (c.isalnum() and c.isascii()) or c in "-._~":
+            out.append(c)
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+class RuntimeAPIClient(object):
+    """Talks to the Runtime API over a single keep-alive TCP connection."""
+
+    def __init__(self, address):
+        host, sep, port = address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError("bad AWS_LAMBDA_RUNTIME_API value %r" % address)
+        family = _socketmod.AF_INET
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+            family = _socketmod.AF_INET6
+        elif ":" in host:
+            family = _socketmod.AF_INET6
+        self.host = host or "127.0.0.1"
+        self.port = int(port)
+        self.family = family
+        self.host_header = address
+        self.sock = None
+        self.buf = bytearray()
+        self.received = 0
+
+    # -- connection management ---------------------------------------------
+
+    def _connect(self):
+        delay = 0.005
+        attempt = 0
+        while True:
+            s = _socketmod.socket(self.family, _socketmod.SOCK_STREAM)
+            try:
+                s.settimeout(None)  # `next` blocks for as long as it takes, whatever
+                # socket.setdefaulttimeout() user code may have called
+                s.setsockopt(_socketmod.IPPROTO_TCP, _socketmod.TCP_NODELAY, 1)
+                s.connect((self.host, self.port))
+            except OSError:
+                s.close()
+                attempt += 1
+                if attempt >= 8:
+                    raise
+                time.sleep(delay)
+                delay *= 2
+                continue
+            self.sock = s
+            self.buf = bytearray()
+            return
+
+    def close(self):
+        s = self.sock
+        self.sock = None
+        self.buf = bytearray()
+        if s is not None:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    # -- request / response ------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None):
+        """Send one request, return (status, headers(lowercased), body bytes).
+
+        A request that fails before any byte of the answer arrived (stale
+        keep-alive connection, server closed it) is retried once on a fresh
+        connection.
+        """
+        head = [method, " ", _API_PREFIX, path, " HTTP/1.1\r\nHost: ", self.host_header, "\r\n"]
+        if headers:
+            for k, v in headers.items():
+                head.append(k)
+                head.append(": ")
+                head.append(_clean_header_value(v))
+                head.append("\r\n")
+        if body is not None:
+            head.append("Content-Length: %d\r\n" % len(body))
+        head.append("\r\n")
+        data = "".join(head).encode("utf-8")
+        if body is not None and len(body) <= 65536:
+            data += body
+            body = None
+        for attempt in (0, 1):
+            if self.sock is None:
+                self._connect()
+            self.received = 0
+            try:
+                try:
+                    self.sock.sendall(data)
+                    if body is not None:
+                        self.sock.sendall(body)
+                except OSError:
+                    # The server may already have answered (e.g. 413) and
+                    # closed; try to read that answer before giving up.
+                    pass
+                result = self._read_response()
+                return result
+            except (OSError, _ConnectionLost, ValueError):
+                got_bytes = self.received
+                self.close()
+                if attempt or got_bytes:
+                    raise
+        raise _ConnectionLost("unreachable")  # pragma: no cover
+
+    def _recv_more(self):
+        chunk = self.sock.recv(262144)
+        if not chunk:
+            raise _ConnectionLost("connection closed by the Runtime API")
+        self.received += len(chunk)
+        self.buf += chunk
+
+    def _read_head(self):
+        buf = self.buf
+        while True:
+            idx = buf.find(b"\r\n\r\n")
+            if idx >= 0:
+                break
+            self._recv_more()
+            buf = self.buf
+        lines = bytes(buf[:idx]).decode("utf-8", "replace").split("\r\n")
+        del buf[: idx + 4]
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            raise ValueError("malformed status line %r" % lines[0])
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    def _read_exact(self, n):
+        buf = self.buf
+        have = len(buf)
+        if have >= n:
+            out = bytes(buf[:n])
+            del buf[:n]
+            return out
+        out = bytearray(n)
+        out[:have] = buf
+        del buf[:]
+        view = memoryview(out)
+        pos = have
+        recv_into = self.sock.recv_into
+        while pos < n:
+            k = recv_into(view[pos:], n - pos)
+            if not k:
+                raise _ConnectionLost("connection closed mid-body")
+            self.received += k
+            pos += k
+        view.release()
+        return bytes(out)
+
+    def _read_line(self):
+        while True:
+            idx = self.buf.find(b"\r\n")
+            if idx >= 0:
+                line = bytes(self.buf[:idx])
+                del self.buf[: idx + 2]
+                return line
+            self._recv_more()
+
+    def _read_chunked(self):
+        parts = []
+        while True:
+            line = self._read_line()
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self._read_line():  # trailers, up to the empty line
+                    pass
+                return b"".join(parts)
+            parts.append(self._read_exact(size))
+            self._read_exact(2)  # CRLF after the chunk data
+
+    def _read_until_close(self):
+        try:
+            while True:
+                self._recv_more()
+        except _ConnectionLost:
+            pass
+        out = bytes(self.buf)
+        self.close()
+        return out
+
+    def _read_response(self):
+        while True:
+            status, headers = self._read_head()
+            if 100 <= status < 200 and status != 101:
+                continue  # interim response (100 Continue)
+            break
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._read_chunked()
+        elif "content-length" in headers:
+            body = self._read_exact(int(headers["content-length"]))
+        elif status in (204, 304):
+            body = b""
+        else:
+            return status, headers, self._read_until_close()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, body
+
+    # -- Runtime API operations ---------------------------------------------
+
+    def next_invocation(self):
+        status, headers, body = self.request("GET", "/runtime/invocation/next")
+        if status != 200:
+            raise RuntimeError(
+                "GET /runtime/invocation/next returned %d: %s" % (status, body[:1024].decode("utf-8", "replace"))
+            )
+        return headers, body
+
+    def post_invocation_result(self, request_id, payload, content_type):
+        path = "/runtime/invocation/%s/response" % _quote_path_segment(request_id)
+        return self._post(path, payload, {"Content-Type": content_type})
+
+    def post_invocation_error(self, request_id, error_json, error_type):
+        path = "/runtime/invocation/%s/error" % _quote_path_segment(request_id)
+        return self._post(
+            path,
+            error_json,
+            {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error_type},
+        )
+
+    def post_init_error(self, error_json, error_type):
+        return self._post(
+            "/runtime/init/error",
+            error_json,
+            {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error_type},
+        )
+
+    def _post(self, path, body, headers):
+        status, _headers, resp = self.request("POST", path, body, headers)
+        if status >= 500:
+            # "container error: the runtime should exit promptly"
+            _fatal("POST %s returned %d: %s" % (path, status, resp[:1024].decode("utf-8", "replace")))
+        return status
+
+
+# --------------------------------------------------------------------------
+# Context object (attribute-compatible with awslambdaric's LambdaContext)
+# --------------------------------------------------------------------------
+
+
+class LambdaContext(object):
+    def __init__(
+        self,
+        invoke_id,
+        client_context,
+        cognito_identity,
+        epoch_deadline_time_in_ms,
+        invoked_function_arn=None,
+        tenant_id=None,
+    ):
+        self.aws_request_id = invoke_id
+        self.log_group_name = _ENV.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = _ENV.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = _ENV.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = _ENV.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = _ENV.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = tenant_id
+
+        self.client_context = _make_obj_from_dict(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _make_obj_from_dict(Client, self.client_context.client)
+
+        self.identity = _make_obj_from_dict(CognitoIdentity, {})
+        if cognito_identity is not None:
+            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+
+        self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
+
+    def get_remaining_time_in_millis(self):
+        epoch_now_in_ms = int(time.time() * 1000)
+        delta_ms = self._epoch_deadline_time_in_ms - epoch_now_in_ms
+        return delta_ms if delta_ms > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "%s([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
+            "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,"
+            "client_context=%s,identity=%s,tenant_id=%s])"
+            % (
+                self.__class__.__name__,
+                self.aws_request_id,
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+                self.invoked_function_arn,
+                self.client_context,
+                self.identity,
+                self.tenant_id,
+            )
+        )
+
+
+class CognitoIdentity(object):
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __repr__(self):
+        return "%s([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.__class__.__name__,
+            self.cognito_identity_id,
+            self.cognito_identity_pool_id,
+        )
+
+
+class Client(object):
+    __slots__ = [
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    ]
+
+    def __repr__(self):
+        return (
+            "%s([installation_id=%s,app_title=%s,app_version_name=%s,app_version_code=%s,app_package_name=%s])"
+            % (
+                self.__class__.__name__,
+                self.installation_id,
+                self.app_title,
+                self.app_version_name,
+                self.app_version_code,
+                self.app_package_name,
+            )
+        )
+
+
+class ClientContext(object):
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return "%s([custom=%s,env=%s,client=%s])" % (self.__class__.__name__, self.custom, self.env, self.client)
+
+
+def _make_obj_from_dict(cls, d):
+    if d is None:
+        return None
+    obj = cls()
+    get = d.get if isinstance(d, dict) else (lambda _k, _d=None: None)
+    for field in cls.__slots__:
+        setattr(obj, field, get(field, None))
+    return obj
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+class FaultException(Exception):
+    MARSHAL_ERROR = "Runtime.MarshalError"
+    UNMARSHAL_ERROR = "Runtime.UnmarshalError"
+    USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+    HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+    IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+    BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+    MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+    LAMBDA_CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
+
+    def __init__(self, exception_type, msg, trace=None):
+        Exception.__init__(self, msg)
+        self.msg = msg
+        self.exception_type = exception_type
+        self.trace = trace
+
+
+def make_error(error_message, error_type, stack_trace, invoke_id=None):
+    return {
+        "errorMessage": error_message if error_message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": invoke_id if invoke_id is not None else "",
+        "stackTrace": stack_trace if stack_trace else [],
+    }
+
+
+def _is_own_frame(filename):
+    return filename == __file__ or filename == _BOOTSTRAP_PATH or os.path.abspath(filename) == _BOOTSTRAP_PATH
+
+
+def _format_user_traceback(tb):
+    """traceback.format_list(extract_tb(tb)) minus the leading bootstrap frames."""
+    import traceback  # lazy: only on the error path
+
+    frames = traceback.extract_tb(tb)
+    for i in range(len(frames)):
+        if not _is_own_frame(frames[i].filename):
+            frames = frames[i:]
+            break
+    else:
+        frames = []
+    return traceback.format_list(frames)
+
+
+def _safe_str(value):
+    try:
+        return str(value)
+    except Exception:
+        return "<unprintable %s object>" % type(value).__name__
+
+
+def _error_from_exc_info(exc_info, invoke_id=None):
+    etype, value, tb = exc_info
+    return make_error(_safe_str(value), etype.__name__, _format_user_traceback(tb), invoke_id)
+
+
+def _replace_line_indentation(line, indent_char, new_indent_char):
+    n = len(line) - len(line.lstrip(indent_char))
+    return (new_indent_char * n) + line[n:]
+
+
+def _write_log(text):
+    out = sys.stdout
+    try:
+        out.write(text)
+    except UnicodeEncodeError:
+        try:
+            out.flush()
+            out.buffer.write(text.encode("utf-8", "backslashreplace"))
+        except Exception:
+            pass
+    except Exception:
+        pass
+
+
+def log_error(error_result):
+    """Print an error the way awslambdaric's StandardLogSink does."""
+    description = "[ERROR]"
+    error_type = error_result.get("errorType")
+    if error_type:
+        description += " " + error_type
+    error_message = error_result.get("errorMessage")
+    if error_message:
+        if error_type:
+            description += ":"
+        description += " " + error_message
+    lines = [description]
+    stack_trace = error_result.get("stackTrace")
+    if stack_trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in stack_trace:
+            if element == "":
+                lines.append("")
+            else:
+                for trace_line in element.splitlines():
+                    lines.append(_replace_line_indentation(trace_line, " ", ERROR_LOG_IDENT))
+    _write_log(ERROR_LOG_LINE_TERMINATE.join(lines) + "\n")
+
+
+def _flush_std():
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+# --------------------------------------------------------------------------
+# JSON (un)marshalling
+# --------------------------------------------------------------------------
+
+
+def _json_default(obj):
+    # boto3/DynamoDB hand out decimal.Decimal; awslambdaric (simplejson) encodes
+    # them as numbers, so do the same without importing decimal up front.
+    cls = type(obj)
+    if cls.__name__ == "Decimal" and cls.__module__ in ("decimal", "_decimal", "_pydecimal"):
+        if not obj.is_finite():
+            return float(obj)
+        if obj == obj.to_integral_value():
+            return int(obj)
+        return float(obj)
+    raise TypeError("Object of type %s is not JSON serializable" % cls.__name__)
+
+
+class _DecoderContext(object):
+    # The attributes _json.make_scanner reads (what json.JSONDecoder() has).
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo = None
+
+    @staticmethod
+    def parse_constant(name):
+        return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[name])
+
+
+_JSON_WS = " \t\n\r"
+try:
+    _c_scanner = _json.make_scanner(_DecoderContext)
+    _c_make_encoder = _json.make_encoder
+    _c_encode_basestring_ascii = _json.encode_basestring_ascii
+except Exception:  # pragma: no cover - no usable accelerator
+    _c_scanner = None
+    _c_make_encoder = None
+
+
+def json_loads(data):
+    """Same result as json.loads(data) (bytes or str)."""
+    if _c_scanner is not None:
+        try:
+            s = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+            n = len(s)
+            idx = 0
+            while idx < n and s[idx] in _JSON_WS:
+                idx += 1
+            obj, end = _c_scanner(s, idx)
+            if end == n or not s[end:].strip(_JSON_WS):
+                return obj
+        except Exception:
+            pass
+    import json  # slow path: empty/invalid input, BOMs, UTF-16/32 ...
+
+    return json.loads(data)
+
+
+def to_json(obj):
+    """Same output as json.dumps(obj, default=_json_default)."""
+    if _c_make_encoder is not None:
+        try:
+            encoder = _c_make_encoder(
+                {}, _json_default, _c_encode_basestring_ascii, None, ": ", ", ", False, False, True
+            )
+            return "".join(encoder(obj, 0))
+        except Exception:
+            pass
+    import json  # slow path: produces json's own exception for the error message
+
+    return json.dumps(obj, default=_json_default)
+
+
+def _marshal_response(response, binary):
+    if binary:
+        if isinstance(response, (bytes, bytearray, memoryview)):
+            return bytes(response), "application/octet-stream"
+        if isinstance(response, str):
+            return response.encode("utf-8"), "text/plain; charset=utf-8"
+    elif isinstance(response, bytes):
+        # awslambdaric passes bytes through untouched ("application/unknown").
+        return response, "application/unknown"
+    try:
+        return to_json(response).encode("utf-8"), "application/json"
+    except Exception as e:
+        raise FaultException(FaultException.MARSHAL_ERROR, "Unable to marshal response: %s" % _safe_str(e))
+
+
+def _parse_json_header(value, name):
+    try:
+        return json_loads(value)
+    except Exception as e:
+        raise FaultException(
+            FaultException.LAMBDA_CONTEXT_UNMARSHAL_ERROR,
+            "Unable to parse %s JSON: %s" % (name, _safe_str(e)),
+        )
+
+
+# --------------------------------------------------------------------------
+# Logging compatibility (without importing `logging` ourselves)
+# --------------------------------------------------------------------------
+
+_LOG_LEVELS = {
+    "TRACE": "DEBUG",
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "WARN": "WARNING",
+    "WARNING": "WARNING",
+    "ERROR": "ERROR",
+    "FATAL": "CRITICAL",
+    "CRITICAL": "CRITICAL",
+}
+
+
+def _install_logging(logging, only_if_unconfigured):
+    """Give the root logger AWS's handler: `[LEVEL]\\t<ts>Z\\t<request id>\\t<msg>` on stdout."""
+    global _LOGGING_DONE
+    if _LOGGING_DONE:
+        return
+    _LOGGING_DONE = True
+    root = logging.getLogger()
+    if only_if_unconfigured and root.handlers:
+        return
+
+    class LambdaLoggerHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                msg = self.format(record)
+                _write_log(msg)
+            except Exception:
+                self.handleError(record)
+
+    class LambdaLoggerFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _REQUEST_ID or ""
+            return True
+
+    logging.Formatter.converter = time.gmtime
+    handler = LambdaLoggerHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(LambdaLoggerFilter())
+    level = _LOG_LEVELS.get(_ENV.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    if level:
+        root.setLevel(level)
+    root.addHandler(handler)
+
+
+def _check_logging():
+    if not _LOGGING_DONE:
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            try:
+                _install_logging(logging, True)
+            except Exception:
+                pass
+
+
+class _LoggingImportHook(object):
+    """Meta-path hook: configure the root logger the moment user code first
+    imports `logging`, before it can call basicConfig() (which, exactly as on
+    AWS Lambda, then finds a handler already installed and does nothing)."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        try:
+            sys.meta_path.remove(cls)
+        except ValueError:
+            pass
+        spec = None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(name, path, target)
+            if spec is not None:
+                break
+        if spec is None:
+            return None
+        loader = spec.loader
+        orig_exec = getattr(loader, "exec_module", None)
+        if orig_exec is None or isinstance(loader, type):
+            return spec  # class-level loader: leave it alone, fall back to _check_logging()
+
+        def exec_module(module):
+            orig_exec(module)
+            try:
+                _install_logging(module, False)
+            except Exception:
+                pass
+
+        try:
+            loader.exec_module = exec_module
+        except Exception:
+            pass
+        return spec
+
+
+# --------------------------------------------------------------------------
+# Handler loading and invocation
+# --------------------------------------------------------------------------
+
+
+def _get_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultException(
+            FaultException.MALFORMED_HANDLER_NAME,
+            "Bad handler '%s': %s" % (handler, e),
+        )
+
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise FaultException(
+                FaultException.BUILT_IN_MODULE_CONFLICT,
+                "Cannot use built-in module %s as a handler module" % modname,
+            )
+        module_name = modname.replace("/", ".")
+        __import__(module_name)
+        m = sys.modules[module_name]
+    except ImportError as e:
+        raise FaultException(
+            FaultException.IMPORT_MODULE_ERROR,
+            "Unable to import module '%s': %s" % (modname, e),
+        )
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise FaultException(
+            FaultException.USER_CODE_SYNTAX_ERROR,
+            "Syntax error in module '%s': %s" % (modname, e),
+            trace,
+        )
+
+    try:
+        return getattr(m, fname)
+    except AttributeError:
+        raise FaultException(
+            FaultException.HANDLER_NOT_FOUND,
+            "Handler '%s' missing on module '%s'" % (fname, modname),
+        )
+
+
+def _handle_event(client, request_handler, headers, body, binary):
+    invoke_id = headers.get("lambda-runtime-aws-request-id", "")
+    error_result = None
+    try:
+        client_context = headers.get("lambda-runtime-client-context")
+        client_context = _parse_json_header(client_context, "Client Context") if client_context else None
+        cognito_identity = headers.get("lambda-runtime-cognito-identity")
+        cognito_identity = _parse_json_header(cognito_identity, "Cognito Identity") if cognito_identity else None
+        try:
+            deadline = int(headers.get("lambda-runtime-deadline-ms", "0"))
+        except ValueError:
+            deadline = 0
+        context = LambdaContext(
+            invoke_id,
+            client_context,
+            cognito_identity,
+            deadline,
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-aws-tenant-id"),
+        )
+        if binary:
+            event = body
+        else:
+            try:
+                event = json_loads(body)
+            except Exception as e:
+                raise FaultException(
+                    FaultException.UNMARSHAL_ERROR,
+                    "Unable to unmarshal input: %s" % _safe_str(e),
+                )
+        response = request_handler(event, context)
+        payload, content_type = _marshal_response(response, binary)
+    except FaultException as e:
+        error_result = make_error(e.msg, e.exception_type, e.trace, invoke_id)
+    except Exception:
+        error_result = _error_from_exc_info(sys.exc_info(), invoke_id)
+
+    if error_result is not None:
+        log_error(error_result)
+        _flush_std()
+        client.post_invocation_error(invoke_id, to_json(error_result).encode("utf-8"), error_result["errorType"])
+    else:
+        _flush_std()
+        client.post_invocation_result(invoke_id, payload, content_type)
+
+
+def main():
+    global _REQUEST_ID
+    api = _ENV.get("AWS_LAMBDA_RUNTIME_API")
+    if not api:
+        sys.stderr.write("lambdalet runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
+        sys.exit(1)
+    client = RuntimeAPIClient(api)
+    binary = _ENV.get("LAMBDALET_PAYLOAD_ENCODING", "json").strip().lower() == "binary"
+
+    if "logging" in sys.modules:
+        _check_logging()
+    else:
+        sys.meta_path.insert(0, _LoggingImportHook)
+
+    task_root = _ENV.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    sys.path.insert(0, task_root)
+
+    try:
+        request_handler = _get_handler(_ENV.get("_HANDLER", ""))
+    except Exception as e:
+        if isinstance(e, FaultException):
+            error_result = make_error(e.msg, e.exception_type, e.trace)
+        else:
+            error_result = _error_from_exc_info(sys.exc_info())
+        log_error(error_result)
+        _flush_std()
+        try:
+            client.post_init_error(to_json(error_result).encode("utf-8"), error_result["errorType"])
+        except Exception as post_exc:
+            sys.stderr.write("lambdalet runtime: could not report init error: %s\n" % _safe_str(post_exc))
+        _flush_std()
+        sys.exit(1)
+
+    # The import hook stays armed (user code may import logging lazily inside
+    # the handler); this covers loaders the hook could not wrap.
+    _check_logging()
+
+    while True:
+        try:
+            headers, body = client.next_invocation()
+        except Exception as e:
+            _fatal("GET /runtime/invocation/next failed: %s" % _safe_str(e))
+        _REQUEST_ID = headers.get("lambda-runtime-aws-request-id")
+        trace_id = headers.get("lambda-runtime-trace-id")
+        if trace_id:
+            _ENV["_X_AMZN_TRACE_ID"] = trace_id
+        elif "_X_AMZN_TRACE_ID" in _ENV:
+            del _ENV["_X_AMZN_TRACE_ID"]
+        if not _LOGGING_DONE:
+            _check_logging()
+        try:
+            _handle_event(client, request_handler, headers, body, binary)
+        except (OSError, _ConnectionLost, ValueError) as e:
+            _fatal("reporting the invocation result failed: %s" % _safe_str(e))
+
+
+def _fatal(message):
+    _flush_std()
+    try:
+        sys.stderr.write("lambdalet runtime: %s\n" % message)
+    except Exception:
+        pass
+    _flush_std()
+    os._exit(1)
+
+
+_BOOTSTRAP_PATH = os.path.abspath(__file__)
+
+if __name__ == "__main__":
+    main()
