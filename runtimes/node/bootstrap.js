@@ -21,6 +21,7 @@ const util = require('util');
 const { pathToFileURL } = require('url');
 
 const API_PREFIX = '/2018-06-01';
+const MAX_RESPONSE_SIZE = 6 * 1024 * 1024 + 100; // the Runtime API answers 413 above this
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
 const BINARY =
   (process.env.LAMBDALET_PAYLOAD_ENCODING || 'json').trim().toLowerCase() === 'binary';
@@ -213,7 +214,8 @@ function rapidRequest(method, urlPath, body, headers, attempt = 0) {
     req.on('error', (err) => {
       // A stale keep-alive socket (closed by the server) or a server that is
       // momentarily not accepting: retry on a fresh connection.
-      if (attempt < 5 && RETRYABLE.has(err.code)) {
+      const oversized = body !== undefined && body.length > MAX_RESPONSE_SIZE;
+      if (attempt < 5 && RETRYABLE.has(err.code) && !oversized) {
         setTimeout(
           () => rapidRequest(method, urlPath, body, headers, attempt + 1).then(resolve, reject),
           attempt === 0 ? 0 : 5 << attempt,
@@ -242,6 +244,9 @@ async function rapidPost(urlPath, body, headers) {
   try {
     res = await rapidRequest('POST', urlPath, body, headers);
   } catch (err) {
+    // An oversized body may be refused (413) with the connection dropped
+    // before it was read: that is a rejection, not a broken Runtime API.
+    if (body.length > MAX_RESPONSE_SIZE) return { status: 413, headers: {}, body: Buffer.alloc(0) };
     fatal(`POST ${urlPath} failed: ${err && err.message}`);
   }
   if (res.status >= 500) {

@@ -6,14 +6,32 @@ It loads the handler, then loops: ``GET /runtime/invocation/next`` -> call the
 handler -> ``POST .../response`` (or ``.../error``).  Behaviour (error shapes,
 context object, log format) follows AWS's Python runtime (awslambdaric).
 
-Stdlib only, Python 3.8+.  Cold start matters, so only ``sys``, ``os``,
-``time`` and the C modules ``_socket`` and ``_json`` are imported up front
-(``socket`` would drag in enum/selectors, ``json`` drags in ``re``).  HTTP/1.1
-is spoken by hand over one persistent TCP connection; ``json``, ``traceback``
-and ``logging`` are only touched on error paths or when user code itself
-imports ``logging``.
+Stdlib only, Python 3.8+, one self-contained file.  Cold start is a headline
+number, hence the unusual layout:
+
+* CPython never caches bytecode for the ``__main__`` script, and compiling
+  this much code costs ~4-6 ms per cold start (more than everything else the
+  bootstrap does).  So the implementation lives in the raw string ``_IMPL``
+  below (tokenizing a string literal is nearly free) and ``_load_impl()``
+  compiles it once and keeps the code object in
+  ``__pycache__/bootstrap.<tag>.lambdalet.pyc`` next to this file (or under
+  ``sys.pycache_prefix``); later cold starts just ``marshal.loads`` it.  Line
+  numbers and the file name of the compiled code match this file, so
+  tracebacks point at the right lines.  A cache is only trusted if it is owned
+  by the owner of this file and not writable by group/others; without a
+  writable cache directory the code is simply compiled every time.
+* Only ``sys``, ``os``, ``time``, ``marshal`` and the C modules ``_socket`` and
+  ``_json`` are imported up front (``socket`` drags in enum/selectors,
+  ``json`` drags in ``re``).  HTTP/1.1 is spoken by hand over one persistent
+  TCP connection; ``json``, ``traceback`` and ``logging`` are only touched on
+  error paths or when user code itself imports ``logging``.
 """
 
+import os
+import sys
+
+_IMPL_LINE = sys._getframe().f_lineno + 1
+_IMPL = r'''
 import sys
 import os
 import time
@@ -35,6 +53,7 @@ except ImportError:  # pragma: no cover - non-CPython
 
 _ENV = os.environ
 _API_PREFIX = "/2018-06-01"
+_MAX_RESPONSE_SIZE = 6 * 1024 * 1024 + 100  # the Runtime API answers 413 above this
 _REQUEST_ID = None  # request id of the current (or last) invocation
 _LOGGING_DONE = False  # AWS-style root logging handler installed (or given up)
 
@@ -132,12 +151,12 @@ class RuntimeAPIClient(object):
 
     # -- request / response ------------------------------------------------
 
-    def request(self, method, path, body=None, headers=None):
+    def request(self, method, path, body=None, headers=None, retry=True):
         """Send one request, return (status, headers(lowercased), body bytes).
 
         A request that fails before any byte of the answer arrived (stale
         keep-alive connection, server closed it) is retried once on a fresh
-        connection.
+        connection (if `retry`).
         """
         head = [method, " ", _API_PREFIX, path, " HTTP/1.1\r\nHost: ", self.host_header, "\r\n"]
         if headers:
@@ -171,7 +190,7 @@ class RuntimeAPIClient(object):
             except (OSError, _ConnectionLost, ValueError):
                 got_bytes = self.received
                 self.close()
-                if attempt or got_bytes:
+                if attempt or got_bytes or not retry:
                     raise
         raise _ConnectionLost("unreachable")  # pragma: no cover
 
@@ -286,7 +305,15 @@ class RuntimeAPIClient(object):
 
     def post_invocation_result(self, request_id, payload, content_type):
         path = "/runtime/invocation/%s/response" % _quote_path_segment(request_id)
-        return self._post(path, payload, {"Content-Type": content_type})
+        if len(payload) <= _MAX_RESPONSE_SIZE:
+            return self._post(path, payload, {"Content-Type": content_type})
+        # Oversized: the server may answer 413 and drop the connection before
+        # reading the body; a send/recv failure then just means "rejected".
+        try:
+            return self._post(path, payload, {"Content-Type": content_type}, retry=False)
+        except (OSError, _ConnectionLost, ValueError):
+            self.close()
+            return 413
 
     def post_invocation_error(self, request_id, error_json, error_type):
         path = "/runtime/invocation/%s/error" % _quote_path_segment(request_id)
@@ -303,8 +330,8 @@ class RuntimeAPIClient(object):
             {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error_type},
         )
 
-    def _post(self, path, body, headers):
-        status, _headers, resp = self.request("POST", path, body, headers)
+    def _post(self, path, body, headers, retry=True):
+        status, _headers, resp = self.request("POST", path, body, headers, retry)
         if status >= 500:
             # "container error: the runtime should exit promptly"
             _fatal("POST %s returned %d: %s" % (path, status, resp[:1024].decode("utf-8", "replace")))
@@ -903,6 +930,55 @@ def _fatal(message):
 
 
 _BOOTSTRAP_PATH = os.path.abspath(__file__)
+'''
+
+
+def _load_impl():
+    """The code object of _IMPL: from the bytecode cache if valid, else compiled (and cached)."""
+    import marshal
+
+    filename = __file__
+    source = "\n" * (_IMPL_LINE - 1) + _IMPL  # keep line numbers == lines of this file
+    try:
+        st = os.stat(filename)
+        directory = os.path.dirname(os.path.abspath(filename))
+        prefix = getattr(sys, "pycache_prefix", None)
+        if prefix:
+            cache_dir = os.path.join(prefix, directory.lstrip(os.sep))
+        else:
+            cache_dir = os.path.join(directory, "__pycache__")
+        cache = os.path.join(cache_dir, "bootstrap.%s.lambdalet.pyc" % (sys.implementation.cache_tag or "py"))
+        key = ("lambdalet-bootstrap %x %d %d %d %d %d\n" % (
+            sys.hexversion, st.st_size, st.st_mtime_ns, st.st_ino, len(_IMPL), sys.flags.optimize)).encode()
+    except Exception:
+        return compile(source, filename, "exec")
+    try:
+        cst = os.stat(cache)
+        if cst.st_uid == st.st_uid and not cst.st_mode & 0o022:
+            with open(cache, "rb") as f:
+                data = f.read()
+            if data.startswith(key):
+                return marshal.loads(data[len(key):])
+    except Exception:
+        pass
+    code = compile(source, filename, "exec")
+    if not sys.dont_write_bytecode:
+        tmp = "%s.%d.tmp" % (cache, os.getpid())
+        try:
+            os.makedirs(cache_dir, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key + marshal.dumps(code))
+            os.replace(tmp, cache)
+        except Exception:
+            try:
+                os.unlink(tmp)
+            except Exception:
+                pass
+    return code
+
+
+exec(_load_impl(), globals())  # defines main() and everything above in this module
 
 if __name__ == "__main__":
-    main()
+    globals()["main"]()

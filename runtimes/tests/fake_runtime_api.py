@@ -10,6 +10,9 @@ Knobs for robustness tests:
   * ``chunked=True``   - answer ``next`` with ``Transfer-Encoding: chunked``
   * ``close_after_response=True`` - send ``Connection: close`` and close the
     connection after every answer (the client must reconnect)
+  * ``early_reject=True`` - answer an oversized ``/response`` with 413 from its
+    Content-Length alone and close without reading the body (the client may
+    see the 413, or EPIPE / ECONNRESET while still sending)
 """
 
 import json
@@ -38,9 +41,10 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 class FakeRuntimeAPI(object):
-    def __init__(self, chunked=False, close_after_response=False):
+    def __init__(self, chunked=False, close_after_response=False, early_reject=False):
         self.chunked = chunked
         self.close_after_response = close_after_response
+        self.early_reject = early_reject
         self.on_result = None  # callable(record) run before answering a result POST
         self._cond = threading.Condition()
         self._events = []  # pending (request_id, body, headers)
@@ -275,8 +279,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         fake = self.fake
-        body = self._read_body()
         path = self.path
+        if (
+            fake.early_reject
+            and path.endswith("/response")
+            and int(self.headers.get("Content-Length") or 0) > MAX_PAYLOAD_SIZE
+        ):
+            request_id = path[len(API_PREFIX + "/runtime/invocation/") :].rpartition("/")[0]
+            record = fake._record("too_large", request_id, self, b"")
+            fake._store("too_large", request_id, record, 413)
+            self.send_response_only(413)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            body = json.dumps({"errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % MAX_PAYLOAD_SIZE,
+                               "errorType": "RequestEntityTooLarge"}).encode()
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        body = self._read_body()
         with fake._cond:
             fake.requests.append(("POST", path))
         prefix = API_PREFIX + "/runtime/invocation/"

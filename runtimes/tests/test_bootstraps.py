@@ -23,7 +23,6 @@ import tempfile
 import textwrap
 import threading
 import time
-import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,10 +31,34 @@ sys.path.insert(0, HERE)
 from fake_runtime_api import FakeRuntimeAPI  # noqa: E402
 
 RUNTIMES = os.path.dirname(HERE)
-PY_BOOTSTRAP = os.path.join(RUNTIMES, "python", "bootstrap.py")
-NODE_BOOTSTRAP = os.path.join(RUNTIMES, "node", "bootstrap.js")
+SRC_PY_BOOTSTRAP = os.path.join(RUNTIMES, "python", "bootstrap.py")
+SRC_NODE_BOOTSTRAP = os.path.join(RUNTIMES, "node", "bootstrap.js")
 PYTHON = os.environ.get("LAMBDALET_TEST_PYTHON") or sys.executable
 NODE = os.environ.get("LAMBDALET_TEST_NODE") or shutil.which("node")
+
+# Like the daemon, run copies written to a runtime dir of their own (this also
+# keeps the Python bootstrap's bytecode cache out of the source tree).
+RUNTIME_DIR = None
+PY_BOOTSTRAP = None
+NODE_BOOTSTRAP = None
+
+
+def copy_runtimes(dest):
+    for src in (SRC_PY_BOOTSTRAP, SRC_NODE_BOOTSTRAP):
+        sub = os.path.join(dest, os.path.basename(os.path.dirname(src)))
+        os.makedirs(sub, exist_ok=True)
+        shutil.copy2(src, sub)
+    return os.path.join(dest, "python", "bootstrap.py"), os.path.join(dest, "node", "bootstrap.js")
+
+
+def setUpModule():
+    global RUNTIME_DIR, PY_BOOTSTRAP, NODE_BOOTSTRAP
+    RUNTIME_DIR = tempfile.mkdtemp(prefix="lambdalet-runtimes-")
+    PY_BOOTSTRAP, NODE_BOOTSTRAP = copy_runtimes(RUNTIME_DIR)
+
+
+def tearDownModule():
+    shutil.rmtree(RUNTIME_DIR, True)
 
 SIX_MB = 6 * 1024 * 1024
 TS_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -103,8 +126,9 @@ class LogCollector(object):
 class Runtime(object):
     """One bootstrap process + its fake Runtime API."""
 
-    def __init__(self, testcase, lang, files, handler, env=None, api=None, python_args=("-u",)):
+    def __init__(self, testcase, lang, files, handler, env=None, api=None, python_args=("-u",), bootstrap=None):
         self.tc = testcase
+        bootstrap = bootstrap or (PY_BOOTSTRAP if lang == "python" else NODE_BOOTSTRAP)
         self.code_dir = tempfile.mkdtemp(prefix="lambdalet-rt-")
         testcase.addCleanup(shutil.rmtree, self.code_dir, True)
         for rel, content in files.items():
@@ -121,7 +145,7 @@ class Runtime(object):
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "_HANDLER": handler,
             "LAMBDA_TASK_ROOT": self.code_dir,
-            "LAMBDA_RUNTIME_DIR": os.path.dirname(PY_BOOTSTRAP if lang == "python" else NODE_BOOTSTRAP),
+            "LAMBDA_RUNTIME_DIR": os.path.dirname(bootstrap),
             "AWS_LAMBDA_FUNCTION_NAME": "test-fn",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
@@ -135,9 +159,9 @@ class Runtime(object):
         }
         full_env.update(env or {})
         if lang == "python":
-            cmd = [PYTHON] + list(python_args) + [PY_BOOTSTRAP]
+            cmd = [PYTHON] + list(python_args) + [bootstrap]
         else:
-            cmd = [NODE, NODE_BOOTSTRAP]
+            cmd = [NODE, bootstrap]
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.code_dir,
@@ -537,6 +561,13 @@ class PythonBootstrapTests(unittest.TestCase):
         rec = rt.invoke({"n": SIX_MB + 1000})
         self.assertEqual((rec["kind"], rec["status"]), ("too_large", 413))
         self.assertEqual(rt.invoke({"n": 3})["body"], b'"xxx"')  # carries on after a 413
+        # A server that refuses before reading the body and drops the connection.
+        rt = self.start("app.big", api=FakeRuntimeAPI(early_reject=True))
+        for _ in range(2):
+            rec = rt.invoke({"n": SIX_MB + 1000})
+            self.assertEqual((rec["kind"], rec["status"]), ("too_large", 413))
+            self.assertEqual(rt.invoke({"n": 3})["body"], b'"xxx"')
+        self.assertIsNone(rt.proc.poll())
 
     # -- logging ------------------------------------------------------------------
 
@@ -629,6 +660,68 @@ class PythonBootstrapTests(unittest.TestCase):
         rt.api.wait_next_calls(2)  # blocked in GET /next
         rt.proc.send_signal(signal.SIGTERM)
         self.assertEqual(rt.wait_exit(3), -signal.SIGTERM)
+
+    # -- bytecode cache of the bootstrap itself ------------------------------------
+
+    def test_bytecode_cache(self):
+        runtime_dir = tempfile.mkdtemp(prefix="lambdalet-runtimes-")
+        self.addCleanup(shutil.rmtree, runtime_dir, True)
+        bootstrap, _ = copy_runtimes(runtime_dir)
+        cache_dir = os.path.join(os.path.dirname(bootstrap), "__pycache__")
+
+        def caches():
+            return sorted(f for f in os.listdir(cache_dir) if f.endswith(".lambdalet.pyc")) if os.path.isdir(cache_dir) else []
+
+        # PYTHONDONTWRITEBYTECODE: no cache written, still works.
+        rt = self.start("app.handler", bootstrap=bootstrap, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        self.assertEqual(rt.invoke_json({})["calls"], 1)
+        self.assertEqual(caches(), [])
+
+        rt = self.start("app.handler", bootstrap=bootstrap)
+        self.assertEqual(rt.invoke_json({})["calls"], 1)
+        self.assertEqual(len(caches()), 1)
+        cache = os.path.join(cache_dir, caches()[0])
+        with open(cache, "rb") as f:
+            good = f.read()
+        self.assertTrue(good.startswith(b"lambdalet-bootstrap "))
+        mtime = os.stat(cache).st_mtime_ns
+
+        # A valid cache is reused as is.
+        rt = self.start("app.fails", bootstrap=bootstrap)
+        self.assertEqual(rt.invoke({})["kind"], "error")
+        self.assertEqual(os.stat(cache).st_mtime_ns, mtime)
+
+        # A corrupt cache (right header, garbage code) is replaced.
+        header = good.split(b"\n", 1)[0] + b"\n"
+        with open(cache, "wb") as f:
+            f.write(header + b"garbage")
+        rt = self.start("app.handler", bootstrap=bootstrap)
+        self.assertEqual(rt.invoke_json({})["calls"], 1)
+        with open(cache, "rb") as f:
+            self.assertEqual(f.read(), good)
+
+        # A cache others could have written is not trusted (and gets rewritten).
+        with open(cache, "wb") as f:
+            f.write(header + b"garbage")
+        os.chmod(cache, 0o666)
+        rt = self.start("app.handler", bootstrap=bootstrap)
+        self.assertEqual(rt.invoke_json({})["calls"], 1)
+        self.assertFalse(os.stat(cache).st_mode & 0o022)
+
+    def test_bootstrap_code_keeps_file_line_numbers(self):
+        with open(SRC_PY_BOOTSTRAP) as f:
+            lines = f.read().splitlines()
+        want = lines.index("def _get_handler(handler):") + 1
+        probe = (
+            "import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location('bs', sys.argv[1])\n"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+            "print(m._get_handler.__code__.co_firstlineno, m._get_handler.__code__.co_filename)\n"
+        )
+        for _ in range(2):  # compiled, then from the cache
+            out = subprocess.run([PYTHON, "-c", probe, PY_BOOTSTRAP], stdout=subprocess.PIPE, check=True,
+                                 env={"PATH": os.environ.get("PATH", "")}).stdout.decode().split()
+            self.assertEqual(out, [str(want), PY_BOOTSTRAP])
 
 
 # ==========================================================================
@@ -1018,6 +1111,12 @@ class NodeBootstrapTests(unittest.TestCase):
         rec = rt.invoke({"n": SIX_MB + 1000})
         self.assertEqual((rec["kind"], rec["status"]), ("too_large", 413))
         self.assertEqual(rt.invoke({"n": 3})["body"], b'"xxx"')
+        rt = self.start("index.big", api=FakeRuntimeAPI(early_reject=True))
+        for _ in range(2):
+            rec = rt.invoke({"n": SIX_MB + 1000})
+            self.assertEqual((rec["kind"], rec["status"]), ("too_large", 413))
+            self.assertEqual(rt.invoke({"n": 3})["body"], b'"xxx"')
+        self.assertIsNone(rt.proc.poll())
 
     # -- logging / output -------------------------------------------------------------
 

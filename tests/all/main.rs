@@ -1,1 +1,14 @@
-//! Integration tests (being written).
+//! lambdalet's integration tests: each starts the real daemon on a free port with its own data
+//! directory and drives it with real clients (the AWS CLI, boto3, curl, the official runtime
+//! interface clients, lambdalet's own CLI). One test binary keeps link time low.
+
+mod harness;
+
+mod aws_cli;
+mod bad_input;
+mod boto3;
+mod cli;
+mod handlers;
+mod official_clients;
+mod persistence;
+mod runtime_api;

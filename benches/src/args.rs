@@ -1,0 +1,144 @@
+//! The command line of `lambdalet-bench`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+usage: lambdalet-bench [all|warm|cold] [--lambdalet PATH] [--quick] [--json FILE]
+                       [--samples N] [--duration SECS]
+
+  all (default)     warm invoke overhead, then Python and Rust cold starts
+  warm              warm invoke latency and throughput vs a bare hyper echo server
+  cold              cold starts vs `python3.11 -c 'import app'` and the bare Rust binary
+  --lambdalet PATH  daemon binary [default: <workspace>/target/release/lambdalet]
+  --quick           short runs (1 s per load run, 5 cold-start samples)
+  --json FILE       also write the JSON result line to FILE
+  --samples N       cold-start samples per function [default: 20, 5 with --quick]
+  --duration SECS   seconds per warm load run [default: 5, 1 with --quick]
+
+Build first: cargo build --release -p lambdalet";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    All,
+    Warm,
+    Cold,
+}
+
+impl Mode {
+    /// Whether running `self` includes the `part` benchmarks.
+    pub fn includes(self, part: Mode) -> bool {
+        self == Mode::All || self == part
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub mode: Mode,
+    pub lambdalet: Option<PathBuf>,
+    pub quick: bool,
+    pub json: Option<PathBuf>,
+    pub samples: usize,
+    pub duration: Duration,
+}
+
+impl Args {
+    /// Warm-up before each measured load run.
+    pub fn warmup(&self) -> Duration {
+        if self.quick {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
+    /// Parses the arguments; `None` means help was asked for.
+    pub fn parse(argv: &[String]) -> Result<Option<Self>, String> {
+        let mut mode = None;
+        let mut lambdalet = None;
+        let mut quick = false;
+        let mut json = None;
+        let mut samples = None;
+        let mut duration = None;
+        let mut it = argv.iter();
+        while let Some(a) = it.next() {
+            let mut value = |flag: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            match a.as_str() {
+                "-h" | "--help" => return Ok(None),
+                "all" | "warm" | "cold" if mode.is_none() => {
+                    mode = Some(match a.as_str() {
+                        "warm" => Mode::Warm,
+                        "cold" => Mode::Cold,
+                        _ => Mode::All,
+                    });
+                }
+                "--quick" => quick = true,
+                "--lambdalet" => lambdalet = Some(PathBuf::from(value("--lambdalet")?)),
+                "--json" => json = Some(PathBuf::from(value("--json")?)),
+                "--samples" => {
+                    let v = value("--samples")?;
+                    samples = Some(
+                        v.parse::<usize>()
+                            .ok()
+                            .filter(|n| *n >= 1)
+                            .ok_or_else(|| format!("--samples takes a number >= 1 (got {v:?})"))?,
+                    );
+                }
+                "--duration" => {
+                    let v = value("--duration")?;
+                    let secs = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| *s > 0.0 && *s <= 600.0)
+                        .ok_or_else(|| {
+                            format!("--duration takes seconds from 0 to 600 (got {v:?})")
+                        })?;
+                    duration = Some(Duration::from_secs_f64(secs));
+                }
+                other => return Err(format!("unexpected argument {other:?}")),
+            }
+        }
+        Ok(Some(Self {
+            mode: mode.unwrap_or(Mode::All),
+            lambdalet,
+            quick,
+            json,
+            samples: samples.unwrap_or(if quick { 5 } else { 20 }),
+            duration: duration.unwrap_or(Duration::from_secs(if quick { 1 } else { 5 })),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<Args>, String> {
+        let v: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
+        Args::parse(&v)
+    }
+
+    #[test]
+    fn defaults_and_quick() {
+        let a = parse("").unwrap().unwrap();
+        assert_eq!(a.mode, Mode::All);
+        assert_eq!(a.samples, 20);
+        let q = parse("cold --quick --lambdalet /x").unwrap().unwrap();
+        assert_eq!(q.mode, Mode::Cold);
+        assert_eq!(q.samples, 5);
+        assert_eq!(q.duration, Duration::from_secs(1));
+        assert_eq!(q.lambdalet, Some(PathBuf::from("/x")));
+    }
+
+    #[test]
+    fn rejects_unknown_and_missing_values() {
+        assert!(parse("fast").is_err());
+        assert!(parse("--json").is_err());
+        assert!(parse("--samples 0").is_err());
+        assert!(parse("--help").unwrap().is_none());
+    }
+}

@@ -1,0 +1,159 @@
+//! `lambdalet-bench`: measures the real lambdalet daemon against baselines measured in the same
+//! run (DESIGN.md "Performance targets") and prints one table, then one JSON line.
+//!
+//! It reports; it never fails because a target is missed. The daemon and every helper process
+//! it starts are stopped when it ends, panics or gets Ctrl-C (see `proc::ChildGuard`).
+
+mod api;
+mod args;
+mod client;
+mod cold;
+mod daemon;
+mod echo;
+mod machine;
+mod proc;
+mod report;
+mod stats;
+mod stub;
+mod warm;
+mod zips;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::args::{Args, Mode};
+use crate::daemon::Daemon;
+use crate::report::Report;
+
+/// The workspace root, where `target/` and `examples/` are.
+fn workspace_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some(echo::CHILD_ARG) {
+        return echo::child_main();
+    }
+    let args = match Args::parse(&argv) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("lambdalet-bench: {e}\n\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lambdalet-bench: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Dropping `run` (on Ctrl-C) drops the guards it owns, which stop the daemon and helpers.
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = run(args) => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; helper processes stopped")),
+        }
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lambdalet-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let bin = args
+        .lambdalet
+        .clone()
+        .unwrap_or_else(|| root.join("target/release/lambdalet"));
+    let bin = std::fs::canonicalize(&bin).with_context(|| {
+        format!(
+            "no lambdalet binary at {}: build it first with `cargo build --release -p lambdalet` or pass --lambdalet PATH",
+            bin.display()
+        )
+    })?;
+    let python = machine::real_python("python3.11");
+    let bootstrap = if args.mode.includes(Mode::Cold) {
+        Some(machine::rust_bootstrap(&root))
+    } else {
+        None
+    };
+    let info = machine::Machine::collect(&bin, python.as_ref(), bootstrap.as_ref());
+    eprintln!("{}", info.describe());
+
+    let daemon = Daemon::start(&bin)?;
+    eprintln!("lambdalet listening on http://{}", daemon.addr);
+    let mut report = Report::new(info);
+    if let Err(e) = measure(
+        &daemon,
+        &root,
+        &python,
+        bootstrap.as_ref(),
+        &args,
+        &mut report,
+    )
+    .await
+    {
+        return Err(e.context(format!(
+            "the daemon's last log lines:\n{}",
+            daemon.log_tail()
+        )));
+    }
+    for line in daemon.interesting_log_lines() {
+        report.daemon_log(line);
+    }
+    drop(daemon);
+
+    println!("{}", report.table());
+    let json = report.json_line();
+    println!("{json}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, format!("{json}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs the benchmarks `args.mode` selects against the running daemon.
+async fn measure(
+    daemon: &Daemon,
+    root: &std::path::Path,
+    python: &anyhow::Result<PathBuf>,
+    bootstrap: Option<&anyhow::Result<PathBuf>>,
+    args: &Args,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    if args.mode.includes(Mode::Warm) {
+        match python {
+            Ok(_) => warm::run(daemon, args, report).await?,
+            Err(e) => report.note(format!("warm invoke skipped: {e}")),
+        }
+    }
+    if args.mode.includes(Mode::Cold) {
+        match python {
+            Ok(py) => cold::python(daemon, root, py, args, report).await?,
+            Err(e) => report.note(format!("Python cold start skipped: {e}")),
+        }
+        match bootstrap.map(|b| b.as_ref()) {
+            Some(Ok(b)) => cold::rust(daemon, b, args, report).await?,
+            Some(Err(e)) => report.note(format!("Rust cold start skipped: {e}")),
+            None => {}
+        }
+    }
+    Ok(())
+}

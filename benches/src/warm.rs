@@ -1,0 +1,203 @@
+//! Warm invoke overhead: a no-op Python function invoked over keep-alive connections, against
+//! a bare hyper echo server driven by the same client with the same payload and concurrency.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+use tokio::task::JoinSet;
+
+use crate::api;
+use crate::args::Args;
+use crate::client::Conn;
+use crate::daemon::Daemon;
+use crate::echo::EchoServer;
+use crate::proc;
+use crate::report::{Report, Row, Target, Unit};
+use crate::stats::percentile;
+use crate::zips;
+
+const SECTION: &str = "warm invoke, no-op python3.11 (baseline: bare hyper HTTP/1.1 echo server)";
+const FUNCTION: &str = "bench-noop";
+
+/// What one load run saw.
+struct Load {
+    /// Latency of each successful request, µs.
+    lat_us: Vec<f64>,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        self.lat_us.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn p(&mut self, p: f64) -> Option<f64> {
+        percentile(&mut self.lat_us, p)
+    }
+}
+
+/// `concurrency` workers, each on its own keep-alive connection, send `body` to `path`
+/// back to back for `dur`.
+async fn load(
+    addr: SocketAddr,
+    path: &str,
+    concurrency: usize,
+    dur: Duration,
+) -> anyhow::Result<Load> {
+    let body = Bytes::from_static(b"{}");
+    let mut conns = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        conns.push(Conn::connect(addr).await?);
+    }
+    let path: Arc<str> = path.into();
+    let start = Instant::now();
+    let deadline = start + dur;
+    let mut tasks = JoinSet::new();
+    for mut conn in conns {
+        let (path, body) = (path.clone(), body.clone());
+        tasks.spawn(async move {
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            let mut first_error = None;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                match conn.request(Method::POST, &path, body.clone()).await {
+                    Ok(r) if r.is_success() => lat.push(t0.elapsed().as_secs_f64() * 1e6),
+                    Ok(r) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| r.describe());
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| format!("{e:#}"));
+                        match Conn::connect(addr).await {
+                            Ok(c) => conn = c,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        });
+    }
+    let mut out = Load {
+        lat_us: Vec::new(),
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    while let Some(r) = tasks.join_next().await {
+        let (lat, errors, first) = r?;
+        out.lat_us.extend(lat);
+        out.errors += errors;
+        if out.first_error.is_none() {
+            out.first_error = first;
+        }
+    }
+    out.elapsed = start.elapsed();
+    Ok(out)
+}
+
+fn us(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} µs"))
+}
+
+pub async fn run(daemon: &Daemon, args: &Args, report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("warm: deploying {FUNCTION} (python3.11, returns {{}}) and starting the echo server");
+    let zip = zips::build(&[("noop.py", zips::NOOP_PY.as_bytes(), 0o644)])?;
+    api::create_function(daemon.addr, FUNCTION, "python3.11", "noop.handler", &zip).await?;
+    let echo = EchoServer::start()?;
+    let path = api::invoke_path(FUNCTION);
+
+    for c in [1usize, 8] {
+        load(echo.addr, "/echo", c, args.warmup()).await?;
+        let mut base = load(echo.addr, "/echo", c, args.duration).await?;
+        eprintln!(
+            "warm c={c}: echo      {:>7.0}/s  p50 {}  p99 {}",
+            base.rate(),
+            us(base.p(50.0)),
+            us(base.p(99.0))
+        );
+
+        load(daemon.addr, &path, c, args.warmup()).await?;
+        let before = api::logs(daemon.addr, FUNCTION, 1, 0)
+            .await?
+            .last()
+            .map_or(0, |r| r.id);
+        let mut ours = load(daemon.addr, &path, c, args.duration).await?;
+        eprintln!(
+            "warm c={c}: lambdalet {:>7.0}/s  p50 {}  p99 {}",
+            ours.rate(),
+            us(ours.p(50.0)),
+            us(ours.p(99.0))
+        );
+        let sandboxes = proc::children_of(daemon.pid()).len();
+        let records = api::logs(daemon.addr, FUNCTION, 1000, before).await?;
+        let cold = records
+            .iter()
+            .filter(|r| api::init_duration_ms(&r.log).is_some())
+            .count();
+        report.note(format!(
+            "warm c={c}: {} invocations measured ({} errors); {cold} cold starts among the last {} invocation records; {sandboxes} sandbox processes alive after the run",
+            ours.lat_us.len(),
+            ours.errors,
+            records.len(),
+        ));
+        for (who, l) in [("echo", &base), ("lambdalet", &ours)] {
+            if let Some(e) = &l.first_error {
+                report.note(format!(
+                    "warm c={c}: {who}: {} errors, first: {e}",
+                    l.errors
+                ));
+            }
+        }
+
+        report.row(Row {
+            section: SECTION,
+            metric: format!("p50 latency, c={c}"),
+            unit: Unit::Micros,
+            baseline: base.p(50.0),
+            ours: ours.p(50.0),
+            target: if c == 1 {
+                Target::RatioAtMost(2.0)
+            } else {
+                Target::None
+            },
+        });
+        report.row(Row {
+            section: SECTION,
+            metric: format!("p99 latency, c={c}"),
+            unit: Unit::Micros,
+            baseline: base.p(99.0),
+            ours: ours.p(99.0),
+            target: Target::None,
+        });
+        report.row(Row {
+            section: SECTION,
+            metric: format!("throughput, c={c}"),
+            unit: Unit::PerSec,
+            baseline: Some(base.rate()),
+            ours: Some(ours.rate()),
+            target: if c == 8 {
+                Target::AtLeast(5000.0)
+            } else {
+                Target::None
+            },
+        });
+    }
+    drop(echo);
+    let dropped = api::dropped_log_records(daemon.addr).await?;
+    if dropped > 0 {
+        report.note(format!(
+            "the daemon dropped {dropped} invocation log records under load (health droppedLogRecords)"
+        ));
+    }
+    api::delete_function(daemon.addr, FUNCTION).await?;
+    proc::wait_children_gone(daemon.pid(), Duration::from_secs(3)).await;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! Function packages built in memory.
+
+use std::io::{Cursor, Write as _};
+
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+/// A deflated zip of `(name, contents, unix mode)` entries.
+pub fn build(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
+    let base = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data, mode) in files {
+        zip.start_file(*name, base.unix_permissions(*mode))?;
+        zip.write_all(data)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+/// The no-op Python function of the warm benchmark (handler `noop.handler`).
+pub const NOOP_PY: &str = "def handler(event, context):\n    return {}\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_a_readable_zip_with_modes() {
+        let z = build(&[("bootstrap", b"#!/bin/sh\n", 0o755)]).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(z)).unwrap();
+        let f = archive.by_index(0).unwrap();
+        assert_eq!(f.name(), "bootstrap");
+        assert_eq!(f.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+}

@@ -1,0 +1,472 @@
+//! Starting the daemon, talking to it, and building function zips.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const LAMBDALET: &str = env!("CARGO_BIN_EXE_lambdalet");
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// A fixture function's directory under tests/fixtures/functions.
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures/functions").join(name)
+}
+
+/// A running `lambdalet serve`, killed when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    pub url: String,
+    pub data_dir: PathBuf,
+    log: Arc<Mutex<String>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// Starts a daemon with a fresh data directory.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut d = Self::start_in(tmp.path());
+        d._tmp = Some(tmp);
+        d
+    }
+
+    /// Starts a daemon on `data_dir` (which may hold state from an earlier daemon).
+    pub fn start_in(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, "serve", &[])
+    }
+
+    pub fn start_with(data_dir: &Path, command: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(LAMBDALET)
+            .args([command, "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lambdalet");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on http://")
+                    && let Some(tx) = tx.take()
+                {
+                    let url = line[i + "listening on ".len()..].trim().to_owned();
+                    let _ = tx.send(url);
+                }
+                let mut l = log2.lock().expect("log lock");
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("lambdalet did not start:\n{}", log.lock().expect("log"));
+            }
+        };
+        Self {
+            child: Some(child),
+            url,
+            data_dir: data_dir.to_owned(),
+            log,
+            _tmp: None,
+        }
+    }
+
+    /// What the daemon has written to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// Sends SIGTERM and waits for the daemon to exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "TERM");
+        wait_timeout(&mut child, Duration::from_secs(30)).expect("daemon exits after SIGTERM")
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs the AWS CLI against this daemon.
+    pub fn aws(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("aws");
+        cmd.args(["--endpoint-url", &self.url, "--output", "json"])
+            .args(args);
+        aws_env(&mut cmd);
+        cmd.output()
+            .expect("run aws (is the AWS CLI installed? `make test` installs it)")
+    }
+
+    /// Runs the AWS CLI and parses its JSON output, failing the test on error.
+    pub fn aws_ok(&self, args: &[&str]) -> Value {
+        let out = self.aws(args);
+        assert!(
+            out.status.success(),
+            "aws {args:?} failed:\n{}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&out.stdout).expect("aws prints JSON")
+        }
+    }
+
+    /// `aws lambda invoke`: returns (CLI JSON, response body).
+    pub fn aws_invoke(&self, args: &[&str], payload: &str) -> (Value, Value) {
+        let out_file = tempfile::NamedTempFile::new().expect("tempfile");
+        let out_path = out_file.path().to_str().expect("utf-8").to_owned();
+        let mut all = vec!["lambda", "invoke"];
+        all.extend_from_slice(args);
+        if aws_cli_v2() {
+            all.extend_from_slice(&["--cli-binary-format", "raw-in-base64-out"]);
+        }
+        all.extend_from_slice(&["--payload", payload, &out_path]);
+        let meta = self.aws_ok(&all);
+        let body = std::fs::read(&out_path).expect("invoke output");
+        let body = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+        (meta, body)
+    }
+
+    /// Creates a function from a directory with the AWS CLI.
+    pub fn create(
+        &self,
+        name: &str,
+        dir: &Path,
+        runtime: &str,
+        handler: &str,
+        extra: &[&str],
+    ) -> Value {
+        let zip = zip_file(dir);
+        let zip_arg = format!("fileb://{}", zip.path().display());
+        let mut args = vec![
+            "lambda",
+            "create-function",
+            "--function-name",
+            name,
+            "--runtime",
+            runtime,
+            "--handler",
+            handler,
+            "--role",
+            "arn:aws:iam::000000000000:role/test",
+            "--zip-file",
+            &zip_arg,
+        ];
+        args.extend_from_slice(extra);
+        self.aws_ok(&args)
+    }
+
+    /// Raw HTTP with curl.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        curl(method, &format!("{}{path}", self.url), body, headers)
+    }
+
+    /// Invokes through the HTTP API with curl.
+    pub fn invoke(&self, name: &str, payload: &str) -> HttpResponse {
+        self.http(
+            "POST",
+            &format!("/2015-03-31/functions/{name}/invocations"),
+            Some(payload.as_bytes()),
+            &[],
+        )
+    }
+
+    /// Invocation log records of a function (oldest first).
+    pub fn logs(&self, name: &str) -> Vec<Value> {
+        let r = self.http(
+            "GET",
+            &format!("/lambdalet/v1/functions/{name}/logs?limit=100"),
+            None,
+            &[],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["records"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs `lambdalet <args>` as a client of this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(LAMBDALET)
+            .args(args)
+            .env("LAMBDALET_ENDPOINT", &self.url)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run lambdalet")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// Environment for the AWS CLI and boto3: dummy credentials, no user config, no retries.
+pub fn aws_env(cmd: &mut Command) {
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/lambdalet-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/lambdalet-test-credentials",
+        )
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_RETRY_MODE", "standard")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE");
+}
+
+/// AWS CLI v2 needs `--cli-binary-format raw-in-base64-out` to send raw JSON payloads.
+pub fn aws_cli_v2() -> bool {
+    static V2: OnceLock<bool> = OnceLock::new();
+    *V2.get_or_init(|| {
+        let out = Command::new("aws")
+            .arg("--version")
+            .output()
+            .expect("aws --version");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.contains("aws-cli/2.")
+    })
+}
+
+/// Zips a directory the way `lambdalet deploy` does, into a temp file.
+pub fn zip_file(dir: &Path) -> tempfile::NamedTempFile {
+    let bytes = zip_bytes(dir);
+    let f = tempfile::Builder::new()
+        .suffix(".zip")
+        .tempfile()
+        .expect("tempfile");
+    std::fs::write(f.path(), bytes).expect("write zip");
+    f
+}
+
+pub fn zip_bytes(dir: &Path) -> Vec<u8> {
+    lambdalet_package::zip_directory(dir, &mut |_, _| {}).expect("zip fixture")
+}
+
+/// An HTTP response as curl saw it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The Lambda error type of an API error (header and body must agree).
+    pub fn error_type(&self) -> String {
+        let header = self
+            .header("x-amzn-errortype")
+            .unwrap_or_default()
+            .to_owned();
+        let body = self.json()["errorType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            header,
+            body,
+            "x-amzn-ErrorType and errorType differ: {}",
+            self.text()
+        );
+        header
+    }
+
+    pub fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+pub fn curl(
+    method: &str,
+    url: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hfile, bfile, infile) = (
+        dir.path().join("h"),
+        dir.path().join("b"),
+        dir.path().join("in"),
+    );
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-X", method, "-D"])
+        .arg(&hfile)
+        .arg("-o")
+        .arg(&bfile)
+        .args(["-w", "%{http_code}"]);
+    for (k, v) in headers {
+        cmd.args(["-H", &format!("{k}: {v}")]);
+    }
+    if let Some(b) = body {
+        std::fs::write(&infile, b).expect("write body");
+        cmd.arg("--data-binary")
+            .arg(format!("@{}", infile.display()));
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            cmd.args(["-H", "content-type: application/json"]);
+        }
+    }
+    cmd.arg(url);
+    let out = cmd.output().expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: u16 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("status code");
+    let raw = std::fs::read_to_string(&hfile).unwrap_or_default();
+    let headers = raw
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let body = std::fs::read(&bfile).unwrap_or_default();
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Decodes the base64 `LogResult` of an invoke.
+pub fn decode_log(b64: &str) -> String {
+    use base64::Engine as _;
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64"),
+    )
+    .expect("utf-8")
+}
+
+/// Python with boto3 for a script under tests/py, printing one JSON document.
+pub fn python_script(script: &str, args: &[&str]) -> Value {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/py").join(script)).args(args);
+    aws_env(&mut cmd);
+    let out = cmd.output().expect("run python3");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Waits until `f` is true or panics after `limit`.
+pub fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Process ids whose command line contains `needle`.
+pub fn processes_matching(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
