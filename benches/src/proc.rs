@@ -23,10 +23,6 @@ impl ChildGuard {
         self.child.id()
     }
 
-    pub fn child_mut(&mut self) -> &mut Child {
-        &mut self.child
-    }
-
     /// Exit status if the process already ended.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()

@@ -28,7 +28,7 @@ mod tests {
         let z = build(&[("bootstrap", b"#!/bin/sh\n", 0o755)]).unwrap();
         let mut archive = zip::ZipArchive::new(Cursor::new(z)).unwrap();
         let f = archive.by_index(0).unwrap();
-        assert_eq!(f.name(), "bootstrap");
+        assert_eq!(f.name().unwrap(), "bootstrap");
         assert_eq!(f.unix_mode().map(|m| m & 0o777), Some(0o755));
     }
 }
