@@ -71,7 +71,37 @@ pub async fn python(
         anyhow::ensure!(status.success(), "python -c 'import app' failed: {status}");
         Ok(ms)
     };
-    measure(daemon, &subject, baseline, args, report).await
+    measure(daemon, &subject, baseline, args, report).await?;
+    site_cost(python, args.samples.min(10), report).await
+}
+
+/// Notes what Python's `site` (site-packages and its `.pth` files) costs at every interpreter
+/// start on this host: it is in both the baseline and every lambdalet cold start.
+async fn site_cost(python: &Path, runs: usize, report: &mut Report) -> anyhow::Result<()> {
+    let mut medians = Vec::new();
+    for args in [&["-c", "pass"][..], &["-S", "-c", "pass"][..]] {
+        let mut v = Vec::new();
+        for _ in 0..=runs {
+            let t0 = Instant::now();
+            tokio::process::Command::new(python)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await?;
+            v.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        v.remove(0);
+        medians.push(median(&mut v).unwrap_or(0.0));
+    }
+    report.note(format!(
+        "python start on this host: `python3.11 -c pass` {:.2} ms, with -S (no site-packages) {:.2} ms: `site` costs {:.2} ms of every Python cold start, baseline and lambdalet alike",
+        medians[0],
+        medians[1],
+        medians[0] - medians[1]
+    ));
+    Ok(())
 }
 
 pub async fn rust(
@@ -92,7 +122,7 @@ pub async fn rust(
         target: 1.5,
     };
     let baseline = || async {
-        let stub = Stub::start().await?;
+        let stub = Stub::start(1).await?;
         let t0 = Instant::now();
         let mut child = tokio::process::Command::new(bootstrap)
             .env_clear()
@@ -110,9 +140,10 @@ pub async fn rust(
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot run {}", bootstrap.display()))?;
-        let at = stub.response(Duration::from_secs(10)).await;
+        let timeline = stub.finished(Duration::from_secs(10)).await;
         let _ = child.kill().await;
-        Ok((at? - t0).as_secs_f64() * 1e3)
+        let at = *timeline?.responded.first().context("one response")?;
+        Ok((at - t0).as_secs_f64() * 1e3)
     };
     measure(daemon, &subject, baseline, args, report).await
 }

@@ -26,7 +26,7 @@ struct LogState {
 pub struct Daemon {
     // Field order is drop order: stop the daemon, then remove its data directory.
     guard: ChildGuard,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
     pub addr: SocketAddr,
     log: Arc<Mutex<LogState>>,
 }
@@ -88,7 +88,7 @@ impl Daemon {
         };
         Ok(Self {
             guard,
-            _data_dir: data_dir,
+            data_dir,
             addr,
             log,
         })
@@ -96,6 +96,16 @@ impl Daemon {
 
     pub fn pid(&self) -> u32 {
         self.guard.pid()
+    }
+
+    /// The Python bootstrap the daemon wrote into its data directory (the one its sandboxes
+    /// run), `<data-dir>/runtimes/<hash>/python/bootstrap.py`.
+    pub fn python_bootstrap(&self) -> Option<std::path::PathBuf> {
+        std::fs::read_dir(self.data_dir.path().join("runtimes"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("python/bootstrap.py"))
+            .find(|p| p.is_file())
     }
 
     /// The daemon's last log lines, for error messages.

@@ -25,7 +25,7 @@ pub const CHILD_ARG: &str = "__echo-server";
 
 /// A running echo server process.
 pub struct EchoServer {
-    _guard: ChildGuard,
+    guard: ChildGuard,
     pub addr: SocketAddr,
 }
 
@@ -48,10 +48,11 @@ impl EchoServer {
             .trim()
             .parse()
             .with_context(|| format!("the echo server said {line:?}, not an address"))?;
-        Ok(Self {
-            _guard: guard,
-            addr,
-        })
+        Ok(Self { guard, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.guard.pid()
     }
 }
 

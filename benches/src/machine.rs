@@ -14,6 +14,7 @@ pub struct Machine {
     mem_total: String,
     lambdalet: String,
     lambdalet_version: String,
+    commit: String,
     python: String,
     python_version: String,
     bootstrap: String,
@@ -46,6 +47,7 @@ impl Machine {
             lambdalet: lambdalet.display().to_string(),
             lambdalet_version: output(lambdalet, &["--version"])
                 .unwrap_or_else(|| "unknown".to_owned()),
+            commit: git_commit(lambdalet),
             python,
             python_version,
             bootstrap: match bootstrap {
@@ -61,7 +63,7 @@ impl Machine {
     pub fn describe(&self) -> String {
         format!(
             "machine:     {} CPUs, {} ({}), Linux {}\n\
-             lambdalet:   {} ({})\n\
+             lambdalet:   {} ({}, source {})\n\
              python:      {} ({}; the daemon's python3.11 and the baseline's)\n\
              rust hello:  {} (built by {})",
             self.nproc,
@@ -70,6 +72,7 @@ impl Machine {
             self.kernel,
             self.lambdalet,
             self.lambdalet_version,
+            self.commit,
             self.python,
             self.python_version,
             self.bootstrap,
@@ -85,6 +88,7 @@ impl Machine {
             "kernel": self.kernel,
             "lambdalet": self.lambdalet,
             "lambdalet_version": self.lambdalet_version,
+            "commit": self.commit,
             "python": self.python,
             "python_version": self.python_version,
             "rust_bootstrap": self.bootstrap,
@@ -109,6 +113,27 @@ fn output(program: &Path, args: &[&str]) -> Option<String> {
         out.stdout
     };
     Some(String::from_utf8_lossy(&text).trim().to_owned())
+}
+
+/// The first three fields of /proc/loadavg.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// `git describe --always --dirty` of the checkout the binary sits in (its working tree may
+/// have changed since the build).
+fn git_commit(lambdalet: &Path) -> String {
+    let dir = lambdalet.parent().unwrap_or(Path::new("."));
+    Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The real executable behind `name` on PATH (a pyenv shim resolves to the interpreter it

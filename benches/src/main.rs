@@ -13,6 +13,7 @@ mod echo;
 mod machine;
 mod proc;
 mod report;
+mod runtime_loop;
 mod stats;
 mod stub;
 mod warm;
@@ -96,6 +97,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let info = machine::Machine::collect(&bin, python.as_ref(), bootstrap.as_ref());
     eprintln!("{}", info.describe());
 
+    let load_before = machine::load_average();
     let daemon = Daemon::start(&bin)?;
     eprintln!("lambdalet listening on http://{}", daemon.addr);
     let mut report = Report::new(info);
@@ -118,6 +120,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.daemon_log(line);
     }
     drop(daemon);
+    report.note(format!(
+        "load average (1/5/15 min) before: {load_before}; after: {} (anything else running skews the figures; the bench itself keeps about 1-2 CPUs busy)",
+        machine::load_average()
+    ));
 
     println!("{}", report.table());
     let json = report.json_line();
@@ -140,7 +146,7 @@ async fn measure(
 ) -> anyhow::Result<()> {
     if args.mode.includes(Mode::Warm) {
         match python {
-            Ok(_) => warm::run(daemon, args, report).await?,
+            Ok(py) => warm::run(daemon, py, args, report).await?,
             Err(e) => report.note(format!("warm invoke skipped: {e}")),
         }
     }

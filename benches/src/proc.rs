@@ -1,6 +1,7 @@
 //! Child processes the bench starts (the daemon, the echo server) and a look at the daemon's
 //! own children (its sandboxes) through `/proc`.
 
+use std::collections::HashMap;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,17 @@ impl Drop for ChildGuard {
     }
 }
 
+/// `(comm, fields after comm)` of `/proc/<pid>/stat`; comm may hold spaces and parentheses.
+fn stat(pid: u32) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let rest = stat[close + 1..]
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    Some((stat[open + 1..close].to_owned(), rest))
+}
+
 /// Live (not zombie) child processes of `parent`: `(pid, command name)`.
 pub fn children_of(parent: u32) -> Vec<(u32, String)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -63,22 +75,64 @@ pub fn children_of(parent: u32) -> Vec<(u32, String)> {
         else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_owned();
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().unwrap_or("");
-        let ppid = rest.next().and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(parent) && state != "Z" && state != "X" {
+        let Some((comm, f)) = stat(pid) else { continue };
+        // f[0] is the state, f[1] the parent.
+        let state = f.first().map_or("", String::as_str);
+        if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
+            && state != "Z"
+            && state != "X"
+        {
             out.push((pid, comm));
         }
     }
     out
+}
+
+/// The unit of the times in `/proc/<pid>/stat` (USER_HZ, 100 on every Linux ABI in use).
+const USER_HZ: f64 = 100.0;
+
+/// CPU time (user + system, all threads) a process has used so far, in seconds.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let (_, f) = stat(pid)?;
+    // After comm: state is field 3 of the file, utime 14 and stime 15.
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// CPU used by this process (the client), a server and the server's children.
+pub struct CpuSnapshot {
+    client: f64,
+    server: f64,
+    children: HashMap<u32, f64>,
+}
+
+impl CpuSnapshot {
+    pub fn take(server: u32) -> Self {
+        Self {
+            client: cpu_secs(std::process::id()).unwrap_or(0.0),
+            server: cpu_secs(server).unwrap_or(0.0),
+            children: children_of(server)
+                .into_iter()
+                .filter_map(|(pid, _)| Some((pid, cpu_secs(pid)?)))
+                .collect(),
+        }
+    }
+
+    /// Seconds of CPU since `earlier`: `[client, server, server's children]`. Children that
+    /// exited in between are not counted.
+    pub fn since(&self, earlier: &Self) -> [f64; 3] {
+        let children = self
+            .children
+            .iter()
+            .map(|(pid, t)| t - earlier.children.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        [
+            self.client - earlier.client,
+            self.server - earlier.server,
+            children,
+        ]
+    }
 }
 
 /// Waits until `parent` has no live children (its sandboxes stopped), for up to `limit`.

@@ -1,5 +1,7 @@
-//! The Rust cold-start baseline: a minimal Lambda Runtime API (2018-06-01) that hands one event
-//! to a `provided` bootstrap run directly, and says when its response arrived.
+//! A minimal Lambda Runtime API (2018-06-01) that hands out a fixed number of events and
+//! records when each was handed out and when its response arrived. With one event it is the
+//! Rust cold-start baseline (the bootstrap run directly); with many, it measures a runtime's own
+//! event loop without a daemon.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,17 +19,27 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
-
 struct State {
-    served: bool,
-    done: Option<oneshot::Sender<Result<Instant, String>>>,
+    events: usize,
+    /// When each event was handed out (the `next` answer was built).
+    sent: Vec<Instant>,
+    /// When each response had been read.
+    responded: Vec<Instant>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
 }
 
-/// A Runtime API with one event to give; stops listening when dropped.
+/// When events went out and responses came back, in order.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    pub sent: Vec<Instant>,
+    pub responded: Vec<Instant>,
+}
+
+/// A Runtime API with `events` events to give; stops listening when dropped.
 pub struct Stub {
     pub addr: SocketAddr,
-    done: oneshot::Receiver<Result<Instant, String>>,
+    state: Arc<Mutex<State>>,
+    done: oneshot::Receiver<Result<(), String>>,
     accept: JoinHandle<()>,
 }
 
@@ -38,14 +50,17 @@ impl Drop for Stub {
 }
 
 impl Stub {
-    pub async fn start() -> anyhow::Result<Self> {
+    pub async fn start(events: usize) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, done) = oneshot::channel();
         let state = Arc::new(Mutex::new(State {
-            served: false,
+            events,
+            sent: Vec::with_capacity(events),
+            responded: Vec::with_capacity(events),
             done: Some(tx),
         }));
+        let shared = state.clone();
         let accept = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = state.clone();
@@ -57,23 +72,31 @@ impl Stub {
                 });
             }
         });
-        Ok(Self { addr, done, accept })
+        Ok(Self {
+            addr,
+            state: shared,
+            done,
+            accept,
+        })
     }
 
-    /// When the runtime's response to the event arrived (read to the end).
-    pub async fn response(self, limit: Duration) -> anyhow::Result<Instant> {
-        let mut this = self;
-        match tokio::time::timeout(limit, &mut this.done).await {
-            Ok(Ok(Ok(at))) => Ok(at),
+    /// Waits for the responses to every event (read to the end).
+    pub async fn finished(mut self, limit: Duration) -> anyhow::Result<Timeline> {
+        match tokio::time::timeout(limit, &mut self.done).await {
+            Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => bail!("the runtime reported an error: {e}"),
             Ok(Err(_)) => bail!("the Runtime API stub stopped"),
-            Err(_) => bail!("no response from the runtime within {limit:?}"),
+            Err(_) => bail!("the runtime did not answer every event within {limit:?}"),
         }
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Timeline {
+            sent: std::mem::take(&mut st.sent),
+            responded: std::mem::take(&mut st.responded),
+        })
     }
 }
 
-fn finish(state: &Mutex<State>, result: Result<Instant, String>) {
-    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+fn finish(st: &mut State, result: Result<(), String>) {
     if let Some(tx) = st.done.take() {
         let _ = tx.send(result);
     }
@@ -97,12 +120,17 @@ async fn handle(
         Ok(r)
     };
     if method == Method::GET && path == "/2018-06-01/runtime/invocation/next" {
-        let first = {
+        let (n, more) = {
             let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-            !std::mem::replace(&mut st.served, true)
+            let n = st.sent.len();
+            let more = n < st.events;
+            if more {
+                st.sent.push(Instant::now());
+            }
+            (n, more)
         };
-        if !first {
-            // One event only: the runtime waits here until the bench kills it.
+        if !more {
+            // No more events: the runtime waits here until the bench kills it.
             std::future::pending::<()>().await;
         }
         let deadline = SystemTime::now() + Duration::from_secs(30);
@@ -111,7 +139,7 @@ async fn handle(
             .map_or(0, |d| d.as_millis());
         let resp = Response::builder()
             .header("content-type", "application/json")
-            .header("lambda-runtime-aws-request-id", REQUEST_ID)
+            .header("lambda-runtime-aws-request-id", format!("bench-{n}"))
             .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
             .header(
                 "lambda-runtime-invoked-function-arn",
@@ -125,11 +153,17 @@ async fn handle(
         return Ok(resp.unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))));
     }
     if method == Method::POST && path.ends_with("/response") {
-        finish(&state, Ok(Instant::now()));
+        let now = Instant::now();
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.responded.push(now);
+        if st.responded.len() >= st.events {
+            finish(&mut st, Ok(()));
+        }
         return reply(StatusCode::ACCEPTED);
     }
     if method == Method::POST && path.ends_with("/error") {
-        finish(&state, Err(String::from_utf8_lossy(&body).into_owned()));
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        finish(&mut st, Err(String::from_utf8_lossy(&body).into_owned()));
         return reply(StatusCode::ACCEPTED);
     }
     reply(StatusCode::NOT_FOUND)

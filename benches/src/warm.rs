@@ -2,6 +2,7 @@
 //! a bare hyper echo server driven by the same client with the same payload and concurrency.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,9 @@ use crate::args::Args;
 use crate::client::Conn;
 use crate::daemon::Daemon;
 use crate::echo::EchoServer;
-use crate::proc;
+use crate::proc::{self, CpuSnapshot};
 use crate::report::{Report, Row, Target, Unit};
+use crate::runtime_loop;
 use crate::stats::percentile;
 use crate::zips;
 
@@ -107,7 +109,22 @@ fn us(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} µs"))
 }
 
-pub async fn run(daemon: &Daemon, args: &Args, report: &mut Report) -> anyhow::Result<()> {
+/// CPU per invocation in µs from `[client, server, server's children]` seconds.
+fn cpu_note(cpu: [f64; 3], n: usize) -> String {
+    let per = |s: f64| (s * 1e6 / n.max(1) as f64).max(0.0);
+    let mut text = format!("client {:.0} µs, server {:.0} µs", per(cpu[0]), per(cpu[1]));
+    if cpu[2] > 0.0 {
+        text.push_str(&format!(", its children {:.0} µs", per(cpu[2])));
+    }
+    text
+}
+
+pub async fn run(
+    daemon: &Daemon,
+    python: &Path,
+    args: &Args,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     eprintln!("warm: deploying {FUNCTION} (python3.11, returns {{}}) and starting the echo server");
     let zip = zips::build(&[("noop.py", zips::NOOP_PY.as_bytes(), 0o644)])?;
     api::create_function(daemon.addr, FUNCTION, "python3.11", "noop.handler", &zip).await?;
@@ -116,7 +133,9 @@ pub async fn run(daemon: &Daemon, args: &Args, report: &mut Report) -> anyhow::R
 
     for c in [1usize, 8] {
         load(echo.addr, "/echo", c, args.warmup()).await?;
+        let cpu0 = CpuSnapshot::take(echo.pid());
         let mut base = load(echo.addr, "/echo", c, args.duration).await?;
+        let base_cpu = CpuSnapshot::take(echo.pid()).since(&cpu0);
         eprintln!(
             "warm c={c}: echo      {:>7.0}/s  p50 {}  p99 {}",
             base.rate(),
@@ -129,7 +148,9 @@ pub async fn run(daemon: &Daemon, args: &Args, report: &mut Report) -> anyhow::R
             .await?
             .last()
             .map_or(0, |r| r.id);
+        let cpu0 = CpuSnapshot::take(daemon.pid());
         let mut ours = load(daemon.addr, &path, c, args.duration).await?;
+        let our_cpu = CpuSnapshot::take(daemon.pid()).since(&cpu0);
         eprintln!(
             "warm c={c}: lambdalet {:>7.0}/s  p50 {}  p99 {}",
             ours.rate(),
@@ -148,6 +169,14 @@ pub async fn run(daemon: &Daemon, args: &Args, report: &mut Report) -> anyhow::R
             ours.errors,
             records.len(),
         ));
+        report.note(format!(
+            "warm c={c}: CPU per request: echo run: {}; lambdalet run: {} (server = daemon, children = Python runtimes)",
+            cpu_note(base_cpu, base.lat_us.len()),
+            cpu_note(our_cpu, ours.lat_us.len()),
+        ));
+        if c == 1 {
+            runtime_alone(daemon, python, args, report).await;
+        }
         for (who, l) in [("echo", &base), ("lambdalet", &ours)] {
             if let Some(e) = &l.first_error {
                 report.note(format!(
@@ -200,4 +229,26 @@ pub async fn run(daemon: &Daemon, args: &Args, report: &mut Report) -> anyhow::R
     api::delete_function(daemon.addr, FUNCTION).await?;
     proc::wait_children_gone(daemon.pid(), Duration::from_secs(3)).await;
     Ok(())
+}
+
+/// Notes how fast the daemon's own Python runtime loops with no daemon in between.
+async fn runtime_alone(daemon: &Daemon, python: &Path, args: &Args, report: &mut Report) {
+    let Some(bootstrap) = daemon.python_bootstrap() else {
+        report.note("no Python bootstrap found in the daemon's data directory");
+        return;
+    };
+    let events = if args.quick { 2_000 } else { 10_000 };
+    match runtime_loop::python(python, &bootstrap, 500, events).await {
+        Ok(f) => {
+            eprintln!(
+                "warm c=1: python runtime alone {:>7.0}/s  loop p50 {:.0} µs",
+                f.rate, f.cycle_p50_us
+            );
+            report.note(format!(
+                "the daemon's Python runtime alone (its bootstrap.py against the bench's minimal Runtime API stub, no daemon, {} events): {:.0} events/s, loop turn p50 {:.0} µs, event out → response in p50 {:.0} µs",
+                f.events, f.rate, f.cycle_p50_us, f.inside_p50_us
+            ));
+        }
+        Err(e) => report.note(format!("Python runtime alone: not measured: {e:#}")),
+    }
 }

@@ -596,12 +596,10 @@ class Runtime {
       const result = this.handler(event, context, callback);
       if (isPromise(result)) {
         result.then(callbackContext.succeed, callbackContext.fail).catch(callbackContext.fail);
-      } else if (result !== undefined && this.handler.length < 3) {
-        // A plain synchronous return value is the result (what `await handler()`
-        // gives on the newest AWS runtimes).  Callback-style handlers (3+
-        // parameters) still answer through the callback.
-        callbackContext.succeed(result);
       }
+      // A plain synchronous return value is ignored, as AWS's runtime interface client for
+      // nodejs16.x-22.x ignores it: the handler answers through the callback, or `null`
+      // once the event loop is empty (see setDefaultExitListener).
     } catch (err) {
       callback(err);
     }

@@ -862,8 +862,9 @@ class NodeBootstrapTests(unittest.TestCase):
         self.assertIsNone(rt.proc.poll())
 
     def test_sync_handler_return_value(self):
+        # nodejs16.x-22.x ignore a plain return value: the answer is null.
         rt = self.start("index.syncValue")
-        self.assertEqual(rt.invoke_json({"a": 1}), {"sync": {"a": 1}})
+        self.assertEqual(rt.invoke({"a": 1})["body"], b"null")
         rt = self.start("index.noReturn")
         self.assertEqual(rt.invoke({})["body"], b"null")
 

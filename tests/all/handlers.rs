@@ -155,6 +155,11 @@ fn node_async_callback_sync_and_esm_handlers() {
     let r = d.invoke("nsync", "{}");
     assert_eq!(r.status, 200);
     assert!(r.header("x-amz-function-error").is_none(), "{}", r.text());
+    assert_eq!(
+        r.json(),
+        Value::Null,
+        "nodejs20.x ignores a plain return value, as AWS's runtime does"
+    );
 
     d.create(
         "nesm",

@@ -39,7 +39,7 @@ pub async fn run(endpoint: &str, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         let text = base64::engine::general_purpose::STANDARD
             .decode(log)
             .unwrap_or_default();
-        eprint!("{}", String::from_utf8_lossy(&text));
+        eprint!("{}", String::from_utf8_lossy(&text).replace('\r', "\n"));
     }
     let mut out = std::io::stdout().lock();
     out.write_all(&body)?;

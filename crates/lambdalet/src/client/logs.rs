@@ -27,7 +27,9 @@ pub async fn run(endpoint: &str, args: LogsArgs) -> anyhow::Result<ExitCode> {
             eprintln!("no invocations of {} recorded yet", args.name);
         }
         for r in &records {
-            print!("{}", r["log"].as_str().unwrap_or(""));
+            // Runtimes keep a multi-line record (a traceback) on one line with `\r`, as in
+            // Lambda; a terminal shows it as separate lines.
+            print!("{}", r["log"].as_str().unwrap_or("").replace('\r', "\n"));
             after = after.max(r["id"].as_i64().unwrap_or(after));
         }
         first = false;
