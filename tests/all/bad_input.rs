@@ -294,3 +294,26 @@ fn malformed_requests_unknown_functions_and_big_payloads() {
     // The daemon is unharmed by all of it.
     assert_eq!(d.invoke("known", "{}").json()["count"], 1);
 }
+
+#[test]
+fn a_runtime_the_host_lacks_is_refused_at_deploy_with_what_to_install() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = Daemon::start_env(tmp.path(), "serve", &[], &[("PATH", "/nonexistent-bin")]);
+    let zip = base64::engine::general_purpose::STANDARD.encode(zip_bytes(&fixture("py-basic")));
+    let body = json!({"FunctionName": "nopy", "Runtime": "python3.11", "Handler": "app.handler", "Role": "r", "Code": {"ZipFile": zip}});
+    assert_error(
+        &create_raw(&d, &body),
+        400,
+        "InvalidParameterValueException",
+        &["python3.11", "install Python 3"],
+    );
+    let zip = base64::engine::general_purpose::STANDARD.encode(zip_bytes(&fixture("node-esm")));
+    let body = json!({"FunctionName": "nonode", "Runtime": "nodejs20.x", "Handler": "index.handler", "Role": "r", "Code": {"ZipFile": zip}});
+    assert_error(
+        &create_raw(&d, &body),
+        400,
+        "InvalidParameterValueException",
+        &["nodejs20.x", "install Node.js"],
+    );
+    assert_nothing_stored(&d);
+}

@@ -48,12 +48,18 @@ impl Daemon {
     }
 
     pub fn start_with(data_dir: &Path, command: &str, extra: &[&str]) -> Self {
+        Self::start_env(data_dir, command, extra, &[])
+    }
+
+    /// Starts a daemon with extra environment variables.
+    pub fn start_env(data_dir: &Path, command: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(LAMBDALET)
             .args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
