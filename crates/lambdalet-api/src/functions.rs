@@ -64,7 +64,7 @@ pub(crate) async fn create(State(s): State<ApiState>, body: Bytes) -> Result<Res
     let qualify = view.record.version != lambdalet_store::LATEST;
     Ok(json_response(
         StatusCode::CREATED,
-        &configuration(s.control.account(), &view, qualify),
+        &configuration(&s.control, &view, qualify),
     ))
 }
 
@@ -86,11 +86,14 @@ pub(crate) async fn get(
         d.view.record.code_sha256
     );
     let mut body = json!({
-        "Configuration": configuration(s.control.account(), &d.view, q.is_some()),
+        "Configuration": configuration(&s.control, &d.view, q.is_some()),
         "Code": { "RepositoryType": "S3", "Location": location },
     });
     if !d.tags.is_empty() {
         body["Tags"] = json!(d.tags);
+    }
+    if let Some(n) = s.control.reserved_concurrency(r.name.as_str())? {
+        body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
     }
     Ok(json_response(StatusCode::OK, &body))
 }
@@ -105,7 +108,7 @@ pub(crate) async fn get_configuration(
     let d = s.control.get_function(r.name.as_str(), q.as_deref())?;
     Ok(json_response(
         StatusCode::OK,
-        &configuration(s.control.account(), &d.view, q.is_some()),
+        &configuration(&s.control, &d.view, q.is_some()),
     ))
 }
 
@@ -129,7 +132,7 @@ pub(crate) async fn list(
     let functions: Vec<_> = page
         .items
         .iter()
-        .map(|v| configuration(s.control.account(), v, all))
+        .map(|v| configuration(&s.control, v, all))
         .collect();
     let mut body = json!({ "Functions": functions });
     if let Some(m) = page.next_marker {
@@ -169,7 +172,7 @@ pub(crate) async fn update_code(
     let qualify = view.record.version != lambdalet_store::LATEST;
     Ok(json_response(
         StatusCode::OK,
-        &configuration(s.control.account(), &view, qualify),
+        &configuration(&s.control, &view, qualify),
     ))
 }
 
@@ -187,7 +190,7 @@ pub(crate) async fn update_configuration(
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &configuration(s.control.account(), &view, false),
+        &configuration(&s.control, &view, false),
     ))
 }
 
@@ -209,7 +212,7 @@ pub(crate) async fn publish_version(
         .await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &configuration(s.control.account(), &view, true),
+        &configuration(&s.control, &view, true),
     ))
 }
 
@@ -226,7 +229,7 @@ pub(crate) async fn list_versions(
     let versions: Vec<_> = page
         .items
         .iter()
-        .map(|v| configuration(s.control.account(), v, true))
+        .map(|v| configuration(&s.control, v, true))
         .collect();
     let mut body = json!({ "Versions": versions });
     if let Some(m) = page.next_marker {

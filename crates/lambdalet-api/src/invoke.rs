@@ -9,9 +9,11 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use lambdalet_core::ErrorCode;
-use lambdalet_core::limits::{MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES};
-use lambdalet_invoker::Invocation;
+use lambdalet_core::limits::{
+    MAX_ASYNC_PAYLOAD_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES,
+};
+use lambdalet_core::{Encoding, ErrorCode};
+use lambdalet_invoker::{AsyncRequest, Invocation};
 
 use crate::error::ApiError;
 use crate::functions::function_ref;
@@ -55,17 +57,43 @@ pub(crate) async fn invoke(
         .transpose()?;
     let payload = read_payload(&headers, body).await?;
     let resolved = s.control.resolve(&r)?;
+    let encoding = resolved
+        .version
+        .config
+        .lifecycle
+        .input_payload_encoding_type;
+    let payload = match encoding {
+        Encoding::Json => validate_json(payload)?,
+        Encoding::Binary => payload,
+    };
 
     match kind {
         InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
         InvocationType::Event => {
-            return Err(ApiError::invalid(
-                "asynchronous invocation (X-Amz-Invocation-Type: Event) is not available in this lambdalet version yet: invoke with RequestResponse",
-            ));
+            if payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
+                return Err(ApiError::new(
+                    ErrorCode::RequestTooLarge,
+                    format!(
+                        "Request must be smaller than {MAX_ASYNC_PAYLOAD_BYTES} bytes for an asynchronous invocation (this one is {} bytes): invoke synchronously (up to 6 MB) or pass large data by reference",
+                        payload.len()
+                    ),
+                ));
+            }
+            let request_id = s
+                .queue
+                .accept(AsyncRequest {
+                    function: r.name.to_string(),
+                    qualifier: r.qualifier.as_ref().map(ToString::to_string),
+                    payload,
+                    client_context,
+                })
+                .await?;
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            put(resp.headers_mut(), "x-amzn-requestid", &request_id);
+            return Ok(resp);
         }
         InvocationType::RequestResponse => {}
     }
-    let payload = validate_json(payload)?;
 
     let result = s
         .invoker
@@ -76,6 +104,7 @@ pub(crate) async fn invoke(
             client_context,
             trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
             want_log_tail: want_tail,
+            request_id: None,
         })
         .await?;
 
@@ -142,7 +171,7 @@ async fn read_payload(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError
     }
 }
 
-/// The Invoke API takes JSON; an empty payload is `{}`.
+/// A function with `json` encoding takes JSON; an empty payload is `{}`.
 fn validate_json(payload: Bytes) -> Result<Bytes, ApiError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));

@@ -8,9 +8,12 @@
 
 mod aliases;
 mod body;
+mod concurrency;
 mod error;
+mod event_config;
 mod functions;
 mod invoke;
+mod lifecycle;
 mod own;
 mod shapes;
 mod state;
@@ -61,7 +64,38 @@ pub fn router(state: ApiState) -> Router {
                 .delete(aliases::delete),
         )
         .route(&format!("{fns}/{{name}}/invocations"), post(invoke::invoke))
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            axum::routing::put(concurrency::put_reserved).delete(concurrency::delete_reserved),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(concurrency::get_reserved),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(concurrency::get_provisioned)
+                .put(concurrency::put_provisioned)
+                .delete(concurrency::delete_provisioned),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(event_config::get)
+                .put(event_config::put)
+                .post(event_config::update)
+                .delete(event_config::delete),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(event_config::list),
+        )
         .route("/lambdalet/v1/health", get(own::health))
+        .route(
+            "/lambdalet/v1/functions/{name}/configuration",
+            get(lifecycle::get).put(lifecycle::put),
+        )
+        .route("/lambdalet/v1/queue", get(own::queue))
+        .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
         .route("/lambdalet/v1/code/{file}", get(own::code))
         .fallback(own::not_found)

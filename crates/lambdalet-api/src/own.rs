@@ -100,6 +100,54 @@ pub(crate) async fn code(
     Ok(([("content-type", "application/zip")], bytes).into_response())
 }
 
+/// `GET /lambdalet/v1/queue`: asynchronous events per function (pending, in flight, failed).
+pub(crate) async fn queue(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let rows = s.queue.summary().await?;
+    let functions: Vec<_> = rows
+        .iter()
+        .map(|q| json!({ "function": q.function, "pending": q.pending, "inFlight": q.in_flight, "failed": q.failed }))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "functions": functions }),
+    ))
+}
+
+/// `GET /lambdalet/v1/queue/{name}?limit=N`: the newest failed asynchronous events of a function.
+pub(crate) async fn failed_events(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let name = FunctionName::new(&name)?;
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 1000);
+    let store = s.queue.store().clone();
+    let n = name.to_string();
+    let rows = tokio::task::spawn_blocking(move || store.failed(&n, limit))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Service, e.to_string()))??;
+    let failed: Vec<_> = rows
+        .iter()
+        .map(|f| {
+            json!({
+                "requestId": f.request_id,
+                "receivedAt": lambdalet_core::timefmt::rfc3339_millis(
+                    std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(f.received_ms)),
+                "attempts": f.attempts,
+                "error": f.last_error,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "function": name.as_str(), "failed": failed }),
+    ))
+}
+
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         ErrorCode::ResourceNotFound,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use lambdalet_control::VersionView;
-use lambdalet_core::{AccountInfo, FunctionConfigPatch, timefmt};
+use lambdalet_core::{AccountInfo, FunctionConfigPatch, LifecyclePatch, timefmt};
 use lambdalet_store::{AliasRecord, LATEST};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,9 @@ pub(crate) struct ConfigFields {
     pub tracing_config: Option<TracingParam>,
     pub image_config: Option<serde_json::Value>,
     pub file_system_configs: Option<Vec<serde_json::Value>>,
+    /// lambdalet's extension: the Greengrass lifecycle settings (`pinned`, `maxQueueSize`, ...).
+    /// The AWS CLI cannot send it; `lambdalet deploy` and the `/lambdalet/v1` API do.
+    pub lambdalet_config: Option<LifecyclePatch>,
 }
 
 impl ConfigFields {
@@ -76,6 +79,7 @@ impl ConfigFields {
             ephemeral_storage_mb: self.ephemeral_storage.and_then(|e| e.size),
             tracing_mode: self.tracing_config.and_then(|t| t.mode),
             layers: self.layers,
+            lifecycle: self.lambdalet_config.unwrap_or_default(),
         })
     }
 }
@@ -229,6 +233,10 @@ pub(crate) struct FunctionConfiguration {
     pub tracing_config: serde_json::Value,
     pub revision_id: String,
     pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason_code: Option<String>,
     pub last_update_status: String,
     pub package_type: String,
     pub architectures: Vec<String>,
@@ -236,14 +244,26 @@ pub(crate) struct FunctionConfiguration {
     pub snap_start: serde_json::Value,
     pub logging_config: serde_json::Value,
     pub runtime_version_config: serde_json::Value,
+    /// The Greengrass lifecycle settings of this version, under their Greengrass names.
+    pub lambdalet_config: serde_json::Value,
+}
+
+/// The Greengrass settings of a version as JSON, with `timeoutInSeconds`.
+pub(crate) fn lifecycle_json(v: &VersionView) -> serde_json::Value {
+    let c = &v.record.config;
+    let mut json = serde_json::to_value(&c.lifecycle).unwrap_or_default();
+    json["timeoutInSeconds"] = serde_json::json!(c.timeout_secs);
+    json
 }
 
 /// `FunctionArn` as AWS shows it: unqualified for `$LATEST` unless `qualify_latest`.
 pub(crate) fn configuration(
-    account: &AccountInfo,
+    control: &lambdalet_control::Control,
     v: &VersionView,
     qualify_latest: bool,
 ) -> FunctionConfiguration {
+    let account = control.account();
+    let (state, state_reason) = control.state(&v.record.function, &v.record.version);
     let r = &v.record;
     let c = &r.config;
     let arn = if r.version == LATEST && !qualify_latest {
@@ -272,7 +292,9 @@ pub(crate) fn configuration(
         }),
         tracing_config: serde_json::json!({ "Mode": c.tracing_mode }),
         revision_id: r.revision_id.clone(),
-        state: "Active".to_owned(),
+        state: state.to_owned(),
+        state_reason_code: state_reason.as_ref().map(|_| "FunctionError".to_owned()),
+        state_reason,
         last_update_status: "Successful".to_owned(),
         package_type: "Zip".to_owned(),
         architectures: c.architectures.clone(),
@@ -285,6 +307,7 @@ pub(crate) fn configuration(
         runtime_version_config: serde_json::json!({
             "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{}", account.region, c.runtime),
         }),
+        lambdalet_config: lifecycle_json(v),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambdalet_control::Control;
-use lambdalet_invoker::Invoker;
+use lambdalet_invoker::{AsyncQueue, Invoker};
 use lambdalet_store::{RecordWriter, Store};
 
 #[derive(Clone)]
@@ -12,4 +12,5 @@ pub struct ApiState {
     pub invoker: Arc<Invoker>,
     pub store: Store,
     pub records: RecordWriter,
+    pub queue: Arc<AsyncQueue>,
 }

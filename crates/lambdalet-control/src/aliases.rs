@@ -95,6 +95,7 @@ impl Control {
         if let Some(e) = self.table.write().get_mut(&record.function) {
             e.aliases.insert(record.name.clone(), record.clone());
         }
+        self.apply_provisioned(&record.function);
     }
 
     /// GetAlias.
@@ -133,10 +134,18 @@ impl Control {
             return Err(self.alias_not_found(function, alias, &entry));
         }
         let (f, a) = (function.to_owned(), alias.to_owned());
-        self.blocking(move |s| s.delete_alias(&f, &a)).await?;
+        self.blocking(move |s| {
+            s.delete_provisioned(&f, &a)?;
+            s.delete_event_config(&f, &a)?;
+            s.delete_alias(&f, &a)
+        })
+        .await?;
         if let Some(e) = self.table.write().get_mut(function) {
             e.aliases.remove(alias);
+            e.provisioned.remove(alias);
+            e.event_configs.remove(alias);
         }
+        self.apply_provisioned(function);
         Ok(())
     }
 

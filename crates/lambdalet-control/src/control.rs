@@ -50,17 +50,22 @@ impl Control {
         .await??;
         let mut table = BTreeMap::new();
         let code_dir = |sha: &str| code.code_dir(sha);
-        for lambdalet_store::StoredFunction {
-            function: f,
-            versions,
-            aliases,
-        } in loaded
-        {
-            let name = f.name.clone();
+        for stored in loaded {
+            let name = stored.function.name.clone();
             table.insert(
                 name,
-                FunctionEntry::from_records(&account, &code_dir, f, versions, aliases),
+                FunctionEntry::from_stored(&account, &code_dir, stored),
             );
+        }
+        // Tell the invoker about every version: pinned ones start now, before any event.
+        for (name, entry) in &table {
+            for v in entry.all_versions() {
+                invoker.deploy(v.deployed.clone());
+            }
+            invoker.set_reserved_concurrency(name, entry.reserved_concurrency);
+            for (version, n) in entry.provisioned_by_version() {
+                invoker.set_provisioned(name, &version, n);
+            }
         }
         tracing::info!(functions = table.len(), "control.loaded");
         Ok(Arc::new(Self {
@@ -75,6 +80,20 @@ impl Control {
 
     pub fn account(&self) -> &AccountInfo {
         &self.account
+    }
+
+    /// `State` and `StateReason` of a version as GetFunction shows them: `Failed` when a pinned
+    /// function kept failing, else `Active`.
+    pub fn state(&self, function: &str, version: &str) -> (&'static str, Option<String>) {
+        match self.invoker.health(function, version) {
+            Some(lambdalet_invoker::Health::Failed(reason)) => ("Failed", Some(reason)),
+            _ => ("Active", None),
+        }
+    }
+
+    /// The invoker this control plane drives.
+    pub fn invoker(&self) -> &Arc<Invoker> {
+        &self.invoker
     }
 
     /// Where the zip of `sha256_hex` is stored, if it is.

@@ -87,15 +87,19 @@ impl Control {
         };
         let r = record.clone();
         self.blocking(move |s| s.insert_function(&r)).await?;
-        let entry = FunctionEntry::from_records(
-            &self.account,
-            &|sha| self.code.code_dir(sha),
-            record,
-            Vec::new(),
-            Vec::new(),
-        );
+        let stored = lambdalet_store::StoredFunction {
+            function: record,
+            versions: Vec::new(),
+            aliases: Vec::new(),
+            reserved_concurrency: None,
+            provisioned: Vec::new(),
+            event_configs: Vec::new(),
+        };
+        let entry =
+            FunctionEntry::from_stored(&self.account, &|sha| self.code.code_dir(sha), stored);
         let view = entry.latest.clone();
         self.table.write().insert(name.to_string(), entry);
+        self.invoker.deploy(view.deployed.clone());
         tracing::info!(function = %name, runtime = %view.record.config.runtime, code = %view.record.code_sha256, "function.created");
         if input.publish {
             drop(_w);
@@ -167,7 +171,7 @@ impl Control {
         if let Some(e) = self.table.write().get_mut(&view.record.function) {
             e.latest = view.clone();
         }
-        self.invoker.retire(&view.record.function, Some(LATEST));
+        self.invoker.deploy(view.deployed.clone());
         tracing::info!(function = %view.record.function, revision = %view.record.revision_id, "function.updated");
         Ok(view)
     }
@@ -256,7 +260,7 @@ impl Control {
                 let n = name.to_owned();
                 self.blocking(move |s| s.delete_function(&n)).await?;
                 self.table.write().remove(name);
-                self.invoker.retire(name, None);
+                self.invoker.remove(name, None);
                 tracing::info!(function = %name, "function.deleted");
             }
             Some(Qualifier::Latest) => {
@@ -301,7 +305,7 @@ impl Control {
                 if let Some(e) = self.table.write().get_mut(name) {
                     e.versions.remove(&v);
                 }
-                self.invoker.retire(name, Some(&v.to_string()));
+                self.invoker.remove(name, Some(&v.to_string()));
             }
         }
         Ok(())

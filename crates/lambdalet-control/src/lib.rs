@@ -6,14 +6,18 @@
 //! the invoker when warm environments are out of date. It never touches HTTP or sandboxes.
 
 mod aliases;
+mod concurrency;
 mod control;
 mod error;
+mod event_config;
 mod functions;
 mod resolve;
 mod table;
+mod targets;
 mod versions;
 
 pub use aliases::AliasInput;
+pub use concurrency::ProvisionedStatus;
 pub use control::Control;
 pub use error::ControlError;
 pub use functions::{CreateFunctionInput, FunctionDetails, ListPage, UpdateCodeInput};

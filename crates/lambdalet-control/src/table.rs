@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use lambdalet_core::EventInvokeConfig;
 use lambdalet_core::{AccountInfo, DeployedVersion, FunctionName};
-use lambdalet_store::{AliasRecord, FunctionRecord, VersionRecord};
+use lambdalet_store::{AliasRecord, StoredFunction, VersionRecord};
 
 /// A version as the management API shows it: the stored record plus the runnable form.
 #[derive(Debug, Clone)]
@@ -29,26 +30,65 @@ pub(crate) struct FunctionEntry {
     pub latest: VersionView,
     pub versions: BTreeMap<u64, VersionView>,
     pub aliases: BTreeMap<String, AliasRecord>,
+    pub reserved_concurrency: Option<u32>,
+    /// Qualifier (version or alias) → requested provisioned concurrency.
+    pub provisioned: BTreeMap<String, u32>,
+    /// Qualifier → event-invoke configuration and when it was last changed.
+    pub event_configs: BTreeMap<String, (EventInvokeConfig, u64)>,
 }
 
 impl FunctionEntry {
-    pub(crate) fn from_records(
+    pub(crate) fn from_stored(
         account: &AccountInfo,
         code_dir: &dyn Fn(&str) -> std::path::PathBuf,
-        f: FunctionRecord,
-        versions: Vec<VersionRecord>,
-        aliases: Vec<AliasRecord>,
+        s: StoredFunction,
     ) -> Self {
         let view = |r: VersionRecord| view_of(account, code_dir(&r.code_sha256), r);
+        let event_configs = s
+            .event_configs
+            .into_iter()
+            .filter_map(|r| {
+                let parsed = serde_json::from_str::<EventInvokeConfig>(&r.config_json);
+                match parsed {
+                    Ok(c) => Some((r.qualifier, (c, r.last_modified_ms))),
+                    Err(e) => {
+                        tracing::warn!(function = %r.function, qualifier = %r.qualifier, "ignoring an unreadable event-invoke configuration: {e}");
+                        None
+                    }
+                }
+            })
+            .collect();
         Self {
-            tags: f.tags,
-            latest: view(f.latest),
-            versions: versions
+            tags: s.function.tags,
+            latest: view(s.function.latest),
+            versions: s
+                .versions
                 .into_iter()
                 .filter_map(|v| Some((v.version.parse::<u64>().ok()?, view(v))))
                 .collect(),
-            aliases: aliases.into_iter().map(|a| (a.name.clone(), a)).collect(),
+            aliases: s.aliases.into_iter().map(|a| (a.name.clone(), a)).collect(),
+            reserved_concurrency: s.reserved_concurrency,
+            provisioned: s.provisioned.into_iter().collect(),
+            event_configs,
         }
+    }
+
+    /// Every version, `$LATEST` first.
+    pub(crate) fn all_versions(&self) -> impl Iterator<Item = &VersionView> {
+        std::iter::once(&self.latest).chain(self.versions.values())
+    }
+
+    /// Provisioned concurrency per version, following aliases.
+    pub(crate) fn provisioned_by_version(&self) -> BTreeMap<String, u32> {
+        let mut out: BTreeMap<String, u32> = BTreeMap::new();
+        for (q, n) in &self.provisioned {
+            let version = self
+                .aliases
+                .get(q)
+                .map_or(q.as_str(), |a| a.function_version.as_str());
+            *out.entry(version.to_owned()).or_default() += n;
+        }
+        out
     }
 
     /// A version by its name (`$LATEST` or a number).

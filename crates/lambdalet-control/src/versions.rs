@@ -69,6 +69,7 @@ impl Control {
         if let Some(e) = self.table.write().get_mut(name) {
             e.versions.insert(number, view.clone());
         }
+        self.invoker.deploy(view.deployed.clone());
         tracing::info!(function = %name, version = number, "function.published");
         Ok(view)
     }

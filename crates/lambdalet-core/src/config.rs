@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::LambdaError;
+use crate::lifecycle::{LifecycleConfig, LifecyclePatch};
 use crate::limits::*;
 use crate::runtime::Runtime;
 
@@ -57,6 +58,9 @@ pub struct FunctionConfig {
     pub ephemeral_storage_mb: u32,
     #[serde(default = "default_tracing")]
     pub tracing_mode: String,
+    /// Greengrass scheduling settings.
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
 }
 
 fn default_architectures() -> Vec<String> {
@@ -94,6 +98,7 @@ pub struct FunctionConfigPatch {
     pub ephemeral_storage_mb: Option<i64>,
     pub tracing_mode: Option<String>,
     pub layers: Option<Vec<String>>,
+    pub lifecycle: LifecyclePatch,
 }
 
 impl FunctionConfig {
@@ -120,6 +125,7 @@ impl FunctionConfig {
             architectures: default_architectures(),
             ephemeral_storage_mb: default_ephemeral(),
             tracing_mode: default_tracing(),
+            lifecycle: LifecycleConfig::default(),
         };
         base.apply(patch)
     }
@@ -143,7 +149,14 @@ impl FunctionConfig {
         if let Some(d) = patch.description {
             c.description = d;
         }
-        if let Some(t) = patch.timeout_secs {
+        if let (Some(a), Some(b)) = (patch.timeout_secs, patch.lifecycle.timeout_in_seconds)
+            && a != b
+        {
+            return Err(LambdaError::invalid(format!(
+                "Timeout ({a}) and timeoutInSeconds ({b}) are the same setting: give one"
+            )));
+        }
+        if let Some(t) = patch.timeout_secs.or(patch.lifecycle.timeout_in_seconds) {
             c.timeout_secs =
                 check_range("Timeout", t, MIN_TIMEOUT_SECS, MAX_TIMEOUT_SECS, "seconds")?;
         }
@@ -165,6 +178,7 @@ impl FunctionConfig {
                 "MB",
             )?;
         }
+        c.lifecycle = c.lifecycle.apply(&patch.lifecycle)?;
         if let Some(t) = patch.tracing_mode {
             c.tracing_mode = t;
         }

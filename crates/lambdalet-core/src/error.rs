@@ -21,6 +21,7 @@ pub enum ErrorCode {
     InvalidZipFile,
     InvalidRuntime,
     ResourceNotReady,
+    ProvisionedConcurrencyConfigNotFound,
     Service,
 }
 
@@ -41,6 +42,9 @@ impl ErrorCode {
             Self::InvalidZipFile => "InvalidZipFileException",
             Self::InvalidRuntime => "InvalidRuntimeException",
             Self::ResourceNotReady => "ResourceNotReadyException",
+            Self::ProvisionedConcurrencyConfigNotFound => {
+                "ProvisionedConcurrencyConfigNotFoundException"
+            }
             Self::Service => "ServiceException",
         }
     }
@@ -52,7 +56,7 @@ impl ErrorCode {
             | Self::InvalidRequestContent
             | Self::CodeStorageExceeded
             | Self::ResourceInUse => 400,
-            Self::ResourceNotFound => 404,
+            Self::ResourceNotFound | Self::ProvisionedConcurrencyConfigNotFound => 404,
             Self::ResourceConflict => 409,
             Self::PreconditionFailed => 412,
             Self::RequestTooLarge => 413,

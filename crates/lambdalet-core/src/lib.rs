@@ -7,14 +7,18 @@
 
 pub mod config;
 pub mod deployed;
+pub mod destination;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod limits;
 pub mod runtime;
 pub mod timefmt;
 
 pub use config::{FunctionConfig, FunctionConfigPatch};
 pub use deployed::DeployedVersion;
+pub use destination::{Destination, EventInvokeConfig};
 pub use error::{ErrorCode, HasErrorCode, LambdaError};
 pub use ids::{AccountInfo, FunctionName, FunctionRef, Qualifier};
+pub use lifecycle::{Encoding, LifecycleConfig, LifecyclePatch};
 pub use runtime::{Runtime, RuntimeFamily};

@@ -22,13 +22,36 @@ pub enum InvokeError {
         "lambdalet is shutting down and takes no new invocations; retry against the restarted daemon"
     )]
     ShuttingDown,
+    #[error("{message}")]
+    Throttled {
+        reason: &'static str,
+        message: String,
+    },
+    #[error("the function is in state Failed: {0}")]
+    FunctionFailed(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl HasErrorCode for InvokeError {
     fn error_code(&self) -> ErrorCode {
         match self {
             Self::MissingInterpreter { .. } => ErrorCode::InvalidRuntime,
-            Self::Sandbox(_) | Self::RuntimeApi(_) | Self::ShuttingDown => ErrorCode::Service,
+            Self::Sandbox(_) | Self::RuntimeApi(_) | Self::ShuttingDown | Self::Internal(_) => {
+                ErrorCode::Service
+            }
+            Self::Throttled { .. } => ErrorCode::TooManyRequests,
+            Self::FunctionFailed(_) => ErrorCode::ResourceConflict,
+            Self::Gone(_) => ErrorCode::ResourceNotFound,
+        }
+    }
+
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Throttled { reason, .. } => Some(reason),
+            _ => None,
         }
     }
 }

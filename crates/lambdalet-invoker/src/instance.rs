@@ -24,6 +24,9 @@ pub(crate) struct StartContext {
 /// A started environment whose runtime has called `next` at least once.
 pub(crate) struct Instance {
     pub id: String,
+    /// The version (and revision) this environment runs.
+    pub spec: Arc<DeployedVersion>,
+    pub revision: String,
     pub sandbox: Arc<dyn Sandbox>,
     pub channel: Arc<RuntimeChannel>,
     pub logs: Arc<LogCollector>,
@@ -58,7 +61,7 @@ impl Instance {
     /// (no interpreter, no port) is an `InvokeError`.
     pub(crate) async fn start(
         ctx: &StartContext,
-        version: &DeployedVersion,
+        version: &Arc<DeployedVersion>,
         init_type: InitType,
     ) -> Result<Result<Self, StartFailure>, InvokeError> {
         let id = format!("{}-{}", version.name, uuid::Uuid::new_v4().simple());
@@ -125,6 +128,8 @@ impl Instance {
         tracing::debug!(sandbox = %id, init_ms = init_duration.as_millis() as u64, "sandbox.ready");
         Ok(Ok(Self {
             id,
+            spec: version.clone(),
+            revision: version.revision_id.clone(),
             sandbox,
             channel,
             logs,

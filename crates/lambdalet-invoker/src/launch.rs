@@ -101,6 +101,12 @@ pub(crate) async fn sandbox_spec(
     if family == RuntimeFamily::Python {
         put("PYTHONUNBUFFERED", "1".to_owned());
     }
+    // How events arrive: our bootstraps read LAMBDALET_PAYLOAD_ENCODING; Greengrass's runtimes
+    // (and code written for them) read the other two.
+    let encoding = config.lifecycle.input_payload_encoding_type.as_str();
+    put("LAMBDALET_PAYLOAD_ENCODING", encoding.to_owned());
+    put("AWS_GREENGRASS_LAMBDA_ENCODING_TYPE", encoding.to_owned());
+    put("ENCODING_TYPE", encoding.to_owned());
 
     Ok(SandboxSpec {
         id: sandbox_id.to_owned(),

@@ -6,18 +6,23 @@
 //! its runtime through the environment's own Runtime API listener, waits for the response up to
 //! the function timeout, and writes START / END / REPORT around the function's output.
 
+pub mod async_events;
 mod catalog;
 mod error;
+mod execute;
 mod instance;
 mod invoker;
 mod launch;
 mod logs;
 mod outcome;
-mod pool;
 mod request;
 pub mod runtime_api;
+mod scheduler;
+mod supervisor;
 
+pub use async_events::{AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets};
 pub use error::InvokeError;
-pub use invoker::Invoker;
+pub use invoker::{Invoker, InvokerConfig};
 pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};
+pub use scheduler::{Health, PoolStats};

@@ -18,6 +18,8 @@ pub struct Invocation {
     pub trace_id: Option<String>,
     /// Whether the caller wants the log tail back.
     pub want_log_tail: bool,
+    /// The request id to use (asynchronous events keep theirs across retries); else a new one.
+    pub request_id: Option<String>,
 }
 
 /// What happened.

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -49,6 +49,41 @@ CREATE TABLE invocations (
     log         TEXT NOT NULL
 );
 CREATE INDEX invocations_by_function ON invocations(function, id);
+";
+
+/// Version 2: the execution model. Concurrency settings, event-invoke configurations and the
+/// durable queue of asynchronous events.
+const SCHEMA_V2: &str = "
+ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER;
+CREATE TABLE provisioned_concurrency (
+    function   TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    qualifier  TEXT NOT NULL,
+    requested  INTEGER NOT NULL,
+    last_modified INTEGER NOT NULL,
+    PRIMARY KEY (function, qualifier)
+);
+CREATE TABLE event_invoke_configs (
+    function   TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    qualifier  TEXT NOT NULL,
+    config     TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    PRIMARY KEY (function, qualifier)
+);
+CREATE TABLE async_events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id      TEXT NOT NULL,
+    function        TEXT NOT NULL,
+    qualifier       TEXT,
+    payload         BLOB NOT NULL,
+    client_context  TEXT,
+    received_ms     INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    throttles       INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending',
+    last_error      TEXT
+);
+CREATE INDEX async_events_by_status ON async_events(status, function, id);
 ";
 
 /// A handle to the state database. Cheap to clone; operations are serialized on one
@@ -116,6 +151,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 1 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; COMMIT;"
+        ))?;
+    }
+    if version < 2 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V2} PRAGMA user_version = 2; COMMIT;"
         ))?;
     }
     Ok(())

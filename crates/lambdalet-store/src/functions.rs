@@ -51,6 +51,10 @@ pub struct StoredFunction {
     /// Published versions, in order.
     pub versions: Vec<VersionRecord>,
     pub aliases: Vec<AliasRecord>,
+    pub reserved_concurrency: Option<u32>,
+    /// Qualifier → requested provisioned concurrency.
+    pub provisioned: Vec<(String, u32)>,
+    pub event_configs: Vec<crate::settings::EventConfigRecord>,
 }
 
 const VERSION_COLUMNS: &str =
@@ -215,6 +219,14 @@ impl Store {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM aliases WHERE function = ?1", [name])?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function = ?1",
+            [name],
+        )?;
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE function = ?1",
+            [name],
+        )?;
         tx.execute("DELETE FROM versions WHERE function = ?1", [name])?;
         let n = tx.execute("DELETE FROM functions WHERE name = ?1", [name])?;
         tx.commit()?;
@@ -234,13 +246,15 @@ impl Store {
     pub fn load_all(&self) -> Result<Vec<StoredFunction>, StoreError> {
         let conn = self.conn.lock();
         let mut functions = Vec::new();
-        let mut stmt =
-            conn.prepare("SELECT name, created_ms, tags FROM functions ORDER BY name")?;
+        let mut stmt = conn.prepare(
+            "SELECT name, created_ms, tags, reserved_concurrency FROM functions ORDER BY name",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, Option<u32>>(3)?,
             ))
         })?;
         let heads: Vec<_> = rows.collect::<Result<_, _>>()?;
@@ -251,7 +265,7 @@ impl Store {
             "SELECT function, name, function_version, description, routing, revision_id
              FROM aliases WHERE function = ?1 ORDER BY name",
         )?;
-        for (name, created_ms, tags) in heads {
+        for (name, created_ms, tags, reserved_concurrency) in heads {
             let versions = vstmt
                 .query_map([&name], version_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_version))
@@ -272,10 +286,15 @@ impl Store {
                 tags: serde_json::from_str(&tags)?,
                 latest,
             };
+            let provisioned = Store::provisioned_of(&conn, &record.name)?;
+            let event_configs = Store::event_configs_of(&conn, &record.name)?;
             functions.push(StoredFunction {
                 function: record,
                 versions: published,
                 aliases,
+                reserved_concurrency,
+                provisioned,
+                event_configs,
             });
         }
         Ok(functions)
@@ -416,6 +435,7 @@ mod tests {
             function: f,
             versions,
             aliases,
+            ..
         } = &all[0];
         assert_eq!(f.latest.code_sha256, "bb");
         assert_eq!(

@@ -5,14 +5,20 @@
 //! `lambdalet-control`; the store only guarantees that each operation is one transaction.
 //! Code zips themselves are files managed by `lambdalet-package`; rows reference them by hash.
 
+mod async_queue;
 mod db;
 mod error;
 mod functions;
 mod records;
+mod settings;
 mod writer;
 
+pub use async_queue::{
+    AsyncEventMeta, AsyncQueueStore, FailedAsyncEvent, NewAsyncEvent, QueueCounts,
+};
 pub use db::Store;
 pub use error::StoreError;
 pub use functions::{AliasRecord, FunctionRecord, LATEST, StoredFunction, VersionRecord};
 pub use records::{InvocationRecord, Outcome};
+pub use settings::EventConfigRecord;
 pub use writer::RecordWriter;

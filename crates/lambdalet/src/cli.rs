@@ -39,6 +39,8 @@ pub enum Command {
     Functions(FunctionsArgs),
     /// Show recent invocation logs of a function (START, output, END, REPORT).
     Logs(LogsArgs),
+    /// Show asynchronous events: pending, in flight and failed, per function.
+    Queue(QueueArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -63,6 +65,20 @@ pub struct ServeArgs {
     /// Seconds in-flight invocations get to finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    /// Most sandboxes alive at once over all functions; beyond it invocations queue.
+    #[arg(long, env = "LAMBDALET_MAX_CONCURRENCY", default_value_t = 1000)]
+    pub max_concurrency: usize,
+
+    /// Seconds to wait before each retry of an asynchronous event after a function error
+    /// (Lambda waits 1 minute, then 2).
+    #[arg(
+        long,
+        env = "LAMBDALET_ASYNC_RETRY_DELAYS",
+        value_delimiter = ',',
+        default_value = "60,120"
+    )]
+    pub async_retry_delays: Vec<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +110,26 @@ pub struct DeployArgs {
     /// Also publish a new version.
     #[arg(long)]
     pub publish: bool,
+    /// Long-lived: one sandbox started at deploy, events run one at a time in order
+    /// (`--pinned` or `--pinned=false`).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub pinned: Option<bool>,
+    /// Most sandboxes at once (Greengrass maxInstancesCount) [default on create: 100].
+    #[arg(long, value_name = "N")]
+    pub max_instances: Option<i64>,
+    /// Invocations that may wait for a sandbox; more get 429 (maxQueueSize) [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_queue: Option<i64>,
+    /// Seconds an idle sandbox is kept (maxIdleTimeInSeconds) [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<i64>,
+    /// Seconds a pinned runtime may take to come back after an invocation before it is
+    /// restarted (statusTimeoutInSeconds) [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub status_timeout: Option<i64>,
+    /// json: events must be JSON; binary: raw bytes reach the handler (inputPayloadEncodingType).
+    #[arg(long, value_parser = ["json", "binary"])]
+    pub encoding: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +145,15 @@ pub struct InvokeArgs {
     /// Print the invocation's log (last 4 KB) to stderr.
     #[arg(long)]
     pub log: bool,
+    /// Queue the event and return at once (invocation type Event); prints the request id.
+    #[arg(long = "async", conflicts_with = "log")]
+    pub asynchronous: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Show this function's failed events (their request ids and errors).
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             Command::Invoke(args) => client::invoke::run(&cli.endpoint, args).await,
             Command::Functions(args) => client::functions::run(&cli.endpoint, args).await,
             Command::Logs(args) => client::logs::run(&cli.endpoint, args).await,
+            Command::Queue(args) => client::queue::run(&cli.endpoint, args).await,
         }
     });
     match result {

@@ -10,10 +10,10 @@ use anyhow::{Context, bail};
 use lambdalet_api::ApiState;
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
-use lambdalet_invoker::Invoker;
+use lambdalet_invoker::{AsyncQueue, AsyncSettings, Invoker, InvokerConfig};
 use lambdalet_package::CodeStore;
 use lambdalet_sandbox::ProcessBackend;
-use lambdalet_store::{RecordWriter, Store};
+use lambdalet_store::{AsyncQueueStore, RecordWriter, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -42,11 +42,34 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         account.clone(),
         Arc::new(ProcessBackend),
         records.clone(),
+        InvokerConfig {
+            max_concurrency: args.max_concurrency,
+        },
     )
     .context("cannot install the runtime bootstraps")?;
     let control = Control::open(store.clone(), code, account, invoker.clone())
         .await
         .context("cannot load functions from the state database")?;
+    let queue_store =
+        AsyncQueueStore::start(&store).context("cannot open the async event queue")?;
+    let settings = AsyncSettings {
+        retry_delays: args
+            .async_retry_delays
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect(),
+    };
+    if settings.retry_delays.is_empty() {
+        bail!("--async-retry-delays needs at least one number of seconds, e.g. 60,120");
+    }
+    let queue = AsyncQueue::start(
+        queue_store.clone(),
+        invoker.clone(),
+        control.clone(),
+        settings,
+    )
+    .await
+    .context("cannot load the async event queue")?;
 
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
@@ -63,6 +86,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         invoker: invoker.clone(),
         store: store.clone(),
         records: records.clone(),
+        queue: queue.clone(),
     };
     let app = lambdalet_api::router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -87,6 +111,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     );
     let grace = Duration::from_secs(args.shutdown_grace);
     let _ = stop_tx.send(true);
+    queue.close();
     invoker.shutdown(grace).await;
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server stopped with an error"),
@@ -95,6 +120,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     }
     let (records2, store2) = (records.clone(), store.clone());
     tokio::task::spawn_blocking(move || {
+        queue_store.flush();
         records2.flush();
         if let Err(e) = store2.checkpoint() {
             tracing::warn!(error = %e, "cannot checkpoint the state database");

@@ -6,7 +6,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// An event for the runtime, with what `next` sends as headers.
 #[derive(Debug, Clone)]
@@ -97,9 +97,17 @@ struct Inner {
     ready: Option<oneshot::Sender<Result<(), InitFailure>>>,
 }
 
+impl Inner {
+    fn set(&mut self, state: RuntimeState, watch: &watch::Sender<RuntimeState>) {
+        self.state = state;
+        watch.send_replace(state);
+    }
+}
+
 /// Shared by the invoker (which dispatches events) and the runtime's HTTP handlers.
 pub struct RuntimeChannel {
     inner: Mutex<Inner>,
+    watch: watch::Sender<RuntimeState>,
 }
 
 impl RuntimeChannel {
@@ -114,9 +122,11 @@ impl RuntimeChannel {
             current: None,
             ready: Some(tx),
         };
+        let (watch, _) = watch::channel(RuntimeState::Started);
         (
             Self {
                 inner: Mutex::new(inner),
+                watch,
             },
             rx,
         )
@@ -124,6 +134,14 @@ impl RuntimeChannel {
 
     pub fn state(&self) -> RuntimeState {
         self.inner.lock().state
+    }
+
+    /// Waits up to `limit` for the runtime to come back to `next` after its last response.
+    /// False if it did not (a hung runtime).
+    pub async fn wait_until_back(&self, limit: std::time::Duration) -> bool {
+        let mut rx = self.watch.subscribe();
+        let back = rx.wait_for(|s| *s != RuntimeState::ResponseSent);
+        matches!(tokio::time::timeout(limit, back).await, Ok(Ok(_)))
     }
 
     /// `GET /runtime/invocation/next`.
@@ -134,9 +152,9 @@ impl RuntimeChannel {
                 if let Some(ready) = inner.ready.take() {
                     let _ = ready.send(Ok(()));
                 }
-                inner.state = RuntimeState::Ready;
+                inner.set(RuntimeState::Ready, &self.watch);
             }
-            RuntimeState::ResponseSent => inner.state = RuntimeState::Ready,
+            RuntimeState::ResponseSent => inner.set(RuntimeState::Ready, &self.watch),
             // A repeated `next` while ready or running is accepted as a no-op, as the RIE does:
             // the newest caller waits for the next event.
             RuntimeState::Ready | RuntimeState::Running => {}
@@ -150,7 +168,7 @@ impl RuntimeChannel {
         if inner.state == RuntimeState::Ready
             && let Some(event) = inner.pending.take()
         {
-            inner.state = RuntimeState::Running;
+            inner.set(RuntimeState::Running, &self.watch);
             return Ok(NextEvent::Now(event));
         }
         let (tx, rx) = oneshot::channel();
@@ -172,7 +190,7 @@ impl RuntimeChannel {
             && let Some(waiter) = inner.waiter.take()
         {
             match waiter.send(event.take().expect("event is set above")) {
-                Ok(()) => inner.state = RuntimeState::Running,
+                Ok(()) => inner.set(RuntimeState::Running, &self.watch),
                 // The runtime's `next` connection went away; keep the event for its next call.
                 Err(ev) => event = Some(ev),
             }
@@ -204,7 +222,7 @@ impl RuntimeChannel {
             });
         }
         let current = inner.current.take().expect("checked above");
-        inner.state = RuntimeState::ResponseSent;
+        inner.set(RuntimeState::ResponseSent, &self.watch);
         let _ = current.reply.send(outcome);
         Ok(())
     }
@@ -218,7 +236,7 @@ impl RuntimeChannel {
                 to: "InitError",
             });
         }
-        inner.state = RuntimeState::InitError;
+        inner.set(RuntimeState::InitError, &self.watch);
         if let Some(ready) = inner.ready.take() {
             let _ = ready.send(Err(failure));
         }

@@ -99,13 +99,22 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     spinner.finish_and_clear();
     let (verb, v) = result;
+    let lc = &v["LambdaletConfig"];
     eprintln!(
-        "{verb} {} ({}, handler {}, {} MB, {} s timeout), version {}, code {} sha256 {}",
+        "{verb} {} ({}, handler {}, {} MB, {} s timeout, {}), version {}, code {} sha256 {}",
         v["FunctionName"].as_str().unwrap_or(&args.name),
         v["Runtime"].as_str().unwrap_or("?"),
         v["Handler"].as_str().unwrap_or("?"),
         v["MemorySize"],
         v["Timeout"],
+        if lc["pinned"] == true {
+            format!("pinned, queue {}", lc["maxQueueSize"])
+        } else {
+            format!(
+                "on-demand, up to {} instances, queue {}",
+                lc["maxInstancesCount"], lc["maxQueueSize"]
+            )
+        },
         v["Version"].as_str().unwrap_or("?"),
         human_bytes(zip.len() as u64),
         v["CodeSha256"].as_str().unwrap_or("?"),
@@ -118,6 +127,26 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn add_config(req: &mut Value, args: &DeployArgs, env: Option<BTreeMap<String, String>>) {
+    let mut lifecycle = serde_json::Map::new();
+    if let Some(p) = args.pinned {
+        lifecycle.insert("pinned".into(), json!(p));
+    }
+    for (key, value) in [
+        ("maxInstancesCount", args.max_instances),
+        ("maxQueueSize", args.max_queue),
+        ("maxIdleTimeInSeconds", args.idle_timeout),
+        ("statusTimeoutInSeconds", args.status_timeout),
+    ] {
+        if let Some(v) = value {
+            lifecycle.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(e) = &args.encoding {
+        lifecycle.insert("inputPayloadEncodingType".into(), json!(e));
+    }
+    if !lifecycle.is_empty() {
+        req["LambdaletConfig"] = Value::Object(lifecycle);
+    }
     if let Some(t) = args.timeout {
         req["Timeout"] = json!(t);
     }

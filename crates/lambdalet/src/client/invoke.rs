@@ -25,12 +25,27 @@ pub async fn run(endpoint: &str, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     if args.log {
         req = req.header("X-Amz-Log-Type", "Tail");
     }
+    if args.asynchronous {
+        req = req.header("X-Amz-Invocation-Type", "Event");
+    }
     let resp = client.send(req).await?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.bytes().await.context("cannot read the response")?;
     if !status.is_success() {
         return Err(api_error(status, &body));
+    }
+    if args.asynchronous {
+        let id = headers
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        println!("{id}");
+        eprintln!(
+            "queued (request id above); see it run with `lambdalet logs {}` and `lambdalet queue`",
+            args.name
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     if let Some(log) = headers
         .get("x-amz-log-result")

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod functions;
 pub mod invoke;
 pub mod logs;
+pub mod queue;
 
 use anyhow::{Context, anyhow};
 use reqwest::{Method, Response};

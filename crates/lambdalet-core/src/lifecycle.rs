@@ -1,0 +1,189 @@
+//! The Greengrass Lambda settings of a function version: how lambdalet schedules it.
+//!
+//! They keep their Greengrass names (`pinned`, `maxInstancesCount`, `maxQueueSize`,
+//! `maxIdleTimeInSeconds`, `statusTimeoutInSeconds`, `inputPayloadEncodingType`) in stored
+//! configuration and in JSON, so a Greengrass Lambda component's configuration reads the same
+//! here. `timeoutInSeconds` is the function's Lambda `Timeout` and lives in
+//! [`FunctionConfig`](crate::FunctionConfig).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::LambdaError;
+
+/// How event payloads reach the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// The payload must be JSON; the runtime decodes it into the event object.
+    #[default]
+    Json,
+    /// Raw bytes, delivered unchanged (`bytes` in Python, `Buffer` in Node.js).
+    Binary,
+}
+
+impl Encoding {
+    pub fn parse(s: &str) -> Result<Self, LambdaError> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "binary" => Ok(Self::Binary),
+            _ => Err(LambdaError::invalid(format!(
+                "inputPayloadEncodingType {s:?} is not valid: use json or binary"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Binary => "binary",
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Scheduling settings, with Greengrass's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LifecycleConfig {
+    /// Long-lived: one sandbox started at deploy and daemon start, events run one at a time.
+    pub pinned: bool,
+    /// Most sandboxes of an on-demand function at once.
+    pub max_instances_count: u32,
+    /// Invocations that may wait for a sandbox; beyond it callers get 429.
+    pub max_queue_size: u32,
+    /// An on-demand sandbox idle this long is stopped.
+    pub max_idle_time_in_seconds: u32,
+    /// A pinned runtime that does not come back to `next` within this long after an
+    /// invocation is restarted.
+    pub status_timeout_in_seconds: u32,
+    pub input_payload_encoding_type: Encoding,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            pinned: false,
+            max_instances_count: 100,
+            max_queue_size: 1000,
+            max_idle_time_in_seconds: 60,
+            status_timeout_in_seconds: 60,
+            input_payload_encoding_type: Encoding::Json,
+        }
+    }
+}
+
+/// A partial update of [`LifecycleConfig`]; numbers are wide so out-of-range values get a
+/// clear error instead of a parse failure.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LifecyclePatch {
+    pub pinned: Option<bool>,
+    pub max_instances_count: Option<i64>,
+    pub max_queue_size: Option<i64>,
+    pub max_idle_time_in_seconds: Option<i64>,
+    pub status_timeout_in_seconds: Option<i64>,
+    pub input_payload_encoding_type: Option<String>,
+    /// The function timeout under its Greengrass name (the same setting as Lambda's `Timeout`).
+    pub timeout_in_seconds: Option<i64>,
+}
+
+impl LifecyclePatch {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Upper bound Greengrass allows for its counts and durations.
+const MAX: i64 = i32::MAX as i64;
+
+impl LifecycleConfig {
+    /// Applies `patch` (except `timeoutInSeconds`, which belongs to the function config).
+    pub fn apply(&self, patch: &LifecyclePatch) -> Result<Self, LambdaError> {
+        let mut c = self.clone();
+        if let Some(p) = patch.pinned {
+            c.pinned = p;
+        }
+        if let Some(n) = patch.max_instances_count {
+            c.max_instances_count = range("maxInstancesCount", n, 1, "")?;
+        }
+        if let Some(n) = patch.max_queue_size {
+            c.max_queue_size = range("maxQueueSize", n, 1, "")?;
+        }
+        if let Some(n) = patch.max_idle_time_in_seconds {
+            c.max_idle_time_in_seconds = range("maxIdleTimeInSeconds", n, 1, " seconds")?;
+        }
+        if let Some(n) = patch.status_timeout_in_seconds {
+            c.status_timeout_in_seconds = range("statusTimeoutInSeconds", n, 1, " seconds")?;
+        }
+        if let Some(e) = &patch.input_payload_encoding_type {
+            c.input_payload_encoding_type = Encoding::parse(e)?;
+        }
+        Ok(c)
+    }
+}
+
+fn range(field: &str, value: i64, min: i64, unit: &str) -> Result<u32, LambdaError> {
+    if value < min || value > MAX {
+        return Err(LambdaError::invalid(format!(
+            "{field} must be between {min} and {MAX}{unit} (got {value})"
+        )));
+    }
+    Ok(value as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greengrass_names_and_defaults() {
+        let c: LifecycleConfig =
+            serde_json::from_str(r#"{"pinned": true, "maxQueueSize": 5}"#).expect("parses");
+        assert!(c.pinned);
+        assert_eq!(c.max_queue_size, 5);
+        assert_eq!(c.max_instances_count, 100);
+        assert_eq!(c.input_payload_encoding_type, Encoding::Json);
+        let json = serde_json::to_value(&c).expect("serializes");
+        assert_eq!(json["maxIdleTimeInSeconds"], 60);
+        assert_eq!(json["inputPayloadEncodingType"], "json");
+    }
+
+    #[test]
+    fn patches_are_validated() {
+        let c = LifecycleConfig::default();
+        let p = LifecyclePatch {
+            max_instances_count: Some(0),
+            ..Default::default()
+        };
+        let e = c.apply(&p).expect_err("zero instances");
+        assert!(
+            e.message.contains("maxInstancesCount") && e.message.contains("(got 0)"),
+            "{}",
+            e.message
+        );
+        let p = LifecyclePatch {
+            input_payload_encoding_type: Some("xml".into()),
+            ..Default::default()
+        };
+        assert!(c.apply(&p).is_err());
+        let p = LifecyclePatch {
+            input_payload_encoding_type: Some("BINARY".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.apply(&p).expect("valid").input_payload_encoding_type,
+            Encoding::Binary
+        );
+        assert!(
+            serde_json::from_str::<LifecyclePatch>(r#"{"pinnned": true}"#).is_err(),
+            "typos are refused"
+        );
+    }
+}

@@ -1,0 +1,606 @@
+//! Asynchronous invocation (`X-Amz-Invocation-Type: Event`): accepted events are stored
+//! durably before the caller's 202, then dispatched through the same pools as synchronous
+//! invocations, retried on function errors (Lambda's 1 and 2 minute delays by default), backed
+//! off exponentially on throttles and system errors up to `MaximumEventAgeInSeconds`, and
+//! finally reported to their `OnSuccess` / `OnFailure` destination.
+//!
+//! Nothing accepted is lost: an event leaves the store only after its invocation finished,
+//! so after a crash every unfinished event runs again (at least once).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use lambdalet_core::{DeployedVersion, Destination, EventInvokeConfig, LambdaError, timefmt};
+use lambdalet_store::{AsyncEventMeta, AsyncQueueStore, NewAsyncEvent, StoreError};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::error::InvokeError;
+use crate::invoker::Invoker;
+use crate::request::Invocation;
+
+/// What the dispatcher needs from the control plane.
+pub trait Targets: Send + Sync + 'static {
+    /// The version an event for `function` (as invoked with `qualifier`) runs now.
+    fn resolve(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Arc<DeployedVersion>, String), LambdaError>;
+    /// The event-invoke configuration for that qualifier (defaults when none was put).
+    fn event_config(&self, function: &str, qualifier: Option<&str>) -> EventInvokeConfig;
+    fn reserved_concurrency(&self, function: &str) -> Option<u32>;
+}
+
+/// Daemon settings of asynchronous invocation.
+#[derive(Debug, Clone)]
+pub struct AsyncSettings {
+    /// Wait before the 1st, 2nd, ... retry after a function error (`--async-retry-delays`).
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Default for AsyncSettings {
+    fn default() -> Self {
+        Self {
+            retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
+        }
+    }
+}
+
+/// An event to accept.
+#[derive(Debug, Clone)]
+pub struct AsyncRequest {
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub payload: Bytes,
+    pub client_context: Option<String>,
+}
+
+/// Counts for `lambdalet queue`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueSummary {
+    pub function: String,
+    pub pending: u64,
+    pub in_flight: u64,
+    pub failed: u64,
+}
+
+#[derive(Default)]
+struct QState {
+    events: HashMap<i64, AsyncEventMeta>,
+    /// Not yet due: (due time, id).
+    delayed: BTreeSet<(u64, i64)>,
+    /// Due, per function, oldest first.
+    ready: HashMap<String, VecDeque<i64>>,
+    in_flight: HashMap<String, usize>,
+    closing: bool,
+}
+
+/// The asynchronous event queue and its dispatcher.
+pub struct AsyncQueue {
+    store: AsyncQueueStore,
+    invoker: Arc<Invoker>,
+    targets: Arc<dyn Targets>,
+    settings: AsyncSettings,
+    state: Mutex<QState>,
+    notify: Notify,
+}
+
+/// Why an event ended without success, as invocation records name it.
+const RETRIES_EXHAUSTED: &str = "RetriesExhausted";
+const EVENT_AGE_EXCEEDED: &str = "EventAgeExceeded";
+
+impl AsyncQueue {
+    /// Loads the stored events and starts dispatching them.
+    pub async fn start(
+        store: AsyncQueueStore,
+        invoker: Arc<Invoker>,
+        targets: Arc<dyn Targets>,
+        settings: AsyncSettings,
+    ) -> Result<Arc<Self>, StoreError> {
+        let s = store.clone();
+        let pending = tokio::task::spawn_blocking(move || s.load_pending())
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let queue = Arc::new(Self {
+            store,
+            invoker,
+            targets,
+            settings,
+            state: Mutex::new(QState::default()),
+            notify: Notify::new(),
+        });
+        if !pending.is_empty() {
+            tracing::info!(
+                events = pending.len(),
+                "async.resumed: dispatching events accepted before the restart"
+            );
+        }
+        {
+            let mut st = queue.state.lock();
+            for meta in pending {
+                schedule(&mut st, meta);
+            }
+        }
+        tokio::spawn(queue.clone().dispatch_loop());
+        Ok(queue)
+    }
+
+    /// Stores an event durably and returns its request id; it runs soon after.
+    pub async fn accept(&self, req: AsyncRequest) -> Result<String, InvokeError> {
+        let request_id = lambdalet_core::ids::new_request_id();
+        let now = timefmt::epoch_millis(SystemTime::now());
+        let event = NewAsyncEvent {
+            request_id: request_id.clone(),
+            function: req.function,
+            qualifier: req.qualifier,
+            payload: req.payload.to_vec(),
+            client_context: req.client_context,
+            received_ms: now,
+            next_attempt_ms: now,
+        };
+        self.enqueue(event).await?;
+        Ok(request_id)
+    }
+
+    async fn enqueue(&self, event: NewAsyncEvent) -> Result<(), InvokeError> {
+        let store = self.store.clone();
+        let e = event.clone();
+        let ids = tokio::task::spawn_blocking(move || store.enqueue(vec![e]))
+            .await
+            .map_err(|e| InvokeError::Internal(e.to_string()))?
+            .map_err(|e| InvokeError::Internal(format!("cannot store the event: {e}")))?;
+        let meta = AsyncEventMeta {
+            id: ids[0],
+            request_id: event.request_id,
+            function: event.function,
+            qualifier: event.qualifier,
+            client_context: event.client_context,
+            received_ms: event.received_ms,
+            attempts: 0,
+            throttles: 0,
+            next_attempt_ms: event.next_attempt_ms,
+        };
+        schedule(&mut self.state.lock(), meta);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Pending, in-flight and failed events per function.
+    pub async fn summary(&self) -> Result<Vec<QueueSummary>, StoreError> {
+        let store = self.store.clone();
+        let counts = tokio::task::spawn_blocking(move || store.counts())
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let st = self.state.lock();
+        let mut out: HashMap<String, QueueSummary> = HashMap::new();
+        for (function, c) in counts {
+            out.entry(function.clone())
+                .or_insert_with(|| QueueSummary {
+                    function,
+                    ..Default::default()
+                })
+                .failed = c.failed;
+        }
+        for meta in st.events.values() {
+            out.entry(meta.function.clone())
+                .or_insert_with(|| QueueSummary {
+                    function: meta.function.clone(),
+                    ..Default::default()
+                })
+                .pending += 1;
+        }
+        for (function, n) in &st.in_flight {
+            let s = out.entry(function.clone()).or_insert_with(|| QueueSummary {
+                function: function.clone(),
+                ..Default::default()
+            });
+            s.in_flight = *n as u64;
+            s.pending = s.pending.saturating_sub(*n as u64);
+        }
+        let mut v: Vec<_> = out
+            .into_values()
+            .filter(|s| s.pending + s.in_flight + s.failed > 0)
+            .collect();
+        v.sort_by(|a, b| a.function.cmp(&b.function));
+        Ok(v)
+    }
+
+    /// The store of events, for listing failed ones.
+    pub fn store(&self) -> &AsyncQueueStore {
+        &self.store
+    }
+
+    /// Stops dispatching; events not yet finished stay stored for the next start.
+    pub fn close(&self) {
+        self.state.lock().closing = true;
+        self.notify.notify_one();
+    }
+
+    async fn dispatch_loop(self: Arc<Self>) {
+        loop {
+            let next_due = {
+                let mut st = self.state.lock();
+                if st.closing {
+                    break;
+                }
+                let now = timefmt::epoch_millis(SystemTime::now());
+                while let Some(&(due, id)) = st.delayed.first() {
+                    if due > now {
+                        break;
+                    }
+                    st.delayed.pop_first();
+                    if let Some(f) = st.events.get(&id).map(|m| m.function.clone()) {
+                        st.ready.entry(f).or_default().push_back(id);
+                    }
+                }
+                let mut starts = Vec::new();
+                let functions: Vec<String> = st.ready.keys().cloned().collect();
+                for function in functions {
+                    let limit = self.dispatch_limit(&st, &function);
+                    loop {
+                        let busy = st.in_flight.get(&function).copied().unwrap_or(0);
+                        if busy >= limit {
+                            break;
+                        }
+                        let Some(id) = st.ready.get_mut(&function).and_then(VecDeque::pop_front)
+                        else {
+                            break;
+                        };
+                        if let Some(meta) = st.events.get(&id).cloned() {
+                            *st.in_flight.entry(function.clone()).or_default() += 1;
+                            starts.push(meta);
+                        }
+                    }
+                    if st.ready.get(&function).is_some_and(VecDeque::is_empty) {
+                        st.ready.remove(&function);
+                    }
+                }
+                for meta in starts {
+                    tokio::spawn(self.clone().dispatch(meta));
+                }
+                st.delayed.first().map(|(due, _)| *due)
+            };
+            let sleep = match next_due {
+                Some(due) => Duration::from_millis(
+                    due.saturating_sub(timefmt::epoch_millis(SystemTime::now())),
+                ),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// How many events of one function may run at once: one for a pinned function (its events
+    /// run in order), else its instance limit.
+    fn dispatch_limit(&self, st: &QState, function: &str) -> usize {
+        let head = st
+            .ready
+            .get(function)
+            .and_then(|q| q.front())
+            .and_then(|id| st.events.get(id));
+        let qualifier = head.and_then(|m| m.qualifier.clone());
+        match self.targets.resolve(function, qualifier.as_deref()) {
+            Ok((v, _)) if v.config.lifecycle.pinned => 1,
+            Ok((v, _)) => v.config.lifecycle.max_instances_count.max(1) as usize,
+            Err(_) => 1,
+        }
+    }
+
+    async fn dispatch(self: Arc<Self>, meta: AsyncEventMeta) {
+        let outcome = self.run_one(&meta).await;
+        let mut st = self.state.lock();
+        if let Some(n) = st.in_flight.get_mut(&meta.function) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.in_flight.remove(&meta.function);
+            }
+        }
+        match outcome {
+            Next::Done => {
+                st.events.remove(&meta.id);
+            }
+            Next::Retry(updated) => {
+                st.delayed.insert((updated.next_attempt_ms, updated.id));
+                st.events.insert(updated.id, updated);
+            }
+            Next::Leave => {}
+        }
+        drop(st);
+        self.notify.notify_one();
+    }
+
+    async fn run_one(&self, meta: &AsyncEventMeta) -> Next {
+        let store = self.store.clone();
+        let id = meta.id;
+        let payload = match tokio::task::spawn_blocking(move || store.payload(id)).await {
+            Ok(Ok(Some(p))) => Bytes::from(p),
+            Ok(Ok(None)) => return Next::Done,
+            Ok(Err(e)) => {
+                tracing::error!(event = id, error = %e, "cannot read a queued event; leaving it for the next start");
+                return Next::Leave;
+            }
+            Err(_) => return Next::Leave,
+        };
+        let config = self
+            .targets
+            .event_config(&meta.function, meta.qualifier.as_deref());
+        let now = timefmt::epoch_millis(SystemTime::now());
+        let max_age_ms = u64::from(config.max_event_age_secs()) * 1000;
+        if now.saturating_sub(meta.received_ms) > max_age_ms {
+            return self
+                .give_up(
+                    meta,
+                    &config,
+                    &payload,
+                    EVENT_AGE_EXCEEDED,
+                    "the event is older than MaximumEventAgeInSeconds",
+                )
+                .await;
+        }
+        let (version, invoked_arn) = match self
+            .targets
+            .resolve(&meta.function, meta.qualifier.as_deref())
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(function = %meta.function, request_id = %meta.request_id, "async event cannot run: {e}");
+                self.finish(meta.id, Some((meta.attempts, e.message.clone())), None)
+                    .await;
+                return Next::Done;
+            }
+        };
+        let result = self
+            .invoker
+            .invoke(Invocation {
+                target: version,
+                invoked_arn: invoked_arn.clone(),
+                payload: payload.clone(),
+                client_context: meta.client_context.clone(),
+                trace_id: None,
+                want_log_tail: false,
+                request_id: Some(meta.request_id.clone()),
+            })
+            .await;
+        match result {
+            Ok(r) if !r.function_error => {
+                let record = config.on_success().ok().flatten().map(|d| {
+                    destination_event(
+                        &d,
+                        &record(
+                            meta,
+                            &invoked_arn,
+                            "Success",
+                            meta.attempts + 1,
+                            &payload,
+                            Some(&r),
+                        ),
+                    )
+                });
+                self.finish(meta.id, None, record).await;
+                Next::Done
+            }
+            Ok(r) => {
+                let attempts = meta.attempts + 1;
+                let error = String::from_utf8_lossy(&r.payload)
+                    .chars()
+                    .take(1024)
+                    .collect::<String>();
+                if attempts <= config.max_retry_attempts() {
+                    let delay = self
+                        .settings
+                        .retry_delays
+                        .get(attempts as usize - 1)
+                        .or(self.settings.retry_delays.last())
+                        .copied()
+                        .unwrap_or(Duration::from_secs(60));
+                    tracing::info!(function = %meta.function, request_id = %meta.request_id, attempts, "async.retry in {delay:?} after a function error");
+                    let next = timefmt::epoch_millis(SystemTime::now() + delay);
+                    self.store
+                        .reschedule(meta.id, attempts, meta.throttles, next, error);
+                    Next::Retry(AsyncEventMeta {
+                        attempts,
+                        next_attempt_ms: next,
+                        ..meta.clone()
+                    })
+                } else {
+                    tracing::warn!(function = %meta.function, request_id = %meta.request_id, attempts, "async.failed: retries exhausted");
+                    let follow = config.on_failure().ok().flatten().map(|d| {
+                        destination_event(
+                            &d,
+                            &record(
+                                meta,
+                                &invoked_arn,
+                                RETRIES_EXHAUSTED,
+                                attempts,
+                                &payload,
+                                Some(&r),
+                            ),
+                        )
+                    });
+                    self.finish(meta.id, Some((attempts, error)), follow).await;
+                    Next::Done
+                }
+            }
+            Err(InvokeError::ShuttingDown) => Next::Leave,
+            Err(e) => {
+                if matches!(e, InvokeError::Throttled { .. })
+                    && self.targets.reserved_concurrency(&meta.function) == Some(0)
+                {
+                    return self
+                        .give_up(
+                            meta,
+                            &config,
+                            &payload,
+                            RETRIES_EXHAUSTED,
+                            "reserved concurrency is 0",
+                        )
+                        .await;
+                }
+                let throttles = meta.throttles + 1;
+                let delay = Duration::from_secs((1u64 << throttles.min(9)).min(300));
+                let next = timefmt::epoch_millis(SystemTime::now() + delay);
+                if next.saturating_sub(meta.received_ms) > max_age_ms {
+                    return self
+                        .give_up(meta, &config, &payload, EVENT_AGE_EXCEEDED, &e.to_string())
+                        .await;
+                }
+                tracing::info!(function = %meta.function, request_id = %meta.request_id, "async.backoff {delay:?}: {e}");
+                self.store
+                    .reschedule(meta.id, meta.attempts, throttles, next, e.to_string());
+                Next::Retry(AsyncEventMeta {
+                    throttles,
+                    next_attempt_ms: next,
+                    ..meta.clone()
+                })
+            }
+        }
+    }
+
+    /// Ends an event without an invocation result (too old, disabled function).
+    async fn give_up(
+        &self,
+        meta: &AsyncEventMeta,
+        config: &EventInvokeConfig,
+        payload: &Bytes,
+        condition: &str,
+        why: &str,
+    ) -> Next {
+        tracing::warn!(function = %meta.function, request_id = %meta.request_id, condition, "async.failed: {why}");
+        let arn = self
+            .targets
+            .resolve(&meta.function, meta.qualifier.as_deref())
+            .map(|(_, arn)| arn)
+            .unwrap_or_else(|_| meta.function.clone());
+        let follow = config.on_failure().ok().flatten().map(|d| {
+            destination_event(
+                &d,
+                &record(meta, &arn, condition, meta.attempts, payload, None),
+            )
+        });
+        self.finish(
+            meta.id,
+            Some((meta.attempts, format!("{condition}: {why}"))),
+            follow,
+        )
+        .await;
+        Next::Done
+    }
+
+    /// Deletes a finished event (`failed` None) or marks it failed, together with enqueuing
+    /// its destination event, which is then scheduled here too.
+    async fn finish(&self, id: i64, failed: Option<(u32, String)>, follow: Option<NewAsyncEvent>) {
+        let store = self.store.clone();
+        let f = follow.clone();
+        let result = tokio::task::spawn_blocking(move || match failed {
+            None => store.complete(id, f),
+            Some((attempts, error)) => store.fail(id, attempts, error, f),
+        })
+        .await;
+        match (result, follow) {
+            (Ok(Ok(Some(new_id))), Some(e)) => {
+                let meta = AsyncEventMeta {
+                    id: new_id,
+                    request_id: e.request_id,
+                    function: e.function,
+                    qualifier: e.qualifier,
+                    client_context: e.client_context,
+                    received_ms: e.received_ms,
+                    attempts: 0,
+                    throttles: 0,
+                    next_attempt_ms: e.next_attempt_ms,
+                };
+                schedule(&mut self.state.lock(), meta);
+                self.notify.notify_one();
+            }
+            (Ok(Ok(_)), _) => {}
+            (Ok(Err(e)), _) => {
+                tracing::error!(event = id, error = %e, "cannot record the end of an async event")
+            }
+            (Err(e), _) => {
+                tracing::error!(event = id, error = %e, "cannot record the end of an async event")
+            }
+        }
+    }
+}
+
+enum Next {
+    Done,
+    Retry(AsyncEventMeta),
+    /// Leave the stored event as it is (the daemon is stopping).
+    Leave,
+}
+
+fn schedule(st: &mut QState, meta: AsyncEventMeta) {
+    let now = timefmt::epoch_millis(SystemTime::now());
+    if meta.next_attempt_ms <= now {
+        st.ready
+            .entry(meta.function.clone())
+            .or_default()
+            .push_back(meta.id);
+    } else {
+        st.delayed.insert((meta.next_attempt_ms, meta.id));
+    }
+    st.events.insert(meta.id, meta);
+}
+
+/// The invocation record a destination receives (AWS's shape).
+fn record(
+    meta: &AsyncEventMeta,
+    invoked_arn: &str,
+    condition: &str,
+    invoke_count: u32,
+    payload: &[u8],
+    result: Option<&crate::request::InvocationResult>,
+) -> serde_json::Value {
+    let as_json = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(b).into_owned()))
+    };
+    let function_arn = if invoked_arn.matches(':').count() == 6 {
+        format!("{invoked_arn}:$LATEST")
+    } else {
+        invoked_arn.to_owned()
+    };
+    let mut record = serde_json::json!({
+        "version": "1.0",
+        "timestamp": timefmt::rfc3339_millis(SystemTime::now()),
+        "requestContext": {
+            "requestId": meta.request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "requestPayload": as_json(payload),
+    });
+    if let Some(r) = result {
+        let mut ctx =
+            serde_json::json!({ "statusCode": 200, "executedVersion": r.executed_version });
+        if r.function_error {
+            ctx["functionError"] = serde_json::Value::String("Unhandled".to_owned());
+        }
+        record["responseContext"] = ctx;
+        record["responsePayload"] = as_json(&r.payload);
+    }
+    record
+}
+
+fn destination_event(dest: &Destination, record: &serde_json::Value) -> NewAsyncEvent {
+    let now = timefmt::epoch_millis(SystemTime::now());
+    match dest {
+        Destination::Function { target, .. } => NewAsyncEvent {
+            request_id: lambdalet_core::ids::new_request_id(),
+            function: target.name.to_string(),
+            qualifier: target.qualifier.as_ref().map(ToString::to_string),
+            payload: record.to_string().into_bytes(),
+            client_context: None,
+            received_ms: now,
+            next_attempt_ms: now,
+        },
+    }
+}

@@ -1,0 +1,315 @@
+//! Running one invocation: get an environment from the scheduler (or start one), hand the
+//! event to its runtime, wait for the outcome within the timeout, write the log, give the
+//! environment back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use lambdalet_core::limits::LOG_TAIL_BYTES;
+use lambdalet_core::{Encoding, timefmt};
+use lambdalet_store::{InvocationRecord, Outcome};
+
+use crate::error::InvokeError;
+use crate::instance::{InitProblem, Instance, StartFailure};
+use crate::invoker::{InFlight, Inner};
+use crate::launch::InitType;
+use crate::logs::{Report, end_line, report_line, start_line, tail};
+use crate::outcome::{Ending, conclude, error_json};
+use crate::request::{Invocation, InvocationResult};
+use crate::runtime_api::Event;
+use crate::scheduler::{Acquired, Lease, PoolKey, Refusal};
+use crate::supervisor;
+
+pub(crate) async fn run(
+    inner: &Arc<Inner>,
+    inv: Invocation,
+) -> Result<InvocationResult, InvokeError> {
+    let _guard = InFlight::enter(inner);
+    let request_id = inv
+        .request_id
+        .clone()
+        .unwrap_or_else(lambdalet_core::ids::new_request_id);
+    let started_at = SystemTime::now();
+    let key: PoolKey = (inv.target.name.to_string(), inv.target.version.clone());
+
+    let lease = match inner.sched.acquire(&key, &inv.target).map_err(refused)? {
+        Acquired::Now(lease) => lease,
+        Acquired::Wait(rx) => rx
+            .await
+            .map_err(|_| InvokeError::ShuttingDown)?
+            .into_result()
+            .map_err(refused)?,
+    };
+    let mut instance = match lease {
+        Lease::Warm(instance) => instance,
+        Lease::Start(spec) => match Instance::start(&inner.ctx, &spec, InitType::OnDemand).await {
+            Ok(Ok(instance)) => {
+                if !inner.sched.started(&key, &instance) {
+                    tokio::spawn(instance.stop(crate::scheduler::STOP_GRACE));
+                    return Err(InvokeError::Gone(format!(
+                        "function {}:{} was deleted",
+                        key.0, key.1
+                    )));
+                }
+                instance
+            }
+            Ok(Err(failure)) => {
+                inner.sched.start_failed(&key);
+                return Ok(init_failed(
+                    inner,
+                    &inv,
+                    &spec,
+                    &request_id,
+                    started_at,
+                    failure,
+                ));
+            }
+            Err(e) => {
+                inner.sched.start_failed(&key);
+                return Err(e);
+            }
+        },
+    };
+    // The environment runs the version's current configuration (a redeploy may have changed
+    // it since the caller resolved the function).
+    let version = instance.spec.clone();
+    let init_duration = instance.init_duration.take();
+
+    let mut log = instance.logs.take();
+    log.push_str(&start_line(&request_id, &version.version));
+    let timeout = Duration::from_secs(version.config.timeout_secs.into());
+    let binary = version.config.lifecycle.input_payload_encoding_type == Encoding::Binary;
+    let event = Event {
+        request_id: request_id.clone(),
+        deadline_ms: timefmt::epoch_millis(SystemTime::now() + timeout),
+        invoked_arn: inv.invoked_arn.clone(),
+        trace_id: inv.trace_id.clone().unwrap_or_else(new_trace_id),
+        client_context: inv.client_context.clone(),
+        cognito_identity: None,
+        content_type: if binary {
+            "application/octet-stream"
+        } else {
+            "application/json"
+        }
+        .to_owned(),
+        payload: inv.payload.clone(),
+    };
+    let t0 = Instant::now();
+    let reply = instance.channel.dispatch(event);
+    let mut exited = instance.sandbox.exited();
+    let ending = tokio::select! {
+        r = reply => match r {
+            Ok(outcome) => Ending::Runtime(outcome),
+            Err(_) => Ending::Crashed("the runtime API channel closed".to_owned()),
+        },
+        info = exited.wait_for(Option::is_some) => {
+            let why = match info.ok().and_then(|i| *i) {
+                Some(i) if i.code == Some(0) => "Runtime exited without providing a reason".to_owned(),
+                Some(i) => format!("Runtime exited with error: {i}"),
+                None => "Runtime exited".to_owned(),
+            };
+            Ending::Crashed(why)
+        }
+        _ = tokio::time::sleep(timeout) => Ending::TimedOut,
+    };
+    let elapsed = t0.elapsed().min(timeout);
+    let max_memory_used_mb = instance.max_memory_used_mb();
+    let healthy = matches!(ending, Ending::Runtime(_));
+    if !healthy {
+        instance.sandbox.kill();
+    }
+    instance.logs.sync().await;
+    log.push_str(&instance.logs.take());
+    if !log.ends_with('\n') {
+        log.push('\n');
+    }
+    let c = conclude(ending, &request_id, timeout, &mut log);
+    log.push_str(&end_line(&request_id));
+    log.push_str(&report_line(&Report {
+        request_id: &request_id,
+        duration: elapsed,
+        memory_mb: version.config.memory_mb,
+        max_memory_used_mb,
+        init_duration,
+        status: c.status,
+    }));
+    if healthy && version.config.lifecycle.pinned {
+        supervisor::watch_status(&instance, &version);
+    }
+    inner.sched.release(&key, instance, healthy);
+    Ok(finish(
+        inner,
+        &inv,
+        &version.version,
+        request_id,
+        started_at,
+        elapsed,
+        c.outcome,
+        log,
+        c.payload,
+        c.content_type,
+    ))
+}
+
+fn refused(r: Refusal) -> InvokeError {
+    match r {
+        Refusal::Throttled { reason, message } => InvokeError::Throttled { reason, message },
+        Refusal::Failed(reason) => InvokeError::FunctionFailed(reason),
+        Refusal::Gone(m) => InvokeError::Gone(m),
+        Refusal::ShuttingDown => InvokeError::ShuttingDown,
+    }
+}
+
+/// The invocation's environment could not start: the caller gets the init error as a
+/// function error, as the service reports it.
+fn init_failed(
+    inner: &Inner,
+    inv: &Invocation,
+    version: &lambdalet_core::DeployedVersion,
+    request_id: &str,
+    started_at: SystemTime,
+    failure: StartFailure,
+) -> InvocationResult {
+    let (body, error_type) = describe_init_failure(failure.problem, request_id);
+    let mut log = failure.log;
+    if !log.is_empty() && !log.ends_with('\n') {
+        log.push('\n');
+    }
+    log.push_str(&format!(
+        "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}\n",
+        failure.init_duration.as_secs_f64() * 1000.0
+    ));
+    log.push_str(&start_line(request_id, &version.version));
+    log.push_str(&end_line(request_id));
+    log.push_str(&report_line(&Report {
+        request_id,
+        duration: Duration::ZERO,
+        memory_mb: version.config.memory_mb,
+        max_memory_used_mb: 0,
+        init_duration: Some(failure.init_duration),
+        status: Some(("error", Some(&error_type))),
+    }));
+    finish(
+        inner,
+        inv,
+        &version.version,
+        request_id.to_owned(),
+        started_at,
+        Duration::ZERO,
+        Outcome::InitError,
+        log,
+        body,
+        "application/json".to_owned(),
+    )
+}
+
+/// The caller's error body and the error type of a failed init.
+pub(crate) fn describe_init_failure(problem: InitProblem, request_id: &str) -> (Bytes, String) {
+    match problem {
+        InitProblem::Reported(f) => {
+            let t = f
+                .error_type
+                .clone()
+                .or_else(|| error_type_of(&f.body))
+                .unwrap_or_else(|| "Runtime.Unknown".to_owned());
+            let body = if f.body.is_empty() {
+                error_json(&t, "init failed")
+            } else {
+                f.body
+            };
+            (body, t)
+        }
+        InitProblem::Exited(info) => {
+            let why = if info.code == Some(0) {
+                "Runtime exited without providing a reason".to_owned()
+            } else {
+                format!("Runtime exited with error: {info}")
+            };
+            let msg = format!("RequestId: {request_id} Error: {why}");
+            (
+                error_json("Runtime.ExitError", &msg),
+                "Runtime.ExitError".to_owned(),
+            )
+        }
+        InitProblem::TimedOut => {
+            let msg = format!(
+                "RequestId: {request_id} Error: the runtime did not call /runtime/invocation/next within {}.00 seconds of starting (init timeout)",
+                lambdalet_core::limits::INIT_TIMEOUT_SECS
+            );
+            (
+                error_json("Sandbox.Timedout", &msg),
+                "Sandbox.Timedout".to_owned(),
+            )
+        }
+        InitProblem::Launch(why) => {
+            let msg = format!("RequestId: {request_id} Error: {why}");
+            (
+                error_json("Runtime.InvalidEntrypoint", &msg),
+                "Runtime.InvalidEntrypoint".to_owned(),
+            )
+        }
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a private constructor of the result and its record"
+)]
+fn finish(
+    inner: &Inner,
+    inv: &Invocation,
+    executed_version: &str,
+    request_id: String,
+    started_at: SystemTime,
+    elapsed: Duration,
+    outcome: Outcome,
+    log: String,
+    payload: Bytes,
+    content_type: String,
+) -> InvocationResult {
+    let log_tail = inv
+        .want_log_tail
+        .then(|| tail(&log, LOG_TAIL_BYTES).to_owned());
+    tracing::info!(
+        function = %inv.target.name,
+        version = %executed_version,
+        request_id = %request_id,
+        outcome = outcome.as_str(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "invoke.done"
+    );
+    inner.records.write(InvocationRecord {
+        id: 0,
+        request_id: request_id.clone(),
+        function: inv.target.name.to_string(),
+        version: executed_version.to_owned(),
+        started_ms: timefmt::epoch_millis(started_at),
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        outcome,
+        log,
+    });
+    InvocationResult {
+        request_id,
+        executed_version: executed_version.to_owned(),
+        payload,
+        content_type,
+        function_error: outcome != Outcome::Success,
+        log_tail,
+    }
+}
+
+fn error_type_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("errorType")?.as_str().map(str::to_owned)
+}
+
+/// An X-Ray trace header for an invocation that came without one.
+fn new_trace_id() -> String {
+    let secs = timefmt::epoch_millis(SystemTime::now()) / 1000;
+    format!(
+        "Root=1-{secs:08x}-{:024x};Parent={:016x};Sampled=0",
+        fastrand::u128(..) & ((1u128 << 96) - 1),
+        fastrand::u64(..)
+    )
+}

@@ -1,0 +1,751 @@
+//! Who runs next: the pools of environments of every function version, their FIFO queues and
+//! the limits that bound them.
+//!
+//! One mutex guards all accounting, so the per-version limit (`maxInstancesCount`), the
+//! per-function limit (reserved concurrency) and the daemon-wide limit (`--max-concurrency`)
+//! are checked together. Nothing slow happens under it: starting, stopping and running
+//! environments happen outside, with a reservation taken under the lock.
+//!
+//! An invocation asks for a [`Lease`]: an idle environment (most recently used first), or the
+//! right to start one. When neither is possible it waits in its version's FIFO queue, which
+//! holds at most `maxQueueSize` invocations; beyond that it is refused at once
+//! ([`Refusal::Throttled`]). A released environment goes straight to the first waiter.
+//! Pinned versions never start environments on demand: their supervisor keeps exactly one.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambdalet_core::DeployedVersion;
+use lambdalet_sandbox::Sandbox;
+use parking_lot::Mutex;
+use tokio::sync::{Notify, oneshot};
+
+use crate::instance::Instance;
+
+/// A pool is one function version: `(function, version)`.
+pub(crate) type PoolKey = (String, String);
+
+/// How long a runtime gets to exit after SIGTERM before it is killed.
+pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// What an invocation gets.
+pub(crate) enum Lease {
+    Warm(Instance),
+    /// A reservation: start an environment of this version, then report `started`.
+    Start(Arc<DeployedVersion>),
+}
+
+/// Why an invocation cannot have an environment.
+#[derive(Debug, Clone)]
+pub(crate) enum Refusal {
+    Throttled {
+        reason: &'static str,
+        message: String,
+    },
+    Failed(String),
+    Gone(String),
+    ShuttingDown,
+}
+
+enum Grant {
+    Lease(Lease),
+    Refused(Refusal),
+}
+
+/// What `acquire` decided.
+pub(crate) enum Acquired {
+    Now(Lease),
+    Wait(oneshot::Receiver<GrantMsg>),
+}
+
+/// Sent to a waiting invocation.
+pub(crate) struct GrantMsg(Grant);
+
+impl GrantMsg {
+    pub(crate) fn into_result(self) -> Result<Lease, Refusal> {
+        match self.0 {
+            Grant::Lease(l) => Ok(l),
+            Grant::Refused(r) => Err(r),
+        }
+    }
+}
+
+/// Health of a version, as GetFunction shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Active,
+    /// A pinned function that kept failing; the reason says why.
+    Failed(String),
+}
+
+pub(crate) struct PoolState {
+    pub spec: Arc<DeployedVersion>,
+    idle: Vec<Instance>,
+    busy: usize,
+    starting: usize,
+    queue: VecDeque<oneshot::Sender<GrantMsg>>,
+    /// Every environment started and not yet stopped, for shutdown.
+    sandboxes: HashMap<String, Arc<dyn Sandbox>>,
+    pub provisioned: u32,
+    pub health: Health,
+    /// Consecutive failures of a pinned environment without a successful invocation.
+    pub pinned_failures: u32,
+    /// Wakes this version's pinned supervisor.
+    pub supervisor: Arc<Notify>,
+    pub supervised: bool,
+}
+
+impl PoolState {
+    fn new(spec: Arc<DeployedVersion>) -> Self {
+        Self {
+            spec,
+            idle: Vec::new(),
+            busy: 0,
+            starting: 0,
+            queue: VecDeque::new(),
+            sandboxes: HashMap::new(),
+            provisioned: 0,
+            health: Health::Active,
+            pinned_failures: 0,
+            supervisor: Arc::new(Notify::new()),
+            supervised: false,
+        }
+    }
+
+    fn live(&self) -> usize {
+        self.idle.len() + self.busy + self.starting
+    }
+
+    fn pinned(&self) -> bool {
+        self.spec.config.lifecycle.pinned
+    }
+}
+
+#[derive(Default)]
+struct FunctionState {
+    reserved: Option<u32>,
+    live: usize,
+}
+
+#[derive(Default)]
+struct State {
+    total_live: usize,
+    pools: HashMap<PoolKey, PoolState>,
+    functions: HashMap<String, FunctionState>,
+    closing: bool,
+}
+
+/// Numbers for `lambdalet queue` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub idle: usize,
+    pub busy: usize,
+    pub starting: usize,
+    pub queued: usize,
+}
+
+pub(crate) struct Scheduler {
+    st: Mutex<State>,
+    global_max: usize,
+}
+
+impl Scheduler {
+    pub(crate) fn new(global_max: usize) -> Self {
+        Self {
+            st: Mutex::new(State::default()),
+            global_max: global_max.max(1),
+        }
+    }
+
+    /// Registers or updates a version. A new revision makes idle environments of the old one
+    /// stop; busy ones stop when released. Returns whether a pinned supervisor must be started.
+    pub(crate) fn deploy(&self, spec: Arc<DeployedVersion>) -> bool {
+        let mut st = self.st.lock();
+        let key = key_of(&spec);
+        st.functions.entry(key.0.clone()).or_default();
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let pool = pools
+            .entry(key.clone())
+            .or_insert_with(|| PoolState::new(spec.clone()));
+        if pool.spec.revision_id != spec.revision_id || pool.spec.config != spec.config {
+            pool.spec = spec;
+            let func = functions.entry(key.0.clone()).or_default();
+            for instance in std::mem::take(&mut pool.idle) {
+                discard(pool, func, total_live, instance);
+            }
+        }
+        pool.health = Health::Active;
+        pool.pinned_failures = 0;
+        pool.supervisor.notify_one();
+        let start_supervisor = pool.pinned() && !pool.supervised;
+        if start_supervisor {
+            pool.supervised = true;
+        }
+        drop(st);
+        self.wake();
+        start_supervisor
+    }
+
+    /// Forgets a function (all versions when `version` is None): idle environments stop now,
+    /// busy ones when released, waiters are told the function is gone.
+    pub(crate) fn remove(&self, function: &str, version: Option<&str>) {
+        let mut st = self.st.lock();
+        let keys: Vec<PoolKey> = st
+            .pools
+            .keys()
+            .filter(|(f, v)| f == function && version.is_none_or(|want| want == v))
+            .cloned()
+            .collect();
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        for key in keys {
+            if let Some(mut pool) = pools.remove(&key) {
+                let func = functions.entry(key.0.clone()).or_default();
+                for instance in std::mem::take(&mut pool.idle) {
+                    discard(&mut pool, func, total_live, instance);
+                }
+                for w in pool.queue.drain(..) {
+                    let _ = w.send(GrantMsg(Grant::Refused(Refusal::Gone(format!(
+                        "function {}:{} was deleted while this invocation waited",
+                        key.0, key.1
+                    )))));
+                }
+                // Busy and starting environments are stopped by `release` / `started`,
+                // which no longer find the pool.
+                pool.supervisor.notify_one();
+            }
+        }
+    }
+
+    pub(crate) fn set_reserved(&self, function: &str, reserved: Option<u32>) {
+        self.st
+            .lock()
+            .functions
+            .entry(function.to_owned())
+            .or_default()
+            .reserved = reserved;
+        self.wake();
+    }
+
+    pub(crate) fn set_provisioned(&self, key: &PoolKey, n: u32) {
+        if let Some(p) = self.st.lock().pools.get_mut(key) {
+            p.provisioned = n;
+        }
+    }
+
+    /// Asks for an environment for `key`.
+    pub(crate) fn acquire(
+        &self,
+        key: &PoolKey,
+        spec: &Arc<DeployedVersion>,
+    ) -> Result<Acquired, Refusal> {
+        let mut st = self.st.lock();
+        if st.closing {
+            return Err(Refusal::ShuttingDown);
+        }
+        if !st.pools.contains_key(key) {
+            st.pools.insert(key.clone(), PoolState::new(spec.clone()));
+        }
+        st.functions.entry(key.0.clone()).or_default();
+        let total = st.total_live;
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let pool = pools.get_mut(key).expect("inserted above");
+        let func = functions.get_mut(&key.0).expect("inserted above");
+        if let Health::Failed(reason) = &pool.health {
+            return Err(Refusal::Failed(reason.clone()));
+        }
+        if func.reserved == Some(0) {
+            return Err(Refusal::Throttled {
+                reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+                message: format!(
+                    "function {} has reserved concurrency 0, which stops all invocations: raise it with PutFunctionConcurrency or remove it with DeleteFunctionConcurrency",
+                    key.0
+                ),
+            });
+        }
+        while let Some(instance) = pool.idle.pop() {
+            if instance.is_healthy() && instance.spec.revision_id == pool.spec.revision_id {
+                pool.busy += 1;
+                return Ok(Acquired::Now(Lease::Warm(instance)));
+            }
+            discard(pool, func, total_live, instance);
+        }
+        if !pool.pinned() && can_start(pool, func, total, self.global_max) {
+            reserve(pool, func, total_live);
+            return Ok(Acquired::Now(Lease::Start(pool.spec.clone())));
+        }
+        let max_queue = pool.spec.config.lifecycle.max_queue_size as usize;
+        pool.queue.retain(|w| !w.is_closed());
+        if pool.queue.len() < max_queue {
+            let (tx, rx) = oneshot::channel();
+            pool.queue.push_back(tx);
+            if pool.pinned() {
+                pool.supervisor.notify_one();
+            }
+            return Ok(Acquired::Wait(rx));
+        }
+        Err(throttled(key, pool, func, total, self.global_max))
+    }
+
+    /// A reserved start succeeded: the instance is now busy with the invocation that started
+    /// it. False if the function was deleted meanwhile (the caller stops the instance).
+    pub(crate) fn started(&self, key: &PoolKey, instance: &Instance) -> bool {
+        let mut st = self.st.lock();
+        if let Some(pool) = st.pools.get_mut(key) {
+            pool.starting -= 1;
+            pool.busy += 1;
+            pool.sandboxes
+                .insert(instance.id.clone(), instance.sandbox.clone());
+            return true;
+        }
+        let State {
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        *total_live = total_live.saturating_sub(1);
+        if let Some(f) = functions.get_mut(&key.0) {
+            f.live = f.live.saturating_sub(1);
+        }
+        false
+    }
+
+    /// A reserved start failed: the reservation is returned.
+    pub(crate) fn start_failed(&self, key: &PoolKey) {
+        {
+            let mut st = self.st.lock();
+            let State {
+                pools,
+                functions,
+                total_live,
+                ..
+            } = &mut *st;
+            if let Some(pool) = pools.get_mut(key) {
+                pool.starting -= 1;
+            }
+            if let Some(f) = functions.get_mut(&key.0) {
+                f.live = f.live.saturating_sub(1);
+            }
+            *total_live = total_live.saturating_sub(1);
+        }
+        self.wake();
+    }
+
+    /// Returns an environment after an invocation. A healthy one of the current revision goes
+    /// to the first waiter or back to the idle stack; anything else is stopped.
+    pub(crate) fn release(&self, key: &PoolKey, mut instance: Instance, healthy: bool) {
+        let mut st = self.st.lock();
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let func = functions.entry(key.0.clone()).or_default();
+        let Some(pool) = pools.get_mut(key) else {
+            // The function was deleted meanwhile.
+            func.live = func.live.saturating_sub(1);
+            *total_live = total_live.saturating_sub(1);
+            drop(st);
+            instance.sandbox.kill();
+            tokio::spawn(instance.stop(STOP_GRACE));
+            return;
+        };
+        pool.busy -= 1;
+        if healthy && pool.pinned() {
+            pool.pinned_failures = 0;
+        }
+        let current = instance.spec.revision_id == pool.spec.revision_id;
+        if !healthy || !current || matches!(pool.health, Health::Failed(_)) {
+            discard(pool, func, total_live, instance);
+            drop(st);
+            self.wake();
+            return;
+        }
+        instance.last_used = Instant::now();
+        while let Some(w) = pool.queue.pop_front() {
+            match w.send(GrantMsg(Grant::Lease(Lease::Warm(instance)))) {
+                Ok(()) => {
+                    pool.busy += 1;
+                    return;
+                }
+                Err(GrantMsg(Grant::Lease(Lease::Warm(back)))) => instance = back,
+                Err(_) => unreachable!("the message sent above is a warm lease"),
+            }
+        }
+        pool.idle.push(instance);
+    }
+
+    /// Adds a ready environment started by a supervisor (pinned) or for provisioned
+    /// concurrency (reserved with [`Self::reserve_background`]).
+    pub(crate) fn add_ready(&self, key: &PoolKey, instance: Instance) {
+        let mut st = self.st.lock();
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let Some(pool) = pools.get_mut(key) else {
+            *total_live = total_live.saturating_sub(1);
+            if let Some(f) = functions.get_mut(&key.0) {
+                f.live = f.live.saturating_sub(1);
+            }
+            drop(st);
+            tokio::spawn(instance.stop(STOP_GRACE));
+            return;
+        };
+        pool.starting -= 1;
+        pool.busy += 1;
+        pool.sandboxes
+            .insert(instance.id.clone(), instance.sandbox.clone());
+        drop(st);
+        self.release(key, instance, true);
+    }
+
+    /// Reserves a start outside any invocation (pinned supervisor, provisioned concurrency).
+    /// Pinned versions always get theirs; provisioned ones only within the limits.
+    pub(crate) fn reserve_background(&self, key: &PoolKey) -> Option<Arc<DeployedVersion>> {
+        let mut st = self.st.lock();
+        if st.closing {
+            return None;
+        }
+        let total = st.total_live;
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let pool = pools.get_mut(key)?;
+        let func = functions.entry(key.0.clone()).or_default();
+        let allowed = if pool.pinned() {
+            pool.live() == 0 && pool.health == Health::Active
+        } else {
+            (pool.live() as u32) < pool.provisioned && can_start(pool, func, total, self.global_max)
+        };
+        if !allowed {
+            return None;
+        }
+        reserve(pool, func, total_live);
+        Some(pool.spec.clone())
+    }
+
+    /// Records a failed background start (it counts toward a pinned version's failures).
+    pub(crate) fn background_failed(&self, key: &PoolKey) {
+        {
+            let mut st = self.st.lock();
+            let State {
+                pools,
+                functions,
+                total_live,
+                ..
+            } = &mut *st;
+            *total_live = total_live.saturating_sub(1);
+            if let Some(f) = functions.get_mut(&key.0) {
+                f.live = f.live.saturating_sub(1);
+            }
+            if let Some(pool) = pools.get_mut(key) {
+                pool.starting -= 1;
+                if pool.pinned() {
+                    pool.pinned_failures += 1;
+                }
+            }
+        }
+        self.wake();
+    }
+
+    /// Counts a pinned environment's death (crash, hang) toward the failure limit.
+    pub(crate) fn pinned_died(&self, key: &PoolKey) {
+        if let Some(p) = self.st.lock().pools.get_mut(key) {
+            p.pinned_failures += 1;
+        }
+    }
+
+    pub(crate) fn pinned_failures(&self, key: &PoolKey) -> u32 {
+        self.st
+            .lock()
+            .pools
+            .get(key)
+            .map_or(0, |p| p.pinned_failures)
+    }
+
+    /// Marks a version Failed: waiting and future invocations are refused with `reason` until
+    /// the next deploy.
+    pub(crate) fn mark_failed(&self, key: &PoolKey, reason: String) {
+        let mut st = self.st.lock();
+        if let Some(pool) = st.pools.get_mut(key) {
+            pool.health = Health::Failed(reason.clone());
+            for w in pool.queue.drain(..) {
+                let _ = w.send(GrantMsg(Grant::Refused(Refusal::Failed(reason.clone()))));
+            }
+        }
+    }
+
+    /// Removes a dead environment from the idle stack (it died while waiting for work).
+    pub(crate) fn forget_dead(&self, key: &PoolKey, id: &str) {
+        let mut st = self.st.lock();
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let Some(pool) = pools.get_mut(key) else {
+            return;
+        };
+        if let Some(i) = pool.idle.iter().position(|x| x.id == id) {
+            let instance = pool.idle.remove(i);
+            let func = functions.entry(key.0.clone()).or_default();
+            discard(pool, func, total_live, instance);
+        }
+    }
+
+    /// Stops idle on-demand environments unused for `maxIdleTimeInSeconds`, keeping the
+    /// provisioned ones. Returns the versions that are below their provisioned count.
+    pub(crate) fn reap_idle(&self) -> Vec<PoolKey> {
+        let mut st = self.st.lock();
+        let State {
+            pools,
+            functions,
+            total_live,
+            ..
+        } = &mut *st;
+        let mut short = Vec::new();
+        let mut reaped = 0;
+        for (key, pool) in pools.iter_mut() {
+            if pool.pinned() {
+                continue;
+            }
+            let max_idle =
+                Duration::from_secs(pool.spec.config.lifecycle.max_idle_time_in_seconds.into());
+            // The idle stack is in use order: the front was used longest ago.
+            while let Some(first) = pool.idle.first() {
+                let expired = first.last_used.elapsed() >= max_idle || !first.is_healthy();
+                if !expired || (pool.live() as u32 <= pool.provisioned && first.is_healthy()) {
+                    break;
+                }
+                let instance = pool.idle.remove(0);
+                tracing::debug!(function = %key.0, version = %key.1, sandbox = %instance.id, "sandbox.reap");
+                let func = functions.entry(key.0.clone()).or_default();
+                discard(pool, func, total_live, instance);
+                reaped += 1;
+            }
+            if (pool.live() as u32) < pool.provisioned && pool.health == Health::Active {
+                short.push(key.clone());
+            }
+        }
+        drop(st);
+        if reaped > 0 {
+            self.wake();
+        }
+        short
+    }
+
+    /// The version's spec and health, if it is known.
+    pub(crate) fn pool_info(
+        &self,
+        key: &PoolKey,
+    ) -> Option<(Arc<DeployedVersion>, Health, Arc<Notify>)> {
+        let st = self.st.lock();
+        st.pools
+            .get(key)
+            .map(|p| (p.spec.clone(), p.health.clone(), p.supervisor.clone()))
+    }
+
+    pub(crate) fn health(&self, key: &PoolKey) -> Option<Health> {
+        self.st.lock().pools.get(key).map(|p| p.health.clone())
+    }
+
+    pub(crate) fn stats(&self, key: &PoolKey) -> PoolStats {
+        let st = self.st.lock();
+        st.pools
+            .get(key)
+            .map(|p| PoolStats {
+                idle: p.idle.len(),
+                busy: p.busy,
+                starting: p.starting,
+                queued: p.queue.len(),
+            })
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn all_stats(&self) -> Vec<(PoolKey, PoolStats)> {
+        let st = self.st.lock();
+        st.pools
+            .iter()
+            .map(|(k, p)| {
+                (
+                    k.clone(),
+                    PoolStats {
+                        idle: p.idle.len(),
+                        busy: p.busy,
+                        starting: p.starting,
+                        queued: p.queue.len(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Marks a pinned supervisor as gone, so the next deploy starts a new one.
+    pub(crate) fn supervisor_exited(&self, key: &PoolKey) {
+        if let Some(p) = self.st.lock().pools.get_mut(key) {
+            p.supervised = false;
+        }
+    }
+
+    /// Hands start reservations to waiters wherever limits now allow.
+    pub(crate) fn wake(&self) {
+        let mut st = self.st.lock();
+        let global_max = self.global_max;
+        let State {
+            pools,
+            functions,
+            total_live,
+            closing,
+        } = &mut *st;
+        if *closing {
+            return;
+        }
+        for (key, pool) in pools.iter_mut() {
+            pool.queue.retain(|w| !w.is_closed());
+            if pool.queue.is_empty() {
+                continue;
+            }
+            if pool.pinned() {
+                pool.supervisor.notify_one();
+                continue;
+            }
+            let func = functions.entry(key.0.clone()).or_default();
+            while !pool.queue.is_empty() && can_start(pool, func, *total_live, global_max) {
+                reserve(pool, func, total_live);
+                let w = pool.queue.pop_front().expect("checked non-empty");
+                if w.send(GrantMsg(Grant::Lease(Lease::Start(pool.spec.clone()))))
+                    .is_err()
+                {
+                    pool.starting -= 1;
+                    func.live -= 1;
+                    *total_live -= 1;
+                }
+            }
+        }
+    }
+
+    /// Refuses every waiter and returns every environment (idle ones to stop gracefully,
+    /// busy ones to kill).
+    pub(crate) fn close(&self) -> (Vec<Instance>, Vec<Arc<dyn Sandbox>>) {
+        let mut st = self.st.lock();
+        st.closing = true;
+        let mut idle = Vec::new();
+        let mut all = Vec::new();
+        for pool in st.pools.values_mut() {
+            for w in pool.queue.drain(..) {
+                let _ = w.send(GrantMsg(Grant::Refused(Refusal::ShuttingDown)));
+            }
+            idle.append(&mut pool.idle);
+            all.extend(pool.sandboxes.drain().map(|(_, s)| s));
+            pool.supervisor.notify_one();
+        }
+        (idle, all)
+    }
+}
+
+fn key_of(spec: &DeployedVersion) -> PoolKey {
+    (spec.name.to_string(), spec.version.clone())
+}
+
+fn max_instances(pool: &PoolState) -> usize {
+    if pool.pinned() {
+        1
+    } else {
+        pool.spec.config.lifecycle.max_instances_count as usize
+    }
+}
+
+fn can_start(pool: &PoolState, func: &FunctionState, total: usize, global_max: usize) -> bool {
+    pool.live() < max_instances(pool)
+        && func.reserved.is_none_or(|r| func.live < r as usize)
+        && total < global_max
+}
+
+fn reserve(pool: &mut PoolState, func: &mut FunctionState, total_live: &mut usize) {
+    pool.starting += 1;
+    func.live += 1;
+    *total_live += 1;
+}
+
+/// Stops an environment (in the background) and releases its slot.
+fn discard(
+    pool: &mut PoolState,
+    func: &mut FunctionState,
+    total_live: &mut usize,
+    instance: Instance,
+) {
+    pool.sandboxes.remove(&instance.id);
+    func.live = func.live.saturating_sub(1);
+    *total_live = total_live.saturating_sub(1);
+    if pool.pinned() {
+        pool.supervisor.notify_one();
+    }
+    tokio::spawn(instance.stop(STOP_GRACE));
+}
+
+fn throttled(
+    key: &PoolKey,
+    pool: &PoolState,
+    func: &FunctionState,
+    total: usize,
+    global_max: usize,
+) -> Refusal {
+    let queued = pool.queue.len();
+    let (reason, limit) = if func.reserved.is_some_and(|r| func.live >= r as usize) {
+        (
+            "ReservedFunctionConcurrentInvocationLimitExceeded",
+            format!(
+                "its reserved concurrency ({}) is in use",
+                func.reserved.unwrap_or(0)
+            ),
+        )
+    } else if total >= global_max {
+        (
+            "ConcurrentInvocationLimitExceeded",
+            format!("lambdalet's --max-concurrency ({global_max}) is in use"),
+        )
+    } else if pool.pinned() {
+        (
+            "ConcurrentInvocationLimitExceeded",
+            "it is pinned (one invocation at a time)".to_owned(),
+        )
+    } else {
+        (
+            "ConcurrentInvocationLimitExceeded",
+            format!(
+                "all {} of its instances (maxInstancesCount) are busy",
+                max_instances(pool)
+            ),
+        )
+    };
+    Refusal::Throttled {
+        reason,
+        message: format!(
+            "Rate Exceeded. Function {}:{} cannot take this invocation: {limit} and its queue is full ({queued} waiting, maxQueueSize {}); retry later or raise maxQueueSize",
+            key.0, key.1, pool.spec.config.lifecycle.max_queue_size
+        ),
+    }
+}

@@ -1,0 +1,467 @@
+//! The durable queue of asynchronous (`Event`) invocations.
+//!
+//! Accepted events are committed with `synchronous=FULL` (fsync) before the caller gets its
+//! 202, by one writer thread that commits everything queued at that moment in one
+//! transaction (group commit), so durability does not cost one fsync per event. Completions,
+//! retries and failures go through the same thread; a completion and the destination event it
+//! produces commit together.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::db::{Store, open_connection};
+use crate::error::StoreError;
+
+/// An event to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAsyncEvent {
+    pub request_id: String,
+    pub function: String,
+    /// The qualifier as invoked (`None`: unqualified).
+    pub qualifier: Option<String>,
+    pub payload: Vec<u8>,
+    pub client_context: Option<String>,
+    pub received_ms: u64,
+    pub next_attempt_ms: u64,
+}
+
+/// A queued event without its payload (what the dispatcher keeps in memory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncEventMeta {
+    pub id: i64,
+    pub request_id: String,
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub client_context: Option<String>,
+    pub received_ms: u64,
+    /// Attempts that ended in a function error so far.
+    pub attempts: u32,
+    /// Throttles and system errors so far (drives the backoff).
+    pub throttles: u32,
+    pub next_attempt_ms: u64,
+}
+
+/// A failed event, for `lambdalet queue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAsyncEvent {
+    pub id: i64,
+    pub request_id: String,
+    pub function: String,
+    pub received_ms: u64,
+    pub attempts: u32,
+    pub last_error: String,
+}
+
+/// Per-function counts of stored events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub pending: u64,
+    pub failed: u64,
+}
+
+enum Op {
+    Enqueue(Vec<NewAsyncEvent>, Sender<Result<Vec<i64>, String>>),
+    /// Delete a finished event, and enqueue its follow-up (destination) event if any.
+    Complete(i64, Option<(NewAsyncEvent, Ack)>),
+    Reschedule {
+        id: i64,
+        attempts: u32,
+        throttles: u32,
+        next_attempt_ms: u64,
+        error: String,
+    },
+    /// Mark failed (kept for inspection) and enqueue its follow-up event if any.
+    Fail {
+        id: i64,
+        attempts: u32,
+        error: String,
+        follow_up: Option<(NewAsyncEvent, Ack)>,
+    },
+    Flush(Sender<()>),
+}
+
+/// Failed events kept per function for inspection; older ones are deleted.
+const KEEP_FAILED: i64 = 1000;
+
+/// The writer of the async queue. Cheap to clone.
+#[derive(Clone)]
+pub struct AsyncQueueStore {
+    tx: Sender<Op>,
+    store: Store,
+}
+
+impl AsyncQueueStore {
+    /// Starts the writer thread on its own fsync-ing connection.
+    pub fn start(store: &Store) -> Result<Self, StoreError> {
+        let conn = open_connection(store.path())?;
+        conn.execute_batch("PRAGMA synchronous=FULL;")?;
+        let (tx, rx) = mpsc::channel();
+        thread::Builder::new()
+            .name("lambdalet-async-queue".to_owned())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| {
+                StoreError::Corrupt(format!("cannot start the async queue writer: {e}"))
+            })?;
+        Ok(Self {
+            tx,
+            store: store.clone(),
+        })
+    }
+
+    /// Durably stores `events` and returns their ids; blocks until they are on disk.
+    pub fn enqueue(&self, events: Vec<NewAsyncEvent>) -> Result<Vec<i64>, StoreError> {
+        let (ack, rx) = mpsc::channel();
+        self.tx
+            .send(Op::Enqueue(events, ack))
+            .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?;
+        rx.recv()
+            .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?
+            .map_err(StoreError::Corrupt)
+    }
+
+    /// Deletes a finished event. With a follow-up event (a destination's), both commit
+    /// together and this blocks until then, returning the follow-up's id.
+    pub fn complete(
+        &self,
+        id: i64,
+        follow_up: Option<NewAsyncEvent>,
+    ) -> Result<Option<i64>, StoreError> {
+        let (follow, rx) = with_ack(follow_up);
+        let _ = self.tx.send(Op::Complete(id, follow));
+        wait_follow_up(rx)
+    }
+
+    pub fn reschedule(
+        &self,
+        id: i64,
+        attempts: u32,
+        throttles: u32,
+        next_attempt_ms: u64,
+        error: String,
+    ) {
+        let _ = self.tx.send(Op::Reschedule {
+            id,
+            attempts,
+            throttles,
+            next_attempt_ms,
+            error,
+        });
+    }
+
+    /// Marks an event failed (kept for `lambdalet queue`). With a follow-up event, both
+    /// commit together and this blocks until then, returning the follow-up's id.
+    pub fn fail(
+        &self,
+        id: i64,
+        attempts: u32,
+        error: String,
+        follow_up: Option<NewAsyncEvent>,
+    ) -> Result<Option<i64>, StoreError> {
+        let (follow, rx) = with_ack(follow_up);
+        let _ = self.tx.send(Op::Fail {
+            id,
+            attempts,
+            error,
+            follow_up: follow,
+        });
+        wait_follow_up(rx)
+    }
+
+    /// Waits until every operation sent before this call is committed.
+    pub fn flush(&self) {
+        let (ack, rx) = mpsc::channel();
+        if self.tx.send(Op::Flush(ack)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Every pending event, oldest first (at start, to rebuild the dispatcher's state).
+    pub fn load_pending(&self) -> Result<Vec<AsyncEventMeta>, StoreError> {
+        let conn = self.store.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, request_id, function, qualifier, client_context, received_ms, attempts, throttles, next_attempt_ms
+             FROM async_events WHERE status = 'pending' ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AsyncEventMeta {
+                    id: r.get(0)?,
+                    request_id: r.get(1)?,
+                    function: r.get(2)?,
+                    qualifier: r.get(3)?,
+                    client_context: r.get(4)?,
+                    received_ms: r.get::<_, i64>(5)? as u64,
+                    attempts: r.get(6)?,
+                    throttles: r.get(7)?,
+                    next_attempt_ms: r.get::<_, i64>(8)? as u64,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The payload of a stored event (`None` if it is gone).
+    pub fn payload(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.store.conn.lock();
+        Ok(conn
+            .query_row(
+                "SELECT payload FROM async_events WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Pending and failed counts per function.
+    pub fn counts(&self) -> Result<Vec<(String, QueueCounts)>, StoreError> {
+        let conn = self.store.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT function, SUM(status = 'pending'), SUM(status = 'failed')
+             FROM async_events GROUP BY function ORDER BY function",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    QueueCounts {
+                        pending: r.get::<_, i64>(1)? as u64,
+                        failed: r.get::<_, i64>(2)? as u64,
+                    },
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The newest failed events of a function.
+    pub fn failed(
+        &self,
+        function: &str,
+        limit: usize,
+    ) -> Result<Vec<FailedAsyncEvent>, StoreError> {
+        let conn = self.store.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, request_id, function, received_ms, attempts, COALESCE(last_error, '')
+             FROM async_events WHERE status = 'failed' AND function = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![function, limit as i64], |r| {
+                Ok(FailedAsyncEvent {
+                    id: r.get(0)?,
+                    request_id: r.get(1)?,
+                    function: r.get(2)?,
+                    received_ms: r.get::<_, i64>(3)? as u64,
+                    attempts: r.get(4)?,
+                    last_error: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+type FollowUp = (
+    Option<(NewAsyncEvent, Ack)>,
+    Option<Receiver<Result<Vec<i64>, String>>>,
+);
+
+fn with_ack(follow_up: Option<NewAsyncEvent>) -> FollowUp {
+    match follow_up {
+        None => (None, None),
+        Some(e) => {
+            let (ack, rx) = mpsc::channel();
+            (Some((e, ack)), Some(rx))
+        }
+    }
+}
+
+fn wait_follow_up(
+    rx: Option<Receiver<Result<Vec<i64>, String>>>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(rx) = rx else { return Ok(None) };
+    let ids = rx
+        .recv()
+        .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?
+        .map_err(StoreError::Corrupt)?;
+    Ok(ids.first().copied())
+}
+
+fn run(mut conn: Connection, rx: Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        let mut ops = vec![first];
+        while ops.len() < 1024 {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut acks = Vec::new();
+        let mut flushes = Vec::new();
+        let result = apply(&mut conn, ops, &mut acks, &mut flushes);
+        match result {
+            Ok(ids) => {
+                for (ack, ids) in acks.into_iter().zip(ids) {
+                    let _ = ack.send(Ok(ids));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the async queue could not commit");
+                for ack in acks {
+                    let _ = ack.send(Err(format!("the async queue could not commit: {e}")));
+                }
+            }
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+type Ack = Sender<Result<Vec<i64>, String>>;
+
+/// Applies a batch in one transaction; returns the ids of each `Enqueue`, in order.
+fn apply(
+    conn: &mut Connection,
+    ops: Vec<Op>,
+    acks: &mut Vec<Ack>,
+    flushes: &mut Vec<Sender<()>>,
+) -> Result<Vec<Vec<i64>>, rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let mut all_ids = Vec::new();
+    let mut failed_functions = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO async_events (request_id, function, qualifier, payload, client_context, received_ms, next_attempt_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut put = |e: &NewAsyncEvent| -> Result<i64, rusqlite::Error> {
+            insert.execute(params![
+                e.request_id,
+                e.function,
+                e.qualifier,
+                e.payload,
+                e.client_context,
+                e.received_ms as i64,
+                e.next_attempt_ms as i64
+            ])?;
+            Ok(tx.last_insert_rowid())
+        };
+        for op in ops {
+            match op {
+                Op::Enqueue(events, ack) => {
+                    let mut ids = Vec::with_capacity(events.len());
+                    for e in &events {
+                        ids.push(put(e)?);
+                    }
+                    all_ids.push(ids);
+                    acks.push(ack);
+                }
+                Op::Complete(id, follow_up) => {
+                    tx.execute("DELETE FROM async_events WHERE id = ?1", [id])?;
+                    if let Some((e, ack)) = follow_up {
+                        all_ids.push(vec![put(&e)?]);
+                        acks.push(ack);
+                    }
+                }
+                Op::Reschedule {
+                    id,
+                    attempts,
+                    throttles,
+                    next_attempt_ms,
+                    error,
+                } => {
+                    tx.execute(
+                        "UPDATE async_events SET attempts = ?2, throttles = ?3, next_attempt_ms = ?4, last_error = ?5 WHERE id = ?1",
+                        params![id, attempts, throttles, next_attempt_ms as i64, error],
+                    )?;
+                }
+                Op::Fail {
+                    id,
+                    attempts,
+                    error,
+                    follow_up,
+                } => {
+                    let function: Option<String> = tx
+                        .query_row(
+                            "UPDATE async_events SET status = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1 RETURNING function",
+                            params![id, attempts, error],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    failed_functions.extend(function);
+                    if let Some((e, ack)) = follow_up {
+                        all_ids.push(vec![put(&e)?]);
+                        acks.push(ack);
+                    }
+                }
+                Op::Flush(f) => flushes.push(f),
+            }
+        }
+    }
+    for f in failed_functions {
+        tx.execute(
+            "DELETE FROM async_events WHERE status = 'failed' AND function = ?1 AND id <= (
+                SELECT id FROM async_events WHERE status = 'failed' AND function = ?1
+                ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![f, KEEP_FAILED],
+        )?;
+    }
+    tx.commit()?;
+    Ok(all_ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(function: &str, n: u8) -> NewAsyncEvent {
+        NewAsyncEvent {
+            request_id: format!("r{n}"),
+            function: function.to_owned(),
+            qualifier: None,
+            payload: vec![n],
+            client_context: None,
+            received_ms: 1,
+            next_attempt_ms: 1,
+        }
+    }
+
+    #[test]
+    fn enqueue_complete_retry_fail_and_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let q = AsyncQueueStore::start(&store).expect("start");
+        let ids = q
+            .enqueue(vec![event("f", 1), event("f", 2), event("g", 3)])
+            .expect("enqueue");
+        assert_eq!(ids.len(), 3);
+        assert_eq!(q.payload(ids[1]).expect("read"), Some(vec![2]));
+        let dest = q
+            .complete(ids[0], Some(event("dest", 9)))
+            .expect("complete");
+        assert!(dest.is_some_and(|d| d > ids[2]));
+        q.reschedule(ids[1], 1, 0, 99, "boom".to_owned());
+        assert_eq!(
+            q.fail(ids[2], 3, "gave up".to_owned(), None).expect("fail"),
+            None
+        );
+        q.flush();
+        drop(q);
+        let q = AsyncQueueStore::start(&Store::open(dir.path()).expect("reopen")).expect("start");
+        let pending = q.load_pending().expect("load");
+        let fns: Vec<(&str, u32, u64)> = pending
+            .iter()
+            .map(|e| (e.function.as_str(), e.attempts, e.next_attempt_ms))
+            .collect();
+        assert_eq!(fns, [("f", 1, 99), ("dest", 0, 1)]);
+        let counts = q.counts().expect("counts");
+        assert_eq!(
+            counts.iter().find(|(f, _)| f == "g").map(|(_, c)| c.failed),
+            Some(1)
+        );
+        let failed = q.failed("g", 10).expect("failed");
+        assert_eq!(failed[0].last_error, "gave up");
+    }
+}

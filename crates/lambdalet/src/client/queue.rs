@@ -1,0 +1,63 @@
+//! `lambdalet queue [NAME]`: asynchronous events per function, or one function's failures.
+
+use std::process::ExitCode;
+
+use reqwest::Method;
+
+use crate::cli::QueueArgs;
+use crate::client::{Client, segment};
+
+pub async fn run(endpoint: &str, args: QueueArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(endpoint)?;
+    if let Some(name) = &args.name {
+        let v = client
+            .json(client.request(
+                Method::GET,
+                &format!("/lambdalet/v1/queue/{}", segment(name)),
+            ))
+            .await?;
+        let failed = v["failed"].as_array().cloned().unwrap_or_default();
+        if failed.is_empty() {
+            eprintln!("no failed asynchronous events for {name}");
+        }
+        for f in failed {
+            println!(
+                "{}  {}  attempts {}  {}",
+                f["receivedAt"].as_str().unwrap_or(""),
+                f["requestId"].as_str().unwrap_or(""),
+                f["attempts"],
+                f["error"].as_str().unwrap_or("").replace('\n', " ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let v = client
+        .json(client.request(Method::GET, "/lambdalet/v1/queue"))
+        .await?;
+    let rows = v["functions"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        eprintln!("no asynchronous events pending, in flight or failed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = rows
+        .iter()
+        .filter_map(|r| r["function"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    println!(
+        "{:<width$}  {:>8}  {:>9}  {:>7}",
+        "FUNCTION", "PENDING", "IN FLIGHT", "FAILED"
+    );
+    for r in rows {
+        println!(
+            "{:<width$}  {:>8}  {:>9}  {:>7}",
+            r["function"].as_str().unwrap_or(""),
+            r["pending"],
+            r["inFlight"],
+            r["failed"]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
