@@ -223,6 +223,30 @@ impl Daemon {
         r.json()["records"].as_array().cloned().unwrap_or_default()
     }
 
+    /// lambdalet's view of a function: lifecycle settings, state, instance counts.
+    pub fn lifecycle(&self, name: &str) -> Value {
+        let r = self.http(
+            "GET",
+            &format!("/lambdalet/v1/functions/{name}/configuration"),
+            None,
+            &[],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Sends an asynchronous (`Event`) invocation; returns its request id.
+    pub fn invoke_async(&self, name: &str, payload: &str) -> String {
+        let r = self.http(
+            "POST",
+            &format!("/2015-03-31/functions/{name}/invocations"),
+            Some(payload.as_bytes()),
+            &[("X-Amz-Invocation-Type", "Event")],
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        r.header("x-amzn-requestid").expect("request id").to_owned()
+    }
+
     /// Runs `lambdalet <args>` as a client of this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(LAMBDALET)

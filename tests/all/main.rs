@@ -4,11 +4,15 @@
 
 mod harness;
 
+mod async_invoke;
 mod aws_cli;
 mod bad_input;
 mod boto3;
 mod cli;
+mod encoding;
+mod execution;
 mod handlers;
 mod official_clients;
 mod persistence;
+mod pinned;
 mod runtime_api;

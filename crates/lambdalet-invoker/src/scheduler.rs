@@ -257,6 +257,9 @@ impl Scheduler {
             st.pools.insert(key.clone(), PoolState::new(spec.clone()));
         }
         st.functions.entry(key.0.clone()).or_default();
+        if blocked_only_by_global(&st, key, self.global_max) {
+            evict_lru_idle(&mut st, key);
+        }
         let total = st.total_live;
         let State {
             pools,
@@ -389,11 +392,20 @@ impl Scheduler {
             }
         }
         pool.idle.push(instance);
+        // Another version may be waiting for room under the daemon-wide limit; this idle
+        // environment can make it.
+        let full = *total_live >= self.global_max;
+        drop(st);
+        if full {
+            self.wake();
+        }
     }
 
     /// Adds a ready environment started by a supervisor (pinned) or for provisioned
     /// concurrency (reserved with [`Self::reserve_background`]).
-    pub(crate) fn add_ready(&self, key: &PoolKey, instance: Instance) {
+    pub(crate) fn add_ready(&self, key: &PoolKey, mut instance: Instance) {
+        // Its init happened before any invocation: no invocation reports it.
+        instance.init_duration = None;
         let mut st = self.st.lock();
         let State {
             pools,
@@ -610,30 +622,47 @@ impl Scheduler {
         }
     }
 
-    /// Hands start reservations to waiters wherever limits now allow.
+    /// Hands start reservations to waiters wherever limits now allow, stopping idle
+    /// environments of other versions when only the daemon-wide limit stands in the way.
     pub(crate) fn wake(&self) {
         let mut st = self.st.lock();
-        let global_max = self.global_max;
-        let State {
-            pools,
-            functions,
-            total_live,
-            closing,
-        } = &mut *st;
-        if *closing {
+        if st.closing {
             return;
         }
-        for (key, pool) in pools.iter_mut() {
-            pool.queue.retain(|w| !w.is_closed());
-            if pool.queue.is_empty() {
-                continue;
-            }
-            if pool.pinned() {
-                pool.supervisor.notify_one();
-                continue;
-            }
-            let func = functions.entry(key.0.clone()).or_default();
-            while !pool.queue.is_empty() && can_start(pool, func, *total_live, global_max) {
+        let global_max = self.global_max;
+        let waiting: Vec<PoolKey> = st
+            .pools
+            .iter_mut()
+            .filter_map(|(k, p)| {
+                p.queue.retain(|w| !w.is_closed());
+                (!p.queue.is_empty()).then(|| k.clone())
+            })
+            .collect();
+        for key in waiting {
+            loop {
+                if blocked_only_by_global(&st, &key, global_max) && !evict_lru_idle(&mut st, &key) {
+                    break;
+                }
+                let State {
+                    pools,
+                    functions,
+                    total_live,
+                    ..
+                } = &mut *st;
+                let Some(pool) = pools.get_mut(&key) else {
+                    break;
+                };
+                if pool.queue.is_empty() {
+                    break;
+                }
+                if pool.pinned() {
+                    pool.supervisor.notify_one();
+                    break;
+                }
+                let func = functions.entry(key.0.clone()).or_default();
+                if !can_start(pool, func, *total_live, global_max) {
+                    break;
+                }
                 reserve(pool, func, total_live);
                 let w = pool.queue.pop_front().expect("checked non-empty");
                 if w.send(GrantMsg(Grant::Lease(Lease::Start(pool.spec.clone()))))
@@ -682,6 +711,43 @@ fn can_start(pool: &PoolState, func: &FunctionState, total: usize, global_max: u
     pool.live() < max_instances(pool)
         && func.reserved.is_none_or(|r| func.live < r as usize)
         && total < global_max
+}
+
+/// True when `key` could start an environment but for the daemon-wide limit.
+fn blocked_only_by_global(st: &State, key: &PoolKey, global_max: usize) -> bool {
+    let (Some(pool), Some(func)) = (st.pools.get(key), st.functions.get(&key.0)) else {
+        return false;
+    };
+    st.total_live >= global_max
+        && !pool.pinned()
+        && pool.idle.is_empty()
+        && pool.live() < max_instances(pool)
+        && func.reserved.is_none_or(|r| func.live < r as usize)
+}
+
+/// Stops the least recently used idle environment of any version but `except`, keeping
+/// provisioned ones. False if there was none.
+fn evict_lru_idle(st: &mut State, except: &PoolKey) -> bool {
+    let victim = st
+        .pools
+        .iter()
+        .filter(|(k, p)| *k != except && !p.pinned() && p.live() as u32 > p.provisioned)
+        .filter_map(|(k, p)| p.idle.first().map(|i| (i.last_used, k.clone())))
+        .min_by_key(|(t, _)| *t)
+        .map(|(_, k)| k);
+    let Some(key) = victim else { return false };
+    let State {
+        pools,
+        functions,
+        total_live,
+        ..
+    } = st;
+    let pool = pools.get_mut(&key).expect("found above");
+    let instance = pool.idle.remove(0);
+    tracing::debug!(function = %key.0, version = %key.1, sandbox = %instance.id, "sandbox.evict: making room under --max-concurrency");
+    let func = functions.entry(key.0.clone()).or_default();
+    discard(pool, func, total_live, instance);
+    true
 }
 
 fn reserve(pool: &mut PoolState, func: &mut FunctionState, total_live: &mut usize) {

@@ -51,12 +51,13 @@ pub async fn run(endpoint: &str, args: QueueArgs) -> anyhow::Result<ExitCode> {
         "FUNCTION", "PENDING", "IN FLIGHT", "FAILED"
     );
     for r in rows {
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
         println!(
             "{:<width$}  {:>8}  {:>9}  {:>7}",
             r["function"].as_str().unwrap_or(""),
-            r["pending"],
-            r["inFlight"],
-            r["failed"]
+            n("pending"),
+            n("inFlight"),
+            n("failed")
         );
     }
     Ok(ExitCode::SUCCESS)
