@@ -7,16 +7,19 @@ pub const USAGE: &str = "\
 usage: lambdalet-bench [all|warm|cold] [--lambdalet PATH] [--quick] [--json FILE]
                        [--samples N] [--duration SECS]
 
-  all (default)     warm invoke overhead, then Python and Rust cold starts
-  warm              warm invoke latency and throughput vs a bare hyper echo server
-  cold              cold starts vs `python3.11 -c 'import app'` and the bare Rust binary
+  all (default)     idle memory, warm invoke overhead, then Python and Rust cold starts
+  warm              idle memory; warm invoke latency and throughput (Python no-op, Rust
+                    hello) vs a bare hyper echo server
+  cold              idle memory; cold starts vs `python3.11 -c 'import app'` and the Rust
+                    hello binary run directly
   --lambdalet PATH  daemon binary [default: <workspace>/target/release/lambdalet]
   --quick           short runs (1 s per load run, 5 cold-start samples)
   --json FILE       also write the JSON result line to FILE
   --samples N       cold-start samples per function [default: 20, 5 with --quick]
   --duration SECS   seconds per warm load run [default: 5, 1 with --quick]
 
-Build first: cargo build --release -p lambdalet";
+Build first: cargo build --release -p lambdalet (and -p hello-rust, else the bench builds it).
+Run it on an idle machine: the bench reports how much CPU other processes took meanwhile.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

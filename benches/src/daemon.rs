@@ -1,13 +1,11 @@
 //! The lambdalet daemon under test: `lambdalet serve --listen 127.0.0.1:0` with a temporary
-//! data directory, its address read from its log, its log drained so it never blocks.
+//! data directory. Its log goes to a file (not a pipe the bench would have to drain, which
+//! would put log reading on the bench's own CPU bill); its address is read from that file.
 
-use std::collections::VecDeque;
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
@@ -15,82 +13,63 @@ use crate::proc::ChildGuard;
 
 const TAIL_LINES: usize = 40;
 
-#[derive(Default)]
-struct LogState {
-    /// The last lines, for error messages.
-    tail: VecDeque<String>,
-    /// Lines worth showing in the report: warnings, errors, the interpreters chosen.
-    interesting: Vec<String>,
-}
-
 pub struct Daemon {
-    // Field order is drop order: stop the daemon, then remove its data directory.
+    // Field order is drop order: stop the daemon, then remove its directories.
     guard: ChildGuard,
     data_dir: tempfile::TempDir,
+    log_dir: tempfile::TempDir,
     pub addr: SocketAddr,
-    log: Arc<Mutex<LogState>>,
 }
 
 impl Daemon {
     pub fn start(bin: &Path) -> anyhow::Result<Self> {
-        let data_dir = tempfile::Builder::new()
-            .prefix("lambdalet-bench-")
-            .tempdir()
-            .context("cannot create a temporary data directory")?;
-        let mut child = Command::new(bin)
+        let temp = |prefix: &str| {
+            tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir()
+                .context("cannot create a temporary directory")
+        };
+        let (data_dir, log_dir) = (
+            temp("lambdalet-bench-data-")?,
+            temp("lambdalet-bench-log-")?,
+        );
+        let log_path = log_dir.path().join("daemon.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let child = Command::new(bin)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::from(log))
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let stderr = child.stderr.take().context("daemon stderr is piped")?;
         let mut guard = ChildGuard::new(child);
 
-        let log = Arc::new(Mutex::new(LogState::default()));
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let log2 = log.clone();
-        std::thread::spawn(move || {
-            let mut addr_tx = Some(addr_tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let line = strip_ansi(&line);
-                if let Some(addr) = listening_addr(&line)
-                    && let Some(tx) = addr_tx.take()
-                {
-                    let _ = tx.send(addr);
-                }
-                let mut st = log2.lock().unwrap_or_else(|p| p.into_inner());
-                if is_interesting(&line) && st.interesting.len() < 200 {
-                    st.interesting.push(line.clone());
-                }
-                if st.tail.len() == TAIL_LINES {
-                    st.tail.pop_front();
-                }
-                st.tail.push_back(line);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(addr) = text
+                .lines()
+                .map(strip_ansi)
+                .find_map(|l| listening_addr(&l))
+            {
+                break addr;
             }
-        });
-
-        let addr = match addr_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a,
-            Err(_) => {
-                let status = guard.exited();
-                let tail = tail_text(&log);
-                match status {
-                    Some(s) => bail!("lambdalet exited ({s}) before listening; its log:\n{tail}"),
-                    None => {
-                        bail!("lambdalet did not log its address within 30 s; its log:\n{tail}")
-                    }
-                }
+            if let Some(status) = guard.exited() {
+                bail!("lambdalet exited ({status}) before listening; its log:\n{text}");
             }
+            if Instant::now() > deadline {
+                bail!("lambdalet did not log its address within 30 s; its log:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
         };
         Ok(Self {
             guard,
             data_dir,
+            log_dir,
             addr,
-            log,
         })
     }
 
@@ -100,7 +79,7 @@ impl Daemon {
 
     /// The Python bootstrap the daemon wrote into its data directory (the one its sandboxes
     /// run), `<data-dir>/runtimes/<hash>/python/bootstrap.py`.
-    pub fn python_bootstrap(&self) -> Option<std::path::PathBuf> {
+    pub fn python_bootstrap(&self) -> Option<PathBuf> {
         std::fs::read_dir(self.data_dir.path().join("runtimes"))
             .ok()?
             .flatten()
@@ -108,20 +87,28 @@ impl Daemon {
             .find(|p| p.is_file())
     }
 
+    fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(self.log_dir.path().join("daemon.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(strip_ansi)
+            .collect()
+    }
+
     /// The daemon's last log lines, for error messages.
     pub fn log_tail(&self) -> String {
-        tail_text(&self.log)
+        let lines = self.log_lines();
+        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
     }
 
+    /// Warnings, errors and the interpreters chosen (at most 200 lines).
     pub fn interesting_log_lines(&self) -> Vec<String> {
-        let st = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        st.interesting.clone()
+        self.log_lines()
+            .into_iter()
+            .filter(|l| is_interesting(l))
+            .take(200)
+            .collect()
     }
-}
-
-fn tail_text(log: &Mutex<LogState>) -> String {
-    let st = log.lock().unwrap_or_else(|p| p.into_inner());
-    st.tail.iter().cloned().collect::<Vec<_>>().join("\n")
 }
 
 fn is_interesting(line: &str) -> bool {

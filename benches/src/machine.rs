@@ -47,7 +47,7 @@ impl Machine {
             lambdalet: lambdalet.display().to_string(),
             lambdalet_version: output(lambdalet, &["--version"])
                 .unwrap_or_else(|| "unknown".to_owned()),
-            commit: git_commit(lambdalet),
+            commit: format!("{}, binary built {}", git_commit(lambdalet), age(lambdalet)),
             python,
             python_version,
             bootstrap: match bootstrap {
@@ -63,7 +63,7 @@ impl Machine {
     pub fn describe(&self) -> String {
         format!(
             "machine:     {} CPUs, {} ({}), Linux {}\n\
-             lambdalet:   {} ({}, source {})\n\
+             lambdalet:   {} ({}; checkout {})\n\
              python:      {} ({}; the daemon's python3.11 and the baseline's)\n\
              rust hello:  {} (built by {})",
             self.nproc,
@@ -115,11 +115,55 @@ fn output(program: &Path, args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&text).trim().to_owned())
 }
 
-/// The first three fields of /proc/loadavg.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
+/// `(busy, total)` jiffies of all CPUs from /proc/stat.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle, total))
+}
+
+/// A point in time of the host's CPU use, to tell afterwards how much CPU processes other
+/// than the bench and its children took while it ran.
+pub struct HostCpu {
+    busy: u64,
+    ours: u64,
+    total: u64,
+}
+
+impl HostCpu {
+    pub fn now() -> Option<Self> {
+        let (busy, total) = cpu_jiffies()?;
+        Some(Self {
+            busy,
+            total,
+            ours: crate::proc::own_and_reaped_ticks()?,
+        })
+    }
+
+    /// Share (0-100 %) of all CPUs used by other processes since `earlier`. Exact only once
+    /// every child has exited and been waited for.
+    pub fn others_since(&self, earlier: &Self) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let busy = self.busy.checked_sub(earlier.busy)?;
+        let ours = self.ours.checked_sub(earlier.ours)?;
+        (total > 0).then(|| 100.0 * busy.saturating_sub(ours) as f64 / total as f64)
+    }
+}
+
+/// How busy all CPUs were over the next `over` (0-100 %): anything else running skews the
+/// figures, so the bench says how busy the host was just before it started.
+pub async fn busy_percent(over: std::time::Duration) -> Option<f64> {
+    let (b0, t0) = cpu_jiffies()?;
+    tokio::time::sleep(over).await;
+    let (b1, t1) = cpu_jiffies()?;
+    (t1 > t0).then(|| 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
 }
 
 /// `git describe --always --dirty` of the checkout the binary sits in (its working tree may
@@ -134,6 +178,22 @@ fn git_commit(lambdalet: &Path) -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// How long ago `file` was written, e.g. `12 min ago`.
+fn age(file: &Path) -> String {
+    std::fs::metadata(file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .map_or_else(
+            || "at an unknown time".to_owned(),
+            |d| match d.as_secs() {
+                s if s < 120 => format!("{s} s ago"),
+                s if s < 7200 => format!("{} min ago", s / 60),
+                s => format!("{} h ago", s / 3600),
+            },
+        )
 }
 
 /// The real executable behind `name` on PATH (a pyenv shim resolves to the interpreter it

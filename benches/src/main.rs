@@ -10,6 +10,7 @@ mod client;
 mod cold;
 mod daemon;
 mod echo;
+mod idle;
 mod machine;
 mod proc;
 mod report;
@@ -17,6 +18,7 @@ mod runtime_loop;
 mod stats;
 mod stub;
 mod warm;
+mod warm_rust;
 mod zips;
 
 use std::path::PathBuf;
@@ -89,7 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
     })?;
     let python = machine::real_python("python3.11");
-    let bootstrap = if args.mode.includes(Mode::Cold) {
+    let bootstrap = if args.mode.includes(Mode::Cold) || args.mode.includes(Mode::Warm) {
         Some(machine::rust_bootstrap(&root))
     } else {
         None
@@ -97,7 +99,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let info = machine::Machine::collect(&bin, python.as_ref(), bootstrap.as_ref());
     eprintln!("{}", info.describe());
 
-    let load_before = machine::load_average();
+    let busy_before = machine::busy_percent(std::time::Duration::from_secs(1)).await;
+    let host_before = machine::HostCpu::now();
     let daemon = Daemon::start(&bin)?;
     eprintln!("lambdalet listening on http://{}", daemon.addr);
     let mut report = Report::new(info);
@@ -120,11 +123,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.daemon_log(line);
     }
     drop(daemon);
-    report.note(format!(
-        "load average (1/5/15 min) before: {load_before}; after: {} (anything else running skews the figures; the bench itself keeps about 1-2 CPUs busy)",
-        machine::load_average()
-    ));
-
+    match busy_before {
+        Some(b) if b > 10.0 => report.note(format!(
+            "the host's CPUs were {b:.0}% busy in the second before the bench started: other work skews these figures; rerun on an idle machine"
+        )),
+        Some(b) => report.note(format!(
+            "the host's CPUs were {b:.0}% busy in the second before the bench started"
+        )),
+        None => {}
+    }
+    let others = host_before.zip(machine::HostCpu::now());
+    if let Some(p) = others.and_then(|(a, b)| b.others_since(&a)) {
+        report.note(format!(
+            "other processes used {p:.1}% of the host's CPU while the bench ran{}",
+            if p > 5.0 {
+                ": the figures are skewed; rerun on an idle machine"
+            } else {
+                ""
+            }
+        ));
+    }
     println!("{}", report.table());
     let json = report.json_line();
     println!("{json}");
@@ -144,10 +162,16 @@ async fn measure(
     args: &Args,
     report: &mut Report,
 ) -> anyhow::Result<()> {
+    idle::run(daemon, report).await?;
     if args.mode.includes(Mode::Warm) {
         match python {
             Ok(py) => warm::run(daemon, py, args, report).await?,
             Err(e) => report.note(format!("warm invoke skipped: {e}")),
+        }
+        match bootstrap.map(|b| b.as_ref()) {
+            Some(Ok(b)) => warm_rust::run(daemon, b, args, report).await?,
+            Some(Err(e)) => report.note(format!("Rust warm invoke skipped: {e}")),
+            None => {}
         }
     }
     if args.mode.includes(Mode::Cold) {

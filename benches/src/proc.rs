@@ -100,6 +100,26 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) / USER_HZ)
 }
 
+/// Resident memory of a process (`VmRSS`), in MB.
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// CPU ticks (USER_HZ) used by this process plus all the children it has waited for, which
+/// ends up covering the daemon, its sandboxes and every helper once they have exited.
+pub fn own_and_reaped_ticks() -> Option<u64> {
+    let (_, f) = stat(std::process::id())?;
+    // utime, stime, cutime, cstime: fields 14-17 of the file.
+    let mut sum = 0u64;
+    for i in 11..=14 {
+        sum += f.get(i)?.parse::<i64>().ok()?.max(0) as u64;
+    }
+    Some(sum)
+}
+
 /// CPU used by this process (the client), a server and the server's children.
 pub struct CpuSnapshot {
     client: f64,

@@ -10,6 +10,7 @@ pub enum Unit {
     Micros,
     Millis,
     PerSec,
+    Megabytes,
 }
 
 impl Unit {
@@ -18,6 +19,7 @@ impl Unit {
             Unit::Micros => "us",
             Unit::Millis => "ms",
             Unit::PerSec => "per_s",
+            Unit::Megabytes => "MB",
         }
     }
 
@@ -27,6 +29,7 @@ impl Unit {
             Unit::Micros => format!("{v:.1} µs"),
             Unit::Millis => format!("{v:.2} ms"),
             Unit::PerSec => format!("{v:.0}/s"),
+            Unit::Megabytes => format!("{v:.1} MB"),
         }
     }
 }
@@ -39,6 +42,8 @@ pub enum Target {
     RatioAtMost(f64),
     /// An absolute floor on our figure (throughput), whatever the baseline.
     AtLeast(f64),
+    /// An absolute ceiling on our figure in MB (memory), whatever the baseline.
+    AtMostMb(f64),
 }
 
 impl Target {
@@ -47,6 +52,7 @@ impl Target {
             Target::None => "-".to_owned(),
             Target::RatioAtMost(r) => format!("≤ {r}x"),
             Target::AtLeast(v) => format!("≥ {v:.0}/s (absolute)"),
+            Target::AtMostMb(v) => format!("≤ {v:.0} MB (absolute)"),
         }
     }
 
@@ -55,6 +61,7 @@ impl Target {
             Target::None => None,
             Target::RatioAtMost(r) => ratio.map(|x| x <= r),
             Target::AtLeast(v) => ours.map(|x| x >= v),
+            Target::AtMostMb(v) => ours.map(|x| x <= v),
         }
     }
 }

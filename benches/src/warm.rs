@@ -25,27 +25,27 @@ const SECTION: &str = "warm invoke, no-op python3.11 (baseline: bare hyper HTTP/
 const FUNCTION: &str = "bench-noop";
 
 /// What one load run saw.
-struct Load {
+pub(crate) struct Load {
     /// Latency of each successful request, µs.
-    lat_us: Vec<f64>,
-    errors: u64,
-    first_error: Option<String>,
+    pub lat_us: Vec<f64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
     elapsed: Duration,
 }
 
 impl Load {
-    fn rate(&self) -> f64 {
+    pub fn rate(&self) -> f64 {
         self.lat_us.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn p(&mut self, p: f64) -> Option<f64> {
+    pub fn p(&mut self, p: f64) -> Option<f64> {
         percentile(&mut self.lat_us, p)
     }
 }
 
 /// `concurrency` workers, each on its own keep-alive connection, send `body` to `path`
 /// back to back for `dur`.
-async fn load(
+pub(crate) async fn load(
     addr: SocketAddr,
     path: &str,
     concurrency: usize,
@@ -105,12 +105,12 @@ async fn load(
     Ok(out)
 }
 
-fn us(v: Option<f64>) -> String {
+pub(crate) fn us(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} µs"))
 }
 
 /// CPU per invocation in µs from `[client, server, server's children]` seconds.
-fn cpu_note(cpu: [f64; 3], n: usize) -> String {
+pub(crate) fn cpu_note(cpu: [f64; 3], n: usize) -> String {
     let per = |s: f64| (s * 1e6 / n.max(1) as f64).max(0.0);
     let mut text = format!("client {:.0} µs, server {:.0} µs", per(cpu[0]), per(cpu[1]));
     if cpu[2] > 0.0 {

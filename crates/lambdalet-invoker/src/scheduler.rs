@@ -136,6 +136,17 @@ struct State {
     closing: bool,
 }
 
+impl State {
+    /// Gives back one environment slot of `function` (a start that failed, or an environment
+    /// of a version that no longer exists).
+    fn free_slot(&mut self, function: &str) {
+        self.total_live = self.total_live.saturating_sub(1);
+        if let Some(f) = self.functions.get_mut(function) {
+            f.live = f.live.saturating_sub(1);
+        }
+    }
+}
+
 /// Numbers for `lambdalet queue` and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -316,35 +327,22 @@ impl Scheduler {
                 .insert(instance.id.clone(), instance.sandbox.clone());
             return true;
         }
-        let State {
-            functions,
-            total_live,
-            ..
-        } = &mut *st;
-        *total_live = total_live.saturating_sub(1);
-        if let Some(f) = functions.get_mut(&key.0) {
-            f.live = f.live.saturating_sub(1);
-        }
+        st.free_slot(&key.0);
         false
     }
 
-    /// A reserved start failed: the reservation is returned.
+    /// A reserved start failed: the reservation is returned. A pinned version counts it as a
+    /// failure.
     pub(crate) fn start_failed(&self, key: &PoolKey) {
         {
             let mut st = self.st.lock();
-            let State {
-                pools,
-                functions,
-                total_live,
-                ..
-            } = &mut *st;
-            if let Some(pool) = pools.get_mut(key) {
+            st.free_slot(&key.0);
+            if let Some(pool) = st.pools.get_mut(key) {
                 pool.starting -= 1;
+                if pool.pinned() {
+                    pool.pinned_failures += 1;
+                }
             }
-            if let Some(f) = functions.get_mut(&key.0) {
-                f.live = f.live.saturating_sub(1);
-            }
-            *total_live = total_live.saturating_sub(1);
         }
         self.wake();
     }
@@ -359,16 +357,15 @@ impl Scheduler {
             total_live,
             ..
         } = &mut *st;
-        let func = functions.entry(key.0.clone()).or_default();
         let Some(pool) = pools.get_mut(key) else {
             // The function was deleted meanwhile.
-            func.live = func.live.saturating_sub(1);
-            *total_live = total_live.saturating_sub(1);
+            st.free_slot(&key.0);
             drop(st);
             instance.sandbox.kill();
             tokio::spawn(instance.stop(STOP_GRACE));
             return;
         };
+        let func = functions.entry(key.0.clone()).or_default();
         pool.busy -= 1;
         if healthy && pool.pinned() {
             pool.pinned_failures = 0;
@@ -406,28 +403,11 @@ impl Scheduler {
     pub(crate) fn add_ready(&self, key: &PoolKey, mut instance: Instance) {
         // Its init happened before any invocation: no invocation reports it.
         instance.init_duration = None;
-        let mut st = self.st.lock();
-        let State {
-            pools,
-            functions,
-            total_live,
-            ..
-        } = &mut *st;
-        let Some(pool) = pools.get_mut(key) else {
-            *total_live = total_live.saturating_sub(1);
-            if let Some(f) = functions.get_mut(&key.0) {
-                f.live = f.live.saturating_sub(1);
-            }
-            drop(st);
+        if self.started(key, &instance) {
+            self.release(key, instance, true);
+        } else {
             tokio::spawn(instance.stop(STOP_GRACE));
-            return;
-        };
-        pool.starting -= 1;
-        pool.busy += 1;
-        pool.sandboxes
-            .insert(instance.id.clone(), instance.sandbox.clone());
-        drop(st);
-        self.release(key, instance, true);
+        }
     }
 
     /// Reserves a start outside any invocation (pinned supervisor, provisioned concurrency).
@@ -456,30 +436,6 @@ impl Scheduler {
         }
         reserve(pool, func, total_live);
         Some(pool.spec.clone())
-    }
-
-    /// Records a failed background start (it counts toward a pinned version's failures).
-    pub(crate) fn background_failed(&self, key: &PoolKey) {
-        {
-            let mut st = self.st.lock();
-            let State {
-                pools,
-                functions,
-                total_live,
-                ..
-            } = &mut *st;
-            *total_live = total_live.saturating_sub(1);
-            if let Some(f) = functions.get_mut(&key.0) {
-                f.live = f.live.saturating_sub(1);
-            }
-            if let Some(pool) = pools.get_mut(key) {
-                pool.starting -= 1;
-                if pool.pinned() {
-                    pool.pinned_failures += 1;
-                }
-            }
-        }
-        self.wake();
     }
 
     /// Counts a pinned environment's death (crash, hang) toward the failure limit.

@@ -95,12 +95,12 @@ pub(crate) async fn supervise_pinned(inner: Arc<Inner>, key: PoolKey) {
                 let (body, error_type) = describe_init_failure(failure.problem, "-");
                 last_problem = format!("{error_type}: {}", String::from_utf8_lossy(&body));
                 tracing::warn!(function = %key.0, version = %key.1, "pinned function failed to start: {last_problem}");
-                inner.sched.background_failed(&key);
+                inner.sched.start_failed(&key);
             }
             Err(e) => {
                 last_problem = e.to_string();
                 tracing::error!(function = %key.0, version = %key.1, "cannot start pinned function: {e}");
-                inner.sched.background_failed(&key);
+                inner.sched.start_failed(&key);
             }
         }
     }
@@ -147,11 +147,11 @@ pub(crate) async fn maintain(inner: Weak<Inner>) {
                         Ok(Err(failure)) => {
                             let (_, t) = describe_init_failure(failure.problem, "-");
                             tracing::warn!(function = %key.0, version = %key.1, error_type = %t, "provisioned environment failed to start");
-                            inner.sched.background_failed(&key);
+                            inner.sched.start_failed(&key);
                         }
                         Err(e) => {
                             tracing::warn!(function = %key.0, version = %key.1, "provisioned environment failed to start: {e}");
-                            inner.sched.background_failed(&key);
+                            inner.sched.start_failed(&key);
                         }
                     }
                 });
