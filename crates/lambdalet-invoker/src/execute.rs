@@ -271,7 +271,7 @@ fn finish(
     let log_tail = inv
         .want_log_tail
         .then(|| tail(&log, LOG_TAIL_BYTES).to_owned());
-    tracing::info!(
+    tracing::debug!(
         function = %inv.target.name,
         version = %executed_version,
         request_id = %request_id,

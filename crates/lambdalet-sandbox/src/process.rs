@@ -79,6 +79,7 @@ impl SandboxBackend for ProcessBackend {
             pid,
             exit_rx,
             last_peak,
+            status: sys::open_status(pid),
         };
         Ok(Launched {
             sandbox: Arc::new(sandbox),
@@ -93,6 +94,7 @@ struct ProcessSandbox {
     exit_rx: watch::Receiver<Option<ExitInfo>>,
     /// The last peak read, kept so a report after the process died still has a figure.
     last_peak: Arc<AtomicU64>,
+    status: Option<std::fs::File>,
 }
 
 impl Sandbox for ProcessSandbox {
@@ -117,7 +119,7 @@ impl Sandbox for ProcessSandbox {
     }
 
     fn max_memory_used_bytes(&self) -> Option<u64> {
-        match sys::peak_rss_bytes(self.pid) {
+        match self.status.as_ref().and_then(sys::peak_rss_bytes) {
             Some(b) => {
                 self.last_peak.fetch_max(b, Ordering::Relaxed);
                 Some(b)

@@ -39,10 +39,20 @@ pub(crate) fn signal_group(pid: u32, signal: Signal) {
     }
 }
 
-/// Peak resident memory of a process (`VmHWM`), in bytes.
-pub(crate) fn peak_rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// `/proc/<pid>/status` of a process, kept open: it is read after every invocation, and a
+/// re-read from offset 0 of an open procfs file skips the path lookup. The descriptor stays
+/// bound to that process even if its pid is later reused.
+pub(crate) fn open_status(pid: u32) -> Option<std::fs::File> {
+    std::fs::File::open(format!("/proc/{pid}/status")).ok()
+}
+
+/// Peak resident memory (`VmHWM`) from an open `/proc/<pid>/status`, in bytes.
+pub(crate) fn peak_rss_bytes(status: &std::fs::File) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 4096];
+    let n = status.read_at(&mut buf, 0).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

@@ -17,6 +17,9 @@ const BATCH: usize = 512;
 const KEEP_PER_FUNCTION: usize = 1000;
 /// Prune after this many batches.
 const PRUNE_EVERY: u64 = 64;
+/// How long the writer lets records gather after the first of a batch arrives, so a steady
+/// stream of invocations costs one transaction per interval, not one per invocation.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(25);
 
 enum Msg {
     Record(Box<InvocationRecord>),
@@ -81,6 +84,12 @@ impl RecordWriter {
 fn run(conn: &mut rusqlite::Connection, rx: Receiver<Msg>) {
     let mut batches = 0u64;
     while let Ok(first) = rx.recv() {
+        // Let a batch gather: senders only push onto the channel while this thread sleeps,
+        // so a steady stream of invocations costs no wake-up per record. A flush is answered
+        // at once.
+        if matches!(first, Msg::Record(_)) {
+            std::thread::sleep(BATCH_WINDOW);
+        }
         let mut records = Vec::new();
         let mut waiters = Vec::new();
         let mut next = Some(first);
