@@ -306,7 +306,12 @@ fn throttled_events_back_off_and_run_later_and_disabled_functions_fail_at_once()
     let d = Daemon::start_in(tmp.path());
     let out = tmp.path().join("handled.txt");
     deploy_recorder(&d, "busy", &out, &[]);
-    let r = d.http("PUT", "/lambdalet/v1/functions/busy/configuration", Some(br#"{"maxInstancesCount": 1, "maxQueueSize": 1}"#), &[]);
+    let r = d.http(
+        "PUT",
+        "/lambdalet/v1/functions/busy/configuration",
+        Some(br#"{"maxInstancesCount": 1, "maxQueueSize": 1}"#),
+        &[],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     // Fill the only instance and the only queue slot with synchronous work.
     let url = format!("{}/2015-03-31/functions/busy/invocations", d.url);
@@ -314,29 +319,63 @@ fn throttled_events_back_off_and_run_later_and_disabled_functions_fail_at_once()
         .map(|i| {
             let url = url.clone();
             let h = std::thread::spawn(move || {
-                crate::harness::curl("POST", &url, Some(json!({"id": format!("sync{i}"), "sleep": 1.5}).to_string().as_bytes()), &[])
+                crate::harness::curl(
+                    "POST",
+                    &url,
+                    Some(
+                        json!({"id": format!("sync{i}"), "sleep": 1.5})
+                            .to_string()
+                            .as_bytes(),
+                    ),
+                    &[],
+                )
             });
             std::thread::sleep(Duration::from_millis(100));
             h
         })
         .collect();
     d.invoke_async("busy", r#"{"id": "async"}"#);
-    eventually(Duration::from_secs(20), "the throttled event to run after backing off", || {
-        read_lines(&out).iter().any(|l| l.starts_with("async "))
-    });
-    assert!(d.log().contains("async.backoff"), "it was throttled first:\n{}", d.log());
+    eventually(
+        Duration::from_secs(20),
+        "the throttled event to run after backing off",
+        || read_lines(&out).iter().any(|l| l.starts_with("async ")),
+    );
+    assert!(
+        d.log().contains("async.backoff"),
+        "it was throttled first:\n{}",
+        d.log()
+    );
     for h in sync {
         assert_eq!(h.join().expect("thread").status, 200);
     }
 
     // Reserved concurrency 0: the event goes to the failure destination without retries.
     deploy_sink(&d, "dead-letters");
-    d.aws_ok(&["lambda", "put-function-concurrency", "--function-name", "busy", "--reserved-concurrent-executions", "0"]);
+    d.aws_ok(&[
+        "lambda",
+        "put-function-concurrency",
+        "--function-name",
+        "busy",
+        "--reserved-concurrent-executions",
+        "0",
+    ]);
     let config = json!({"OnFailure": {"Destination": arn("dead-letters")}}).to_string();
-    d.aws_ok(&["lambda", "put-function-event-invoke-config", "--function-name", "busy", "--destination-config", &config]);
+    d.aws_ok(&[
+        "lambda",
+        "put-function-event-invoke-config",
+        "--function-name",
+        "busy",
+        "--destination-config",
+        &config,
+    ]);
     let id = d.invoke_async("busy", r#"{"id": "never"}"#);
-    eventually(Duration::from_secs(10), "the dead letter", || !destination_events(&d, "dead-letters").is_empty());
+    eventually(Duration::from_secs(10), "the dead letter", || {
+        !destination_events(&d, "dead-letters").is_empty()
+    });
     let record = &destination_events(&d, "dead-letters")[0];
     assert_eq!(record["requestContext"]["requestId"], id.as_str());
-    assert!(!read_lines(&out).iter().any(|l| l.starts_with("never ")), "the function never ran");
+    assert!(
+        !read_lines(&out).iter().any(|l| l.starts_with("never ")),
+        "the function never ran"
+    );
 }
