@@ -16,22 +16,57 @@ pub const MIN_MAX_EVENT_AGE_SECS: u32 = 60;
 pub enum Destination {
     /// Another function, invoked asynchronously with the record as its event.
     Function { arn: String, target: FunctionRef },
+    /// A topic of lambdalet's local publish/subscribe bus: `topic:NAME`.
+    LocalTopic { arn: String, topic: String },
+    /// A topic of the MQTT broker (Greengrass's IoT Core): `mqtt:NAME` or an AWS IoT topic ARN
+    /// `arn:aws:iot:REGION:ACCOUNT:topic/NAME`.
+    MqttTopic { arn: String, topic: String },
 }
 
 impl Destination {
-    /// Parses a destination ARN. Lambda function ARNs are supported; SQS, SNS and EventBridge
-    /// targets do not exist on an edge device and are refused with a clear message.
+    /// Parses a destination: a Lambda function ARN, `topic:NAME` (local pub/sub),
+    /// `mqtt:NAME` or `arn:aws:iot:...:topic/NAME` (MQTT). SQS, SNS and EventBridge targets do
+    /// not exist on an edge device and are refused with a clear message.
     pub fn parse(arn: &str) -> Result<Self, LambdaError> {
-        if arn.starts_with("arn:") && arn.split(':').nth(2) == Some("lambda") {
+        let service = arn.split(':').nth(2).unwrap_or("");
+        if arn.starts_with("arn:") && service == "lambda" {
             let target = FunctionRef::parse(arn)?;
             return Ok(Self::Function {
                 arn: arn.to_owned(),
                 target,
             });
         }
-        let service = arn.split(':').nth(2).unwrap_or("");
+        let topic = |t: &str| -> Result<String, LambdaError> {
+            if t.is_empty() || t.contains(['+', '#']) {
+                return Err(LambdaError::invalid(format!(
+                    "destination {arn:?} must name one topic, without wildcards"
+                )));
+            }
+            Ok(t.to_owned())
+        };
+        if let Some(t) = arn.strip_prefix("topic:") {
+            return Ok(Self::LocalTopic {
+                arn: arn.to_owned(),
+                topic: topic(t)?,
+            });
+        }
+        if let Some(t) = arn.strip_prefix("mqtt:") {
+            return Ok(Self::MqttTopic {
+                arn: arn.to_owned(),
+                topic: topic(t)?,
+            });
+        }
+        if arn.starts_with("arn:") && service == "iot" {
+            let resource = arn.splitn(6, ':').nth(5).unwrap_or("");
+            if let Some(t) = resource.strip_prefix("topic/") {
+                return Ok(Self::MqttTopic {
+                    arn: arn.to_owned(),
+                    topic: topic(t)?,
+                });
+            }
+        }
         Err(LambdaError::invalid(format!(
-            "destination {arn:?} is not supported{}: use the ARN of a lambdalet function (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
+            "destination {arn:?} is not supported{}: use the ARN of a lambdalet function (arn:aws:lambda:REGION:ACCOUNT:function:NAME), topic:NAME for a local topic, or mqtt:NAME for an MQTT topic",
             if service.is_empty() {
                 String::new()
             } else {
@@ -42,7 +77,9 @@ impl Destination {
 
     pub fn arn(&self) -> &str {
         match self {
-            Self::Function { arn, .. } => arn,
+            Self::Function { arn, .. }
+            | Self::LocalTopic { arn, .. }
+            | Self::MqttTopic { arn, .. } => arn,
         }
     }
 }
@@ -156,5 +193,12 @@ mod tests {
             destination: Some("arn:aws:sqs:us-east-1:000000000000:q".into()),
         });
         assert!(c.validate().expect_err("sqs").message.contains("sqs"));
+        assert!(
+            matches!(Destination::parse("topic:alerts/failed"), Ok(Destination::LocalTopic { topic, .. }) if topic == "alerts/failed")
+        );
+        assert!(
+            matches!(Destination::parse("arn:aws:iot:us-east-1:000000000000:topic/a/b"), Ok(Destination::MqttTopic { topic, .. }) if topic == "a/b")
+        );
+        assert!(Destination::parse("topic:a/#").is_err());
     }
 }

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::LambdaError;
@@ -64,6 +66,41 @@ pub struct LifecycleConfig {
     /// invocation is restarted.
     pub status_timeout_in_seconds: u32,
     pub input_payload_encoding_type: Encoding,
+    /// Topics whose messages invoke the function: Greengrass's `{"0": {"topic": ...,
+    /// "type": "PUB_SUB" | "IOT_CORE"}}` map. Filters are checked by `lambdalet-control`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pubsub_topics: BTreeMap<String, PubsubTopic>,
+    /// Greengrass IPC authorization policies (`accessControl`), enforced when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_control: Option<serde_json::Value>,
+}
+
+/// Where a subscription's messages come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TopicType {
+    /// lambdalet's local publish/subscribe bus (Greengrass "local publish/subscribe").
+    #[serde(rename = "PUB_SUB")]
+    PubSub,
+    /// The MQTT broker (Greengrass "AWS IoT Core MQTT"): the embedded one or `--mqtt-remote`.
+    #[serde(rename = "IOT_CORE")]
+    IotCore,
+}
+
+impl TopicType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PubSub => "PUB_SUB",
+            Self::IotCore => "IOT_CORE",
+        }
+    }
+}
+
+/// One entry of `pubsubTopics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PubsubTopic {
+    pub topic: String,
+    #[serde(rename = "type")]
+    pub kind: TopicType,
 }
 
 impl Default for LifecycleConfig {
@@ -75,6 +112,8 @@ impl Default for LifecycleConfig {
             max_idle_time_in_seconds: 60,
             status_timeout_in_seconds: 60,
             input_payload_encoding_type: Encoding::Json,
+            pubsub_topics: BTreeMap::new(),
+            access_control: None,
         }
     }
 }
@@ -92,6 +131,19 @@ pub struct LifecyclePatch {
     pub input_payload_encoding_type: Option<String>,
     /// The function timeout under its Greengrass name (the same setting as Lambda's `Timeout`).
     pub timeout_in_seconds: Option<i64>,
+    /// Replaces the topic subscriptions (an empty map removes them).
+    pub pubsub_topics: Option<BTreeMap<String, PubsubTopic>>,
+    /// Replaces the IPC authorization policies (`null` removes them).
+    #[serde(default, deserialize_with = "present")]
+    pub access_control: Option<Option<serde_json::Value>>,
+}
+
+/// Distinguishes a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D>(d: D) -> Result<Option<Option<serde_json::Value>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<serde_json::Value>::deserialize(d).map(Some)
 }
 
 impl LifecyclePatch {
@@ -124,6 +176,26 @@ impl LifecycleConfig {
         }
         if let Some(e) = &patch.input_payload_encoding_type {
             c.input_payload_encoding_type = Encoding::parse(e)?;
+        }
+        if let Some(topics) = &patch.pubsub_topics {
+            for (key, t) in topics {
+                if t.topic.is_empty() {
+                    return Err(LambdaError::invalid(format!(
+                        "pubsubTopics.{key}.topic must not be empty"
+                    )));
+                }
+            }
+            c.pubsub_topics = topics.clone();
+        }
+        if let Some(ac) = &patch.access_control {
+            if let Some(v) = ac
+                && !v.is_object()
+            {
+                return Err(LambdaError::invalid(
+                    "accessControl must be an object: {\"aws.greengrass.ipc.pubsub\": {\"<policy id>\": {\"operations\": [...], \"resources\": [...]}}}",
+                ));
+            }
+            c.access_control = ac.clone();
         }
         Ok(c)
     }

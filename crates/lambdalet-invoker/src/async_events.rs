@@ -86,6 +86,13 @@ pub struct AsyncQueue {
     settings: AsyncSettings,
     state: Mutex<QState>,
     notify: Notify,
+    topic_sink: std::sync::OnceLock<Arc<dyn TopicSink>>,
+}
+
+/// Where destination records for topics go (the event router).
+pub trait TopicSink: Send + Sync + 'static {
+    /// Publishes `payload` on a local topic, or on the MQTT broker when `mqtt`.
+    fn publish(&self, mqtt: bool, topic: &str, payload: Bytes) -> Result<(), String>;
 }
 
 /// Why an event ended without success, as invocation records name it.
@@ -111,6 +118,7 @@ impl AsyncQueue {
             settings,
             state: Mutex::new(QState::default()),
             notify: Notify::new(),
+            topic_sink: std::sync::OnceLock::new(),
         });
         if !pending.is_empty() {
             tracing::info!(
@@ -206,6 +214,11 @@ impl AsyncQueue {
             .collect();
         v.sort_by(|a, b| a.function.cmp(&b.function));
         Ok(v)
+    }
+
+    /// Connects destination topics to the event router (once, at start).
+    pub fn set_topic_sink(&self, sink: Arc<dyn TopicSink>) {
+        let _ = self.topic_sink.set(sink);
     }
 
     /// The store of events, for listing failed ones.
@@ -492,9 +505,31 @@ impl AsyncQueue {
         Next::Done
     }
 
-    /// Deletes a finished event (`failed` None) or marks it failed, together with enqueuing
-    /// its destination event, which is then scheduled here too.
-    async fn finish(&self, id: i64, failed: Option<(u32, String)>, follow: Option<NewAsyncEvent>) {
+    /// Deletes a finished event (`failed` None) or marks it failed, together with its
+    /// destination: an event for a function (committed together, then scheduled here too) or a
+    /// message for a topic (published first).
+    async fn finish(&self, id: i64, failed: Option<(u32, String)>, follow: Option<FollowUp>) {
+        let follow = match follow {
+            Some(FollowUp::Publish {
+                mqtt,
+                topic,
+                payload,
+            }) => {
+                match self.topic_sink.get() {
+                    Some(sink) => {
+                        if let Err(e) = sink.publish(mqtt, &topic, payload) {
+                            tracing::warn!(event = id, topic = %topic, "cannot publish to the destination topic: {e}");
+                        }
+                    }
+                    None => {
+                        tracing::warn!(event = id, topic = %topic, "no topic bus to publish the destination record on")
+                    }
+                }
+                None
+            }
+            Some(FollowUp::Event(e)) => Some(e),
+            None => None,
+        };
         let store = self.store.clone();
         let f = follow.clone();
         let result = tokio::task::spawn_blocking(move || match failed {
@@ -590,10 +625,23 @@ fn record(
     record
 }
 
-fn destination_event(dest: &Destination, record: &serde_json::Value) -> NewAsyncEvent {
+/// What happens after an event ends, besides recording it.
+enum FollowUp {
+    /// An asynchronous event for a destination function (committed with the record).
+    Event(NewAsyncEvent),
+    /// A message for a destination topic (published before the record is committed, so a
+    /// crash in between publishes it again rather than losing it).
+    Publish {
+        mqtt: bool,
+        topic: String,
+        payload: Bytes,
+    },
+}
+
+fn destination_event(dest: &Destination, record: &serde_json::Value) -> FollowUp {
     let now = timefmt::epoch_millis(SystemTime::now());
     match dest {
-        Destination::Function { target, .. } => NewAsyncEvent {
+        Destination::Function { target, .. } => FollowUp::Event(NewAsyncEvent {
             request_id: lambdalet_core::ids::new_request_id(),
             function: target.name.to_string(),
             qualifier: target.qualifier.as_ref().map(ToString::to_string),
@@ -601,6 +649,16 @@ fn destination_event(dest: &Destination, record: &serde_json::Value) -> NewAsync
             client_context: None,
             received_ms: now,
             next_attempt_ms: now,
+        }),
+        Destination::LocalTopic { topic, .. } => FollowUp::Publish {
+            mqtt: false,
+            topic: topic.clone(),
+            payload: Bytes::from(record.to_string()),
+        },
+        Destination::MqttTopic { topic, .. } => FollowUp::Publish {
+            mqtt: true,
+            topic: topic.clone(),
+            payload: Bytes::from(record.to_string()),
         },
     }
 }

@@ -20,7 +20,7 @@ pub mod runtime_api;
 mod scheduler;
 mod supervisor;
 
-pub use async_events::{AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets};
+pub use async_events::{AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink};
 pub use error::InvokeError;
 pub use invoker::{Invoker, InvokerConfig};
 pub use launch::InitType;

@@ -1,0 +1,81 @@
+"""The IPC client `greengrasssdk` uses to invoke functions and publish messages.
+
+Greengrass V1 talked to its daemon on `GG_DAEMON_PORT`; this client talks to lambdalet's
+`POST /lambdalet/v1/greengrass/invocations`, which invokes the named function (synchronously
+or as an `Event`) or, for the router function `GGRouter`, routes the published message through
+the legacy subscriptions. The function's token identifies it.
+"""
+import http.client
+import json
+import os
+import uuid
+
+
+class IPCException(Exception):
+    pass
+
+
+class WorkResult:
+    def __init__(self, payload, func_err):
+        self.payload = payload
+        self.func_err = func_err
+
+
+class IPCClient:
+    def __init__(self, endpoint="localhost", port=None, auth_token=None):
+        target = os.environ.get("LAMBDALET_GREENGRASS_ENDPOINT", "")
+        if not target:
+            raise IPCException("LAMBDALET_GREENGRASS_ENDPOINT is not set: this code must run as a lambdalet function")
+        host, _, port_text = target.rpartition(":")
+        self.host = host or "127.0.0.1"
+        self.port = int(port_text)
+        self.auth_token = auth_token or os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")
+        self._results = {}
+
+    def post_work(self, function_arn, payload, client_context, invocation_type="RequestResponse"):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        headers = {
+            "Authorization": self.auth_token,
+            "X-Lambdalet-Function-Arn": function_arn,
+            "X-Amz-Invocation-Type": invocation_type or "RequestResponse",
+            "Content-Type": "application/octet-stream",
+        }
+        if client_context:
+            headers["X-Amz-Client-Context"] = client_context
+        status, body, response_headers = self._request("/lambdalet/v1/greengrass/invocations", payload or b"", headers)
+        if status >= 400:
+            raise IPCException(_error_message(status, body))
+        invocation_id = response_headers.get("x-amzn-requestid") or str(uuid.uuid4())
+        if invocation_type != "Event":
+            self._results[invocation_id] = WorkResult(body, response_headers.get("x-amz-function-error", ""))
+        return invocation_id
+
+    def get_work_result(self, function_arn, invocation_id):
+        try:
+            return self._results.pop(invocation_id)
+        except KeyError:
+            raise IPCException("no result for invocation {}".format(invocation_id))
+
+    def _request(self, path, body, headers):
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=960)
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            return response.status, data, {k.lower(): v for k, v in response.getheaders()}
+        except OSError as e:
+            raise IPCException("cannot reach lambdalet at {}:{}: {}".format(self.host, self.port, e))
+        finally:
+            connection.close()
+
+
+def _error_message(status, body):
+    try:
+        parsed = json.loads(body)
+        return "HTTP Error {}:{}".format(status, parsed.get("message") or parsed.get("errorMessage") or body)
+    except ValueError:
+        return "HTTP Error {}:{}".format(status, body.decode(errors="replace"))
+
+
+__all__ = ["IPCClient", "IPCException", "WorkResult"]
