@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod runtime;
 pub mod timefmt;
+pub mod tokens;
 
 pub use config::{FunctionConfig, FunctionConfigPatch};
 pub use deployed::DeployedVersion;
@@ -22,3 +23,4 @@ pub use error::{ErrorCode, HasErrorCode, LambdaError};
 pub use ids::{AccountInfo, FunctionName, FunctionRef, Qualifier};
 pub use lifecycle::{Encoding, LifecycleConfig, LifecyclePatch};
 pub use runtime::{Runtime, RuntimeFamily};
+pub use tokens::Tokens;

@@ -17,6 +17,27 @@ pub struct EventConfigRecord {
 }
 
 impl Store {
+    /// A daemon-wide setting (a JSON document), if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .lock()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Stores a daemon-wide setting.
+    pub fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
     /// Sets (`Some`) or removes (`None`) a function's reserved concurrency.
     pub fn set_reserved_concurrency(
         &self,

@@ -1,0 +1,165 @@
+//! The embedded broker: rumqttd, listening for MQTT 3.1.1 clients, with lambdalet itself
+//! connected through an in-process link.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
+use tokio::sync::mpsc;
+
+use super::{Incoming, MqttError, MqttMessage};
+
+/// How the embedded broker is set up.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSettings {
+    pub listen: SocketAddr,
+    /// Largest payload a client may publish.
+    pub max_payload: usize,
+}
+
+/// A running embedded broker and lambdalet's link into it.
+pub struct EmbeddedBroker {
+    addr: SocketAddr,
+    tx: Mutex<LinkTx>,
+    subscribed: Mutex<HashMap<String, usize>>,
+}
+
+impl EmbeddedBroker {
+    /// Starts the broker (its own threads) and connects lambdalet to it.
+    pub fn start(settings: &EmbeddedSettings) -> Result<(Self, Incoming), MqttError> {
+        let addr = settings.listen;
+        let fail = |reason: String| MqttError::Start {
+            addr: addr.to_string(),
+            reason,
+        };
+        // rumqttd binds in its own thread and only logs a failure; check the address first so a
+        // taken port is a clear error at start.
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| fail(format!("{e} (is another MQTT broker running? use --mqtt-listen to pick another address, or --mqtt-listen off)")))?;
+        let mut broker = Broker::new(config(settings));
+        let (link_tx, link_rx) = broker.link("lambdalet").map_err(|e| fail(e.to_string()))?;
+        std::thread::Builder::new()
+            .name("lambdalet-mqtt-broker".to_owned())
+            .spawn(move || {
+                if let Err(e) = broker.start() {
+                    tracing::error!("the embedded MQTT broker stopped: {e}");
+                }
+            })
+            .map_err(|e| fail(e.to_string()))?;
+        let (tx, rx) = mpsc::channel(4096);
+        std::thread::Builder::new()
+            .name("lambdalet-mqtt-link".to_owned())
+            .spawn(move || pump(link_rx, tx))
+            .map_err(|e| fail(e.to_string()))?;
+        tracing::info!("MQTT broker listening on mqtt://{addr}");
+        Ok((
+            Self {
+                addr,
+                tx: Mutex::new(link_tx),
+                subscribed: Mutex::new(HashMap::new()),
+            },
+            rx,
+        ))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn subscribe(&self, filter: &str) -> Result<(), MqttError> {
+        let mut subs = self.subscribed.lock();
+        let n = subs.entry(filter.to_owned()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            self.tx
+                .lock()
+                .subscribe(filter)
+                .map_err(|e| MqttError::Closed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, filter: &str) -> Result<(), MqttError> {
+        let mut subs = self.subscribed.lock();
+        if let Some(n) = subs.get_mut(filter) {
+            *n -= 1;
+            if *n == 0 {
+                subs.remove(filter);
+                self.tx
+                    .lock()
+                    .unsubscribe(filter)
+                    .map_err(|e| MqttError::Closed(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn publish(&self, topic: &str, payload: Bytes) -> Result<(), MqttError> {
+        self.tx
+            .lock()
+            .publish(topic.to_owned(), payload)
+            .map(|_| ())
+            .map_err(|e| MqttError::Closed(e.to_string()))
+    }
+}
+
+/// Forwards what the broker routes to lambdalet's link into the incoming channel.
+fn pump(mut link_rx: LinkRx, tx: mpsc::Sender<MqttMessage>) {
+    loop {
+        match link_rx.recv() {
+            Ok(Some(Notification::Forward(f))) => {
+                let Ok(topic) = String::from_utf8(f.publish.topic.to_vec()) else {
+                    continue;
+                };
+                let msg = MqttMessage {
+                    topic,
+                    payload: f.publish.payload,
+                };
+                if tx.blocking_send(msg).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("lambdalet's link to the embedded MQTT broker closed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn config(settings: &EmbeddedSettings) -> Config {
+    let connections = ConnectionSettings {
+        connection_timeout_ms: 60_000,
+        max_payload_size: settings.max_payload,
+        max_inflight_count: 100,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    let server = ServerSettings {
+        name: "lambdalet-v4".to_owned(),
+        listen: settings.listen,
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections,
+    };
+    Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: 1024,
+            max_outgoing_packet_count: 200,
+            // Keep the broker's per-filter log small: an edge device has little memory.
+            max_segment_size: 1024 * 1024,
+            max_segment_count: 4,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(HashMap::from([("1".to_owned(), server)])),
+        ..Default::default()
+    }
+}

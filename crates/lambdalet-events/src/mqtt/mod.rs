@@ -1,0 +1,80 @@
+//! The MQTT side of lambdalet (Greengrass's "AWS IoT Core MQTT" event source): either the
+//! embedded broker, which local devices connect to (`mosquitto_pub -t sensors/t1 ...`), or a
+//! connection to a remote broker (`--mqtt-remote mqtts://host:8883`), the way Greengrass
+//! bridges to IoT Core. Both look the same to the router: subscribe to filters, publish, and
+//! a stream of incoming messages.
+
+mod embedded;
+mod remote;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub use embedded::{EmbeddedBroker, EmbeddedSettings};
+pub use remote::{RemoteBroker, RemoteSettings, RemoteTls};
+
+/// A message that arrived from MQTT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttMessage {
+    pub topic: String,
+    pub payload: Bytes,
+}
+
+/// Quality of service of a publish or subscription (MQTT's 0 and 1; 2 is not used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos {
+    AtMostOnce,
+    AtLeastOnce,
+}
+
+/// Failures of the MQTT side.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("cannot start the embedded MQTT broker on {addr}: {reason}")]
+    Start { addr: String, reason: String },
+    #[error("the MQTT connection is closed: {0}")]
+    Closed(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The broker lambdalet uses, whichever it is.
+pub enum Mqtt {
+    Embedded(EmbeddedBroker),
+    Remote(RemoteBroker),
+}
+
+impl Mqtt {
+    /// Subscribes lambdalet's connection to `filter` (idempotent per filter).
+    pub fn subscribe(&self, filter: &str) -> Result<(), MqttError> {
+        match self {
+            Self::Embedded(b) => b.subscribe(filter),
+            Self::Remote(b) => b.subscribe(filter),
+        }
+    }
+
+    pub fn unsubscribe(&self, filter: &str) -> Result<(), MqttError> {
+        match self {
+            Self::Embedded(b) => b.unsubscribe(filter),
+            Self::Remote(b) => b.unsubscribe(filter),
+        }
+    }
+
+    pub fn publish(&self, topic: &str, payload: Bytes, qos: Qos) -> Result<(), MqttError> {
+        match self {
+            Self::Embedded(b) => b.publish(topic, payload),
+            Self::Remote(b) => b.publish(topic, payload, qos),
+        }
+    }
+
+    /// A short description for logs and `lambdalet up`'s banner.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Embedded(b) => format!("embedded broker on mqtt://{}", b.addr()),
+            Self::Remote(b) => format!("remote broker {}", b.url()),
+        }
+    }
+}
+
+/// Where incoming messages go.
+pub type Incoming = mpsc::Receiver<MqttMessage>;
