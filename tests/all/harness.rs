@@ -53,9 +53,12 @@ impl Daemon {
 
     /// Starts a daemon with extra environment variables.
     pub fn start_env(data_dir: &Path, command: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        // Tests run in parallel: no daemon takes the default MQTT port unless a test asks.
+        let mqtt_default: &[&str] = if extra.iter().any(|a| a.starts_with("--mqtt")) { &[] } else { &["--mqtt-listen", "off"] };
         let mut child = Command::new(LAMBDALET)
             .args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(mqtt_default)
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

@@ -318,11 +318,15 @@ fn redeploying_a_pinned_function_keeps_its_queued_events() {
 fn pinned_busy_past_its_timeout_is_restarted_and_the_invocation_times_out() {
     let d = Daemon::start();
     deploy_pinned(&d, "stuck", "app.sleep", &["--timeout", "1"]);
-    eventually(Duration::from_secs(10), "the pinned sandbox", || d.lifecycle("stuck")["instances"]["idle"] == 1);
+    eventually(Duration::from_secs(10), "the pinned sandbox", || {
+        d.lifecycle("stuck")["instances"]["idle"] == 1
+    });
     let r = d.invoke("stuck", r#"{"seconds": 5}"#);
     assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"));
     assert_eq!(r.json()["errorType"], "Sandbox.Timedout");
-    eventually(Duration::from_secs(10), "a new pinned sandbox", || d.lifecycle("stuck")["instances"]["idle"] == 1);
+    eventually(Duration::from_secs(10), "a new pinned sandbox", || {
+        d.lifecycle("stuck")["instances"]["idle"] == 1
+    });
     assert_eq!(d.invoke("stuck", r#"{"seconds": 0}"#).json(), "slept");
     assert_eq!(d.lifecycle("stuck")["state"], "Active");
 }

@@ -54,6 +54,12 @@ impl From<lambdalet_invoker::InvokeError> for ApiError {
     }
 }
 
+impl From<lambdalet_events::RouteError> for ApiError {
+    fn from(e: lambdalet_events::RouteError) -> Self {
+        Self::from_domain(&e)
+    }
+}
+
 impl From<lambdalet_store::StoreError> for ApiError {
     fn from(e: lambdalet_store::StoreError) -> Self {
         Self::from_domain(&e)

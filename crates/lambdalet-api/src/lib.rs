@@ -11,9 +11,11 @@ mod body;
 mod concurrency;
 mod error;
 mod event_config;
+mod events;
 mod functions;
 mod invoke;
 mod lifecycle;
+mod metrics;
 mod own;
 mod shapes;
 mod state;
@@ -95,6 +97,17 @@ pub fn router(state: ApiState) -> Router {
             get(lifecycle::get).put(lifecycle::put),
         )
         .route("/lambdalet/v1/queue", get(own::queue))
+        .route("/lambdalet/v1/publish", post(events::publish))
+        .route("/lambdalet/v1/subscribe", get(events::subscribe))
+        .route(
+            "/lambdalet/v1/subscriptions",
+            get(events::get_subscriptions).put(events::put_subscriptions),
+        )
+        .route(
+            "/lambdalet/v1/greengrass/invocations",
+            post(events::greengrass_invoke),
+        )
+        .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
         .route("/lambdalet/v1/code/{file}", get(own::code))

@@ -13,4 +13,7 @@ pub struct ApiState {
     pub store: Store,
     pub records: RecordWriter,
     pub queue: Arc<AsyncQueue>,
+    pub router: Arc<lambdalet_events::EventRouter>,
+    pub tokens: Arc<lambdalet_core::Tokens>,
+    pub ipc_stats: Option<Arc<lambdalet_events::ipc::IpcStats>>,
 }

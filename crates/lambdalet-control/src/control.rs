@@ -19,6 +19,8 @@ pub struct Control {
     pub(crate) code: Arc<CodeStore>,
     pub(crate) account: AccountInfo,
     pub(crate) invoker: Arc<Invoker>,
+    /// The event router, once the daemon has started it.
+    pub(crate) router: std::sync::OnceLock<Arc<lambdalet_events::EventRouter>>,
     pub(crate) table: RwLock<BTreeMap<String, FunctionEntry>>,
     /// Serializes management writes: each is a read-check-write over table and store.
     pub(crate) writes: tokio::sync::Mutex<()>,
@@ -73,6 +75,7 @@ impl Control {
             code,
             account,
             invoker,
+            router: std::sync::OnceLock::new(),
             table: RwLock::new(table),
             writes: tokio::sync::Mutex::new(()),
         }))

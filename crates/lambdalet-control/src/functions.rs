@@ -59,6 +59,7 @@ impl Control {
     ) -> Result<VersionView, ControlError> {
         let name = FunctionName::new(&input.name)?;
         let config = FunctionConfig::create(input.config)?;
+        crate::events::check(&config)?;
         self.invoker.check_runtime(&config.runtime).await?;
         let _w = self.writes.lock().await;
         if self.table.read().contains_key(name.as_str()) {
@@ -100,6 +101,7 @@ impl Control {
         let view = entry.latest.clone();
         self.table.write().insert(name.to_string(), entry);
         self.invoker.deploy(view.deployed.clone());
+        self.sync_router(name.as_str());
         tracing::info!(function = %name, runtime = %view.record.config.runtime, code = %view.record.code_sha256, "function.created");
         if input.publish {
             drop(_w);
@@ -149,6 +151,7 @@ impl Control {
         let entry = self.entry(name)?;
         check_revision(revision_id, &entry.latest.record.revision_id)?;
         let config = entry.latest.record.config.apply(patch)?;
+        crate::events::check(&config)?;
         if config.runtime != entry.latest.record.config.runtime {
             self.invoker.check_runtime(&config.runtime).await?;
         }
@@ -172,6 +175,7 @@ impl Control {
             e.latest = view.clone();
         }
         self.invoker.deploy(view.deployed.clone());
+        self.sync_router(&view.record.function);
         tracing::info!(function = %view.record.function, revision = %view.record.revision_id, "function.updated");
         Ok(view)
     }
@@ -261,6 +265,7 @@ impl Control {
                 self.blocking(move |s| s.delete_function(&n)).await?;
                 self.table.write().remove(name);
                 self.invoker.remove(name, None);
+                self.sync_router(name);
                 tracing::info!(function = %name, "function.deleted");
             }
             Some(Qualifier::Latest) => {

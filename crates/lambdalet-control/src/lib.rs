@@ -10,6 +10,7 @@ mod concurrency;
 mod control;
 mod error;
 mod event_config;
+mod events;
 mod functions;
 mod resolve;
 mod table;

@@ -18,8 +18,8 @@ use crate::topic::{SubscriptionId, TopicError, TopicFilter, TopicName, TopicTrie
 /// subscriptions' `source`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
-    /// A function (through IPC, the Greengrass V1 SDK, or a destination).
-    Function(String),
+    /// A function version (through IPC or the Greengrass V1 SDK).
+    Function { name: String, version: String },
     /// The MQTT broker (Greengrass's `cloud`).
     Mqtt,
     /// lambdalet's API (`lambdalet publish`).
@@ -31,6 +31,9 @@ pub enum Source {
 pub struct Message {
     pub topic: TopicName,
     pub payload: Bytes,
+    /// Published as JSON (IPC `jsonMessage`) rather than bytes (`binaryMessage`); subscribers
+    /// get it in the same form.
+    pub json: bool,
     pub source: Source,
 }
 
@@ -156,7 +159,8 @@ impl LocalBus {
         let mut delivered = 0;
         for s in targets {
             if s.mode == ReceiveMode::FromOthers
-                && let (Some(owner), Source::Function(from)) = (&s.owner, &message.source)
+                && let (Some(owner), Source::Function { name: from, .. }) =
+                    (&s.owner, &message.source)
                 && owner == from
             {
                 continue;

@@ -5,6 +5,7 @@
 //! run functions itself: it hands events to the invoker.
 
 pub mod bus;
+pub mod ipc;
 pub mod legacy;
 pub mod mqtt;
 pub mod router;

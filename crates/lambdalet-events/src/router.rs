@@ -80,6 +80,8 @@ pub struct EventRouter {
     queue: Arc<AsyncQueue>,
     functions: Mutex<HashMap<String, FunctionSubs>>,
     legacy: RwLock<Vec<LegacySubscription>>,
+    /// Function → its IPC authorization policies (`accessControl`), where it has some.
+    policies: RwLock<HashMap<String, serde_json::Value>>,
     pub stats: RouterStats,
 }
 
@@ -119,6 +121,7 @@ impl EventRouter {
             queue,
             functions: Mutex::new(HashMap::new()),
             legacy: RwLock::new(Vec::new()),
+            policies: RwLock::new(HashMap::new()),
             stats: RouterStats::default(),
         });
         if let Some(mut incoming) = incoming {
@@ -147,7 +150,20 @@ impl EventRouter {
     }
 
     /// Replaces a function's subscriptions (its `$LATEST` configuration's `pubsubTopics`).
-    pub fn set_function(self: &Arc<Self>, name: &str, topics: &[&PubsubTopic], encoding: Encoding) {
+    pub fn set_function(
+        self: &Arc<Self>,
+        name: &str,
+        topics: &[&PubsubTopic],
+        encoding: Encoding,
+        access_control: Option<&serde_json::Value>,
+    ) {
+        match access_control {
+            Some(policies) => self
+                .policies
+                .write()
+                .insert(name.to_owned(), policies.clone()),
+            None => self.policies.write().remove(name),
+        };
         let mut subs = FunctionSubs::default();
         for t in topics {
             let Ok(filter) = TopicFilter::new(t.topic.clone()) else {
@@ -202,8 +218,14 @@ impl EventRouter {
         }
     }
 
+    /// A function's IPC authorization policies, if it has any.
+    pub fn access_control(&self, name: &str) -> Option<serde_json::Value> {
+        self.policies.read().get(name).cloned()
+    }
+
     /// Removes a deleted function's subscriptions.
     pub fn remove_function(&self, name: &str) {
+        self.policies.write().remove(name);
         if let Some(old) = self.functions.lock().remove(name) {
             self.drop_mqtt(old.mqtt);
         }
@@ -229,23 +251,21 @@ impl EventRouter {
         &self,
         topic: &str,
         payload: Bytes,
+        json: bool,
         source: Source,
     ) -> Result<usize, RouteError> {
         let topic = TopicName::new(topic.to_owned()).map_err(PublishError::from)?;
-        if let Source::Function(name) = &source {
-            self.route_legacy(
-                &Origin::Function {
-                    name: name.clone(),
-                    version: "$LATEST".to_owned(),
-                },
-                &topic,
-                &payload,
-                false,
-            );
+        if let Source::Function { name, version } = &source {
+            let origin = Origin::Function {
+                name: name.clone(),
+                version: version.clone(),
+            };
+            self.route_legacy(&origin, &topic, &payload, false);
         }
         Ok(self.bus.publish(Message {
             topic,
             payload,
+            json,
             source,
         })?)
     }
@@ -324,8 +344,12 @@ impl EventRouter {
             .collect();
         let from = match origin {
             Origin::Cloud => Source::Mqtt,
-            Origin::Function { name, .. } => Source::Function(name.clone()),
+            Origin::Function { name, version } => Source::Function {
+                name: name.clone(),
+                version: version.clone(),
+            },
         };
+        let json = serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok();
         let mut n = 0;
         for target in targets {
             let delivered = match &target {
@@ -337,6 +361,7 @@ impl EventRouter {
                     .publish(Message {
                         topic: topic.clone(),
                         payload: payload.clone(),
+                        json,
                         source: from.clone(),
                     })
                     .map(|_| ())
@@ -417,7 +442,8 @@ impl TopicSink for EventRouter {
         let r = if mqtt {
             self.publish_mqtt(topic, payload, Qos::AtLeastOnce)
         } else {
-            self.publish_local(topic, payload, Source::Api).map(|_| ())
+            self.publish_local(topic, payload, true, Source::Api)
+                .map(|_| ())
         };
         r.map_err(|e| e.to_string())
     }

@@ -20,6 +20,23 @@ const NODE_BOOTSTRAP: &str = include_str!(concat!(
     "/../../runtimes/node/bootstrap.js"
 ));
 
+macro_rules! shipped {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../runtimes/", $path)))),*]
+    };
+}
+
+/// Every file shipped into `<data-dir>/runtimes/<hash>/` besides the bootstraps: the Greengrass
+/// V1 SDK support modules Python functions import (`greengrass_common`,
+/// `greengrass_ipc_python_sdk`).
+const FILES: &[(&str, &str)] = shipped![
+    "python/greengrass/greengrass_common/__init__.py",
+    "python/greengrass/greengrass_common/env_vars.py",
+    "python/greengrass/greengrass_common/function_arn_fields.py",
+    "python/greengrass/greengrass_ipc_python_sdk/__init__.py",
+    "python/greengrass/greengrass_ipc_python_sdk/ipc_client.py",
+];
+
 /// Where the bootstraps are and which interpreter serves each runtime.
 pub struct RuntimeCatalog {
     dir: PathBuf,
@@ -30,15 +47,21 @@ impl RuntimeCatalog {
     /// Writes the bootstraps under `<data_dir>/runtimes/<content hash>/` (so a new lambdalet
     /// never changes files a running sandbox of an old one uses).
     pub fn install(data_dir: &Path) -> std::io::Result<Self> {
-        let mut hash = Sha256::new();
-        hash.update(PYTHON_BOOTSTRAP);
-        hash.update(NODE_BOOTSTRAP);
-        let id = hex::encode(&hash.finalize()[..6]);
-        let dir = data_dir.join("runtimes").join(id);
-        for (rel, body) in [
+        let all: Vec<(&str, &str)> = [
             ("python/bootstrap.py", PYTHON_BOOTSTRAP),
             ("node/bootstrap.js", NODE_BOOTSTRAP),
-        ] {
+        ]
+        .into_iter()
+        .chain(FILES.iter().copied())
+        .collect();
+        let mut hash = Sha256::new();
+        for (rel, body) in &all {
+            hash.update(rel);
+            hash.update(body);
+        }
+        let id = hex::encode(&hash.finalize()[..6]);
+        let dir = data_dir.join("runtimes").join(id);
+        for (rel, body) in all {
             let path = dir.join(rel);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
                 std::fs::create_dir_all(path.parent().expect("bootstrap paths have a parent"))?;

@@ -19,6 +19,7 @@ pub(crate) struct StartContext {
     pub catalog: RuntimeCatalog,
     pub backend: Arc<dyn SandboxBackend>,
     pub account: AccountInfo,
+    pub greengrass: crate::invoker::GreengrassEnv,
 }
 
 /// A started environment whose runtime has called `next` at least once.
@@ -73,6 +74,7 @@ impl Instance {
         let spec = sandbox_spec(
             &ctx.catalog,
             &ctx.account,
+            &ctx.greengrass,
             version,
             &id,
             &server.addr().to_string(),

@@ -22,14 +22,27 @@ use crate::supervisor;
 pub struct InvokerConfig {
     /// Most environments (sandboxes) alive at once, over all functions (`--max-concurrency`).
     pub max_concurrency: usize,
+    /// What sandboxes get to reach the daemon's Greengrass services.
+    pub greengrass: GreengrassEnv,
 }
 
 impl Default for InvokerConfig {
     fn default() -> Self {
         Self {
             max_concurrency: 1000,
+            greengrass: GreengrassEnv::default(),
         }
     }
+}
+
+/// The Greengrass side of a sandbox's environment: the IPC socket, the token that identifies
+/// the function to it, and the daemon's address for the Greengrass V1 SDK.
+#[derive(Debug, Clone, Default)]
+pub struct GreengrassEnv {
+    pub tokens: Arc<lambdalet_core::Tokens>,
+    pub ipc_socket: Option<std::path::PathBuf>,
+    /// `host:port` of the daemon's API.
+    pub api_endpoint: Option<String>,
 }
 
 pub(crate) struct Inner {
@@ -62,6 +75,7 @@ impl Invoker {
                 catalog,
                 backend,
                 account,
+                greengrass: config.greengrass,
             },
             sched: Scheduler::new(config.max_concurrency),
             records,

@@ -31,6 +31,7 @@ impl InitType {
 pub(crate) async fn sandbox_spec(
     catalog: &RuntimeCatalog,
     account: &AccountInfo,
+    greengrass: &crate::invoker::GreengrassEnv,
     version: &DeployedVersion,
     sandbox_id: &str,
     runtime_api: &str,
@@ -100,7 +101,19 @@ pub(crate) async fn sandbox_spec(
     }
     if family == RuntimeFamily::Python {
         put("PYTHONUNBUFFERED", "1".to_owned());
+        // The Greengrass V1 SDK's runtime modules, after the function's own PYTHONPATH.
+        let shims = catalog
+            .runtime_dir(RuntimeFamily::Python)
+            .join("greengrass")
+            .display()
+            .to_string();
+        let path = match config.environment.get("PYTHONPATH") {
+            Some(user) if !user.is_empty() => format!("{user}:{shims}"),
+            _ => shims,
+        };
+        put("PYTHONPATH", path);
     }
+    greengrass_env(&mut put, greengrass, account, version);
     // How events arrive: our bootstraps read LAMBDALET_PAYLOAD_ENCODING; Greengrass's runtimes
     // (and code written for them) read the other two.
     let encoding = config.lifecycle.input_payload_encoding_type.as_str();
@@ -116,6 +129,48 @@ pub(crate) async fn sandbox_spec(
         cwd: version.code_dir.clone(),
         memory_mb: config.memory_mb,
     })
+}
+
+/// What Greengrass gives a Lambda component: IPC (`SVCUID`, the socket), the function's ARN and
+/// the router functions the V1 SDK calls (spec digest §4.5, §5.1).
+fn greengrass_env(
+    put: &mut impl FnMut(&str, String),
+    gg: &crate::invoker::GreengrassEnv,
+    account: &AccountInfo,
+    version: &DeployedVersion,
+) {
+    let token = gg
+        .tokens
+        .token_for(&format!("{}:{}", version.name, version.version));
+    put("SVCUID", token.clone());
+    put("AWS_CONTAINER_AUTHORIZATION_TOKEN", token);
+    if let Some(socket) = &gg.ipc_socket {
+        let socket = socket.display().to_string();
+        put("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH", socket.clone());
+        put(
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT",
+            socket,
+        );
+    }
+    if let Some(api) = &gg.api_endpoint {
+        put("LAMBDALET_GREENGRASS_ENDPOINT", api.clone());
+    }
+    put(
+        "MY_FUNCTION_ARN",
+        account.qualified_arn(version.name.as_str(), &version.version),
+    );
+    put(
+        "ROUTER_FUNCTION_ARN",
+        "arn:aws:lambda:::function:GGRouter".to_owned(),
+    );
+    put(
+        "SHADOW_FUNCTION_ARN",
+        "arn:aws:lambda:::function:GGShadowService".to_owned(),
+    );
+    put(
+        "AWS_GREENGRASS_LAMBDA_ARN",
+        account.qualified_arn(version.name.as_str(), &version.version),
+    );
 }
 
 /// Lambda's PATH, then the directory of the interpreter, then the host's PATH, so a

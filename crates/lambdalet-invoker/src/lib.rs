@@ -22,7 +22,7 @@ mod supervisor;
 
 pub use async_events::{AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink};
 pub use error::InvokeError;
-pub use invoker::{Invoker, InvokerConfig};
+pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
 pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};
 pub use scheduler::{Health, PoolStats};

@@ -41,6 +41,12 @@ pub enum Command {
     Logs(LogsArgs),
     /// Show asynchronous events: pending, in flight and failed, per function.
     Queue(QueueArgs),
+    /// Publish a message on a local topic (or on MQTT with --mqtt).
+    Publish(PublishArgs),
+    /// Print the messages on topics matching a filter (local, or MQTT with --mqtt) as they come.
+    Subscribe(SubscribeArgs),
+    /// Show the legacy subscriptions (Greengrass V1 routing), or set them from a JSON file.
+    Subscriptions(SubscriptionsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -79,6 +85,47 @@ pub struct ServeArgs {
         default_value = "60,120"
     )]
     pub async_retry_delays: Vec<u64>,
+
+    /// Address of the embedded MQTT broker (IOT_CORE topics), or `off`.
+    #[arg(long, env = "LAMBDALET_MQTT_LISTEN", default_value = "127.0.0.1:1883")]
+    pub mqtt_listen: String,
+
+    /// Use this MQTT broker instead of the embedded one: mqtt://host:1883 or
+    /// mqtts://host:8883 (AWS IoT Core: your ATS endpoint with --mqtt-cert and --mqtt-key).
+    #[arg(long, env = "LAMBDALET_MQTT_REMOTE")]
+    pub mqtt_remote: Option<String>,
+
+    /// Client id for the remote broker (its persistent session is kept under it).
+    #[arg(long, env = "LAMBDALET_MQTT_CLIENT_ID", default_value = "lambdalet")]
+    pub mqtt_client_id: String,
+
+    /// Username for the remote broker.
+    #[arg(long, env = "LAMBDALET_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+
+    /// Password for the remote broker.
+    #[arg(long, env = "LAMBDALET_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<String>,
+
+    /// CA certificate (PEM) to trust for mqtts:// [default: the host's CA bundle].
+    #[arg(long)]
+    pub mqtt_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mqtts://.
+    #[arg(long)]
+    pub mqtt_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for mqtts://.
+    #[arg(long)]
+    pub mqtt_key: Option<PathBuf>,
+
+    /// Largest message on a topic (local pub/sub, MQTT, IPC), in bytes (Greengrass: 128 KB).
+    #[arg(long, default_value_t = 128 * 1024)]
+    pub max_message_size: usize,
+
+    /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
+    #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
+    pub ipc_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +177,16 @@ pub struct DeployArgs {
     /// json: events must be JSON; binary: raw bytes reach the handler (inputPayloadEncodingType).
     #[arg(long, value_parser = ["json", "binary"])]
     pub encoding: Option<String>,
+    /// Invoke the function for MQTT messages on this topic filter (IOT_CORE; repeatable;
+    /// replaces the function's topic subscriptions when any --subscribe* is given).
+    #[arg(long = "subscribe", value_name = "FILTER")]
+    pub subscribe: Vec<String>,
+    /// Invoke the function for local pub/sub messages on this topic filter (PUB_SUB; repeatable).
+    #[arg(long = "subscribe-local", value_name = "FILTER")]
+    pub subscribe_local: Vec<String>,
+    /// Greengrass IPC authorization policies (accessControl), as a JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub access_control: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -182,4 +239,37 @@ pub struct LogsArgs {
     /// Keep waiting for new invocations and print them as they come.
     #[arg(long, short)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Topic, e.g. sensors/t1 (no wildcards).
+    pub topic: String,
+    /// The message: text, or @FILE (@- for stdin).
+    pub payload: String,
+    /// Publish on the MQTT broker (IOT_CORE) instead of the local bus (PUB_SUB).
+    #[arg(long)]
+    pub mqtt: bool,
+    /// MQTT quality of service (0 or 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    /// Topic filter, e.g. sensors/# or devices/+/status.
+    pub filter: String,
+    /// Subscribe on the MQTT broker (IOT_CORE) instead of the local bus (PUB_SUB).
+    #[arg(long)]
+    pub mqtt: bool,
+    /// Print one JSON object per message instead of `topic payload` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscriptionsArgs {
+    /// A JSON file with Greengrass's {"subscriptions": {...}}; replaces the current ones.
+    #[arg(long)]
+    pub set: Option<PathBuf>,
 }

@@ -78,7 +78,7 @@ async fn deploy(control: &Control, data_dir: &Path, ex: &Example) -> anyhow::Res
 }
 
 /// What a newcomer sees after `lambdalet up`.
-pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control) {
+pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control, mqtt: Option<&str>) {
     let names = control.function_names();
     let first = names
         .iter()
@@ -87,7 +87,8 @@ pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control) {
         .unwrap_or_else(|| "hello-python".to_owned());
     let url = format!("http://{addr}");
     eprintln!(
-        "\n  lambdalet is up\n\n    Lambda API   {url}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n\n  Ctrl-C stops it.\n",
+        "\n  lambdalet is up\n\n    Lambda API   {url}\n    MQTT         {}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n\n  Ctrl-C stops it.\n",
+        mqtt.unwrap_or("off"),
         data_dir.display(),
         if names.is_empty() {
             "(none)".to_owned()

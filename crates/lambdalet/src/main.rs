@@ -34,6 +34,11 @@ fn main() -> ExitCode {
             Command::Functions(args) => client::functions::run(&cli.endpoint, args).await,
             Command::Logs(args) => client::logs::run(&cli.endpoint, args).await,
             Command::Queue(args) => client::queue::run(&cli.endpoint, args).await,
+            Command::Publish(args) => client::events::publish(&cli.endpoint, args).await,
+            Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, args).await,
+            Command::Subscriptions(args) => {
+                client::events::subscriptions(&cli.endpoint, args).await
+            }
         }
     });
     match result {

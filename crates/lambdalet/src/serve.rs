@@ -10,7 +10,13 @@ use anyhow::{Context, bail};
 use lambdalet_api::ApiState;
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
-use lambdalet_invoker::{AsyncQueue, AsyncSettings, Invoker, InvokerConfig};
+use lambdalet_core::Tokens;
+use lambdalet_events::ipc::IpcServer;
+use lambdalet_events::mqtt::{
+    EmbeddedBroker, EmbeddedSettings, Mqtt, RemoteBroker, RemoteSettings, RemoteTls,
+};
+use lambdalet_events::{EventRouter, LocalBus};
+use lambdalet_invoker::{AsyncQueue, AsyncSettings, GreengrassEnv, Invoker, InvokerConfig};
 use lambdalet_package::CodeStore;
 use lambdalet_sandbox::ProcessBackend;
 use lambdalet_store::{AsyncQueueStore, RecordWriter, Store};
@@ -34,9 +40,23 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 
+    // The API's address first: sandboxes get it in their environment.
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another lambdalet running? pick another --listen)",
+            args.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+
     let store = Store::open(&data_dir).context("cannot open the state database")?;
     let records = RecordWriter::start(&store).context("cannot start the log writer")?;
     let code = CodeStore::open(&data_dir.join("packages")).context("cannot open the code store")?;
+    let tokens = Arc::new(Tokens::default());
+    let ipc_path = args
+        .ipc_socket
+        .clone()
+        .unwrap_or_else(|| data_dir.join("ipc.socket"));
     let invoker = Invoker::new(
         &data_dir,
         account.clone(),
@@ -44,6 +64,11 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         records.clone(),
         InvokerConfig {
             max_concurrency: args.max_concurrency,
+            greengrass: GreengrassEnv {
+                tokens: tokens.clone(),
+                ipc_socket: Some(ipc_path.clone()),
+                api_endpoint: Some(addr.to_string()),
+            },
         },
     )
     .context("cannot install the runtime bootstraps")?;
@@ -71,13 +96,22 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .await
     .context("cannot load the async event queue")?;
 
-    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+    let bus = LocalBus::new(args.max_message_size);
+    let mqtt = start_mqtt(&args)?;
+    let mqtt_banner = mqtt.as_ref().map(|(m, _)| m.describe());
+    let router = EventRouter::start(bus, mqtt, queue.clone());
+    queue.set_topic_sink(router.clone());
+    control
+        .attach_router(router.clone())
+        .await
+        .context("cannot apply the subscriptions")?;
+    let ipc = IpcServer::start(&ipc_path, router.clone(), tokens.clone()).with_context(|| {
         format!(
-            "cannot listen on {} (is another lambdalet running? pick another --listen)",
-            args.listen
+            "cannot listen on the IPC socket {} (use --ipc-socket to pick another path)",
+            ipc_path.display()
         )
     })?;
-    let addr = listener.local_addr()?;
+
     tracing::info!(data_dir = %data_dir.display(), functions = control.function_names().len(), "lambdalet started");
     tracing::info!("listening on http://{addr}");
 
@@ -87,6 +121,9 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         store: store.clone(),
         records: records.clone(),
         queue: queue.clone(),
+        router: router.clone(),
+        tokens: tokens.clone(),
+        ipc_stats: Some(ipc.stats.clone()),
     };
     let app = lambdalet_api::router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -101,7 +138,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
 
     if with_examples {
         examples::deploy_all(&control, &data_dir).await;
-        examples::banner(addr, &data_dir, &control);
+        examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref());
     }
 
     wait_for_signal().await?;
@@ -129,6 +166,48 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .await?;
     tracing::info!("lambdalet stopped");
     Ok(())
+}
+
+/// The MQTT side: a remote broker when `--mqtt-remote` is given, else the embedded broker
+/// unless `--mqtt-listen off`.
+fn start_mqtt(
+    args: &ServeArgs,
+) -> anyhow::Result<Option<(Mqtt, lambdalet_events::mqtt::Incoming)>> {
+    if let Some(url) = &args.mqtt_remote {
+        if url.starts_with("mqtts://") {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let settings = RemoteSettings {
+            url: url.clone(),
+            client_id: args.mqtt_client_id.clone(),
+            username: args.mqtt_username.clone(),
+            password: args.mqtt_password.clone(),
+            tls: RemoteTls {
+                ca: args.mqtt_ca.clone(),
+                cert: args.mqtt_cert.clone(),
+                key: args.mqtt_key.clone(),
+            },
+            max_payload: args.max_message_size,
+        };
+        let (broker, incoming) = RemoteBroker::start(&settings)?;
+        return Ok(Some((Mqtt::Remote(broker), incoming)));
+    }
+    if args.mqtt_listen == "off" {
+        tracing::info!("no MQTT broker (--mqtt-listen off): IOT_CORE topics are unavailable");
+        return Ok(None);
+    }
+    let listen = args.mqtt_listen.parse().with_context(|| {
+        format!(
+            "--mqtt-listen {:?} is not an address like 127.0.0.1:1883 (or off)",
+            args.mqtt_listen
+        )
+    })?;
+    let settings = EmbeddedSettings {
+        listen,
+        max_payload: args.max_message_size,
+    };
+    let (broker, incoming) = EmbeddedBroker::start(&settings)?;
+    Ok(Some((Mqtt::Embedded(broker), incoming)))
 }
 
 fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {

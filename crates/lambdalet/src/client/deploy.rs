@@ -18,6 +18,17 @@ use crate::client::{Client, api_error, segment};
 pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     let env = parse_env(&args.env)?;
+    let access_control = match &args.access_control {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                serde_json::from_str::<Value>(&text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let zip = read_code(&args.path)?;
     let path = format!("/2015-03-31/functions/{}", segment(&args.name));
 
@@ -49,7 +60,7 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
             "Code": { "ZipFile": zip_b64 },
             "Publish": args.publish,
         });
-        add_config(&mut req, &args, env);
+        add_config(&mut req, &args, env, &access_control);
         let v = client
             .json(
                 client
@@ -73,7 +84,7 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         if let Some(h) = &args.handler {
             config["Handler"] = json!(h);
         }
-        add_config(&mut config, &args, env);
+        add_config(&mut config, &args, env, &access_control);
         if config.as_object().is_some_and(|o| !o.is_empty()) {
             v = client
                 .json(
@@ -126,7 +137,12 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn add_config(req: &mut Value, args: &DeployArgs, env: Option<BTreeMap<String, String>>) {
+fn add_config(
+    req: &mut Value,
+    args: &DeployArgs,
+    env: Option<BTreeMap<String, String>>,
+    access_control: &Option<Value>,
+) {
     let mut lifecycle = serde_json::Map::new();
     if let Some(p) = args.pinned {
         lifecycle.insert("pinned".into(), json!(p));
@@ -143,6 +159,20 @@ fn add_config(req: &mut Value, args: &DeployArgs, env: Option<BTreeMap<String, S
     }
     if let Some(e) = &args.encoding {
         lifecycle.insert("inputPayloadEncodingType".into(), json!(e));
+    }
+    if !args.subscribe.is_empty() || !args.subscribe_local.is_empty() {
+        let topics: serde_json::Map<String, Value> = args
+            .subscribe
+            .iter()
+            .map(|t| (t, "IOT_CORE"))
+            .chain(args.subscribe_local.iter().map(|t| (t, "PUB_SUB")))
+            .enumerate()
+            .map(|(i, (topic, kind))| (i.to_string(), json!({ "topic": topic, "type": kind })))
+            .collect();
+        lifecycle.insert("pubsubTopics".into(), Value::Object(topics));
+    }
+    if let Some(policies) = access_control {
+        lifecycle.insert("accessControl".into(), policies.clone());
     }
     if !lifecycle.is_empty() {
         req["LambdaletConfig"] = Value::Object(lifecycle);

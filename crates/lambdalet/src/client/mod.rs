@@ -2,6 +2,7 @@
 //! AWS CLI uses, so anything they do can also be done with `aws lambda ...`.
 
 pub mod deploy;
+pub mod events;
 pub mod functions;
 pub mod invoke;
 pub mod logs;

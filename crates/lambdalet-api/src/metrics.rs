@@ -1,0 +1,115 @@
+//! `GET /metrics`: counters and gauges in Prometheus's text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use crate::state::ApiState;
+
+pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    };
+    let r = &s.router.stats;
+    counter(
+        "lambdalet_mqtt_messages_received_total",
+        "MQTT messages routed from the broker",
+        r.mqtt_received.load(Ordering::Relaxed),
+    );
+    counter(
+        "lambdalet_mqtt_messages_published_total",
+        "messages lambdalet published to the broker",
+        r.mqtt_published.load(Ordering::Relaxed),
+    );
+    counter(
+        "lambdalet_event_invocations_total",
+        "invocations queued for topic messages",
+        r.invocations.load(Ordering::Relaxed),
+    );
+    counter(
+        "lambdalet_event_rejected_not_json_total",
+        "messages not delivered to json functions because they were not JSON",
+        r.rejected_not_json.load(Ordering::Relaxed),
+    );
+    let b = &s.router.bus.stats;
+    counter(
+        "lambdalet_bus_messages_published_total",
+        "messages published on the local bus",
+        b.published.load(Ordering::Relaxed),
+    );
+    counter(
+        "lambdalet_bus_deliveries_total",
+        "local bus deliveries to subscribers",
+        b.delivered.load(Ordering::Relaxed),
+    );
+    counter(
+        "lambdalet_bus_dropped_total",
+        "local bus messages dropped for slow subscribers",
+        b.dropped_slow_subscriber.load(Ordering::Relaxed),
+    );
+    if let Some(ipc) = &s.ipc_stats {
+        counter(
+            "lambdalet_ipc_connections_total",
+            "Greengrass IPC connections",
+            ipc.connections.load(Ordering::Relaxed),
+        );
+        counter(
+            "lambdalet_ipc_refused_tokens_total",
+            "IPC connections refused for an unknown token",
+            ipc.refused_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            "lambdalet_ipc_protocol_errors_total",
+            "IPC connections closed for a protocol error",
+            ipc.protocol_errors.load(Ordering::Relaxed),
+        );
+        counter(
+            "lambdalet_ipc_unauthorized_total",
+            "IPC operations refused by accessControl",
+            ipc.unauthorized.load(Ordering::Relaxed),
+        );
+        counter(
+            "lambdalet_ipc_operations_total",
+            "IPC operations",
+            ipc.operations.load(Ordering::Relaxed),
+        );
+    }
+    counter(
+        "lambdalet_log_records_dropped_total",
+        "invocation log records dropped because the writer was behind",
+        s.records.dropped(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_invocations_in_flight invocations running now\n# TYPE lambdalet_invocations_in_flight gauge\nlambdalet_invocations_in_flight {}",
+        s.invoker.in_flight()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_sandboxes sandboxes by function, version and state\n# TYPE lambdalet_sandboxes gauge"
+    );
+    for ((function, version), st) in s.invoker.all_stats() {
+        for (state, n) in [
+            ("idle", st.idle),
+            ("busy", st.busy),
+            ("starting", st.starting),
+        ] {
+            let _ = writeln!(
+                out,
+                "lambdalet_sandboxes{{function=\"{function}\",version=\"{version}\",state=\"{state}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "lambdalet_queued_invocations{{function=\"{function}\",version=\"{version}\"}} {}",
+            st.queued
+        );
+    }
+    ([("content-type", "text/plain; version=0.0.4")], out).into_response()
+}
