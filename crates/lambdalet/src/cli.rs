@@ -123,6 +123,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 128 * 1024)]
     pub max_message_size: usize,
 
+    /// Bytes per second each MQTT client may send to the embedded broker (0: unlimited); a
+    /// client that floods is slowed down, the others are not.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub mqtt_client_rate: u64,
+
     /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
     #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
     pub ipc_socket: Option<PathBuf>,

@@ -13,7 +13,7 @@ use lambdalet_core::AccountInfo;
 use lambdalet_core::Tokens;
 use lambdalet_events::ipc::IpcServer;
 use lambdalet_events::mqtt::{
-    EmbeddedBroker, EmbeddedSettings, Mqtt, RemoteBroker, RemoteSettings, RemoteTls,
+    EmbeddedBroker, EmbeddedSettings, Mqtt, RateLimit, RemoteBroker, RemoteSettings, RemoteTls,
 };
 use lambdalet_events::{EventRouter, LocalBus};
 use lambdalet_invoker::{AsyncQueue, AsyncSettings, GreengrassEnv, Invoker, InvokerConfig};
@@ -202,9 +202,14 @@ fn start_mqtt(
             args.mqtt_listen
         )
     })?;
+    let client_rate = (args.mqtt_client_rate > 0).then(|| RateLimit {
+        bytes_per_sec: args.mqtt_client_rate,
+        burst: args.mqtt_client_rate.max(args.max_message_size as u64 * 2),
+    });
     let settings = EmbeddedSettings {
         listen,
         max_payload: args.max_message_size,
+        client_rate,
     };
     let (broker, incoming) = EmbeddedBroker::start(&settings)?;
     Ok(Some((Mqtt::Embedded(broker), incoming)))

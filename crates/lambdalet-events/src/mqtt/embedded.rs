@@ -18,6 +18,8 @@ pub struct EmbeddedSettings {
     pub listen: SocketAddr,
     /// Largest payload a client may publish.
     pub max_payload: usize,
+    /// What each client may send, in bytes per second (None: unlimited).
+    pub client_rate: Option<super::RateLimit>,
 }
 
 /// A running embedded broker and lambdalet's link into it.
@@ -35,11 +37,22 @@ impl EmbeddedBroker {
             addr: addr.to_string(),
             reason,
         };
-        // rumqttd binds in its own thread and only logs a failure; check the address first so a
-        // taken port is a clear error at start.
-        std::net::TcpListener::bind(addr)
-            .map_err(|e| fail(format!("{e} (is another MQTT broker running? use --mqtt-listen to pick another address, or --mqtt-listen off)")))?;
-        let mut broker = Broker::new(config(settings));
+        // Clients connect to lambdalet's front door (which enforces the per-client rate), and
+        // it connects them to rumqttd on a private loopback port.
+        let front = std::net::TcpListener::bind(addr).map_err(|e| {
+            fail(format!(
+                "{e} (is another MQTT broker running? use --mqtt-listen to pick another address, or --mqtt-listen off)"
+            ))
+        })?;
+        let addr = front.local_addr().map_err(|e| fail(e.to_string()))?;
+        front
+            .set_nonblocking(true)
+            .map_err(|e| fail(e.to_string()))?;
+        let front = tokio::net::TcpListener::from_std(front).map_err(|e| fail(e.to_string()))?;
+        let internal = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| fail(format!("no loopback port for the broker: {e}")))?;
+        let mut broker = Broker::new(config(settings, internal));
         let (link_tx, link_rx) = broker.link("lambdalet").map_err(|e| fail(e.to_string()))?;
         std::thread::Builder::new()
             .name("lambdalet-mqtt-broker".to_owned())
@@ -54,6 +67,11 @@ impl EmbeddedBroker {
             .name("lambdalet-mqtt-link".to_owned())
             .spawn(move || pump(link_rx, tx))
             .map_err(|e| fail(e.to_string()))?;
+        tokio::spawn(super::throttle::serve(
+            front,
+            internal,
+            settings.client_rate,
+        ));
         tracing::info!("MQTT broker listening on mqtt://{addr}");
         Ok((
             Self {
@@ -131,7 +149,7 @@ fn pump(mut link_rx: LinkRx, tx: mpsc::Sender<MqttMessage>) {
     }
 }
 
-fn config(settings: &EmbeddedSettings) -> Config {
+fn config(settings: &EmbeddedSettings, listen: SocketAddr) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
         max_payload_size: settings.max_payload,
@@ -142,7 +160,7 @@ fn config(settings: &EmbeddedSettings) -> Config {
     };
     let server = ServerSettings {
         name: "lambdalet-v4".to_owned(),
-        listen: settings.listen,
+        listen,
         tls: None,
         next_connection_delay_ms: 1,
         connections,

@@ -6,12 +6,14 @@
 
 mod embedded;
 mod remote;
+mod throttle;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 pub use embedded::{EmbeddedBroker, EmbeddedSettings};
 pub use remote::{RemoteBroker, RemoteSettings, RemoteTls};
+pub use throttle::RateLimit;
 
 /// A message that arrived from MQTT.
 #[derive(Debug, Clone, PartialEq, Eq)]
