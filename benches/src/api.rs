@@ -34,7 +34,20 @@ pub async fn create_function(
     handler: &str,
     zip: &[u8],
 ) -> anyhow::Result<()> {
-    let body = json!({
+    create_function_with(addr, name, runtime, handler, zip, Value::Null).await
+}
+
+/// CreateFunction with a zip and lambdalet's lifecycle settings (`LambdaletConfig`: `pinned`,
+/// `maxInstancesCount`, ...), unless `lifecycle` is null.
+pub async fn create_function_with(
+    addr: SocketAddr,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip: &[u8],
+    lifecycle: Value,
+) -> anyhow::Result<()> {
+    let mut body = json!({
         "FunctionName": name,
         "Runtime": runtime,
         "Handler": handler,
@@ -42,6 +55,9 @@ pub async fn create_function(
         "Timeout": 30,
         "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
     });
+    if !lifecycle.is_null() {
+        body["LambdaletConfig"] = lifecycle;
+    }
     let r = call(addr, Method::POST, FUNCTIONS, body).await?;
     if r.status.as_u16() != 201 {
         bail!("CreateFunction {name} answered {}", r.describe());
@@ -61,6 +77,67 @@ pub async fn delete_function(addr: SocketAddr, name: &str) -> anyhow::Result<()>
         bail!("DeleteFunction {name} answered {}", r.describe());
     }
     Ok(())
+}
+
+/// The live sandbox counts of a function's `$LATEST`, from
+/// `GET /lambdalet/v1/functions/{name}/configuration`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Instances {
+    pub idle: u64,
+    pub busy: u64,
+    pub starting: u64,
+    pub queued: u64,
+}
+
+impl Instances {
+    /// Sandboxes that exist or are being started.
+    pub fn total(&self) -> u64 {
+        self.idle + self.busy + self.starting
+    }
+}
+
+pub async fn instances(addr: SocketAddr, name: &str) -> anyhow::Result<Instances> {
+    let path = format!("/lambdalet/v1/functions/{name}/configuration");
+    let r = call(addr, Method::GET, &path, Value::Null).await?;
+    if !r.status.is_success() {
+        bail!("configuration of {name} answered {}", r.describe());
+    }
+    let v: Value = serde_json::from_slice(&r.body).context("configuration is not JSON")?;
+    let i = &v["instances"];
+    let n = |k: &str| i[k].as_u64().unwrap_or(0);
+    Ok(Instances {
+        idle: n("idle"),
+        busy: n("busy"),
+        starting: n("starting"),
+        queued: n("queued"),
+    })
+}
+
+/// A function's asynchronous events, from `GET /lambdalet/v1/queue`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub pending: u64,
+    pub in_flight: u64,
+    pub failed: u64,
+}
+
+/// Asks on an open connection (the drain benchmark polls it).
+pub async fn queue_depth(conn: &mut Conn, name: &str) -> anyhow::Result<QueueDepth> {
+    let r = conn
+        .request(Method::GET, "/lambdalet/v1/queue", Bytes::new())
+        .await?;
+    if !r.status.is_success() {
+        bail!("the queue summary answered {}", r.describe());
+    }
+    let v: Value = serde_json::from_slice(&r.body).context("queue summary is not JSON")?;
+    let row = v["functions"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|f| f["function"] == name));
+    Ok(row.map_or_else(QueueDepth::default, |f| QueueDepth {
+        pending: f["pending"].as_u64().unwrap_or(0),
+        in_flight: f["inFlight"].as_u64().unwrap_or(0),
+        failed: f["failed"].as_u64().unwrap_or(0),
+    }))
 }
 
 /// One synchronous invocation on an open connection.

@@ -4,19 +4,28 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold] [--lambdalet PATH] [--quick] [--json FILE]
-                       [--samples N] [--duration SECS]
+usage: lambdalet-bench [all|warm|cold|scale|pinned|async|memory] [--lambdalet PATH] [--quick]
+                       [--json FILE] [--samples N] [--duration SECS]
 
-  all (default)     idle memory, warm invoke overhead, then Python and Rust cold starts
+  all (default)     every group below, in this order
   warm              idle memory; warm invoke latency and throughput (Python no-op, Rust
                     hello) vs a bare hyper echo server
   cold              idle memory; cold starts vs `python3.11 -c 'import app'` and the Rust
                     hello binary run directly
+  scale             idle memory; an on-demand Python no-op (maxInstancesCount 64) at
+                    concurrency 1, 8 and 64 vs the echo server at the same concurrency
+  pinned            idle memory; a pinned Python no-op (one sandbox, FIFO queue) at
+                    concurrency 1 and 8 vs the echo server
+  async             idle memory; Event invocations accepted per second (durably stored) by 1
+                    and 16 clients vs SQLite inserts (WAL, synchronous=FULL, a transaction per
+                    row); K events drained end to end vs the same K invoked synchronously
+  memory            idle memory; the daemon's memory with 100 warm idle sandboxes
   --lambdalet PATH  daemon binary [default: <workspace>/target/release/lambdalet]
-  --quick           short runs (1 s per load run, 5 cold-start samples)
+  --quick           short runs (1 s per load run, 5 cold-start samples, 300 events drained)
   --json FILE       also write the JSON result line to FILE
   --samples N       cold-start samples per function [default: 20, 5 with --quick]
-  --duration SECS   seconds per warm load run [default: 5, 1 with --quick]
+  --duration SECS   seconds per load run [default: 5 for warm, 3 for scale, pinned and
+                    async; 1 with --quick]
 
 Build first: cargo build --release -p lambdalet (and -p hello-rust, else the bench builds it).
 Run it on an idle machine: the bench reports how much CPU other processes took meanwhile.";
@@ -26,6 +35,10 @@ pub enum Mode {
     All,
     Warm,
     Cold,
+    Scale,
+    Pinned,
+    Async,
+    Memory,
 }
 
 impl Mode {
@@ -42,7 +55,12 @@ pub struct Args {
     pub quick: bool,
     pub json: Option<PathBuf>,
     pub samples: usize,
+    /// Seconds per load run of the warm benchmarks.
     pub duration: Duration,
+    /// Seconds per load run of the scaling, pinned and async benchmarks.
+    pub short_duration: Duration,
+    /// Events the async drain benchmark enqueues.
+    pub drain_events: usize,
 }
 
 impl Args {
@@ -72,10 +90,16 @@ impl Args {
             };
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "all" | "warm" | "cold" if mode.is_none() => {
+                "all" | "warm" | "cold" | "scale" | "pinned" | "async" | "memory"
+                    if mode.is_none() =>
+                {
                     mode = Some(match a.as_str() {
                         "warm" => Mode::Warm,
                         "cold" => Mode::Cold,
+                        "scale" => Mode::Scale,
+                        "pinned" => Mode::Pinned,
+                        "async" => Mode::Async,
+                        "memory" => Mode::Memory,
                         _ => Mode::All,
                     });
                 }
@@ -112,6 +136,8 @@ impl Args {
             json,
             samples: samples.unwrap_or(if quick { 5 } else { 20 }),
             duration: duration.unwrap_or(Duration::from_secs(if quick { 1 } else { 5 })),
+            short_duration: duration.unwrap_or(Duration::from_secs(if quick { 1 } else { 3 })),
+            drain_events: if quick { 300 } else { 2000 },
         }))
     }
 }
@@ -135,6 +161,13 @@ mod tests {
         assert_eq!(q.samples, 5);
         assert_eq!(q.duration, Duration::from_secs(1));
         assert_eq!(q.lambdalet, Some(PathBuf::from("/x")));
+        assert_eq!(q.drain_events, 300);
+        assert_eq!(a.short_duration, Duration::from_secs(3));
+        let s = parse("async --duration 2").unwrap().unwrap();
+        assert_eq!(s.mode, Mode::Async);
+        assert_eq!(s.short_duration, Duration::from_secs(2));
+        assert!(Mode::All.includes(Mode::Memory));
+        assert!(!Mode::Scale.includes(Mode::Pinned));
     }
 
     #[test]

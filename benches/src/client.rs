@@ -68,13 +68,27 @@ impl Conn {
         path: &str,
         body: Bytes,
     ) -> anyhow::Result<Reply> {
+        self.request_with(method, path, &[], body).await
+    }
+
+    /// Sends one request with extra headers and reads the whole response.
+    pub async fn request_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, &'static str)],
+        body: Bytes,
+    ) -> anyhow::Result<Reply> {
         self.sender.ready().await.context("the connection closed")?;
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header(HOST, &self.host)
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(body))?;
+            .header(CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(Full::new(body))?;
         let resp = self.sender.send_request(req).await?;
         let (parts, body) = resp.into_parts();
         let body = body.collect().await?.to_bytes();

@@ -101,14 +101,53 @@ impl Daemon {
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
     }
 
-    /// Warnings, errors and the interpreters chosen (at most 200 lines).
+    /// Warnings, errors and the interpreters chosen (at most 200 lines); of lines that differ
+    /// only in their `key=value` fields, the first 3 and a count of the rest.
     pub fn interesting_log_lines(&self) -> Vec<String> {
-        self.log_lines()
-            .into_iter()
-            .filter(|l| is_interesting(l))
-            .take(200)
-            .collect()
+        collapse(
+            self.log_lines().into_iter().filter(|l| is_interesting(l)),
+            3,
+            200,
+        )
     }
+}
+
+/// Keeps the first `keep` lines of each kind (`kind`), replaces the rest by one count line at
+/// the end, and returns at most `max` lines.
+fn collapse(lines: impl Iterator<Item = String>, keep: usize, max: usize) -> Vec<String> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for line in lines {
+        let k = kind(&line);
+        let n = match seen.iter_mut().find(|(s, _)| *s == k) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                seen.push((k, 1));
+                1
+            }
+        };
+        if n <= keep && out.len() < max {
+            out.push(line);
+        }
+    }
+    for (k, n) in seen {
+        if n > keep {
+            out.push(format!("... and {} more lines like: {k}", n - keep));
+        }
+    }
+    out
+}
+
+/// A log line without its timestamp and `key=value` fields.
+fn kind(line: &str) -> String {
+    line.split_whitespace()
+        .skip(1)
+        .filter(|w| !w.contains('='))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_interesting(line: &str) -> bool {
@@ -146,6 +185,21 @@ fn strip_ansi(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collapses_repeated_lines() {
+        let lines = (0..10)
+            .map(|i| {
+                format!("2026-01-01T00:00:0{i}Z  WARN async.failed: x function=f request_id={i}")
+            })
+            .chain(std::iter::once(
+                "2026-01-01T00:00:10Z ERROR other".to_owned(),
+            ));
+        let out = collapse(lines, 3, 200);
+        assert_eq!(out.len(), 5, "{out:?}");
+        assert!(out[3].ends_with("ERROR other"));
+        assert_eq!(out[4], "... and 7 more lines like: WARN async.failed: x");
+    }
 
     #[test]
     fn finds_the_address_in_a_coloured_line() {

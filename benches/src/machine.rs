@@ -129,6 +129,27 @@ fn cpu_jiffies() -> Option<(u64, u64)> {
     Some((total - idle, total))
 }
 
+/// A point in time of the host's CPU use, to tell how busy all CPUs were over a measurement
+/// (whoever used them): a load run at 100 % is limited by CPU.
+pub struct HostBusy {
+    busy: u64,
+    total: u64,
+}
+
+impl HostBusy {
+    pub fn now() -> Option<Self> {
+        let (busy, total) = cpu_jiffies()?;
+        Some(Self { busy, total })
+    }
+
+    /// Share (0-100 %) of all CPUs that was busy since `earlier`.
+    pub fn percent_since(&self, earlier: &Self) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let busy = self.busy.checked_sub(earlier.busy)?;
+        (total > 0).then(|| 100.0 * busy as f64 / total as f64)
+    }
+}
+
 /// A point in time of the host's CPU use, to tell afterwards how much CPU processes other
 /// than the bench and its children took while it ran.
 pub struct HostCpu {

@@ -6,15 +6,22 @@
 
 mod api;
 mod args;
+mod async_accept;
+mod async_drain;
 mod client;
 mod cold;
 mod daemon;
 mod echo;
 mod idle;
+mod load;
 mod machine;
+mod memory;
+mod pinned;
 mod proc;
 mod report;
 mod runtime_loop;
+mod scale;
+mod sqlite_base;
 mod stats;
 mod stub;
 mod warm;
@@ -106,6 +113,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut report = Report::new(info);
     if let Err(e) = measure(
         &daemon,
+        &bin,
         &root,
         &python,
         bootstrap.as_ref(),
@@ -156,6 +164,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 /// Runs the benchmarks `args.mode` selects against the running daemon.
 async fn measure(
     daemon: &Daemon,
+    bin: &std::path::Path,
     root: &std::path::Path,
     python: &anyhow::Result<PathBuf>,
     bootstrap: Option<&anyhow::Result<PathBuf>>,
@@ -185,5 +194,50 @@ async fn measure(
             None => {}
         }
     }
+    // The groups below all use a Python no-op function.
+    let py = match python {
+        Ok(py) => Some(py),
+        Err(e) => {
+            for (mode, what) in [
+                (Mode::Scale, "scaling"),
+                (Mode::Pinned, "pinned"),
+                (Mode::Async, "async"),
+                (Mode::Memory, "100-sandbox memory"),
+            ] {
+                if args.mode.includes(mode) {
+                    report.note(format!("{what} benchmarks skipped: {e}"));
+                }
+            }
+            None
+        }
+    };
+    let Some(py) = py else { return Ok(()) };
+    if args.mode.includes(Mode::Scale) {
+        scale::run(daemon, args, report).await?;
+        rss_note(daemon, "scale", report);
+    }
+    if args.mode.includes(Mode::Pinned) {
+        pinned::run(daemon, args, report).await?;
+        rss_note(daemon, "pinned", report);
+    }
+    if args.mode.includes(Mode::Async) {
+        async_accept::run(daemon, args, report).await?;
+        rss_note(daemon, "async accept", report);
+        async_drain::run(daemon, args, report).await?;
+        rss_note(daemon, "async drain", report);
+    }
+    if args.mode.includes(Mode::Memory) {
+        memory::run(bin, py, report).await?;
+    }
     Ok(())
+}
+
+/// Notes the daemon's resident memory after a group of benchmarks (its functions deleted).
+fn rss_note(daemon: &Daemon, after: &str, report: &mut Report) {
+    if let Some(mb) = proc::rss_mb(daemon.pid()) {
+        report.note(format!(
+            "daemon VmRSS after the {after} benchmark (its function deleted): {mb:.1} MB, {} threads",
+            proc::threads(daemon.pid()).map_or_else(|| "?".to_owned(), |n| n.to_string())
+        ));
+    }
 }

@@ -88,6 +88,19 @@ pub fn children_of(parent: u32) -> Vec<(u32, String)> {
     out
 }
 
+/// Live processes below `root` (children, their children, ...): `(pid, command name)`.
+pub fn descendants_of(root: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (pid, comm) in children_of(p) {
+            frontier.push(pid);
+            out.push((pid, comm));
+        }
+    }
+    out
+}
+
 /// The unit of the times in `/proc/<pid>/stat` (USER_HZ, 100 on every Linux ABI in use).
 const USER_HZ: f64 = 100.0;
 
@@ -104,6 +117,23 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 pub fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Number of threads of a process (`Threads` of `/proc/<pid>/status`).
+pub fn threads(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Threads:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Proportional set size of a process (`Pss` of `/proc/<pid>/smaps_rollup`: each shared page
+/// divided among the processes that map it), in MB. Summed over processes it does not count
+/// shared pages twice, as summing RSS does.
+pub fn pss_mb(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("Pss:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -137,6 +167,15 @@ impl CpuSnapshot {
                 .filter_map(|(pid, _)| Some((pid, cpu_secs(pid)?)))
                 .collect(),
         }
+    }
+
+    /// How many of the server's children used CPU since `earlier` (at the 10 ms resolution of
+    /// `/proc/<pid>/stat`): the sandboxes that ran invocations.
+    pub fn children_active_since(&self, earlier: &Self) -> usize {
+        self.children
+            .iter()
+            .filter(|(pid, t)| **t > earlier.children.get(pid).copied().unwrap_or(0.0))
+            .count()
     }
 
     /// Seconds of CPU since `earlier`: `[client, server, server's children]`. Children that

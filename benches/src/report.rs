@@ -11,6 +11,7 @@ pub enum Unit {
     Millis,
     PerSec,
     Megabytes,
+    Kilobytes,
 }
 
 impl Unit {
@@ -20,6 +21,7 @@ impl Unit {
             Unit::Millis => "ms",
             Unit::PerSec => "per_s",
             Unit::Megabytes => "MB",
+            Unit::Kilobytes => "KB",
         }
     }
 
@@ -30,6 +32,7 @@ impl Unit {
             Unit::Millis => format!("{v:.2} ms"),
             Unit::PerSec => format!("{v:.0}/s"),
             Unit::Megabytes => format!("{v:.1} MB"),
+            Unit::Kilobytes => format!("{v:.0} KB"),
         }
     }
 }

@@ -1,113 +1,21 @@
 //! Warm invoke overhead: a no-op Python function invoked over keep-alive connections, against
 //! a bare hyper echo server driven by the same client with the same payload and concurrency.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use hyper::Method;
-use tokio::task::JoinSet;
+use std::time::Duration;
 
 use crate::api;
 use crate::args::Args;
-use crate::client::Conn;
 use crate::daemon::Daemon;
 use crate::echo::EchoServer;
+use crate::load::{load, us};
 use crate::proc::{self, CpuSnapshot};
 use crate::report::{Report, Row, Target, Unit};
 use crate::runtime_loop;
-use crate::stats::percentile;
 use crate::zips;
 
 const SECTION: &str = "warm invoke, no-op python3.11 (baseline: bare hyper HTTP/1.1 echo server)";
 const FUNCTION: &str = "bench-noop";
-
-/// What one load run saw.
-pub(crate) struct Load {
-    /// Latency of each successful request, µs.
-    pub lat_us: Vec<f64>,
-    pub errors: u64,
-    pub first_error: Option<String>,
-    elapsed: Duration,
-}
-
-impl Load {
-    pub fn rate(&self) -> f64 {
-        self.lat_us.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    pub fn p(&mut self, p: f64) -> Option<f64> {
-        percentile(&mut self.lat_us, p)
-    }
-}
-
-/// `concurrency` workers, each on its own keep-alive connection, send `body` to `path`
-/// back to back for `dur`.
-pub(crate) async fn load(
-    addr: SocketAddr,
-    path: &str,
-    concurrency: usize,
-    dur: Duration,
-) -> anyhow::Result<Load> {
-    let body = Bytes::from_static(b"{}");
-    let mut conns = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        conns.push(Conn::connect(addr).await?);
-    }
-    let path: Arc<str> = path.into();
-    let start = Instant::now();
-    let deadline = start + dur;
-    let mut tasks = JoinSet::new();
-    for mut conn in conns {
-        let (path, body) = (path.clone(), body.clone());
-        tasks.spawn(async move {
-            let mut lat = Vec::with_capacity(100_000);
-            let mut errors = 0u64;
-            let mut first_error = None;
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                match conn.request(Method::POST, &path, body.clone()).await {
-                    Ok(r) if r.is_success() => lat.push(t0.elapsed().as_secs_f64() * 1e6),
-                    Ok(r) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| r.describe());
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| format!("{e:#}"));
-                        match Conn::connect(addr).await {
-                            Ok(c) => conn = c,
-                            Err(_) => break,
-                        }
-                    }
-                }
-            }
-            (lat, errors, first_error)
-        });
-    }
-    let mut out = Load {
-        lat_us: Vec::new(),
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-    };
-    while let Some(r) = tasks.join_next().await {
-        let (lat, errors, first) = r?;
-        out.lat_us.extend(lat);
-        out.errors += errors;
-        if out.first_error.is_none() {
-            out.first_error = first;
-        }
-    }
-    out.elapsed = start.elapsed();
-    Ok(out)
-}
-
-pub(crate) fn us(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} µs"))
-}
 
 /// CPU per invocation in µs from `[client, server, server's children]` seconds.
 pub(crate) fn cpu_note(cpu: [f64; 3], n: usize) -> String {

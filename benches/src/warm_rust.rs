@@ -11,9 +11,10 @@ use crate::api;
 use crate::args::Args;
 use crate::daemon::Daemon;
 use crate::echo::EchoServer;
+use crate::load::{load, us};
 use crate::proc::{self, CpuSnapshot};
 use crate::report::{Report, Row, Target, Unit};
-use crate::warm::{cpu_note, load, us};
+use crate::warm::cpu_note;
 use crate::zips;
 
 const SECTION: &str =

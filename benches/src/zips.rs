@@ -19,6 +19,12 @@ pub fn build(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
 /// The no-op Python function of the warm benchmark (handler `noop.handler`).
 pub const NOOP_PY: &str = "def handler(event, context):\n    return {}\n";
 
+/// The no-op Python function of the scaling, pinned, async and memory benchmarks (handler
+/// `sleepy.handler`): returns `{}` at once for the `{}` event the load runs send; an event
+/// `{"sleep": S}` makes it sleep S seconds first, which the warm-ups use to hold sandboxes busy
+/// so that the daemon starts one per concurrent request.
+pub const SLEEPY_PY: &str = "import time\n\n\ndef handler(event, context):\n    if isinstance(event, dict) and event.get(\"sleep\"):\n        time.sleep(event[\"sleep\"])\n    return {}\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,190 @@
+//! The daemon's memory with many warm sandboxes: in a daemon of its own, started for this (the
+//! one the other benchmarks used has grown from their load), a no-op Python function allowed
+//! 100 sandboxes is invoked 100 times at once with a handler that sleeps 1 s, so the daemon
+//! starts 100 sandboxes; once all are idle, the daemon's own `VmRSS` (not its children's) is
+//! read, and the sandboxes' resident memory is summed separately. Baselines: the bare hyper echo
+//! server process (as for the idle row) for the daemon, a bare `python3.11` at rest for one
+//! sandbox.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::api;
+use crate::daemon::Daemon;
+use crate::echo::EchoServer;
+use crate::proc::{self, ChildGuard};
+use crate::report::{Report, Row, Target, Unit};
+use crate::scale::start_sandboxes;
+use crate::zips;
+
+const SECTION: &str = "daemon memory with 100 warm idle sandboxes (baseline: bare hyper echo server process; per sandbox: a bare python3.11 at rest)";
+const FUNCTION: &str = "bench-memory";
+const SANDBOXES: usize = 100;
+
+/// `VmRSS` and `Pss` (MB) of a bare `python3.11` waiting in `time.sleep`.
+fn bare_python(python: &Path) -> anyhow::Result<(Option<f64>, Option<f64>)> {
+    let child = Command::new(python)
+        .args(["-c", "import time; time.sleep(60)"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    let guard = ChildGuard::new(child);
+    // Its start (site, .pth files) takes about 50 ms here; wait until it sleeps.
+    std::thread::sleep(Duration::from_millis(700));
+    Ok((proc::rss_mb(guard.pid()), proc::pss_mb(guard.pid())))
+}
+
+pub async fn run(bin: &Path, python: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let daemon = Daemon::start(bin)?;
+    eprintln!(
+        "memory: a new daemon on http://{}; deploying {FUNCTION} (python3.11 no-op, maxInstancesCount {SANDBOXES}); {SANDBOXES} simultaneous invocations sleeping 1 s",
+        daemon.addr
+    );
+    // As for the idle row: let it finish starting up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let result = measure(&daemon, python, report).await;
+    if let Err(e) = result {
+        return Err(e.context(format!(
+            "the memory benchmark's daemon's last log lines:\n{}",
+            daemon.log_tail()
+        )));
+    }
+    for line in daemon.interesting_log_lines() {
+        if !line.contains("runtime.interpreter") {
+            report.daemon_log(format!("(memory benchmark's daemon) {line}"));
+        }
+    }
+    Ok(())
+}
+
+async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let rss_before = proc::rss_mb(daemon.pid());
+    let threads_before = proc::threads(daemon.pid());
+    let zip = zips::build(&[("sleepy.py", zips::SLEEPY_PY.as_bytes(), 0o644)])?;
+    api::create_function_with(
+        daemon.addr,
+        FUNCTION,
+        "python3.11",
+        "sleepy.handler",
+        &zip,
+        json!({ "maxInstancesCount": SANDBOXES }),
+    )
+    .await?;
+    let t0 = Instant::now();
+    start_sandboxes(daemon, FUNCTION, SANDBOXES, 1.0, "memory", report).await?;
+    let took = t0.elapsed();
+    // Wait until every sandbox is idle (back in `next`), then let the daemon settle.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let inst = loop {
+        let i = api::instances(daemon.addr, FUNCTION).await?;
+        if (i.busy == 0 && i.starting == 0) || Instant::now() > deadline {
+            break i;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_ours = proc::rss_mb(daemon.pid());
+    let threads = proc::threads(daemon.pid());
+    let sandboxes = proc::descendants_of(daemon.pid());
+    let direct = proc::children_of(daemon.pid()).len();
+    let rss: Vec<f64> = sandboxes
+        .iter()
+        .filter_map(|(p, _)| proc::rss_mb(*p))
+        .collect();
+    let pss: Vec<f64> = sandboxes
+        .iter()
+        .filter_map(|(p, _)| proc::pss_mb(*p))
+        .collect();
+    let (rss_sum, pss_sum) = (rss.iter().sum::<f64>(), pss.iter().sum::<f64>());
+    let mean = |sum: f64, n: usize| (n > 0).then(|| sum / n as f64);
+    let mut names: Vec<&str> = sandboxes.iter().map(|(_, c)| c.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+
+    let echo = EchoServer::start()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_echo = proc::rss_mb(echo.pid());
+    drop(echo);
+    let py = python.to_owned();
+    let (py_rss, py_pss) = tokio::task::spawn_blocking(move || bare_python(&py)).await??;
+
+    let per_sandbox_kb = match (rss_ours, rss_before) {
+        (Some(a), Some(b)) => Some((a - b) * 1024.0 / SANDBOXES as f64),
+        _ => None,
+    };
+    eprintln!(
+        "memory: daemon {} MB before, {} MB with {} sandboxes; sandboxes RSS {rss_sum:.0} MB, PSS {pss_sum:.0} MB",
+        rss_before.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}")),
+        rss_ours.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}")),
+        sandboxes.len()
+    );
+    report.note(format!(
+        "memory (a new daemon): {SANDBOXES} simultaneous invocations took {:.1} s; then the daemon counted {} idle, {} busy, {} starting; {} sandbox processes ({} direct children of the daemon; {}); daemon VmRSS {} MB at rest before deploying ({} threads), {} MB with them ({} threads); sandboxes: VmRSS {rss_sum:.0} MB in all, PSS {pss_sum:.0} MB in all (PSS splits shared pages such as the interpreter's among the processes that map them)",
+        took.as_secs_f64(),
+        inst.idle,
+        inst.busy,
+        inst.starting,
+        sandboxes.len(),
+        direct,
+        names.join(", "),
+        rss_before.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}")),
+        threads_before.map_or_else(|| "?".to_owned(), |v| v.to_string()),
+        rss_ours.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}")),
+        threads.map_or_else(|| "?".to_owned(), |v| v.to_string()),
+    ));
+    report.row(Row {
+        section: SECTION,
+        metric: format!("daemon VmRSS, {SANDBOXES} idle sandboxes"),
+        unit: Unit::Megabytes,
+        baseline: rss_echo,
+        ours: rss_ours,
+        target: Target::None,
+    });
+    report.row(Row {
+        section: SECTION,
+        metric: "daemon VmRSS added per sandbox".into(),
+        unit: Unit::Kilobytes,
+        baseline: None,
+        ours: per_sandbox_kb,
+        target: Target::None,
+    });
+    report.row(Row {
+        section: SECTION,
+        metric: "sandbox VmRSS, mean".into(),
+        unit: Unit::Megabytes,
+        baseline: py_rss,
+        ours: mean(rss_sum, rss.len()),
+        target: Target::None,
+    });
+    report.row(Row {
+        section: SECTION,
+        metric: "sandbox PSS, mean".into(),
+        unit: Unit::Megabytes,
+        baseline: py_pss,
+        ours: mean(pss_sum, pss.len()),
+        target: Target::None,
+    });
+
+    api::delete_function(daemon.addr, FUNCTION).await?;
+    let t0 = Instant::now();
+    let left = proc::wait_children_gone(daemon.pid(), Duration::from_secs(10)).await;
+    if left > 0 {
+        report.note(format!(
+            "memory: {left} sandbox processes still alive 10 s after DeleteFunction"
+        ));
+    } else {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        report.note(format!(
+            "memory: all sandboxes gone {:.0} ms after DeleteFunction; daemon VmRSS then {} MB",
+            t0.elapsed().as_secs_f64() * 1e3,
+            proc::rss_mb(daemon.pid()).map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"))
+        ));
+    }
+    Ok(())
+}
