@@ -54,7 +54,11 @@ impl Daemon {
     /// Starts a daemon with extra environment variables.
     pub fn start_env(data_dir: &Path, command: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         // Tests run in parallel: no daemon takes the default MQTT port unless a test asks.
-        let mqtt_default: &[&str] = if extra.iter().any(|a| a.starts_with("--mqtt")) { &[] } else { &["--mqtt-listen", "off"] };
+        let mqtt_default: &[&str] = if extra.iter().any(|a| a.starts_with("--mqtt")) {
+            &[]
+        } else {
+            &["--mqtt-listen", "off"]
+        };
         let mut child = Command::new(LAMBDALET)
             .args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -502,4 +506,128 @@ pub fn processes_matching(needle: &str) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A PyPI package (and its dependencies) installed once into target/test-cache, for vendoring
+/// into function code the way a Lambda or Greengrass package bundles its dependencies.
+pub fn pip_cache(package: &str) -> PathBuf {
+    let cache = repo().join("target/test-cache").join(package);
+    let marker = cache.join(".complete");
+    if !marker.exists() {
+        let tmp = cache.with_extension("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        let out = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&tmp)
+            .arg(package)
+            .output()
+            .expect("run pip");
+        assert!(
+            out.status.success(),
+            "pip install {package} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(tmp.join(".complete"), "").expect("marker");
+        let _ = std::fs::remove_dir_all(&cache);
+        std::fs::rename(&tmp, &cache).expect("move into the cache");
+    }
+    cache
+}
+
+/// Copies the contents of `src` into `dst` (created if needed).
+pub fn copy_into(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(dst)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+}
+
+/// A background `mosquitto_sub` collecting `topic payload` lines.
+pub struct MqttSub {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl MqttSub {
+    pub fn start(port: u16, filter: &str) -> Self {
+        let mut child = Command::new("mosquitto_sub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                filter,
+                "-v",
+                "-q",
+                "1",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "run mosquitto_sub (Debian package mosquitto-clients; `make test` installs it)",
+            );
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l2.lock().expect("lines").push(line);
+            }
+        });
+        // mosquitto_sub has no "subscribed" signal; give it a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        Self { child, lines }
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+}
+
+impl Drop for MqttSub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mosquitto_pub` one message.
+pub fn mqtt_pub(port: u16, topic: &str, message: &str) {
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            topic,
+            "-m",
+            message,
+            "-q",
+            "1",
+        ])
+        .status()
+        .expect("run mosquitto_pub (Debian package mosquitto-clients; `make test` installs it)");
+    assert!(status.success(), "mosquitto_pub to {topic} failed");
 }

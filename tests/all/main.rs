@@ -10,6 +10,7 @@ mod bad_input;
 mod boto3;
 mod cli;
 mod encoding;
+mod events;
 mod execution;
 mod handlers;
 mod official_clients;

@@ -80,6 +80,8 @@ pub struct EventRouter {
     queue: Arc<AsyncQueue>,
     functions: Mutex<HashMap<String, FunctionSubs>>,
     legacy: RwLock<Vec<LegacySubscription>>,
+    /// MQTT filters subscribed for legacy subscriptions whose source is `cloud`.
+    legacy_mqtt: Mutex<Vec<String>>,
     /// Function → its IPC authorization policies (`accessControl`), where it has some.
     policies: RwLock<HashMap<String, serde_json::Value>>,
     pub stats: RouterStats,
@@ -121,6 +123,7 @@ impl EventRouter {
             queue,
             functions: Mutex::new(HashMap::new()),
             legacy: RwLock::new(Vec::new()),
+            legacy_mqtt: Mutex::new(Vec::new()),
             policies: RwLock::new(HashMap::new()),
             stats: RouterStats::default(),
         });
@@ -240,8 +243,24 @@ impl EventRouter {
         }
     }
 
-    /// Replaces the legacy subscriptions.
+    /// Replaces the legacy subscriptions. Those whose source is `cloud` subscribe lambdalet's
+    /// MQTT connection to their subject.
     pub fn set_legacy(&self, subs: Vec<LegacySubscription>) {
+        let filters: Vec<String> = subs
+            .iter()
+            .filter(|s| s.source == Endpoint::Cloud)
+            .map(|s| s.subject.to_string())
+            .collect();
+        if let Some(m) = &self.mqtt {
+            for f in &filters {
+                if let Err(e) = m.subscribe(f) {
+                    tracing::warn!(filter = %f, "cannot subscribe on MQTT for a legacy subscription: {e}");
+                }
+            }
+            for old in std::mem::replace(&mut *self.legacy_mqtt.lock(), filters) {
+                let _ = m.unsubscribe(&old);
+            }
+        }
         *self.legacy.write() = subs;
     }
 

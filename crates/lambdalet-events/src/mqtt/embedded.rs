@@ -53,7 +53,8 @@ impl EmbeddedBroker {
             .and_then(|l| l.local_addr())
             .map_err(|e| fail(format!("no loopback port for the broker: {e}")))?;
         let mut broker = Broker::new(config(settings, internal));
-        let (link_tx, link_rx) = broker.link("lambdalet").map_err(|e| fail(e.to_string()))?;
+        let (mut link_tx, link_rx) = broker.link("lambdalet").map_err(|e| fail(e.to_string()))?;
+        link_tx.subscribe("#").map_err(|e| fail(e.to_string()))?;
         std::thread::Builder::new()
             .name("lambdalet-mqtt-broker".to_owned())
             .spawn(move || {
@@ -87,7 +88,13 @@ impl EmbeddedBroker {
         self.addr
     }
 
+    /// Lambdalet's link takes every message once (it is subscribed to `#`, and the router
+    /// filters): overlapping filters must not deliver a message twice. Only `$`-topics, which
+    /// `#` does not match, need their own subscription.
     pub fn subscribe(&self, filter: &str) -> Result<(), MqttError> {
+        if !filter.starts_with('$') {
+            return Ok(());
+        }
         let mut subs = self.subscribed.lock();
         let n = subs.entry(filter.to_owned()).or_insert(0);
         *n += 1;
@@ -137,6 +144,13 @@ fn pump(mut link_rx: LinkRx, tx: mpsc::Sender<MqttMessage>) {
                     payload: f.publish.payload,
                 };
                 if tx.blocking_send(msg).is_err() {
+                    return;
+                }
+            }
+            // The router parks a link whose buffer filled up; having taken the batch, ask to
+            // be scheduled again.
+            Ok(Some(Notification::Unschedule)) => {
+                if link_rx.ready().is_err() {
                     return;
                 }
             }

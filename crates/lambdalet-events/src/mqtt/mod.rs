@@ -78,5 +78,49 @@ impl Mqtt {
     }
 }
 
+/// Whether every topic `b` matches is also matched by `a` (both MQTT filters).
+pub(crate) fn covers(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    loop {
+        match (a.next(), b.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(l)) if l != "#" => {}
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// The filters to subscribe at a broker so that each message arrives once: those not covered
+/// by another (`a/+/c` is dropped when `a/#` is there). Partial overlaps (`a/+/c` with
+/// `a/b/#`) remain.
+pub(crate) fn minimal(filters: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let covered = filters
+            .iter()
+            .enumerate()
+            .any(|(j, g)| j != i && covers(g, f) && (!covers(f, g) || j < i));
+        if !covered {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
 /// Where incoming messages go.
 pub type Incoming = mpsc::Receiver<MqttMessage>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cover() {
+        assert!(covers("a/#", "a/b/c") && covers("a/#", "a/#") && covers("#", "x"));
+        assert!(covers("a/+/c", "a/b/c") && !covers("a/b/c", "a/+/c") && !covers("a/+", "a/#"));
+        let m = minimal(&["a/+/c".into(), "a/#".into(), "b".into(), "a/#".into()]);
+        assert_eq!(m, ["a/#", "b"]);
+    }
+}

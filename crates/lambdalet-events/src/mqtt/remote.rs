@@ -40,8 +40,10 @@ pub struct RemoteSettings {
 pub struct RemoteBroker {
     url: String,
     client: AsyncClient,
-    /// Filter → number of subscribers; replayed after each reconnection.
+    /// Filter → number of subscribers.
     subscribed: Arc<Mutex<HashMap<String, usize>>>,
+    /// The filters subscribed at the broker (replayed after each reconnection).
+    active: Arc<Mutex<Vec<String>>>,
 }
 
 impl RemoteBroker {
@@ -60,8 +62,9 @@ impl RemoteBroker {
         }
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
         let subscribed: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let active: Arc<Mutex<Vec<String>>> = Arc::default();
         let (tx, rx) = mpsc::channel(4096);
-        let (url, subs, resubscribe) = (settings.url.clone(), subscribed.clone(), client.clone());
+        let (url, subs, resubscribe) = (settings.url.clone(), active.clone(), client.clone());
         tokio::spawn(async move {
             let mut failures = 0u32;
             loop {
@@ -69,7 +72,7 @@ impl RemoteBroker {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         failures = 0;
                         tracing::info!(url = %url, session_present = ack.session_present, "connected to the remote MQTT broker");
-                        let filters: Vec<String> = subs.lock().keys().cloned().collect();
+                        let filters: Vec<String> = subs.lock().clone();
                         for f in filters {
                             let _ = resubscribe.subscribe(f, QoS::AtLeastOnce).await;
                         }
@@ -102,6 +105,7 @@ impl RemoteBroker {
                 url: settings.url.clone(),
                 client,
                 subscribed,
+                active,
             },
             rx,
         ))
@@ -111,16 +115,12 @@ impl RemoteBroker {
         &self.url
     }
 
+    /// Subscribes the connection to `filter`, unless a broader filter already covers it (a
+    /// broker sends one copy per matching subscription).
     pub fn subscribe(&self, filter: &str) -> Result<(), MqttError> {
         let mut subs = self.subscribed.lock();
-        let n = subs.entry(filter.to_owned()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            self.client
-                .try_subscribe(filter, QoS::AtLeastOnce)
-                .map_err(|e| MqttError::Closed(e.to_string()))?;
-        }
-        Ok(())
+        *subs.entry(filter.to_owned()).or_insert(0) += 1;
+        self.resubscribe(&subs)
     }
 
     pub fn unsubscribe(&self, filter: &str) -> Result<(), MqttError> {
@@ -129,11 +129,28 @@ impl RemoteBroker {
             *n -= 1;
             if *n == 0 {
                 subs.remove(filter);
-                self.client
-                    .try_unsubscribe(filter)
-                    .map_err(|e| MqttError::Closed(e.to_string()))?;
             }
         }
+        self.resubscribe(&subs)
+    }
+
+    /// Brings the broker's subscriptions to the minimal cover of what is wanted.
+    fn resubscribe(&self, subs: &HashMap<String, usize>) -> Result<(), MqttError> {
+        let mut wanted: Vec<String> = subs.keys().cloned().collect();
+        wanted.sort();
+        let wanted = super::minimal(&wanted);
+        let mut active = self.active.lock();
+        for f in wanted.iter().filter(|f| !active.contains(*f)) {
+            self.client
+                .try_subscribe(f, QoS::AtLeastOnce)
+                .map_err(|e| MqttError::Closed(e.to_string()))?;
+        }
+        for f in active.iter().filter(|f| !wanted.contains(*f)) {
+            self.client
+                .try_unsubscribe(f)
+                .map_err(|e| MqttError::Closed(e.to_string()))?;
+        }
+        *active = wanted;
         Ok(())
     }
 
