@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls `make test`, which calls this).
-# First installs what the tests need if it is missing: the AWS CLI and boto3 (pip), curl and
-# Node.js (apt), cargo-nextest (cargo). Then: formatting, lints, the runtime bootstraps' own
-# tests, and every Rust test including the integration tests against the real daemon.
+# First installs what the tests need if it is missing: the AWS CLI and boto3 (pip); curl,
+# Node.js, Mosquitto and its clients, openssl (apt); cargo-nextest and cargo-fuzz (cargo).
+# Then: formatting, lints, the runtime bootstraps' own tests, a short fuzzing run of the IPC
+# frame decoder, and every Rust test including the integration tests against the real daemon.
+# (The tests fetch awsiotsdk and greengrasssdk from PyPI into target/test-cache on first use.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,9 @@ need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]} (apt)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -31,6 +36,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  step "installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -39,6 +49,19 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "runtime bootstrap tests (python3 -m unittest)"
 python3 -m unittest discover -s runtimes/tests
+
+# libFuzzer needs nightly compiler flags; RUSTC_BOOTSTRAP lets the stable compiler take them.
+fuzz_seconds="${LAMBDALET_FUZZ_SECONDS:-20}"
+step "fuzzing the Greengrass IPC frame decoder for ${fuzz_seconds}s (cargo fuzz)"
+mkdir -p target
+fuzz_log="$PWD/target/fuzz-eventstream_frame.log"
+if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run eventstream_frame -- \
+  -max_total_time="$fuzz_seconds" -print_final_stats=1) >"$fuzz_log" 2>&1; then
+  tail -n 60 "$fuzz_log"
+  echo "fuzzing failed (a crash, or the target did not build): the input is in fuzz/artifacts/, see fuzz/README.md" >&2
+  exit 1
+fi
+grep -E '^(Done|stat::number_of_executed_units)' "$fuzz_log" || tail -n 3 "$fuzz_log"
 
 step "cargo nextest run (unit and integration tests)"
 cargo nextest run --workspace --locked --no-fail-fast "$@"

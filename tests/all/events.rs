@@ -568,3 +568,425 @@ fn async_destinations_can_be_local_topics() {
     assert_eq!(record["requestContext"]["requestId"], id.as_str());
     assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
 }
+
+/// An external Mosquitto server with a persistent store, restartable on the same port.
+struct Mosquitto {
+    port: u16,
+    conf: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl Mosquitto {
+    fn start(dir: &Path) -> Self {
+        Self::start_with(dir, "allow_anonymous true\n")
+    }
+
+    /// With more configuration (e.g. a TLS listener) after the plain listener's.
+    fn start_with(dir: &Path, extra: &str) -> Self {
+        let port = free_port();
+        let store = dir.join("mosquitto-store");
+        std::fs::create_dir_all(&store).expect("mkdir");
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nmax_queued_messages 10000\nuser root\n{extra}",
+                store.display()
+            ),
+        )
+        .expect("write conf");
+        let mut m = Self {
+            port,
+            conf,
+            child: None,
+        };
+        m.restart();
+        m
+    }
+
+    fn restart(&mut self) {
+        assert!(self.child.is_none());
+        // Debian puts the broker in /usr/sbin, which a non-root PATH may lack.
+        let bin = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("mosquitto");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run mosquitto (Debian package mosquitto; `make test` installs it)");
+        self.child = Some(child);
+        eventually(Duration::from_secs(10), "mosquitto listening", || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        });
+    }
+
+    /// SIGTERM: Mosquitto saves its sessions and queued messages, then exits.
+    fn stop(&mut self) {
+        let mut child = self.child.take().expect("running");
+        crate::harness::signal(child.id(), "TERM");
+        child.wait().expect("mosquitto exits");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The numbers a recording function has appended to its file.
+fn recorded(file: &Path) -> Vec<u64> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn remote_broker_restarts_mid_stream_lose_no_qos1_message() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut broker = Mosquitto::start(tmp.path());
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let mut d = Daemon::start_with(&data, "serve", &["--mqtt-remote", &url]);
+
+    let code = tmp.path().join("recorder");
+    std::fs::create_dir_all(&code).expect("mkdir");
+    std::fs::write(
+        code.join("app.py"),
+        "import os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        f.write(str(event['n']) + '\\n')\n",
+    )
+    .expect("write");
+    let out = tmp.path().join("received.txt");
+    let env = format!("OUT={}", out.display());
+    deploy(
+        &d,
+        "recorder",
+        &code,
+        "app.handler",
+        &["--subscribe", "sensors/#", "--env", &env],
+    );
+
+    // The subscription is made in the background: probe until it is in place.
+    eventually(
+        Duration::from_secs(20),
+        "the subscription at the remote broker",
+        || {
+            mqtt_pub(broker.port, "sensors/probe", r#"{"n": 0}"#);
+            std::thread::sleep(Duration::from_millis(300));
+            recorded(&out).contains(&0)
+        },
+    );
+
+    // lambdalet publishes to the remote broker too.
+    let alerts = MqttSub::start(broker.port, "alerts/#");
+    let o = d.cli(&["publish", "--mqtt", "alerts/a1", r#"{"level": "high"}"#]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    eventually(
+        Duration::from_secs(10),
+        "the alert at the remote broker",
+        || {
+            alerts
+                .lines()
+                .iter()
+                .any(|l| l.contains("alerts/a1") && l.contains("high"))
+        },
+    );
+    drop(alerts);
+
+    // A sensor publishes 1..=60 with QoS 1, retrying each message until the broker takes it.
+    let port = broker.port;
+    let publisher = std::thread::spawn(move || {
+        for n in 1..=60u64 {
+            loop {
+                let ok = Command::new("mosquitto_pub")
+                    .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+                    .args(["-t", "sensors/s1", "-m", &format!(r#"{{"n": {n}}}"#)])
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("run mosquitto_pub")
+                    .success();
+                if ok {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    });
+
+    // The broker restarts mid-stream ...
+    eventually(Duration::from_secs(30), "the first messages", || {
+        recorded(&out).len() > 10
+    });
+    broker.stop();
+    std::thread::sleep(Duration::from_millis(700));
+    broker.restart();
+    // ... and later lambdalet itself stops while the sensor keeps publishing.
+    eventually(
+        Duration::from_secs(30),
+        "messages after the broker restart",
+        || recorded(&out).iter().any(|&n| n > 30),
+    );
+    d.stop();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut d = Daemon::start_with(&data, "serve", &["--mqtt-remote", &url]);
+    publisher.join().expect("publisher");
+
+    let expected: std::collections::BTreeSet<u64> = (0..=60).collect();
+    eventually(Duration::from_secs(60), "every message", || {
+        recorded(&out)
+            .into_iter()
+            .collect::<std::collections::BTreeSet<u64>>()
+            == expected
+    });
+    assert!(
+        d.log().contains("session_present=true"),
+        "the restarted daemon resumed its session: {}",
+        d.log()
+    );
+    let o = d.stop();
+    assert!(o.success());
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (Debian package openssl; `make test` installs it)");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A test CA, and certificates it signs for a server (localhost) and a client.
+fn make_certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend_from_slice(&ec);
+    ca.extend_from_slice(&[
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=lambdalet test CA",
+    ]);
+    openssl(&ca, dir);
+    for (name, cn, ext) in [
+        (
+            "server",
+            "localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ),
+        (
+            "client",
+            "lambdalet-test-device",
+            "extendedKeyUsage=clientAuth",
+        ),
+    ] {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        let subj = format!("/CN={cn}");
+        let mut req = vec!["req"];
+        req.extend_from_slice(&ec);
+        req.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(&req, dir);
+        let extfile = format!("{name}.ext");
+        std::fs::write(dir.join(&extfile), ext).expect("write");
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+            ],
+            dir,
+        );
+    }
+}
+
+#[test]
+fn remote_broker_over_tls_with_a_client_certificate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let certs = tmp.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("mkdir");
+    make_certificates(&certs);
+    let tls_port = free_port();
+    let c = |f: &str| certs.join(f).display().to_string();
+    let broker = Mosquitto::start_with(
+        tmp.path(),
+        &format!(
+            "allow_anonymous true\nlistener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+            c("ca.crt"),
+            c("server.crt"),
+            c("server.key")
+        ),
+    );
+    let url = format!("mqtts://localhost:{tls_port}");
+    let (ca, cert, key) = (c("ca.crt"), c("client.crt"), c("client.key"));
+
+    // Without the client certificate the broker refuses lambdalet, which keeps retrying and
+    // says why.
+    let data = tmp.path().join("data-nocert");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let mut refused =
+        Daemon::start_with(&data, "serve", &["--mqtt-remote", &url, "--mqtt-ca", &ca]);
+    eventually(Duration::from_secs(20), "the refusal in the log", || {
+        refused.log().contains("cannot connect to the MQTT broker")
+    });
+    assert!(
+        refused.log().contains("pass --mqtt-cert and --mqtt-key"),
+        "{}",
+        refused.log()
+    );
+    refused.stop();
+
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let d = Daemon::start_with(
+        &data,
+        "serve",
+        &[
+            "--mqtt-remote",
+            &url,
+            "--mqtt-ca",
+            &ca,
+            "--mqtt-cert",
+            &cert,
+            "--mqtt-key",
+            &key,
+            "--mqtt-client-id",
+            "device-7",
+        ],
+    );
+    deploy_printer(&d, "on-tls", &["--subscribe", "factory/+/temp"]);
+    eventually(Duration::from_secs(20), "a message over TLS", || {
+        mqtt_pub(broker.port, "factory/line1/temp", r#"{"c": 80}"#);
+        std::thread::sleep(Duration::from_millis(300));
+        !received(&d, "on-tls").is_empty()
+    });
+    assert_eq!(
+        received(&d, "on-tls")[0],
+        (json!({"c": 80}), "factory/line1/temp".to_owned())
+    );
+    assert!(
+        d.log().contains("connected to the remote MQTT broker"),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn remote_broker_with_username_and_password() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let passwd = tmp.path().join("passwd");
+    let o = Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(&passwd)
+        .args(["edge", "s3cret"])
+        .output()
+        .expect("run mosquitto_passwd (Debian package mosquitto)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let broker = Mosquitto::start_with(
+        tmp.path(),
+        &format!(
+            "allow_anonymous false\npassword_file {}\n",
+            passwd.display()
+        ),
+    );
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+
+    let data = tmp.path().join("wrong");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let mut wrong = Daemon::start_with(
+        &data,
+        "serve",
+        &[
+            "--mqtt-remote",
+            &url,
+            "--mqtt-username",
+            "edge",
+            "--mqtt-password",
+            "nope",
+        ],
+    );
+    eventually(Duration::from_secs(20), "the refusal in the log", || {
+        wrong
+            .log()
+            .contains("check --mqtt-username and --mqtt-password")
+    });
+    wrong.stop();
+
+    let data = tmp.path().join("right");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let d = Daemon::start_env(
+        &data,
+        "serve",
+        &["--mqtt-remote", &url, "--mqtt-username", "edge"],
+        &[("LAMBDALET_MQTT_PASSWORD", "s3cret")],
+    );
+    deploy_printer(&d, "on-auth", &["--subscribe", "door/#"]);
+    eventually(
+        Duration::from_secs(20),
+        "a message through the authenticated link",
+        || {
+            let ok = Command::new("mosquitto_pub")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &broker.port.to_string(),
+                    "-u",
+                    "edge",
+                    "-P",
+                    "s3cret",
+                ])
+                .args(["-q", "1", "-t", "door/front", "-m", r#"{"open": true}"#])
+                .status()
+                .expect("mosquitto_pub")
+                .success();
+            assert!(ok, "mosquitto_pub with the password");
+            std::thread::sleep(Duration::from_millis(300));
+            !received(&d, "on-auth").is_empty()
+        },
+    );
+    assert!(
+        !d.log().contains("s3cret"),
+        "the password never reaches the log"
+    );
+}

@@ -19,8 +19,11 @@ use tokio::sync::mpsc;
 
 use crate::bus::{LocalBus, Message, PublishError, ReceiveMode, Sink, Source, Subscription};
 use crate::legacy::{self, Endpoint, LegacySubscription, Origin};
-use crate::mqtt::{Incoming, Mqtt, MqttMessage, Qos};
+use crate::mqtt::{Delivery, Incoming, Mqtt, MqttMessage, PendingAck, Qos};
 use crate::topic::{SubscriptionId, TopicFilter, TopicName, TopicTrie};
+
+/// An invocation being queued for a message: true once it is stored.
+type Queued = tokio::task::JoinHandle<bool>;
 
 /// Counters of the router, for `/metrics`.
 #[derive(Debug, Default)]
@@ -129,10 +132,34 @@ impl EventRouter {
         });
         if let Some(mut incoming) = incoming {
             let weak = Arc::downgrade(&router);
+            // Acknowledgements go out in the order the messages came (MQTT 3.1.1 §4.6), each
+            // once its invocations are queued.
+            let (acks_tx, mut acks_rx) = mpsc::channel::<(Vec<Queued>, PendingAck)>(1024);
             tokio::spawn(async move {
-                while let Some(msg) = incoming.recv().await {
+                while let Some((queued, ack)) = acks_rx.recv().await {
+                    let mut all = true;
+                    for q in queued {
+                        all &= q.await.unwrap_or(false);
+                    }
+                    if all {
+                        ack.send().await;
+                    } else {
+                        tracing::warn!(
+                            topic = ack.topic(),
+                            "an MQTT message was not acknowledged because an invocation could not be queued: the broker will send it again after reconnecting"
+                        );
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                while let Some(Delivery { message, ack }) = incoming.recv().await {
                     let Some(r) = weak.upgrade() else { break };
-                    r.on_mqtt_message(msg);
+                    let queued = r.on_mqtt_message(message);
+                    if let Some(ack) = ack
+                        && acks_tx.send((queued, ack)).await.is_err()
+                    {
+                        break;
+                    }
                 }
             });
         }
@@ -279,7 +306,7 @@ impl EventRouter {
                 name: name.clone(),
                 version: version.clone(),
             };
-            self.route_legacy(&origin, &topic, &payload, false);
+            self.route_legacy(&origin, &topic, &payload, false, &mut Vec::new());
         }
         Ok(self.bus.publish(Message {
             topic,
@@ -338,7 +365,7 @@ impl EventRouter {
             name: function.to_owned(),
             version: version.to_owned(),
         };
-        let n = self.route_legacy(&origin, &topic, &payload, true);
+        let n = self.route_legacy(&origin, &topic, &payload, true, &mut Vec::new());
         if n == 0 {
             return Err(LambdaError::invalid(format!(
                 "No subscription exists for the source {function_arn} and subject {subject}. Add a subscription with lambdalet subscriptions (source {function_arn}, subject {subject}) to route it."
@@ -355,6 +382,7 @@ impl EventRouter {
         topic: &TopicName,
         payload: &Bytes,
         include_local: bool,
+        queued: &mut Vec<Queued>,
     ) -> usize {
         let subs = self.legacy.read().clone();
         let targets: Vec<Endpoint> = legacy::targets(&subs, origin, topic)
@@ -387,7 +415,7 @@ impl EventRouter {
                     .map_err(RouteError::from),
                 Endpoint::Component(_) => Ok(()),
                 Endpoint::Function { name, .. } => {
-                    self.invoke_raw(name, topic.as_str(), payload.clone());
+                    queued.push(self.invoke_raw(name, topic.as_str(), payload.clone()));
                     Ok(())
                 }
             };
@@ -401,28 +429,37 @@ impl EventRouter {
         n
     }
 
-    fn on_mqtt_message(&self, msg: MqttMessage) {
+    /// Delivers a message from MQTT; returns the invocations it queues.
+    fn on_mqtt_message(&self, msg: MqttMessage) -> Vec<Queued> {
         self.stats.mqtt_received.fetch_add(1, Ordering::Relaxed);
+        let mut queued = Vec::new();
         let Ok(topic) = TopicName::new(msg.topic.clone()) else {
-            return;
+            return queued;
         };
         let mut sinks = Vec::new();
         sinks.extend(self.mqtt_subs.read().matches(&topic).cloned());
         for sink in sinks {
             match sink {
                 MqttSink::Function { name, encoding } => {
-                    self.invoke(&name, encoding, &msg.topic, msg.payload.clone())
+                    queued.extend(self.invoke(&name, encoding, &msg.topic, msg.payload.clone()))
                 }
                 MqttSink::Channel(tx) => {
                     let _ = tx.try_send(msg.clone());
                 }
             }
         }
-        self.route_legacy(&Origin::Cloud, &topic, &msg.payload, true);
+        self.route_legacy(&Origin::Cloud, &topic, &msg.payload, true, &mut queued);
+        queued
     }
 
     /// Turns a message into an asynchronous invocation of `function`.
-    fn invoke(&self, function: &str, encoding: Encoding, topic: &str, payload: Bytes) {
+    fn invoke(
+        &self,
+        function: &str,
+        encoding: Encoding,
+        topic: &str,
+        payload: Bytes,
+    ) -> Option<Queued> {
         if encoding == Encoding::Json
             && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err()
         {
@@ -433,12 +470,13 @@ impl EventRouter {
                 rejected = n,
                 "a message that is not JSON was not delivered: the function's inputPayloadEncodingType is json (use binary to take raw bytes)"
             );
-            return;
+            return None;
         }
-        self.invoke_raw(function, topic, payload);
+        Some(self.invoke_raw(function, topic, payload))
     }
 
-    fn invoke_raw(&self, function: &str, topic: &str, payload: Bytes) {
+    /// Queues an asynchronous invocation of `function` for a message (in the background).
+    fn invoke_raw(&self, function: &str, topic: &str, payload: Bytes) -> Queued {
         self.stats.invocations.fetch_add(1, Ordering::Relaxed);
         let request = AsyncRequest {
             function: function.to_owned(),
@@ -449,10 +487,14 @@ impl EventRouter {
         let queue = self.queue.clone();
         let (function, topic) = (function.to_owned(), topic.to_owned());
         tokio::spawn(async move {
-            if let Err(e) = queue.accept(request).await {
-                tracing::error!(function = %function, topic = %topic, "cannot queue the invocation for a message: {e}");
+            match queue.accept(request).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(function = %function, topic = %topic, "cannot queue the invocation for a message: {e}");
+                    false
+                }
             }
-        });
+        })
     }
 }
 

@@ -95,9 +95,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_MQTT_REMOTE")]
     pub mqtt_remote: Option<String>,
 
-    /// Client id for the remote broker (its persistent session is kept under it).
-    #[arg(long, env = "LAMBDALET_MQTT_CLIENT_ID", default_value = "lambdalet")]
-    pub mqtt_client_id: String,
+    /// Client id for the remote broker; the broker keeps lambdalet's persistent session under
+    /// it, and disconnects another client using the same id [default: `lambdalet-HOST-XXXXXX`,
+    /// made once and kept in the data directory].
+    #[arg(long, env = "LAMBDALET_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
 
     /// Username for the remote broker.
     #[arg(long, env = "LAMBDALET_MQTT_USERNAME")]

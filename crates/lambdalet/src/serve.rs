@@ -97,7 +97,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .context("cannot load the async event queue")?;
 
     let bus = LocalBus::new(args.max_message_size);
-    let mqtt = start_mqtt(&args)?;
+    let mqtt = start_mqtt(&args, &store)?;
     let mqtt_banner = mqtt.as_ref().map(|(m, _)| m.describe());
     let router = EventRouter::start(bus, mqtt, queue.clone());
     queue.set_topic_sink(router.clone());
@@ -168,10 +168,42 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The client id for a remote broker: `--mqtt-client-id`, else one made on first use
+/// (unique, so two devices never take over each other's session) and kept, so the session
+/// survives restarts.
+fn mqtt_client_id(args: &ServeArgs, store: &Store) -> anyhow::Result<String> {
+    if let Some(id) = &args.mqtt_client_id {
+        anyhow::ensure!(
+            !id.is_empty() && id.len() <= 128,
+            "--mqtt-client-id must be 1 to 128 characters"
+        );
+        return Ok(id.clone());
+    }
+    if let Some(id) = store.setting("mqttClientId")? {
+        return Ok(id);
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    let suffix = &lambdalet_core::ids::new_request_id().replace('-', "")[..6];
+    let id = if host.is_empty() {
+        format!("lambdalet-{suffix}")
+    } else {
+        format!("lambdalet-{host}-{suffix}")
+    };
+    store.put_setting("mqttClientId", &id)?;
+    tracing::info!(client_id = %id, "MQTT client id chosen (set --mqtt-client-id to pick your own)");
+    Ok(id)
+}
+
 /// The MQTT side: a remote broker when `--mqtt-remote` is given, else the embedded broker
 /// unless `--mqtt-listen off`.
 fn start_mqtt(
     args: &ServeArgs,
+    store: &Store,
 ) -> anyhow::Result<Option<(Mqtt, lambdalet_events::mqtt::Incoming)>> {
     if let Some(url) = &args.mqtt_remote {
         if url.starts_with("mqtts://") {
@@ -179,7 +211,7 @@ fn start_mqtt(
         }
         let settings = RemoteSettings {
             url: url.clone(),
-            client_id: args.mqtt_client_id.clone(),
+            client_id: mqtt_client_id(args, store)?,
             username: args.mqtt_username.clone(),
             password: args.mqtt_password.clone(),
             tls: RemoteTls {

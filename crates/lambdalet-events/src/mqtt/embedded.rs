@@ -10,7 +10,7 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 use tokio::sync::mpsc;
 
-use super::{Incoming, MqttError, MqttMessage};
+use super::{Delivery, Incoming, MqttError, MqttMessage};
 
 /// How the embedded broker is set up.
 #[derive(Debug, Clone)]
@@ -132,16 +132,20 @@ impl EmbeddedBroker {
 }
 
 /// Forwards what the broker routes to lambdalet's link into the incoming channel.
-fn pump(mut link_rx: LinkRx, tx: mpsc::Sender<MqttMessage>) {
+fn pump(mut link_rx: LinkRx, tx: mpsc::Sender<Delivery>) {
     loop {
         match link_rx.recv() {
             Ok(Some(Notification::Forward(f))) => {
                 let Ok(topic) = String::from_utf8(f.publish.topic.to_vec()) else {
                     continue;
                 };
-                let msg = MqttMessage {
-                    topic,
-                    payload: f.publish.payload,
+                // The in-process link is QoS 0: nothing to acknowledge.
+                let msg = Delivery {
+                    message: MqttMessage {
+                        topic,
+                        payload: f.publish.payload,
+                    },
+                    ack: None,
                 };
                 if tx.blocking_send(msg).is_err() {
                     return;

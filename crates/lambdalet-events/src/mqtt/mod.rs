@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 pub use embedded::{EmbeddedBroker, EmbeddedSettings};
-pub use remote::{RemoteBroker, RemoteSettings, RemoteTls};
+pub use remote::{PendingAck, RemoteBroker, RemoteSettings, RemoteTls};
 pub use throttle::RateLimit;
 
 /// A message that arrived from MQTT.
@@ -109,8 +109,17 @@ pub(crate) fn minimal(filters: &[String]) -> Vec<String> {
     out
 }
 
+/// A message as it comes off the connection. A QoS 1 message from a remote broker carries
+/// the acknowledgement to send once lambdalet has taken it durably (queued its invocations):
+/// until then the broker keeps it, and sends it again if the connection drops.
+#[derive(Debug)]
+pub struct Delivery {
+    pub message: MqttMessage,
+    pub ack: Option<PendingAck>,
+}
+
 /// Where incoming messages go.
-pub type Incoming = mpsc::Receiver<MqttMessage>;
+pub type Incoming = mpsc::Receiver<Delivery>;
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, Transport};
 use tokio::sync::mpsc;
 
-use super::{Incoming, MqttError, MqttMessage, Qos};
+use super::{Delivery, Incoming, MqttError, MqttMessage, Qos};
 
 /// TLS material for `mqtts://`.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +53,8 @@ impl RemoteBroker {
         let mut options = MqttOptions::new(&settings.client_id, host, port);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_clean_session(false);
+        // QoS 1 messages are acknowledged only once their invocations are queued durably.
+        options.set_manual_acks(true);
         options.set_max_packet_size(settings.max_payload + 1024, settings.max_payload + 1024);
         if let (Some(u), Some(p)) = (&settings.username, &settings.password) {
             options.set_credentials(u, p);
@@ -65,12 +67,15 @@ impl RemoteBroker {
         let active: Arc<Mutex<Vec<String>>> = Arc::default();
         let (tx, rx) = mpsc::channel(4096);
         let (url, subs, resubscribe) = (settings.url.clone(), active.clone(), client.clone());
+        let acks = client.clone();
         tokio::spawn(async move {
             let mut failures = 0u32;
+            let mut connected = false;
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         failures = 0;
+                        connected = true;
                         tracing::info!(url = %url, session_present = ack.session_present, "connected to the remote MQTT broker");
                         let filters: Vec<String> = subs.lock().clone();
                         for f in filters {
@@ -78,15 +83,15 @@ impl RemoteBroker {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let topic = p.topic.clone();
-                        if tx
-                            .send(MqttMessage {
-                                topic,
-                                payload: p.payload,
-                            })
-                            .await
-                            .is_err()
-                        {
+                        let message = MqttMessage {
+                            topic: p.topic.clone(),
+                            payload: p.payload.clone(),
+                        };
+                        let ack = (p.qos != QoS::AtMostOnce).then(|| PendingAck {
+                            client: acks.clone(),
+                            publish: p,
+                        });
+                        if tx.send(Delivery { message, ack }).await.is_err() {
                             return;
                         }
                     }
@@ -94,7 +99,14 @@ impl RemoteBroker {
                     Err(e) => {
                         failures += 1;
                         let wait = Duration::from_millis((250u64 << failures.min(7)).min(30_000));
-                        tracing::warn!(url = %url, "MQTT connection lost ({e}); reconnecting in {wait:?}");
+                        let what = if connected {
+                            "MQTT connection lost"
+                        } else {
+                            "cannot connect to the MQTT broker"
+                        };
+                        connected = false;
+                        let e = e.to_string();
+                        tracing::warn!(url = %url, "{what}: {e}{}; retrying in {wait:?}", hint(&e));
                         tokio::time::sleep(wait).await;
                     }
                 }
@@ -162,6 +174,51 @@ impl RemoteBroker {
         self.client
             .try_publish(topic, qos, false, payload)
             .map_err(|e| MqttError::Closed(format!("cannot queue a publish to {topic}: {e}")))
+    }
+}
+
+/// What to do about a connection error, for the log.
+fn hint(error: &str) -> &'static str {
+    if error.contains("CertificateRequired") || error.contains("HandshakeFailure") {
+        " (the broker wants a client certificate: pass --mqtt-cert and --mqtt-key)"
+    } else if error.contains("UnknownIssuer") {
+        " (the broker's certificate is not signed by a CA lambdalet trusts: pass --mqtt-ca FILE)"
+    } else if error.contains("NotValidForName") {
+        " (the broker's certificate is for another host name: use that name in --mqtt-remote)"
+    } else if error.contains("BadUserNamePassword") || error.contains("NotAuthorized") {
+        " (check --mqtt-username and --mqtt-password, or the certificate's policy)"
+    } else if error.contains("Connection refused") {
+        " (is the broker running at that address?)"
+    } else {
+        ""
+    }
+}
+
+/// The acknowledgement owed to the remote broker for a QoS 1 message.
+pub struct PendingAck {
+    client: AsyncClient,
+    publish: Publish,
+}
+
+impl std::fmt::Debug for PendingAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAck")
+            .field("topic", &self.publish.topic)
+            .field("pkid", &self.publish.pkid)
+            .finish()
+    }
+}
+
+impl PendingAck {
+    /// Sends the PUBACK: the broker may forget the message.
+    pub async fn send(self) {
+        if let Err(e) = self.client.ack(&self.publish).await {
+            tracing::warn!(topic = %self.publish.topic, "cannot acknowledge an MQTT message (the broker will send it again): {e}");
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.publish.topic
     }
 }
 
