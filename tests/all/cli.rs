@@ -124,7 +124,9 @@ fn invoke_exits_1_when_the_function_fails_and_2_when_the_daemon_is_unreachable()
 #[test]
 fn up_serves_the_examples() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut d = Daemon::start_with(tmp.path(), "up", &[]);
+    let port = crate::harness::free_port();
+    let mqtt = format!("127.0.0.1:{port}");
+    let mut d = Daemon::start_with(tmp.path(), "up", &["--mqtt-listen", &mqtt]);
     crate::harness::eventually(
         std::time::Duration::from_secs(30),
         "the examples to be deployed",
@@ -138,9 +140,19 @@ fn up_serves_the_examples() {
         d.invoke("hello-node", r#"{"name":"up"}"#).json()["message"],
         "hello, up"
     );
+    assert!(
+        d.log()
+            .contains(&format!("MQTT         embedded broker on mqtt://{mqtt}"))
+    );
+    assert!(
+        d.log().contains("--mqtt sensors/t1/temperature"),
+        "{}",
+        d.log()
+    );
     assert!(d.stop().success());
-    // A second `up` on the same data directory updates the examples in place.
-    let d = Daemon::start_with(tmp.path(), "up", &[]);
+    // A second `up` on the same data directory updates the examples in place, and the MQTT
+    // example works: a reading in, a verdict out on sensors/checked.
+    let d = Daemon::start_with(tmp.path(), "up", &["--mqtt-listen", &mqtt]);
     crate::harness::eventually(
         std::time::Duration::from_secs(30),
         "the second start",
@@ -149,5 +161,31 @@ fn up_serves_the_examples() {
     assert_eq!(
         d.invoke("hello-python", "{}").json()["message"],
         "hello, world"
+    );
+    let checked = crate::harness::MqttSub::start(port, "sensors/checked");
+    crate::harness::mqtt_pub(port, "sensors/t1/temperature", r#"{"celsius": 31.5}"#);
+    crate::harness::mqtt_pub(port, "sensors/t2/temperature", r#"{"celsius": 20}"#);
+    crate::harness::eventually(
+        std::time::Duration::from_secs(20),
+        "two verdicts on sensors/checked",
+        || checked.lines().len() >= 2,
+    );
+    let mut verdicts: Vec<serde_json::Value> = checked
+        .lines()
+        .iter()
+        .map(|l| {
+            let record: serde_json::Value =
+                serde_json::from_str(l.strip_prefix("sensors/checked ").expect("topic"))
+                    .expect("a destination record");
+            record["responsePayload"].clone()
+        })
+        .collect();
+    verdicts.sort_by_key(|v| v["sensor"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(
+        verdicts,
+        [
+            serde_json::json!({"sensor": "t1", "celsius": 31.5, "status": "alert"}),
+            serde_json::json!({"sensor": "t2", "celsius": 20.0, "status": "ok"}),
+        ]
     );
 }

@@ -48,7 +48,8 @@ pub(crate) async fn get(
 }
 
 /// Changes the settings of `$LATEST`: any of `pinned`, `timeoutInSeconds`, `maxInstancesCount`,
-/// `maxQueueSize`, `maxIdleTimeInSeconds`, `statusTimeoutInSeconds`, `inputPayloadEncodingType`.
+/// `maxQueueSize`, `maxIdleTimeInSeconds`, `statusTimeoutInSeconds`, `inputPayloadEncodingType`,
+/// `pubsubTopics`, `accessControl`.
 pub(crate) async fn put(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -63,7 +64,7 @@ pub(crate) async fn put(
     let patch: LifecyclePatch = parse_json(&body, "lifecycle configuration")?;
     if patch.is_empty() {
         return Err(ApiError::invalid(
-            "give at least one of pinned, timeoutInSeconds, maxInstancesCount, maxQueueSize, maxIdleTimeInSeconds, statusTimeoutInSeconds, inputPayloadEncodingType",
+            "give at least one of pinned, timeoutInSeconds, maxInstancesCount, maxQueueSize, maxIdleTimeInSeconds, statusTimeoutInSeconds, inputPayloadEncodingType, pubsubTopics, accessControl",
         ));
     }
     let view = s

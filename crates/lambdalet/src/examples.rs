@@ -4,8 +4,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use lambdalet_control::{Control, CreateFunctionInput, UpdateCodeInput};
-use lambdalet_core::{FunctionConfigPatch, HasErrorCode};
+use lambdalet_core::destination::{DestinationConfig, OnDestination};
+use lambdalet_core::lifecycle::{PubsubTopic, TopicType};
+use lambdalet_core::{EventInvokeConfig, FunctionConfigPatch, HasErrorCode, LifecyclePatch};
 
 struct Example {
     name: &'static str,
@@ -13,6 +17,10 @@ struct Example {
     handler: &'static str,
     file: &'static str,
     source: &'static str,
+    /// MQTT (IOT_CORE) topic filters that invoke it.
+    subscribe: &'static [&'static str],
+    /// Where asynchronous results go (an on-success destination).
+    on_success: Option<&'static str>,
 }
 
 const EXAMPLES: &[Example] = &[
@@ -22,6 +30,8 @@ const EXAMPLES: &[Example] = &[
         handler: "app.handler",
         file: "app.py",
         source: include_str!("../../../examples/hello-python/app.py"),
+        subscribe: &[],
+        on_success: None,
     },
     Example {
         name: "hello-node",
@@ -29,6 +39,17 @@ const EXAMPLES: &[Example] = &[
         handler: "index.handler",
         file: "index.mjs",
         source: include_str!("../../../examples/hello-node/index.mjs"),
+        subscribe: &[],
+        on_success: None,
+    },
+    Example {
+        name: "temperature-check",
+        runtime: "python3.11",
+        handler: "app.handler",
+        file: "app.py",
+        source: include_str!("../../../examples/temperature-check/app.py"),
+        subscribe: &["sensors/+/temperature"],
+        on_success: Some("mqtt:sensors/checked"),
     },
 ];
 
@@ -48,19 +69,35 @@ async fn deploy(control: &Control, data_dir: &Path, ex: &Example) -> anyhow::Res
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(ex.file), ex.source)?;
     let zip = lambdalet_package::zip_directory(&dir, &mut |_, _| {})?;
+    let topics: BTreeMap<String, PubsubTopic> = ex
+        .subscribe
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let topic = PubsubTopic {
+                topic: (*t).to_owned(),
+                kind: TopicType::IotCore,
+            };
+            (i.to_string(), topic)
+        })
+        .collect();
     let create = CreateFunctionInput {
         name: ex.name.to_owned(),
         config: FunctionConfigPatch {
             runtime: Some(ex.runtime.to_owned()),
             handler: Some(ex.handler.to_owned()),
             description: Some("lambdalet example (lambdalet up)".to_owned()),
+            lifecycle: LifecyclePatch {
+                pubsub_topics: (!topics.is_empty()).then_some(topics),
+                ..Default::default()
+            },
             ..Default::default()
         },
         zip: zip.clone(),
         ..Default::default()
     };
-    match control.create_function(create).await {
-        Ok(_) => Ok(()),
+    match control.create_function(create.clone()).await {
+        Ok(_) => {}
         Err(e) if e.error_code() == lambdalet_core::ErrorCode::ResourceConflict => {
             control
                 .update_code(
@@ -71,10 +108,28 @@ async fn deploy(control: &Control, data_dir: &Path, ex: &Example) -> anyhow::Res
                     },
                 )
                 .await?;
-            Ok(())
+            control
+                .update_configuration(ex.name, create.config, None)
+                .await?;
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
     }
+    if let Some(dest) = ex.on_success {
+        let config = EventInvokeConfig {
+            maximum_retry_attempts: Some(0),
+            maximum_event_age_in_seconds: None,
+            destination_config: DestinationConfig {
+                on_success: Some(OnDestination {
+                    destination: Some(dest.to_owned()),
+                }),
+                on_failure: None,
+            },
+        };
+        control
+            .put_event_config(ex.name, None, config, false)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What a newcomer sees after `lambdalet up`.
@@ -86,8 +141,20 @@ pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control, mqtt: Option
         .cloned()
         .unwrap_or_else(|| "hello-python".to_owned());
     let url = format!("http://{addr}");
+    let endpoint = if addr.port() == 9001 && addr.ip().is_loopback() {
+        String::new()
+    } else {
+        format!(" --endpoint {url}")
+    };
+    let mqtt_try = if mqtt.is_some() && names.iter().any(|n| n == "temperature-check") {
+        format!(
+            "\n    lambdalet subscribe{endpoint} --mqtt sensors/checked &\n    lambdalet publish{endpoint} --mqtt sensors/t1/temperature '{{\"celsius\": 31.5}}'\n"
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "\n  lambdalet is up\n\n    Lambda API   {url}\n    MQTT         {}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n\n  Ctrl-C stops it.\n",
+        "\n  lambdalet is up\n\n    Lambda API   {url}\n    MQTT         {}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}\n  Ctrl-C stops it.\n",
         mqtt.unwrap_or("off"),
         data_dir.display(),
         if names.is_empty() {
