@@ -133,6 +133,33 @@ fn mqtt_messages_invoke_subscribed_functions_with_wildcards_and_encodings() {
         d.log()
     );
     assert!(metric(&d, "lambdalet_mqtt_messages_received_total") >= 5);
+
+    // A message over --max-message-size (128 KB) costs its client the connection, and the
+    // broker says why; the next message goes through.
+    let big = "x".repeat(200 * 1024);
+    let mut publisher = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args(["-t", "bin/big", "-s"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_pub");
+    publisher
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(big.as_bytes())
+        .expect("write");
+    let status = publisher.wait().expect("mosquitto_pub");
+    assert!(!status.success(), "an oversize publish is refused");
+    eventually(Duration::from_secs(5), "the reason in the log", || {
+        d.log().contains("PayloadSizeLimitExceeded")
+    });
+    mqtt_pub(port, "bin/after", "small");
+    eventually(Duration::from_secs(15), "the next message", || {
+        received(&d, "raw").len() == 2
+    });
+    assert_eq!(received(&d, "raw")[1].0, json!(hex("small")));
 }
 
 fn hex(s: &str) -> String {
