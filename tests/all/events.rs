@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Daemon, MqttSub, copy_into, eventually, fixture, free_port, mqtt_pub, pip_cache,
+    Daemon, MqttSub, copy_into, eventually, fixture, free_port, mosquitto_pub, mqtt_pub, pip_cache,
 };
 
 fn start_with_mqtt() -> (Daemon, u16, tempfile::TempDir) {
@@ -137,8 +137,8 @@ fn mqtt_messages_invoke_subscribed_functions_with_wildcards_and_encodings() {
     // A message over --max-message-size (128 KB) costs its client the connection, and the
     // broker says why; the next message goes through.
     let big = "x".repeat(200 * 1024);
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+    let mut publisher = mosquitto_pub(port)
+        .args(["-q", "1"])
         .args(["-t", "bin/big", "-s"])
         .stdin(Stdio::piped())
         .stderr(Stdio::null())
@@ -534,16 +534,8 @@ fn a_flooding_mqtt_client_is_slowed_and_others_get_through() {
     std::fs::write(&flood_file, lines).expect("write");
     // mosquitto_pub writes the whole flood into its socket at once; lambdalet lets it through
     // to the broker at 20 KB/s.
-    let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            "flood/x",
-            "-l",
-        ])
+    let status = mosquitto_pub(port)
+        .args(["-t", "flood/x", "-l"])
         .stdin(std::fs::File::open(&flood_file).expect("open"))
         .status()
         .expect("mosquitto_pub");
@@ -735,8 +727,8 @@ fn remote_broker_restarts_mid_stream_lose_no_qos1_message() {
     let publisher = std::thread::spawn(move || {
         for n in 1..=60u64 {
             loop {
-                let ok = Command::new("mosquitto_pub")
-                    .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+                let ok = mosquitto_pub(port)
+                    .args(["-q", "1"])
                     .args(["-t", "sensors/s1", "-m", &format!(r#"{{"n": {n}}}"#)])
                     .stderr(Stdio::null())
                     .status()
@@ -992,17 +984,8 @@ fn remote_broker_with_username_and_password() {
         Duration::from_secs(20),
         "a message through the authenticated link",
         || {
-            let ok = Command::new("mosquitto_pub")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &broker.port.to_string(),
-                    "-u",
-                    "edge",
-                    "-P",
-                    "s3cret",
-                ])
+            let ok = mosquitto_pub(broker.port)
+                .args(["-u", "edge", "-P", "s3cret"])
                 .args(["-q", "1", "-t", "door/front", "-m", r#"{"open": true}"#])
                 .status()
                 .expect("mosquitto_pub")

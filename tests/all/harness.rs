@@ -612,21 +612,17 @@ impl Drop for MqttSub {
     }
 }
 
-/// `mosquitto_pub` one message.
+/// A `mosquitto_pub` aimed at the broker on `port` (add the topic, message, QoS ...).
+pub fn mosquitto_pub(port: u16) -> Command {
+    let mut cmd = Command::new("mosquitto_pub");
+    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    cmd
+}
+
+/// `mosquitto_pub` one message with QoS 1.
 pub fn mqtt_pub(port: u16, topic: &str, message: &str) {
-    let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            topic,
-            "-m",
-            message,
-            "-q",
-            "1",
-        ])
+    let status = mosquitto_pub(port)
+        .args(["-t", topic, "-m", message, "-q", "1"])
         .status()
         .expect("run mosquitto_pub (Debian package mosquitto-clients; `make test` installs it)");
     assert!(status.success(), "mosquitto_pub to {topic} failed");

@@ -4,49 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Daemon, fixture, repo};
+use crate::harness::{Daemon, copy_into, fixture, pip_cache, repo};
 
 /// Copies a fixture and vendors awslambdaric into its `deps/` (cached between runs).
 fn awslambdaric_function(dst: &Path) {
-    let cache = repo().join("target/test-cache/awslambdaric");
-    if !cache.join("awslambdaric").is_dir() {
-        let tmp = cache.with_extension("tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        let out = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-            ])
-            .arg(&tmp)
-            .arg("awslambdaric")
-            .output()
-            .expect("run pip");
-        assert!(
-            out.status.success(),
-            "pip install awslambdaric failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = std::fs::remove_dir_all(&cache);
-        std::fs::rename(&tmp, &cache).expect("move the vendored awslambdaric into the cache");
-    }
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(fixture("awslambdaric"))
-        .arg(dst)
-        .status()
-        .expect("cp");
-    assert!(status.success());
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(&cache)
-        .arg(dst.join("deps"))
-        .status()
-        .expect("cp deps");
-    assert!(status.success());
+    copy_into(&fixture("awslambdaric"), dst);
+    copy_into(&pip_cache("awslambdaric"), &dst.join("deps"));
 }
 
 #[test]
