@@ -1000,3 +1000,35 @@ fn remote_broker_with_username_and_password() {
         "the password never reaches the log"
     );
 }
+
+#[test]
+fn up_uses_an_mqtt_broker_already_on_its_port() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(tmp.path());
+    let listen = format!("127.0.0.1:{}", broker.port);
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let d = Daemon::start_with(&data, "up", &["--mqtt-listen", &listen]);
+    eventually(Duration::from_secs(30), "the banner", || {
+        d.log().contains("lambdalet is up")
+    });
+    assert!(
+        d.log()
+            .contains(&format!("MQTT         remote broker mqtt://{listen}")),
+        "{}",
+        d.log()
+    );
+    let checked = MqttSub::start(broker.port, "sensors/checked");
+    eventually(
+        Duration::from_secs(20),
+        "a verdict through Mosquitto",
+        || {
+            mqtt_pub(broker.port, "sensors/t9/temperature", r#"{"celsius": 40}"#);
+            std::thread::sleep(Duration::from_millis(300));
+            checked
+                .lines()
+                .iter()
+                .any(|l| l.contains(r#""sensor":"t9""#))
+        },
+    );
+}

@@ -97,7 +97,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .context("cannot load the async event queue")?;
 
     let bus = LocalBus::new(args.max_message_size);
-    let mqtt = start_mqtt(&args, &store)?;
+    let mqtt = start_mqtt(&args, &store, with_examples)?;
     let mqtt_banner = mqtt.as_ref().map(|(m, _)| m.describe());
     let router = EventRouter::start(bus, mqtt, queue.clone());
     queue.set_topic_sink(router.clone());
@@ -168,6 +168,19 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// For `up`: a broker that already serves the address the embedded one would take (say a
+/// Mosquitto installed as a system service), which `up` then uses rather than failing.
+fn existing_broker(listen: &str) -> Option<std::net::SocketAddr> {
+    let addr: std::net::SocketAddr = listen.parse().ok()?;
+    match std::net::TcpListener::bind(addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+            Some(addr)
+        }
+        _ => None,
+    }
+}
+
 /// The client id for a remote broker: `--mqtt-client-id`, else one made on first use
 /// (unique, so two devices never take over each other's session) and kept, so the session
 /// survives restarts.
@@ -204,8 +217,18 @@ fn mqtt_client_id(args: &ServeArgs, store: &Store) -> anyhow::Result<String> {
 fn start_mqtt(
     args: &ServeArgs,
     store: &Store,
+    up: bool,
 ) -> anyhow::Result<Option<(Mqtt, lambdalet_events::mqtt::Incoming)>> {
-    if let Some(url) = &args.mqtt_remote {
+    let mut remote = args.mqtt_remote.clone();
+    if up && remote.is_none() {
+        remote = existing_broker(&args.mqtt_listen).map(|addr| {
+            tracing::warn!(
+                "an MQTT broker already listens on {addr}: `up` uses it instead of starting its own (--mqtt-listen picks another address for the embedded one)"
+            );
+            format!("mqtt://{addr}")
+        });
+    }
+    if let Some(url) = &remote {
         if url.starts_with("mqtts://") {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
