@@ -181,6 +181,31 @@ pub async fn logs(
         .collect())
 }
 
+/// `PUT path` with a JSON body; fails unless the answer is 2xx.
+pub async fn put_json(addr: SocketAddr, path: &str, body: Value) -> anyhow::Result<()> {
+    let r = call(addr, Method::PUT, path, body).await?;
+    if !r.status.is_success() {
+        bail!("PUT {path} answered {}", r.describe());
+    }
+    Ok(())
+}
+
+/// The counters of `GET /metrics` (Prometheus text) whose names start with `prefix`.
+pub async fn metrics(addr: SocketAddr, prefix: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    let r = call(addr, Method::GET, "/metrics", Value::Null).await?;
+    if !r.status.is_success() {
+        bail!("/metrics answered {}", r.describe());
+    }
+    Ok(String::from_utf8_lossy(&r.body)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect())
+}
+
 /// `droppedLogRecords` from the health endpoint.
 pub async fn dropped_log_records(addr: SocketAddr) -> anyhow::Result<u64> {
     let r = call(addr, Method::GET, "/lambdalet/v1/health", Value::Null).await?;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold|scale|pinned|async|memory] [--lambdalet PATH] [--quick]
-                       [--json FILE] [--samples N] [--duration SECS]
+usage: lambdalet-bench [all|warm|cold|scale|pinned|async|memory|topics|mqtt] [--lambdalet PATH]
+                       [--quick] [--json FILE] [--samples N] [--duration SECS]
 
   all (default)     every group below, in this order
   warm              idle memory; warm invoke latency and throughput (Python no-op, Rust
@@ -20,12 +20,19 @@ usage: lambdalet-bench [all|warm|cold|scale|pinned|async|memory] [--lambdalet PA
                     and 16 clients vs SQLite inserts (WAL, synchronous=FULL, a transaction per
                     row); K events drained end to end vs the same K invoked synchronously
   memory            idle memory; the daemon's memory with 100 warm idle sandboxes
+  topics            idle memory; topic matching with 10 000 subscriptions: the subscription
+                    trie vs a linear scan of TopicFilter::matches over all of them
+  mqtt              idle memory; MQTT message -> function -> MQTT reply through the embedded
+                    broker (a pinned Python function replying with greengrasssdk, one with an
+                    mqtt: on-success destination, an on-demand one) vs an echo client through
+                    the same broker; the broker alone vs Mosquitto if installed
   --lambdalet PATH  daemon binary [default: <workspace>/target/release/lambdalet]
-  --quick           short runs (1 s per load run, 5 cold-start samples, 300 events drained)
+  --quick           short runs (1 s per load run, 5 cold-start samples, 300 events drained,
+                    300 MQTT messages per burst, 0.5 s per topic-matching run)
   --json FILE       also write the JSON result line to FILE
   --samples N       cold-start samples per function [default: 20, 5 with --quick]
-  --duration SECS   seconds per load run [default: 5 for warm, 3 for scale, pinned and
-                    async; 1 with --quick]
+  --duration SECS   seconds per load run [default: 5 for warm, 3 for scale, pinned, async
+                    and the MQTT latency runs; 1 with --quick]
 
 Build first: cargo build --release -p lambdalet (and -p hello-rust, else the bench builds it).
 Run it on an idle machine: the bench reports how much CPU other processes took meanwhile.";
@@ -39,6 +46,8 @@ pub enum Mode {
     Pinned,
     Async,
     Memory,
+    Topics,
+    Mqtt,
 }
 
 impl Mode {
@@ -61,6 +70,10 @@ pub struct Args {
     pub short_duration: Duration,
     /// Events the async drain benchmark enqueues.
     pub drain_events: usize,
+    /// Messages of each MQTT burst (all in flight at once).
+    pub mqtt_burst: usize,
+    /// Length of each measured topic-matching run.
+    pub topics_duration: Duration,
 }
 
 impl Args {
@@ -90,7 +103,8 @@ impl Args {
             };
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "all" | "warm" | "cold" | "scale" | "pinned" | "async" | "memory"
+                "all" | "warm" | "cold" | "scale" | "pinned" | "async" | "memory" | "topics"
+                | "mqtt"
                     if mode.is_none() =>
                 {
                     mode = Some(match a.as_str() {
@@ -100,6 +114,8 @@ impl Args {
                         "pinned" => Mode::Pinned,
                         "async" => Mode::Async,
                         "memory" => Mode::Memory,
+                        "topics" => Mode::Topics,
+                        "mqtt" => Mode::Mqtt,
                         _ => Mode::All,
                     });
                 }
@@ -138,6 +154,8 @@ impl Args {
             duration: duration.unwrap_or(Duration::from_secs(if quick { 1 } else { 5 })),
             short_duration: duration.unwrap_or(Duration::from_secs(if quick { 1 } else { 3 })),
             drain_events: if quick { 300 } else { 2000 },
+            mqtt_burst: if quick { 300 } else { 2000 },
+            topics_duration: Duration::from_millis(if quick { 500 } else { 2000 }),
         }))
     }
 }
@@ -162,12 +180,17 @@ mod tests {
         assert_eq!(q.duration, Duration::from_secs(1));
         assert_eq!(q.lambdalet, Some(PathBuf::from("/x")));
         assert_eq!(q.drain_events, 300);
+        assert_eq!(q.mqtt_burst, 300);
+        assert_eq!(a.mqtt_burst, 2000);
         assert_eq!(a.short_duration, Duration::from_secs(3));
         let s = parse("async --duration 2").unwrap().unwrap();
         assert_eq!(s.mode, Mode::Async);
         assert_eq!(s.short_duration, Duration::from_secs(2));
         assert!(Mode::All.includes(Mode::Memory));
         assert!(!Mode::Scale.includes(Mode::Pinned));
+        assert_eq!(parse("mqtt").unwrap().unwrap().mode, Mode::Mqtt);
+        assert_eq!(parse("topics").unwrap().unwrap().mode, Mode::Topics);
+        assert!(Mode::All.includes(Mode::Mqtt) && !Mode::Topics.includes(Mode::Mqtt));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The lambdalet daemon under test: `lambdalet serve --listen 127.0.0.1:0` with a temporary
-//! data directory. Its log goes to a file (not a pipe the bench would have to drain, which
-//! would put log reading on the bench's own CPU bill); its address is read from that file.
+//! The lambdalet daemon under test: `lambdalet serve --listen 127.0.0.1:0 --mqtt-listen
+//! 127.0.0.1:0` with a temporary data directory (its embedded MQTT broker on a free port, so
+//! that it never collides with a broker on 1883). Its log goes to a file (not a pipe the bench
+//! would have to drain, which would put log reading on the bench's own CPU bill); its addresses
+//! are read from that file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub struct Daemon {
     data_dir: tempfile::TempDir,
     log_dir: tempfile::TempDir,
     pub addr: SocketAddr,
+    /// The embedded MQTT broker's address, if the daemon logged one.
+    pub mqtt: Option<SocketAddr>,
 }
 
 impl Daemon {
@@ -38,7 +42,13 @@ impl Daemon {
             .with_context(|| format!("cannot create {}", log_path.display()))?;
         let child = Command::new(bin)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--mqtt-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -48,14 +58,15 @@ impl Daemon {
         let mut guard = ChildGuard::new(child);
 
         let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
+        let (addr, mqtt) = loop {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if let Some(addr) = text
-                .lines()
-                .map(strip_ansi)
-                .find_map(|l| listening_addr(&l))
-            {
-                break addr;
+            // The broker is started (and logged) before the API's "listening on" line.
+            let lines: Vec<String> = text.lines().map(strip_ansi).collect();
+            if let Some(addr) = lines.iter().find_map(|l| listening_addr(l, "http://")) {
+                break (
+                    addr,
+                    lines.iter().find_map(|l| listening_addr(l, "mqtt://")),
+                );
             }
             if let Some(status) = guard.exited() {
                 bail!("lambdalet exited ({status}) before listening; its log:\n{text}");
@@ -70,6 +81,7 @@ impl Daemon {
             data_dir,
             log_dir,
             addr,
+            mqtt,
         })
     }
 
@@ -154,9 +166,10 @@ fn is_interesting(line: &str) -> bool {
     line.contains(" WARN ") || line.contains(" ERROR ") || line.contains("runtime.interpreter")
 }
 
-/// `... listening on http://127.0.0.1:PORT` → the address.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+/// `... listening on http://127.0.0.1:PORT` → the address (`scheme` `http://` or `mqtt://`).
+fn listening_addr(line: &str, scheme: &str) -> Option<SocketAddr> {
+    let marker = format!("listening on {scheme}");
+    let rest = &line[line.find(&marker)? + marker.len()..];
     rest.split(|c: char| c.is_whitespace() || c == '/')
         .next()?
         .parse()
@@ -206,9 +219,17 @@ mod tests {
         let line = "\u{1b}[2m2026-01-01T00:00:00Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m listening on http://127.0.0.1:40123";
         let clean = strip_ansi(line);
         assert_eq!(
-            listening_addr(&clean),
+            listening_addr(&clean, "http://"),
             Some("127.0.0.1:40123".parse().unwrap())
         );
-        assert_eq!(listening_addr("lambdalet started"), None);
+        assert_eq!(listening_addr(&clean, "mqtt://"), None);
+        assert_eq!(listening_addr("lambdalet started", "http://"), None);
+        assert_eq!(
+            listening_addr(
+                "2026-01-01T00:00:00Z  INFO MQTT broker listening on mqtt://127.0.0.1:41883",
+                "mqtt://"
+            ),
+            Some("127.0.0.1:41883".parse().unwrap())
+        );
     }
 }

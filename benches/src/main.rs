@@ -16,6 +16,8 @@ mod idle;
 mod load;
 mod machine;
 mod memory;
+mod mqtt;
+mod mqtt_client;
 mod pinned;
 mod proc;
 mod report;
@@ -24,6 +26,7 @@ mod scale;
 mod sqlite_base;
 mod stats;
 mod stub;
+mod topics;
 mod warm;
 mod warm_rust;
 mod zips;
@@ -194,7 +197,7 @@ async fn measure(
             None => {}
         }
     }
-    // The groups below all use a Python no-op function.
+    // The groups below all use a Python no-op function, except `topics`.
     let py = match python {
         Ok(py) => Some(py),
         Err(e) => {
@@ -203,6 +206,7 @@ async fn measure(
                 (Mode::Pinned, "pinned"),
                 (Mode::Async, "async"),
                 (Mode::Memory, "100-sandbox memory"),
+                (Mode::Mqtt, "MQTT"),
             ] {
                 if args.mode.includes(mode) {
                     report.note(format!("{what} benchmarks skipped: {e}"));
@@ -211,23 +215,30 @@ async fn measure(
             None
         }
     };
-    let Some(py) = py else { return Ok(()) };
-    if args.mode.includes(Mode::Scale) {
-        scale::run(daemon, args, report).await?;
-        rss_note(daemon, "scale", report);
+    if let Some(py) = py {
+        if args.mode.includes(Mode::Scale) {
+            scale::run(daemon, args, report).await?;
+            rss_note(daemon, "scale", report);
+        }
+        if args.mode.includes(Mode::Pinned) {
+            pinned::run(daemon, args, report).await?;
+            rss_note(daemon, "pinned", report);
+        }
+        if args.mode.includes(Mode::Async) {
+            async_accept::run(daemon, args, report).await?;
+            rss_note(daemon, "async accept", report);
+            async_drain::run(daemon, args, report).await?;
+            rss_note(daemon, "async drain", report);
+        }
+        if args.mode.includes(Mode::Memory) {
+            memory::run(bin, py, report).await?;
+        }
     }
-    if args.mode.includes(Mode::Pinned) {
-        pinned::run(daemon, args, report).await?;
-        rss_note(daemon, "pinned", report);
+    if args.mode.includes(Mode::Topics) {
+        topics::run(args, report).await?;
     }
-    if args.mode.includes(Mode::Async) {
-        async_accept::run(daemon, args, report).await?;
-        rss_note(daemon, "async accept", report);
-        async_drain::run(daemon, args, report).await?;
-        rss_note(daemon, "async drain", report);
-    }
-    if args.mode.includes(Mode::Memory) {
-        memory::run(bin, py, report).await?;
+    if let (Some(py), true) = (py, args.mode.includes(Mode::Mqtt)) {
+        mqtt::run(bin, root, py, args, report).await?;
     }
     Ok(())
 }

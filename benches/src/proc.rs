@@ -52,7 +52,11 @@ impl Drop for ChildGuard {
 
 /// `(comm, fields after comm)` of `/proc/<pid>/stat`; comm may hold spaces and parentheses.
 fn stat(pid: u32) -> Option<(String, Vec<String>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_file(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_file(path: &str) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let (open, close) = (stat.find('(')?, stat.rfind(')')?);
     let rest = stat[close + 1..]
         .split_whitespace()
@@ -111,6 +115,26 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     let utime: f64 = f.get(11)?.parse().ok()?;
     let stime: f64 = f.get(12)?.parse().ok()?;
     Some((utime + stime) / USER_HZ)
+}
+
+/// CPU seconds (user + system) each thread of `pid` has used so far, summed by thread name
+/// (`/proc/<pid>/task/*/stat`), e.g. `tokio-runtime-w`, `lambdalet-mqtt-b`.
+pub fn thread_cpu(pid: u32) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path().join("stat");
+        let Some((comm, f)) = path.to_str().and_then(stat_file) else {
+            continue;
+        };
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+            *out.entry(comm).or_insert(0.0) += (u + s) / USER_HZ;
+        }
+    }
+    out
 }
 
 /// Resident memory of a process (`VmRSS`), in MB.

@@ -7,6 +7,7 @@ use crate::machine::Machine;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Unit {
+    Nanos,
     Micros,
     Millis,
     PerSec,
@@ -17,6 +18,7 @@ pub enum Unit {
 impl Unit {
     fn name(self) -> &'static str {
         match self {
+            Unit::Nanos => "ns",
             Unit::Micros => "us",
             Unit::Millis => "ms",
             Unit::PerSec => "per_s",
@@ -27,6 +29,7 @@ impl Unit {
 
     fn format(self, v: f64) -> String {
         match self {
+            Unit::Nanos => format!("{v:.0} ns"),
             Unit::Micros if v >= 100.0 => format!("{v:.0} µs"),
             Unit::Micros => format!("{v:.1} µs"),
             Unit::Millis => format!("{v:.2} ms"),
@@ -141,7 +144,17 @@ impl Report {
                 r.metric.clone(),
                 fmt(r.unit, r.baseline),
                 fmt(r.unit, r.ours),
-                ratio.map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}x")),
+                ratio.map_or_else(
+                    || "n/a".to_owned(),
+                    // Two decimals, or four for ratios below 0.01 (which would read 0.00x).
+                    |x| {
+                        if x < 0.01 {
+                            format!("{x:.4}x")
+                        } else {
+                            format!("{x:.2}x")
+                        }
+                    },
+                ),
                 target,
             ]);
         }
