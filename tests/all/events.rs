@@ -439,6 +439,60 @@ fn ipc_subscription_streams_deliver_to_a_pinned_function() {
 }
 
 #[test]
+fn a_pinned_function_runs_a_burst_of_mqtt_messages_in_arrival_order() {
+    let (d, port, tmp) = start_with_mqtt();
+    let code = tmp.path().join("recorder");
+    std::fs::create_dir_all(&code).expect("mkdir");
+    std::fs::write(
+        code.join("app.py"),
+        "import os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        f.write(str(event['n']) + '\\n')\n",
+    )
+    .expect("write");
+    let out = tmp.path().join("received.txt");
+    let env = format!("OUT={}", out.display());
+    deploy(
+        &d,
+        "in-order",
+        &code,
+        "app.handler",
+        &["--pinned", "--subscribe", "burst/+", "--env", &env],
+    );
+    eventually(Duration::from_secs(20), "the subscription", || {
+        mqtt_pub(port, "burst/probe", r#"{"n": 0}"#);
+        std::thread::sleep(Duration::from_millis(300));
+        recorded(&out).contains(&0)
+    });
+    let before = recorded(&out).len();
+
+    // 400 messages on one connection, as fast as mosquitto_pub sends them (QoS 1, so the
+    // broker drops none): far closer together than the time to store one event.
+    let n = 400u64;
+    let mut publisher = mosquitto_pub(port)
+        .args(["-q", "1", "-t", "burst/s1", "-l"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run mosquitto_pub");
+    {
+        let mut stdin = publisher.stdin.take().expect("stdin");
+        for i in 1..=n {
+            writeln!(stdin, r#"{{"n": {i}}}"#).expect("write to mosquitto_pub");
+        }
+    }
+    assert!(publisher.wait().expect("mosquitto_pub").success());
+
+    eventually(Duration::from_secs(60), "every message", || {
+        recorded(&out).len() >= before + n as usize
+    });
+    let got: Vec<u64> = recorded(&out).into_iter().filter(|&x| x > 0).collect();
+    let expected: Vec<u64> = (1..=n).collect();
+    let first_out_of_order = got.windows(2).position(|w| w[1] != w[0] + 1);
+    assert_eq!(
+        got, expected,
+        "a pinned function runs its events in the order they arrived (first break after index {first_out_of_order:?})"
+    );
+}
+
+#[test]
 fn greengrass_v1_publish_is_routed_by_legacy_subscriptions() {
     let (d, port, tmp) = start_with_mqtt();
     let dir = with_package("gg-v1", "greengrasssdk", tmp.path());

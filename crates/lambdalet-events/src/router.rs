@@ -475,7 +475,9 @@ impl EventRouter {
         Some(self.invoke_raw(function, topic, payload))
     }
 
-    /// Queues an asynchronous invocation of `function` for a message (in the background).
+    /// Queues an asynchronous invocation of `function` for a message. The event takes its
+    /// place in the queue now (messages keep their order); storing it finishes in the
+    /// background.
     fn invoke_raw(&self, function: &str, topic: &str, payload: Bytes) -> Queued {
         self.stats.invocations.fetch_add(1, Ordering::Relaxed);
         let request = AsyncRequest {
@@ -484,10 +486,10 @@ impl EventRouter {
             payload,
             client_context: Some(serde_json::json!({ "custom": { "subject": topic } }).to_string()),
         };
-        let queue = self.queue.clone();
+        let accepted = self.queue.submit(request);
         let (function, topic) = (function.to_owned(), topic.to_owned());
         tokio::spawn(async move {
-            match queue.accept(request).await {
+            match accepted.stored().await {
                 Ok(_) => true,
                 Err(e) => {
                     tracing::error!(function = %function, topic = %topic, "cannot queue the invocation for a message: {e}");

@@ -87,6 +87,30 @@ pub struct AsyncQueue {
     state: Mutex<QState>,
     notify: Notify,
     topic_sink: std::sync::OnceLock<Arc<dyn TopicSink>>,
+    /// Itself, for the store's commit callbacks.
+    me: std::sync::Weak<AsyncQueue>,
+}
+
+/// An event handed to the queue ([`AsyncQueue::submit`]); [`Accepted::stored`] waits until
+/// it is on disk.
+pub struct Accepted {
+    request_id: String,
+    stored: tokio::sync::oneshot::Receiver<Result<(), String>>,
+}
+
+impl Accepted {
+    /// Waits until the event is durably stored; returns its request id.
+    pub async fn stored(self) -> Result<String, InvokeError> {
+        match self.stored.await {
+            Ok(Ok(())) => Ok(self.request_id),
+            Ok(Err(e)) => Err(InvokeError::Internal(format!(
+                "cannot store the event: {e}"
+            ))),
+            Err(_) => Err(InvokeError::Internal(
+                "the async queue writer has stopped".to_owned(),
+            )),
+        }
+    }
 }
 
 /// Where destination records for topics go (the event router).
@@ -111,7 +135,7 @@ impl AsyncQueue {
         let pending = tokio::task::spawn_blocking(move || s.load_pending())
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        let queue = Arc::new(Self {
+        let queue = Arc::new_cyclic(|me| Self {
             store,
             invoker,
             targets,
@@ -119,6 +143,7 @@ impl AsyncQueue {
             state: Mutex::new(QState::default()),
             notify: Notify::new(),
             topic_sink: std::sync::OnceLock::new(),
+            me: me.clone(),
         });
         if !pending.is_empty() {
             tracing::info!(
@@ -138,6 +163,13 @@ impl AsyncQueue {
 
     /// Stores an event durably and returns its request id; it runs soon after.
     pub async fn accept(&self, req: AsyncRequest) -> Result<String, InvokeError> {
+        self.submit(req).stored().await
+    }
+
+    /// Hands an event to the queue's writer at once, without waiting for the disk. Events of
+    /// successive calls get their place in the queue in the order of the calls (so a pinned
+    /// function runs them in that order); [`Accepted::stored`] says when one is durable.
+    pub fn submit(&self, req: AsyncRequest) -> Accepted {
         let request_id = lambdalet_core::ids::new_request_id();
         let now = timefmt::epoch_millis(SystemTime::now());
         let event = NewAsyncEvent {
@@ -149,31 +181,39 @@ impl AsyncQueue {
             received_ms: now,
             next_attempt_ms: now,
         };
-        self.enqueue(event).await?;
-        Ok(request_id)
-    }
-
-    async fn enqueue(&self, event: NewAsyncEvent) -> Result<(), InvokeError> {
-        let store = self.store.clone();
-        let e = event.clone();
-        let ids = tokio::task::spawn_blocking(move || store.enqueue(vec![e]))
-            .await
-            .map_err(|e| InvokeError::Internal(e.to_string()))?
-            .map_err(|e| InvokeError::Internal(format!("cannot store the event: {e}")))?;
-        let meta = AsyncEventMeta {
-            id: ids[0],
-            request_id: event.request_id,
-            function: event.function,
-            qualifier: event.qualifier,
-            client_context: event.client_context,
+        let (done, stored) = tokio::sync::oneshot::channel();
+        let mut meta = AsyncEventMeta {
+            id: 0,
+            request_id: event.request_id.clone(),
+            function: event.function.clone(),
+            qualifier: event.qualifier.clone(),
+            client_context: event.client_context.clone(),
             received_ms: event.received_ms,
             attempts: 0,
             throttles: 0,
             next_attempt_ms: event.next_attempt_ms,
         };
-        schedule(&mut self.state.lock(), meta);
-        self.notify.notify_one();
-        Ok(())
+        let me = self.me.clone();
+        // Runs on the writer thread after the commit, in submission order: scheduling here
+        // (not in the caller's task, which may wake in any order) keeps the queue FIFO.
+        let on_commit = move |r: Result<Vec<i64>, String>| {
+            let r = r.and_then(|ids| {
+                ids.first()
+                    .copied()
+                    .ok_or_else(|| "the writer returned no id".to_owned())
+            });
+            if let (Ok(id), Some(queue)) = (&r, me.upgrade()) {
+                meta.id = *id;
+                schedule(&mut queue.state.lock(), meta);
+                queue.notify.notify_one();
+            }
+            let _ = done.send(r.map(|_| ()));
+        };
+        if let Err(e) = self.store.enqueue_then(vec![event], on_commit) {
+            // The callback was dropped with the message, so `stored` reports it; log why.
+            tracing::error!(error = %e, "the async queue cannot take events");
+        }
+        Accepted { request_id, stored }
     }
 
     /// Pending, in-flight and failed events per function.

@@ -20,7 +20,9 @@ pub mod runtime_api;
 mod scheduler;
 mod supervisor;
 
-pub use async_events::{AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink};
+pub use async_events::{
+    Accepted, AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink,
+};
 pub use error::InvokeError;
 pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
 pub use launch::InitType;

@@ -62,7 +62,7 @@ pub struct QueueCounts {
 }
 
 enum Op {
-    Enqueue(Vec<NewAsyncEvent>, Sender<Result<Vec<i64>, String>>),
+    Enqueue(Vec<NewAsyncEvent>, Ack),
     /// Delete a finished event, and enqueue its follow-up (destination) event if any.
     Complete(i64, Option<(NewAsyncEvent, Ack)>),
     Reschedule {
@@ -113,12 +113,26 @@ impl AsyncQueueStore {
     /// Durably stores `events` and returns their ids; blocks until they are on disk.
     pub fn enqueue(&self, events: Vec<NewAsyncEvent>) -> Result<Vec<i64>, StoreError> {
         let (ack, rx) = mpsc::channel();
-        self.tx
-            .send(Op::Enqueue(events, ack))
-            .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?;
+        self.enqueue_then(events, move |r| {
+            let _ = ack.send(r);
+        })?;
         rx.recv()
             .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?
             .map_err(StoreError::Corrupt)
+    }
+
+    /// Hands `events` to the writer without waiting: `on_commit` runs on the writer thread
+    /// once they are on disk (with their ids) or could not be stored. Events get their ids,
+    /// and callbacks run, in the order of the calls, so the caller can keep a FIFO order
+    /// without holding a thread per event until the commit.
+    pub fn enqueue_then(
+        &self,
+        events: Vec<NewAsyncEvent>,
+        on_commit: impl FnOnce(Result<Vec<i64>, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .send(Op::Enqueue(events, Box::new(on_commit)))
+            .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))
     }
 
     /// Deletes a finished event. With a follow-up event (a destination's), both commit
@@ -271,7 +285,10 @@ fn with_ack(follow_up: Option<NewAsyncEvent>) -> FollowUp {
     match follow_up {
         None => (None, None),
         Some(e) => {
-            let (ack, rx) = mpsc::channel();
+            let (tx, rx) = mpsc::channel();
+            let ack: Ack = Box::new(move |r| {
+                let _ = tx.send(r);
+            });
             (Some((e, ack)), Some(rx))
         }
     }
@@ -303,13 +320,13 @@ fn run(mut conn: Connection, rx: Receiver<Op>) {
         match result {
             Ok(ids) => {
                 for (ack, ids) in acks.into_iter().zip(ids) {
-                    let _ = ack.send(Ok(ids));
+                    ack(Ok(ids));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "the async queue could not commit");
                 for ack in acks {
-                    let _ = ack.send(Err(format!("the async queue could not commit: {e}")));
+                    ack(Err(format!("the async queue could not commit: {e}")));
                 }
             }
         }
@@ -319,7 +336,8 @@ fn run(mut conn: Connection, rx: Receiver<Op>) {
     }
 }
 
-type Ack = Sender<Result<Vec<i64>, String>>;
+/// Called on the writer thread, in commit order, with the ids of the stored events.
+type Ack = Box<dyn FnOnce(Result<Vec<i64>, String>) + Send>;
 
 /// Applies a batch in one transaction; returns the ids of each `Enqueue`, in order.
 fn apply(

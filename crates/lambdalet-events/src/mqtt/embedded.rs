@@ -188,9 +188,14 @@ fn config(settings: &EmbeddedSettings, listen: SocketAddr) -> Config {
         router: RouterConfig {
             max_connections: 1024,
             max_outgoing_packet_count: 200,
-            // Keep the broker's per-filter log small: an edge device has little memory.
-            max_segment_size: 1024 * 1024,
-            max_segment_count: 4,
+            // The broker keeps a log per subscribed filter, bounded by the bytes of topics and
+            // payloads it holds; a small message costs about 270 bytes of memory, ten times
+            // what it counts, so 4 x 1 MB came to 50-60 MB per filter. 2 x 256 KB (plus the
+            // active segment) keeps the last 17 000-26 000 small messages per filter: a
+            // subscriber that falls further behind loses the oldest (lambdalet's own link
+            // drains it at once).
+            max_segment_size: 256 * 1024,
+            max_segment_count: 2,
             custom_segment: None,
             initialized_filters: None,
             shared_subscriptions_strategy: Default::default(),

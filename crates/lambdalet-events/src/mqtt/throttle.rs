@@ -18,6 +18,7 @@ pub struct RateLimit {
 
 /// Accepts clients on `listener` and connects each to the broker at `broker`.
 pub(crate) async fn serve(listener: TcpListener, broker: SocketAddr, limit: Option<RateLimit>) {
+    broker_listening(broker).await;
     loop {
         let (client, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -70,6 +71,33 @@ pub(crate) async fn serve(listener: TcpListener, broker: SocketAddr, limit: Opti
             };
             tokio::join!(inbound, outbound);
         });
+    }
+}
+
+/// Waits (a few seconds at most) until rumqttd, starting on its own thread, listens on
+/// `broker`, and turns Nagle's algorithm off for the connections it will accept. Clients
+/// that connect meanwhile wait in the front door's backlog.
+async fn broker_listening(broker: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match super::nodelay::set_on_listener(broker) {
+            Ok(true) => return,
+            Ok(false) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    "the embedded MQTT broker is not listening on {broker} after 5 s; QoS 1 replies may be delayed by Nagle's algorithm"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot set TCP_NODELAY on the embedded MQTT broker's listener ({e}); QoS 1 replies may be delayed by Nagle's algorithm"
+                );
+                return;
+            }
+        }
     }
 }
 
