@@ -219,18 +219,18 @@ impl AsyncQueue {
     /// Pending, in-flight and failed events per function.
     pub async fn summary(&self) -> Result<Vec<QueueSummary>, StoreError> {
         let store = self.store.clone();
-        let counts = tokio::task::spawn_blocking(move || store.counts())
+        let counts = tokio::task::spawn_blocking(move || store.failed_counts())
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         let st = self.state.lock();
         let mut out: HashMap<String, QueueSummary> = HashMap::new();
-        for (function, c) in counts {
+        for (function, failed) in counts {
             out.entry(function.clone())
                 .or_insert_with(|| QueueSummary {
                     function,
                     ..Default::default()
                 })
-                .failed = c.failed;
+                .failed = failed;
         }
         for meta in st.events.values() {
             out.entry(meta.function.clone())

@@ -54,13 +54,6 @@ pub struct FailedAsyncEvent {
     pub last_error: String,
 }
 
-/// Per-function counts of stored events.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    pub pending: u64,
-    pub failed: u64,
-}
-
 enum Op {
     Enqueue(Vec<NewAsyncEvent>, Ack),
     /// Delete a finished event, and enqueue its follow-up (destination) event if any.
@@ -228,22 +221,18 @@ impl AsyncQueueStore {
             .optional()?)
     }
 
-    /// Pending and failed counts per function.
-    pub fn counts(&self) -> Result<Vec<(String, QueueCounts)>, StoreError> {
+    /// Failed events kept per function. Reads only failed rows (through the status index),
+    /// however long the backlog of pending ones: pending counts come from the dispatcher's
+    /// memory.
+    pub fn failed_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.store.conn.lock();
-        let mut stmt = conn.prepare(
-            "SELECT function, SUM(status = 'pending'), SUM(status = 'failed')
-             FROM async_events GROUP BY function ORDER BY function",
+        let mut stmt = conn.prepare_cached(
+            "SELECT function, COUNT(*) FROM async_events WHERE status = 'failed'
+             GROUP BY function ORDER BY function",
         )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    QueueCounts {
-                        pending: r.get::<_, i64>(1)? as u64,
-                        failed: r.get::<_, i64>(2)? as u64,
-                    },
-                ))
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
@@ -474,11 +463,8 @@ mod tests {
             .map(|e| (e.function.as_str(), e.attempts, e.next_attempt_ms))
             .collect();
         assert_eq!(fns, [("f", 1, 99), ("dest", 0, 1)]);
-        let counts = q.counts().expect("counts");
-        assert_eq!(
-            counts.iter().find(|(f, _)| f == "g").map(|(_, c)| c.failed),
-            Some(1)
-        );
+        let counts = q.failed_counts().expect("counts");
+        assert_eq!(counts, [("g".to_owned(), 1)]);
         let failed = q.failed("g", 10).expect("failed");
         assert_eq!(failed[0].last_error, "gave up");
     }

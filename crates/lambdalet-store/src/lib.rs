@@ -13,9 +13,7 @@ mod records;
 mod settings;
 mod writer;
 
-pub use async_queue::{
-    AsyncEventMeta, AsyncQueueStore, FailedAsyncEvent, NewAsyncEvent, QueueCounts,
-};
+pub use async_queue::{AsyncEventMeta, AsyncQueueStore, FailedAsyncEvent, NewAsyncEvent};
 pub use db::Store;
 pub use error::StoreError;
 pub use functions::{AliasRecord, FunctionRecord, LATEST, StoredFunction, VersionRecord};
