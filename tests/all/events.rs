@@ -441,21 +441,11 @@ fn ipc_subscription_streams_deliver_to_a_pinned_function() {
 #[test]
 fn a_pinned_function_runs_a_burst_of_mqtt_messages_in_arrival_order() {
     let (d, port, tmp) = start_with_mqtt();
-    let code = tmp.path().join("recorder");
-    std::fs::create_dir_all(&code).expect("mkdir");
-    std::fs::write(
-        code.join("app.py"),
-        "import os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        f.write(str(event['n']) + '\\n')\n",
-    )
-    .expect("write");
-    let out = tmp.path().join("received.txt");
-    let env = format!("OUT={}", out.display());
-    deploy(
+    let out = deploy_recorder(
         &d,
+        tmp.path(),
         "in-order",
-        &code,
-        "app.handler",
-        &["--pinned", "--subscribe", "burst/+", "--env", &env],
+        &["--pinned", "--subscribe", "burst/+"],
     );
     eventually(Duration::from_secs(20), "the subscription", || {
         mqtt_pub(port, "burst/probe", r#"{"n": 0}"#);
@@ -714,6 +704,23 @@ impl Drop for Mosquitto {
     }
 }
 
+/// Deploys a function that appends each event's `n` to a file under `dir`; returns the file.
+fn deploy_recorder(d: &Daemon, dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let code = dir.join(format!("{name}-code"));
+    std::fs::create_dir_all(&code).expect("mkdir");
+    std::fs::write(
+        code.join("app.py"),
+        "import os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        f.write(str(event['n']) + '\\n')\n",
+    )
+    .expect("write");
+    let out = dir.join(format!("{name}-received.txt"));
+    let env = format!("OUT={}", out.display());
+    let mut args = extra.to_vec();
+    args.extend(["--env", &env]);
+    deploy(d, name, &code, "app.handler", &args);
+    out
+}
+
 /// The numbers a recording function has appended to its file.
 fn recorded(file: &Path) -> Vec<u64> {
     std::fs::read_to_string(file)
@@ -732,22 +739,7 @@ fn remote_broker_restarts_mid_stream_lose_no_qos1_message() {
     std::fs::create_dir_all(&data).expect("mkdir");
     let mut d = Daemon::start_with(&data, "serve", &["--mqtt-remote", &url]);
 
-    let code = tmp.path().join("recorder");
-    std::fs::create_dir_all(&code).expect("mkdir");
-    std::fs::write(
-        code.join("app.py"),
-        "import os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        f.write(str(event['n']) + '\\n')\n",
-    )
-    .expect("write");
-    let out = tmp.path().join("received.txt");
-    let env = format!("OUT={}", out.display());
-    deploy(
-        &d,
-        "recorder",
-        &code,
-        "app.handler",
-        &["--subscribe", "sensors/#", "--env", &env],
-    );
+    let out = deploy_recorder(&d, tmp.path(), "recorder", &["--subscribe", "sensors/#"]);
 
     // The subscription is made in the background: probe until it is in place.
     eventually(
