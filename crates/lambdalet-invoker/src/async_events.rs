@@ -75,7 +75,36 @@ struct QState {
     /// Due, per function, oldest first.
     ready: HashMap<String, VecDeque<i64>>,
     in_flight: HashMap<String, usize>,
+    /// Payloads of events accepted by this process, so the dispatcher need not read them back
+    /// from the store; bounded by [`PAYLOAD_CACHE_BYTES`] (events beyond it are read back).
+    payloads: HashMap<i64, Bytes>,
+    payload_bytes: usize,
     closing: bool,
+}
+
+/// How many bytes of accepted payloads the dispatcher keeps in memory.
+const PAYLOAD_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+impl QState {
+    fn cache_payload(&mut self, id: i64, payload: Bytes) {
+        let cost = cached_cost(&payload);
+        if self.payload_bytes + cost <= PAYLOAD_CACHE_BYTES {
+            self.payload_bytes += cost;
+            self.payloads.insert(id, payload);
+        }
+    }
+
+    fn forget_payload(&mut self, id: i64) {
+        if let Some(p) = self.payloads.remove(&id) {
+            self.payload_bytes -= cached_cost(&p);
+        }
+    }
+}
+
+/// What a cached payload costs: its bytes plus its allocation and map entry (so a flood of
+/// tiny events is bounded too).
+fn cached_cost(payload: &Bytes) -> usize {
+    payload.len() + 64
 }
 
 /// The asynchronous event queue and its dispatcher.
@@ -182,6 +211,9 @@ impl AsyncQueue {
             next_attempt_ms: now,
         };
         let (done, stored) = tokio::sync::oneshot::channel();
+        // A copy of its own: the request's bytes may be a slice of a much larger buffer
+        // (hyper's read buffer), which a cached slice would keep alive.
+        let payload = Bytes::from(event.payload.clone());
         let mut meta = AsyncEventMeta {
             id: 0,
             request_id: event.request_id.clone(),
@@ -204,7 +236,10 @@ impl AsyncQueue {
             });
             if let (Ok(id), Some(queue)) = (&r, me.upgrade()) {
                 meta.id = *id;
-                schedule(&mut queue.state.lock(), meta);
+                let mut st = queue.state.lock();
+                st.cache_payload(*id, payload);
+                schedule(&mut st, meta);
+                drop(st);
                 queue.notify.notify_one();
             }
             let _ = done.send(r.map(|_| ()));
@@ -357,6 +392,7 @@ impl AsyncQueue {
         match outcome {
             Next::Done => {
                 st.events.remove(&meta.id);
+                st.forget_payload(meta.id);
             }
             Next::Retry(updated) => {
                 st.delayed.insert((updated.next_attempt_ms, updated.id));
@@ -369,10 +405,22 @@ impl AsyncQueue {
     }
 
     async fn run_one(&self, meta: &AsyncEventMeta) -> Next {
-        let store = self.store.clone();
         let id = meta.id;
-        let payload = match tokio::task::spawn_blocking(move || store.payload(id)).await {
-            Ok(Ok(Some(p))) => Bytes::from(p),
+        let cached = self.state.lock().payloads.get(&id).cloned();
+        let store = self.store.clone();
+        let read = async move {
+            match cached {
+                Some(p) => Ok(Ok(Some(p))),
+                None => {
+                    tokio::task::spawn_blocking(move || {
+                        store.payload(id).map(|p| p.map(Bytes::from))
+                    })
+                    .await
+                }
+            }
+        };
+        let payload = match read.await {
+            Ok(Ok(Some(p))) => p,
             Ok(Ok(None)) => return Next::Done,
             Ok(Err(e)) => {
                 tracing::error!(event = id, error = %e, "cannot read a queued event; leaving it for the next start");
@@ -572,11 +620,17 @@ impl AsyncQueue {
         };
         let store = self.store.clone();
         let f = follow.clone();
-        let result = tokio::task::spawn_blocking(move || match failed {
+        let end = move || match failed {
             None => store.complete(id, f),
             Some((attempts, error)) => store.fail(id, attempts, error, f),
-        })
-        .await;
+        };
+        // Without a follow-up event the store only queues the change for its writer and
+        // returns at once; with one it waits for the commit, off the async threads.
+        let result = if follow.is_none() {
+            Ok(end())
+        } else {
+            tokio::task::spawn_blocking(end).await
+        };
         match (result, follow) {
             (Ok(Ok(Some(new_id))), Some(e)) => {
                 let meta = AsyncEventMeta {
@@ -590,7 +644,10 @@ impl AsyncQueue {
                     throttles: 0,
                     next_attempt_ms: e.next_attempt_ms,
                 };
-                schedule(&mut self.state.lock(), meta);
+                let mut st = self.state.lock();
+                st.cache_payload(new_id, Bytes::from(e.payload));
+                schedule(&mut st, meta);
+                drop(st);
                 self.notify.notify_one();
             }
             (Ok(Ok(_)), _) => {}
@@ -700,5 +757,30 @@ fn destination_event(dest: &Destination, record: &serde_json::Value) -> FollowUp
             topic: topic.clone(),
             payload: Bytes::from(record.to_string()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payload_cache_stays_within_its_bound_and_forgets_finished_events() {
+        let mut st = QState::default();
+        let big = Bytes::from(vec![0u8; PAYLOAD_CACHE_BYTES / 2 - 64]);
+        st.cache_payload(1, big.clone());
+        st.cache_payload(2, big.clone());
+        st.cache_payload(3, Bytes::from_static(b"x"));
+        assert_eq!(st.payload_bytes, PAYLOAD_CACHE_BYTES);
+        assert!(
+            !st.payloads.contains_key(&3),
+            "beyond the bound events are read back from the store"
+        );
+        st.forget_payload(1);
+        st.forget_payload(1);
+        st.forget_payload(3);
+        assert_eq!(st.payload_bytes, PAYLOAD_CACHE_BYTES / 2);
+        st.cache_payload(4, Bytes::from_static(b"after"));
+        assert_eq!(st.payloads.get(&4).map(|b| &b[..]), Some(&b"after"[..]));
     }
 }
