@@ -5,11 +5,12 @@
 //! program with a log pipe: it knows nothing about invocations or the Runtime API, which the
 //! invoker serves on a loopback port it passes in the spec's environment.
 //!
-//! All `unsafe` code of lambdalet lives in this crate's `sys` module.
+//! This crate's `unsafe` code lives in its `sys` and `spawn` modules.
 
 mod error;
 mod output;
 mod process;
+mod spawn;
 mod spec;
 mod sys;
 

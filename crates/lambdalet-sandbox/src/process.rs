@@ -2,6 +2,7 @@
 //! its own process group, with Lambda's open-file limit, dying with the daemon. No memory limit
 //! is enforced (as in Greengrass); peak memory is measured from the kernel's `VmHWM`.
 
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 use crate::error::SandboxError;
 use crate::output::OutputReader;
 use crate::spec::{ExitInfo, Launched, Sandbox, SandboxBackend, SandboxSpec};
-use crate::sys;
+use crate::{spawn, sys};
 
 /// Runs runtimes as child processes of the daemon.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,53 +33,34 @@ impl SandboxBackend for ProcessBackend {
         let setup = |e: std::io::Error| SandboxError::Setup(format!("output pipe: {e}"));
         let (tx, rx) = pipe::pipe().map_err(setup)?;
         let stdout = tx.into_blocking_fd().map_err(setup)?;
-        let stderr = stdout.try_clone().map_err(setup)?;
 
-        let mut cmd = Command::new(&spec.program);
-        cmd.args(&spec.args)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&spec.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr))
-            .process_group(0)
-            .kill_on_drop(true);
-        sys::confine_child(&mut cmd);
-        let mut child = cmd
-            .spawn()
-            .map_err(|source| SandboxError::Spawn { program, source })?;
-        // Our copies of the write end are dropped with `cmd`, so the pipe reaches end of file
-        // once the runtime and everything it started have exited.
-        drop(cmd);
-        let pid = child.id().unwrap_or(0);
-        let (exit_tx, exit_rx) = watch::channel(None);
-        let last_peak = Arc::new(AtomicU64::new(0));
-        tokio::spawn(async move {
-            let info = match child.wait().await {
-                Ok(status) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    ExitInfo {
-                        code: status.code(),
-                        signal: status.signal(),
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(pid, error = %e, "cannot wait for sandbox process");
-                    ExitInfo {
-                        code: None,
-                        signal: None,
-                    }
-                }
-            };
-            let _ = exit_tx.send(Some(info));
-        });
+        let request = spawn::Request {
+            program: &spec.program,
+            args: &spec.args,
+            env: &spec.env,
+            cwd: &spec.cwd,
+            output: stdout.as_raw_fd(),
+            max_open_files: sys::MAX_OPEN_FILES,
+        };
+        let spawned = spawn::spawn(&request).map_err(|source| SandboxError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let (pid, exit_rx) = match spawned {
+            Some(child) => {
+                // Our copy of the write end goes now, so the pipe reaches end of file once the
+                // runtime and everything it started have exited.
+                drop(stdout);
+                (child.pid, watch_pidfd(child.pid, child.pidfd))
+            }
+            None => spawn_forked(&spec, stdout, &program)?,
+        };
         tracing::debug!(sandbox = %spec.id, pid, program = %spec.program.display(), "sandbox.start");
         let sandbox = ProcessSandbox {
             id: spec.id,
             pid,
             exit_rx,
-            last_peak,
+            last_peak: Arc::new(AtomicU64::new(0)),
             status: sys::open_status(pid),
         };
         Ok(Launched {
@@ -86,6 +68,117 @@ impl SandboxBackend for ProcessBackend {
             output: OutputReader::new(rx),
         })
     }
+}
+
+/// Reports the exit of a child started by [`spawn::spawn`], and reaps it. Should the daemon's
+/// runtime drop the task first (shutdown), the child is killed, as `kill_on_drop` does.
+fn watch_pidfd(pid: u32, pidfd: OwnedFd) -> watch::Receiver<Option<ExitInfo>> {
+    let (exit_tx, exit_rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let mut guard = KillOnDrop(Some(pid));
+        let info = match wait_pidfd(pidfd).await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::warn!(pid, error = %e, "cannot wait for sandbox process");
+                ExitInfo {
+                    code: None,
+                    signal: None,
+                }
+            }
+        };
+        guard.0 = None;
+        let _ = exit_tx.send(Some(info));
+    });
+    exit_rx
+}
+
+async fn wait_pidfd(pidfd: OwnedFd) -> std::io::Result<ExitInfo> {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    let fd = sys::async_pidfd(pidfd)?;
+    loop {
+        let mut ready = fd.readable().await?;
+        match waitid(
+            Id::PIDFd(fd.get_ref().as_fd()),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG,
+        ) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                return Ok(ExitInfo {
+                    code: Some(code),
+                    signal: None,
+                });
+            }
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return Ok(ExitInfo {
+                    code: None,
+                    signal: Some(signal as i32),
+                });
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => ready.clear_ready(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Kills the child if dropped while still holding its pid.
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            sys::signal_group(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// The standard library's path (fork, then the limits set in the child, then exec), for
+/// kernels where [`spawn::spawn`] cannot be used.
+fn spawn_forked(
+    spec: &SandboxSpec,
+    stdout: OwnedFd,
+    program: &str,
+) -> Result<(u32, watch::Receiver<Option<ExitInfo>>), SandboxError> {
+    let stderr = stdout
+        .try_clone()
+        .map_err(|e| SandboxError::Setup(format!("output pipe: {e}")))?;
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .process_group(0)
+        .kill_on_drop(true);
+    sys::confine_child(&mut cmd);
+    let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+        program: program.to_owned(),
+        source,
+    })?;
+    // Our copies of the write end are dropped with `cmd`.
+    drop(cmd);
+    let pid = child.id().unwrap_or(0);
+    let (exit_tx, exit_rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let info = match child.wait().await {
+            Ok(status) => {
+                use std::os::unix::process::ExitStatusExt;
+                ExitInfo {
+                    code: status.code(),
+                    signal: status.signal(),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(pid, error = %e, "cannot wait for sandbox process");
+                ExitInfo {
+                    code: None,
+                    signal: None,
+                }
+            }
+        };
+        let _ = exit_tx.send(Some(info));
+    });
+    Ok((pid, exit_rx))
 }
 
 struct ProcessSandbox {
@@ -204,6 +297,104 @@ mod tests {
             .expect("exit")
             .expect("some");
         assert_eq!(info.to_string(), "signal: killed");
+    }
+
+    /// What a runtime must find, however it was started: Lambda's limits, a process group of
+    /// its own, default signal dispositions (the test binary ignores SIGPIPE, as Rust programs
+    /// do), the daemon's death signal, its code directory, and its exit status reported.
+    async fn check_confinement(launched: Launched, cwd: &std::path::Path) {
+        let Launched {
+            sandbox,
+            mut output,
+        } = launched;
+        let text = read_all(&mut output).await;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 7, "{text}");
+        assert_eq!(lines[0], "1024", "open files: {text}");
+        assert_eq!(lines[1], "0", "core dumps: {text}");
+        let pid = sandbox.pid().expect("pid").to_string();
+        assert_eq!(lines[2], pid, "its own process group: {text}");
+        assert_eq!(lines[3], pid, "the shell is the started process: {text}");
+        let ignored = u64::from_str_radix(lines[4].trim_start_matches("SigIgn:").trim(), 16)
+            .expect("SigIgn mask");
+        assert_eq!(
+            ignored & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "SIGPIPE not ignored: {text}"
+        );
+        assert_eq!(lines[5], cwd.display().to_string());
+        assert_eq!(lines[6], "pdeathsig 9", "dies with the daemon: {text}");
+        let info = sandbox
+            .exited()
+            .wait_for(Option::is_some)
+            .await
+            .expect("exit")
+            .expect("some");
+        assert_eq!(info.code, Some(7));
+    }
+
+    fn confinement_spec() -> SandboxSpec {
+        let mut s = spec(concat!(
+            "ulimit -n; ulimit -c; cut -d' ' -f5 /proc/$$/stat; echo $$; ",
+            "grep SigIgn /proc/$$/status; pwd; ",
+            "exec python3 -c 'import ctypes, sys; s = ctypes.c_int(); ",
+            "ctypes.CDLL(None).prctl(2, ctypes.byref(s)); print(\"pdeathsig\", s.value); sys.exit(7)'",
+        ));
+        s.env.push(("PATH".into(), "/usr/bin:/bin".into()));
+        s
+    }
+
+    #[tokio::test]
+    async fn a_runtime_is_confined_the_same_with_or_without_fork() {
+        let cwd = std::env::temp_dir().canonicalize().expect("tmp");
+        let launched = ProcessBackend
+            .launch(confinement_spec())
+            .await
+            .expect("launch");
+        check_confinement(launched, &cwd).await;
+
+        // The fork path, used where clone(CLONE_PIDFD) is not available.
+        let spec = confinement_spec();
+        let (tx, rx) = pipe::pipe().expect("pipe");
+        let (pid, exit_rx) =
+            spawn_forked(&spec, tx.into_blocking_fd().expect("fd"), "/bin/sh").expect("spawn");
+        let launched = Launched {
+            sandbox: Arc::new(ProcessSandbox {
+                id: spec.id.clone(),
+                pid,
+                exit_rx,
+                last_peak: Arc::new(AtomicU64::new(0)),
+                status: None,
+            }),
+            output: OutputReader::new(rx),
+        };
+        check_confinement(launched, &cwd).await;
+    }
+
+    #[tokio::test]
+    async fn start_failures_say_which_step_failed() {
+        let mut missing = spec("true");
+        missing.program = "/nonexistent/bootstrap".into();
+        let Err(e) = ProcessBackend.launch(missing).await else {
+            panic!("a missing program cannot start");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("/nonexistent/bootstrap")
+                && text.contains("cannot exec")
+                && text.contains("No such file"),
+            "{text}"
+        );
+        let mut no_dir = spec("true");
+        no_dir.cwd = "/nonexistent/code".into();
+        let Err(e) = ProcessBackend.launch(no_dir).await else {
+            panic!("a missing code directory cannot be entered");
+        };
+        assert!(
+            e.to_string()
+                .contains("cannot change to the code directory"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -1,14 +1,15 @@
 //! The system calls the process backend needs that the standard library does not offer.
-//! This is the only module in lambdalet with `unsafe` code.
+//! With `spawn`, the only modules of this crate with `unsafe` code.
 
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 /// Open files a runtime may hold, as in Lambda (`ulimit -n` is 1024 there).
-const MAX_OPEN_FILES: u64 = 1024;
+pub(crate) const MAX_OPEN_FILES: u64 = 1024;
 
-/// Makes the child die with the daemon, limits its open files and disables core dumps.
+/// Makes the child die with the daemon, limits its open files and disables core dumps (the
+/// fork path; `spawn` does the same without a fork).
 pub(crate) fn confine_child(cmd: &mut tokio::process::Command) {
     // SAFETY: the closure runs in the forked child before exec. It only makes raw system calls
     // (prctl, setrlimit), which are async-signal-safe, allocates nothing and takes no locks.
@@ -55,4 +56,17 @@ pub(crate) fn peak_rss_bytes(status: &std::fs::File) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// A pidfd registered with the async runtime, to wait until its process exits (it becomes
+/// readable then).
+pub(crate) fn async_pidfd(
+    pidfd: std::os::fd::OwnedFd,
+) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    // SAFETY: the OwnedFd owns the descriptor and returns that same one until the AsyncFd
+    // holding it is dropped.
+    let fd = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+    }?;
+    Ok(fd)
 }
