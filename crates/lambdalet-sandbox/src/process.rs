@@ -238,6 +238,15 @@ mod tests {
         }
     }
 
+    async fn exit_of(sandbox: &dyn Sandbox) -> ExitInfo {
+        sandbox
+            .exited()
+            .wait_for(Option::is_some)
+            .await
+            .expect("exit")
+            .expect("some")
+    }
+
     async fn read_all(out: &mut OutputReader) -> String {
         let mut all = Vec::new();
         let mut buf = [0u8; 1024];
@@ -266,12 +275,7 @@ mod tests {
         assert!(text.contains("out hi nohome"), "{text}");
         assert!(text.contains("err"), "{text}");
         assert!(text.contains("1024"), "open files limited: {text}");
-        let mut exited = sandbox.exited();
-        let info = exited
-            .wait_for(Option::is_some)
-            .await
-            .expect("exit")
-            .expect("some");
+        let info = exit_of(sandbox.as_ref()).await;
         assert_eq!(info.code, Some(3));
     }
 
@@ -290,12 +294,7 @@ mod tests {
             .await
             .expect("pipe closes when every process in the group is gone");
         assert!(!text.contains("never"));
-        let info = sandbox
-            .exited()
-            .wait_for(Option::is_some)
-            .await
-            .expect("exit")
-            .expect("some");
+        let info = exit_of(sandbox.as_ref()).await;
         assert_eq!(info.to_string(), "signal: killed");
     }
 
@@ -324,12 +323,7 @@ mod tests {
         );
         assert_eq!(lines[5], cwd.display().to_string());
         assert_eq!(lines[6], "pdeathsig 9", "dies with the daemon: {text}");
-        let info = sandbox
-            .exited()
-            .wait_for(Option::is_some)
-            .await
-            .expect("exit")
-            .expect("some");
+        let info = exit_of(sandbox.as_ref()).await;
         assert_eq!(info.code, Some(7));
     }
 
