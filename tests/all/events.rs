@@ -135,7 +135,7 @@ fn mqtt_messages_invoke_subscribed_functions_with_wildcards_and_encodings() {
     assert!(metric(&d, "lambdalet_mqtt_messages_received_total") >= 5);
 
     // A message over --max-message-size (128 KB) costs its client the connection, and the
-    // broker says why; the next message goes through.
+    // log says why; the next message goes through.
     let big = "x".repeat(200 * 1024);
     let mut publisher = mosquitto_pub(port)
         .args(["-q", "1"])
@@ -153,13 +153,74 @@ fn mqtt_messages_invoke_subscribed_functions_with_wildcards_and_encodings() {
     let status = publisher.wait().expect("mosquitto_pub");
     assert!(!status.success(), "an oversize publish is refused");
     eventually(Duration::from_secs(5), "the reason in the log", || {
-        d.log().contains("PayloadSizeLimitExceeded")
+        d.log()
+            .contains("over the 131072-byte limit (--max-message-size)")
     });
     mqtt_pub(port, "bin/after", "small");
     eventually(Duration::from_secs(15), "the next message", || {
         received(&d, "raw").len() == 2
     });
     assert_eq!(received(&d, "raw")[1].0, json!(hex("small")));
+}
+
+#[test]
+fn broker_logs_by_default_say_what_a_person_needs_and_no_error_for_clients_leaving() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let d = Daemon::start_env(
+        tmp.path(),
+        "serve",
+        &["--mqtt-listen", &format!("127.0.0.1:{port}")],
+        &[("RUST_LOG", "")],
+    );
+    // A subscriber killed without a DISCONNECT, one that leaves properly, and a client that
+    // sends garbage instead of CONNECT.
+    let mut sub = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "x/#"])
+        .spawn()
+        .expect("mosquitto_sub");
+    std::thread::sleep(Duration::from_millis(500));
+    sub.kill().expect("kill");
+    let _ = sub.wait();
+    mqtt_pub(port, "x/1", "{}");
+    let mut garbage = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    garbage
+        .write_all(&[0x10, 0x03, 0xff, 0xff, 0xff])
+        .expect("write");
+    // An oversize publish.
+    let mut publisher = mosquitto_pub(port)
+        .args(["-t", "x/big", "-s"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_pub");
+    let _ = publisher
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("y".repeat(200 * 1024).as_bytes());
+    let _ = publisher.wait();
+    // 204 807 bytes: the 200 KB payload, the topic's 2-byte length and the 5-byte topic.
+    let wanted = [
+        "published a 204807-byte message, over the 131072-byte limit (--max-message-size)",
+        "MQTT client disconnected by the broker",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !wanted.iter().all(|w| d.log().contains(w)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the front door's lines {wanted:?} in:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(garbage);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = d.log();
+    assert!(
+        !log.lines().any(|l| l.contains("ERROR")),
+        "no ERROR for clients that come and go:\n{log}"
+    );
 }
 
 fn hex(s: &str) -> String {

@@ -72,6 +72,7 @@ impl EmbeddedBroker {
             front,
             internal,
             settings.client_rate,
+            settings.max_payload,
         ));
         tracing::info!("MQTT broker listening on mqtt://{addr}");
         Ok((
