@@ -66,6 +66,7 @@ impl Instance {
         init_type: InitType,
     ) -> Result<Result<Self, StartFailure>, InvokeError> {
         let id = format!("{}-{}", version.name, uuid::Uuid::new_v4().simple());
+        tracing::debug!(sandbox = %id, "sandbox.launching");
         let (channel, ready) = RuntimeChannel::new();
         let channel = Arc::new(channel);
         let server = RuntimeApiServer::start(channel.clone())
