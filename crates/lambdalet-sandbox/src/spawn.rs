@@ -10,8 +10,8 @@
 //! back a descriptor for the child, which the daemon polls to learn when it exits and reaps
 //! with `waitid(P_PIDFD)`.
 //!
-//! On kernels without `CLONE_PIDFD` (before 5.2) [`spawn`] returns `Ok(None)` and the caller
-//! uses the standard library's fork path.
+//! On kernels without `CLONE_PIDFD` (before 5.2), or where a seccomp policy refuses the
+//! clone, [`spawn`] returns `Ok(None)` and the caller uses the standard library's fork path.
 
 use std::ffi::{CString, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -156,7 +156,9 @@ pub(crate) fn spawn(req: &Request<'_>) -> std::io::Result<Option<Spawned>> {
     drop(stack);
     if pid < 0 {
         return match clone_error.raw_os_error() {
-            Some(libc::EINVAL | libc::ENOSYS) => Ok(None),
+            // No CLONE_PIDFD (kernels before 5.2), or a seccomp policy that refuses this
+            // clone: the fork path still works.
+            Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => Ok(None),
             _ => Err(clone_error),
         };
     }
