@@ -14,13 +14,17 @@ use crate::harness::{
 };
 
 fn start_with_mqtt() -> (Daemon, u16, tempfile::TempDir) {
+    start_with_mqtt_and(&[], &[])
+}
+
+/// A daemon with its embedded broker on a free port, extra flags and environment.
+fn start_with_mqtt_and(extra: &[&str], env: &[(&str, &str)]) -> (Daemon, u16, tempfile::TempDir) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let d = Daemon::start_with(
-        tmp.path(),
-        "serve",
-        &["--mqtt-listen", &format!("127.0.0.1:{port}")],
-    );
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--mqtt-listen", &listen];
+    args.extend_from_slice(extra);
+    let d = Daemon::start_env(tmp.path(), "serve", &args, env);
     (d, port, tmp)
 }
 
@@ -165,14 +169,7 @@ fn mqtt_messages_invoke_subscribed_functions_with_wildcards_and_encodings() {
 
 #[test]
 fn broker_logs_by_default_say_what_a_person_needs_and_no_error_for_clients_leaving() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let d = Daemon::start_env(
-        tmp.path(),
-        "serve",
-        &["--mqtt-listen", &format!("127.0.0.1:{port}")],
-        &[("RUST_LOG", "")],
-    );
+    let (d, port, _tmp) = start_with_mqtt_and(&[], &[("RUST_LOG", "")]);
     // A subscriber killed without a DISCONNECT, one that leaves properly, and a client that
     // sends garbage instead of CONNECT.
     let mut sub = Command::new("mosquitto_sub")
@@ -617,18 +614,7 @@ fn greengrass_v1_publish_is_routed_by_legacy_subscriptions() {
 
 #[test]
 fn a_flooding_mqtt_client_is_slowed_and_others_get_through() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let d = Daemon::start_with(
-        tmp.path(),
-        "serve",
-        &[
-            "--mqtt-listen",
-            &format!("127.0.0.1:{port}"),
-            "--mqtt-client-rate",
-            "20000",
-        ],
-    );
+    let (d, port, tmp) = start_with_mqtt_and(&["--mqtt-client-rate", "20000"], &[]);
     deploy_printer(&d, "probe", &["--subscribe", "probe/#"]);
     let flooded = MqttSub::start(port, "flood/x");
     let flood_file = tmp.path().join("flood.txt");

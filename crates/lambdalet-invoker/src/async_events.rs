@@ -205,15 +205,15 @@ impl AsyncQueue {
             request_id: request_id.clone(),
             function: req.function,
             qualifier: req.qualifier,
-            payload: req.payload.to_vec(),
+            // A copy of its own: the request's bytes may be a slice of a much larger buffer
+            // (hyper's read buffer), which the dispatcher's cached copy would keep alive.
+            payload: Bytes::copy_from_slice(&req.payload),
             client_context: req.client_context,
             received_ms: now,
             next_attempt_ms: now,
         };
         let (done, stored) = tokio::sync::oneshot::channel();
-        // A copy of its own: the request's bytes may be a slice of a much larger buffer
-        // (hyper's read buffer), which a cached slice would keep alive.
-        let payload = Bytes::from(event.payload.clone());
+        let payload = event.payload.clone();
         let mut meta = AsyncEventMeta {
             id: 0,
             request_id: event.request_id.clone(),
@@ -407,26 +407,20 @@ impl AsyncQueue {
     async fn run_one(&self, meta: &AsyncEventMeta) -> Next {
         let id = meta.id;
         let cached = self.state.lock().payloads.get(&id).cloned();
-        let store = self.store.clone();
-        let read = async move {
-            match cached {
-                Some(p) => Ok(Ok(Some(p))),
-                None => {
-                    tokio::task::spawn_blocking(move || {
-                        store.payload(id).map(|p| p.map(Bytes::from))
-                    })
-                    .await
+        let payload = match cached {
+            Some(p) => p,
+            None => {
+                let store = self.store.clone();
+                match tokio::task::spawn_blocking(move || store.payload(id)).await {
+                    Ok(Ok(Some(p))) => Bytes::from(p),
+                    Ok(Ok(None)) => return Next::Done,
+                    Ok(Err(e)) => {
+                        tracing::error!(event = id, error = %e, "cannot read a queued event; leaving it for the next start");
+                        return Next::Leave;
+                    }
+                    Err(_) => return Next::Leave,
                 }
             }
-        };
-        let payload = match read.await {
-            Ok(Ok(Some(p))) => p,
-            Ok(Ok(None)) => return Next::Done,
-            Ok(Err(e)) => {
-                tracing::error!(event = id, error = %e, "cannot read a queued event; leaving it for the next start");
-                return Next::Leave;
-            }
-            Err(_) => return Next::Leave,
         };
         let config = self
             .targets
@@ -645,7 +639,7 @@ impl AsyncQueue {
                     next_attempt_ms: e.next_attempt_ms,
                 };
                 let mut st = self.state.lock();
-                st.cache_payload(new_id, Bytes::from(e.payload));
+                st.cache_payload(new_id, e.payload);
                 schedule(&mut st, meta);
                 drop(st);
                 self.notify.notify_one();
@@ -742,7 +736,7 @@ fn destination_event(dest: &Destination, record: &serde_json::Value) -> FollowUp
             request_id: lambdalet_core::ids::new_request_id(),
             function: target.name.to_string(),
             qualifier: target.qualifier.as_ref().map(ToString::to_string),
-            payload: record.to_string().into_bytes(),
+            payload: Bytes::from(record.to_string()),
             client_context: None,
             received_ms: now,
             next_attempt_ms: now,

@@ -76,20 +76,27 @@ fn watch_pidfd(pid: u32, pidfd: OwnedFd) -> watch::Receiver<Option<ExitInfo>> {
     let (exit_tx, exit_rx) = watch::channel(None);
     tokio::spawn(async move {
         let mut guard = KillOnDrop(Some(pid));
-        let info = match wait_pidfd(pidfd).await {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::warn!(pid, error = %e, "cannot wait for sandbox process");
-                ExitInfo {
-                    code: None,
-                    signal: None,
-                }
-            }
-        };
+        let waited = wait_pidfd(pidfd).await;
         guard.0 = None;
-        let _ = exit_tx.send(Some(info));
+        publish_exit(pid, waited, &exit_tx);
     });
     exit_rx
+}
+
+/// Tells the sandbox's watchers how its process ended (unknown if waiting for it failed).
+fn publish_exit(
+    pid: u32,
+    waited: std::io::Result<ExitInfo>,
+    exit_tx: &watch::Sender<Option<ExitInfo>>,
+) {
+    let info = waited.unwrap_or_else(|e| {
+        tracing::warn!(pid, error = %e, "cannot wait for sandbox process");
+        ExitInfo {
+            code: None,
+            signal: None,
+        }
+    });
+    let _ = exit_tx.send(Some(info));
 }
 
 async fn wait_pidfd(pidfd: OwnedFd) -> std::io::Result<ExitInfo> {
@@ -160,23 +167,12 @@ fn spawn_forked(
     let pid = child.id().unwrap_or(0);
     let (exit_tx, exit_rx) = watch::channel(None);
     tokio::spawn(async move {
-        let info = match child.wait().await {
-            Ok(status) => {
-                use std::os::unix::process::ExitStatusExt;
-                ExitInfo {
-                    code: status.code(),
-                    signal: status.signal(),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(pid, error = %e, "cannot wait for sandbox process");
-                ExitInfo {
-                    code: None,
-                    signal: None,
-                }
-            }
-        };
-        let _ = exit_tx.send(Some(info));
+        use std::os::unix::process::ExitStatusExt;
+        let waited = child.wait().await.map(|status| ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+        });
+        publish_exit(pid, waited, &exit_tx);
     });
     Ok((pid, exit_rx))
 }

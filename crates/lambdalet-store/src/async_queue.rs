@@ -9,6 +9,7 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
+use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::{Store, open_connection};
@@ -21,7 +22,8 @@ pub struct NewAsyncEvent {
     pub function: String,
     /// The qualifier as invoked (`None`: unqualified).
     pub qualifier: Option<String>,
-    pub payload: Vec<u8>,
+    /// Shared with whoever keeps it in memory meanwhile (the dispatcher): no copy.
+    pub payload: Bytes,
     pub client_context: Option<String>,
     pub received_ms: u64,
     pub next_attempt_ms: u64,
@@ -104,14 +106,11 @@ impl AsyncQueueStore {
     }
 
     /// Durably stores `events` and returns their ids; blocks until they are on disk.
-    pub fn enqueue(&self, events: Vec<NewAsyncEvent>) -> Result<Vec<i64>, StoreError> {
-        let (ack, rx) = mpsc::channel();
-        self.enqueue_then(events, move |r| {
-            let _ = ack.send(r);
-        })?;
-        rx.recv()
-            .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?
-            .map_err(StoreError::Corrupt)
+    #[cfg(test)]
+    fn enqueue(&self, events: Vec<NewAsyncEvent>) -> Result<Vec<i64>, StoreError> {
+        let (ack, rx) = channel_ack();
+        self.enqueue_then(events, ack)?;
+        wait_ack(&rx)
     }
 
     /// Hands `events` to the writer without waiting: `on_commit` runs on the writer thread
@@ -274,24 +273,32 @@ fn with_ack(follow_up: Option<NewAsyncEvent>) -> FollowUp {
     match follow_up {
         None => (None, None),
         Some(e) => {
-            let (tx, rx) = mpsc::channel();
-            let ack: Ack = Box::new(move |r| {
-                let _ = tx.send(r);
-            });
+            let (ack, rx) = channel_ack();
             (Some((e, ack)), Some(rx))
         }
     }
+}
+
+/// An acknowledgement that a caller can block on.
+fn channel_ack() -> (Ack, Receiver<Result<Vec<i64>, String>>) {
+    let (tx, rx) = mpsc::channel();
+    let ack: Ack = Box::new(move |r| {
+        let _ = tx.send(r);
+    });
+    (ack, rx)
+}
+
+fn wait_ack(rx: &Receiver<Result<Vec<i64>, String>>) -> Result<Vec<i64>, StoreError> {
+    rx.recv()
+        .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?
+        .map_err(StoreError::Corrupt)
 }
 
 fn wait_follow_up(
     rx: Option<Receiver<Result<Vec<i64>, String>>>,
 ) -> Result<Option<i64>, StoreError> {
     let Some(rx) = rx else { return Ok(None) };
-    let ids = rx
-        .recv()
-        .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))?
-        .map_err(StoreError::Corrupt)?;
-    Ok(ids.first().copied())
+    Ok(wait_ack(&rx)?.first().copied())
 }
 
 fn run(mut conn: Connection, rx: Receiver<Op>) {
@@ -348,7 +355,7 @@ fn apply(
                 e.request_id,
                 e.function,
                 e.qualifier,
-                e.payload,
+                &e.payload[..],
                 e.client_context,
                 e.received_ms as i64,
                 e.next_attempt_ms as i64
@@ -428,7 +435,7 @@ mod tests {
             request_id: format!("r{n}"),
             function: function.to_owned(),
             qualifier: None,
-            payload: vec![n],
+            payload: Bytes::from(vec![n]),
             client_context: None,
             received_ms: 1,
             next_attempt_ms: 1,
