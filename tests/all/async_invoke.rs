@@ -46,6 +46,7 @@ fn deploy_recorder(d: &Daemon, name: &str, out: &Path, extra: &[&str]) {
         "app.record",
         &args,
     );
+    d.share(name, out.parent().expect("a directory"));
 }
 
 /// A destination that logs the event it receives on one line.

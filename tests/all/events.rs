@@ -456,12 +456,13 @@ fn ipc_subscription_streams_deliver_to_a_pinned_function() {
     let dir = with_package("ipc-listener", "awsiotsdk", tmp.path());
     let out = tmp.path().join("heard.txt");
     let env = format!("OUT_FILE={}", out.display());
+    let volume = crate::harness::volume_flag(tmp.path());
     deploy(
         &d,
         "listener",
         &dir,
         "app.handler",
-        &["--pinned", "--env", &env],
+        &["--pinned", "--env", &env, "--volume", &volume],
     );
     eventually(Duration::from_secs(30), "the pinned listener", || {
         d.lifecycle("listener")["instances"]["idle"] == 1
@@ -762,8 +763,9 @@ fn deploy_recorder(d: &Daemon, dir: &Path, name: &str, extra: &[&str]) -> PathBu
     .expect("write");
     let out = dir.join(format!("{name}-received.txt"));
     let env = format!("OUT={}", out.display());
+    let volume = crate::harness::volume_flag(dir);
     let mut args = extra.to_vec();
-    args.extend(["--env", &env]);
+    args.extend(["--env", &env, "--volume", &volume]);
     deploy(d, name, &code, "app.handler", &args);
     out
 }

@@ -204,18 +204,25 @@ fn idle_sandboxes_are_reaped() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let body = d.invoke("idler", "{}").json();
     assert_eq!(d.lifecycle("idler")["instances"]["idle"], 1);
-    let pid = body["pid"].as_u64().expect("pid");
+    // The runtime's process, found on the host by the log stream its sandbox was given.
+    let stream = format!(
+        "AWS_LAMBDA_LOG_STREAM_NAME={}",
+        body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"]
+            .as_str()
+            .expect("stream")
+    );
+    assert_eq!(crate::harness::processes_with_env(&stream).len(), 1);
     eventually(
         Duration::from_secs(5),
         "the idle sandbox to be stopped",
         || {
             d.lifecycle("idler")["instances"]["idle"] == 0
-                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && crate::harness::processes_with_env(&stream).is_empty()
         },
     );
     // The next invocation starts a fresh one.
     let again = d.invoke("idler", "{}").json();
-    assert_ne!(again["pid"], body["pid"]);
+    assert_ne!(again["sandbox"], body["sandbox"]);
     assert_eq!(again["count"], 1);
 }
 

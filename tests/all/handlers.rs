@@ -59,11 +59,17 @@ fn python_context_environment_and_output() {
             .is_some_and(|t| t.starts_with("Root=1-")),
         "{e}"
     );
-    assert!(
-        e["LAMBDA_TASK_ROOT"]
-            .as_str()
-            .is_some_and(|p| std::path::Path::new(p).join("app.py").is_file())
-    );
+    // Lambda's path in a container sandbox; the code's own directory for a process.
+    let root = e["LAMBDA_TASK_ROOT"].as_str().expect("task root");
+    let f = crate::containment::function(&d, "pyctx");
+    if f["LambdaletSandbox"]["Mode"] == "GreengrassContainer" {
+        assert_eq!(root, "/var/task");
+    } else {
+        assert!(
+            std::path::Path::new(root).join("app.py").is_file(),
+            "{root}"
+        );
+    }
     assert_eq!(e["AWS_LAMBDA_LOG_STREAM_NAME"], c["log_stream_name"]);
 
     let logs = d.logs("pyctx");
@@ -97,7 +103,7 @@ fn warm_sandbox_is_reused_between_invocations() {
         [1, 2, 3],
         "a module-level counter survives in the warm sandbox"
     );
-    assert!(bodies.iter().all(|b| b["pid"] == bodies[0]["pid"]));
+    assert!(bodies.iter().all(|b| b["sandbox"] == bodies[0]["sandbox"]));
 }
 
 #[test]

@@ -53,13 +53,37 @@ impl Daemon {
 
     /// Starts a daemon with extra environment variables.
     pub fn start_env(data_dir: &Path, command: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_cmd(Command::new(LAMBDALET), data_dir, command, extra, env)
+    }
+
+    /// Starts a daemon as an unprivileged user (`setpriv`), as on a host where lambdalet does
+    /// not run as root. `data_dir` must be that user's.
+    pub fn start_as(uid: u32, data_dir: &Path, extra: &[&str]) -> Self {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+            "--",
+            LAMBDALET,
+        ]);
+        Self::start_cmd(cmd, data_dir, "serve", extra, &[])
+    }
+
+    fn start_cmd(
+        mut cmd: Command,
+        data_dir: &Path,
+        command: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         // Tests run in parallel: no daemon takes the default MQTT port unless a test asks.
         let mqtt_default: &[&str] = if extra.iter().any(|a| a.starts_with("--mqtt")) {
             &[]
         } else {
             &["--mqtt-listen", "off"]
         };
-        let mut child = Command::new(LAMBDALET)
+        let mut child = cmd
             .args([command, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(mqtt_default)
@@ -103,6 +127,16 @@ impl Daemon {
             log,
             _tmp: None,
         }
+    }
+
+    /// Keeps `tmp` (the data directory) alive as long as the daemon.
+    pub fn keep(&mut self, tmp: tempfile::TempDir) {
+        self._tmp = Some(tmp);
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// What the daemon has written to stderr so far.
@@ -252,6 +286,18 @@ impl Daemon {
         );
         assert_eq!(r.status, 202, "{}", r.text());
         r.header("x-amzn-requestid").expect("request id").to_owned()
+    }
+
+    /// Lets function `name` write into the host directory `dir`: the directory becomes a rw
+    /// volume at the same path inside its container, writable by the function's own user.
+    pub fn share(&self, name: &str, dir: &Path) {
+        let r = self.http(
+            "PUT",
+            &format!("/2015-03-31/functions/{name}/configuration"),
+            Some(share_config(dir).to_string().as_bytes()),
+            &[("content-type", "application/json")],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
     }
 
     /// Runs `lambdalet <args>` as a client of this daemon.
@@ -478,6 +524,26 @@ pub fn python_script(script: &str, args: &[&str]) -> Value {
     })
 }
 
+/// `--volume DIR:DIR:rw` for `lambdalet deploy`, with `dir` made writable by any function's
+/// user (see [`Daemon::share`]).
+pub fn volume_flag(dir: &Path) -> String {
+    writable(dir);
+    format!("{0}:{0}:rw", dir.display())
+}
+
+fn writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+}
+
+fn share_config(dir: &Path) -> Value {
+    writable(dir);
+    let d = dir.display().to_string();
+    serde_json::json!({"LambdaletConfig": {"containerParams": {"volumes": [
+        {"sourcePath": d, "destinationPath": d, "permission": "rw"}
+    ]}}})
+}
+
 /// Waits until `f` is true or panics after `limit`.
 pub fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
@@ -502,6 +568,23 @@ pub fn processes_matching(needle: &str) -> Vec<u32> {
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmdline.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Process ids whose environment has the entry `needle` (`NAME=value`).
+pub fn processes_with_env(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|e| e == needle.as_bytes()) {
             pids.push(pid);
         }
     }

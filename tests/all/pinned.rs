@@ -61,7 +61,7 @@ fn pinned_starts_before_any_event_and_again_when_the_daemon_starts() {
         (json!(1), json!(2)),
         "one sandbox keeps its state"
     );
-    assert_eq!(first["pid"], second["pid"]);
+    assert_eq!(first["sandbox"], second["sandbox"]);
     assert!(d.stop().success());
 
     let d = Daemon::start_in(tmp.path());
@@ -97,6 +97,8 @@ fn pinned_runs_events_one_at_a_time_in_order() {
             &format!("OUT_FILE={}", out.display()),
             "--timeout",
             "10",
+            "--volume",
+            &crate::harness::volume_flag(tmp.path()),
         ],
     );
     for i in 0..20 {
@@ -113,7 +115,7 @@ fn pinned_runs_events_one_at_a_time_in_order() {
     assert_eq!(ids, (0..20).collect::<Vec<u64>>(), "FIFO order");
     let pids: std::collections::HashSet<&str> = lines
         .iter()
-        .map(|l| l.split(' ').nth(2).expect("pid"))
+        .map(|l| l.split(' ').nth(2).expect("sandbox"))
         .collect();
     assert_eq!(pids.len(), 1, "one sandbox ran them all");
 
@@ -156,7 +158,7 @@ fn pinned_is_restarted_after_a_crash() {
         || d.lifecycle("phoenix")["instances"]["idle"] == 1,
     );
     let after = d.invoke("phoenix", "{}").json();
-    assert_ne!(after["pid"], before["pid"]);
+    assert_ne!(after["sandbox"], before["sandbox"]);
     assert_eq!(after["count"], 1);
     assert_eq!(d.lifecycle("phoenix")["state"], "Active");
 }
@@ -164,7 +166,8 @@ fn pinned_is_restarted_after_a_crash() {
 /// A custom runtime that answers each event, then hangs (never calls `next` again) when the
 /// event asks it to.
 const HANGS_AFTER: &str = r#"#!/usr/bin/env python3
-import http.client, json, os, time
+import http.client, json, os, time, uuid
+sandbox = uuid.uuid4().hex
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
 c = http.client.HTTPConnection(host, int(port))
 while True:
@@ -172,7 +175,7 @@ while True:
     r = c.getresponse()
     event = json.loads(r.read())
     rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
-    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body=json.dumps({"pid": os.getpid()}))
+    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body=json.dumps({"sandbox": sandbox}))
     c.getresponse().read()
     if event.get("hang"):
         time.sleep(3600)
@@ -210,7 +213,7 @@ fn pinned_that_stops_answering_is_restarted_after_the_status_timeout() {
         },
     );
     let second: Value = d.invoke("hangs", "{}").json();
-    assert_ne!(first["pid"], second["pid"], "a new runtime answers");
+    assert_ne!(first["sandbox"], second["sandbox"], "a new runtime answers");
 }
 
 #[test]
@@ -279,7 +282,14 @@ fn redeploying_a_pinned_function_keeps_its_queued_events() {
         &d,
         "swap",
         "app.record",
-        &["--env", &env, "--timeout", "10"],
+        &[
+            "--env",
+            &env,
+            "--timeout",
+            "10",
+            "--volume",
+            &crate::harness::volume_flag(tmp.path()),
+        ],
     );
     for i in 0..6 {
         d.invoke_async("swap", &json!({"id": i, "sleep": 0.4}).to_string());
@@ -306,7 +316,7 @@ fn redeploying_a_pinned_function_keeps_its_queued_events() {
     assert_eq!(ids, (0..6).collect::<Vec<u64>>());
     let pids: std::collections::BTreeSet<&str> = lines
         .iter()
-        .map(|l| l.split(' ').nth(2).expect("pid"))
+        .map(|l| l.split(' ').nth(2).expect("sandbox"))
         .collect();
     assert!(
         pids.len() >= 2,

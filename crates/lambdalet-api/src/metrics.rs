@@ -111,5 +111,32 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
             st.queued
         );
     }
+    sandbox_metrics(&s, &mut out);
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Whether container sandboxes work here, and, when they do not, why (as a label, repeated
+/// on every scrape so a dashboard shows the fallback).
+fn sandbox_metrics(s: &ApiState, out: &mut String) {
+    let unavailable = s.invoker.container_unavailable();
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_sandbox_container_available 1 when this host can run container sandboxes\n# TYPE lambdalet_sandbox_container_available gauge\nlambdalet_sandbox_container_available {}",
+        u8::from(unavailable.is_none())
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_sandbox_default_info the --sandbox default\n# TYPE lambdalet_sandbox_default_info gauge\nlambdalet_sandbox_default_info{{mode=\"{}\"}} 1",
+        s.invoker.default_sandbox().backend()
+    );
+    if let Some(reason) = unavailable {
+        let reason = reason
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', " ");
+        let _ = writeln!(
+            out,
+            "# HELP lambdalet_sandbox_fallback_info container sandboxes are unavailable: functions that ask for one run in the process sandbox\n# TYPE lambdalet_sandbox_fallback_info gauge\nlambdalet_sandbox_fallback_info{{reason=\"{reason}\"}} 1"
+        );
+    }
 }

@@ -246,6 +246,9 @@ pub(crate) struct FunctionConfiguration {
     pub runtime_version_config: serde_json::Value,
     /// The Greengrass lifecycle settings of this version, under their Greengrass names.
     pub lambdalet_config: serde_json::Value,
+    /// The sandbox this version runs in on this host (`Mode`, `Warning` when it is not the
+    /// one asked for).
+    pub lambdalet_sandbox: serde_json::Value,
 }
 
 /// The Greengrass settings of a version as JSON, with `timeoutInSeconds`.
@@ -308,7 +311,23 @@ pub(crate) fn configuration(
             "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{}", account.region, c.runtime),
         }),
         lambdalet_config: lifecycle_json(v),
+        lambdalet_sandbox: sandbox_json(control, c),
     }
+}
+
+fn sandbox_json(
+    control: &lambdalet_control::Control,
+    c: &lambdalet_core::FunctionConfig,
+) -> serde_json::Value {
+    let choice = control.sandbox_choice(c);
+    let mut json = serde_json::json!({
+        "Mode": choice.mode,
+        "Backend": choice.mode.backend(),
+    });
+    if let Some(w) = choice.warning {
+        json["Warning"] = serde_json::Value::String(w);
+    }
+    json
 }
 
 #[derive(Debug, Serialize)]

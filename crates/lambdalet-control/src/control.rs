@@ -87,6 +87,19 @@ impl Control {
 
     /// `State` and `StateReason` of a version as GetFunction shows them: `Failed` when a pinned
     /// function kept failing, else `Active`.
+    /// The sandbox a version runs in on this host, and why not the one it asked for.
+    pub fn sandbox_choice(
+        &self,
+        config: &lambdalet_core::FunctionConfig,
+    ) -> lambdalet_invoker::SandboxChoice {
+        self.invoker.sandbox_choice(config)
+    }
+
+    /// Why container sandboxes are unavailable on this host, when they are.
+    pub fn container_unavailable(&self) -> Option<String> {
+        self.invoker.container_unavailable().map(str::to_owned)
+    }
+
     pub fn state(&self, function: &str, version: &str) -> (&'static str, Option<String>) {
         match self.invoker.health(function, version) {
             Some(lambdalet_invoker::Health::Failed(reason)) => ("Failed", Some(reason)),

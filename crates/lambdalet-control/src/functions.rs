@@ -61,6 +61,9 @@ impl Control {
         let config = FunctionConfig::create(input.config)?;
         crate::events::check(&config)?;
         self.invoker.check_runtime(&config.runtime).await?;
+        self.invoker
+            .check_sandbox(&config)
+            .map_err(LambdaError::invalid)?;
         let _w = self.writes.lock().await;
         if self.table.read().contains_key(name.as_str()) {
             return Err(LambdaError::conflict(format!(
@@ -79,15 +82,16 @@ impl Control {
             code_size: stored.size,
             revision_id: new_revision(),
             last_modified_ms: now,
+            uid_index: 0,
         };
-        let record = FunctionRecord {
+        let mut record = FunctionRecord {
             name: name.to_string(),
             created_ms: now,
             tags: input.tags,
             latest,
         };
         let r = record.clone();
-        self.blocking(move |s| s.insert_function(&r)).await?;
+        record.latest.uid_index = self.blocking(move |s| s.insert_function(&r)).await?;
         let stored = lambdalet_store::StoredFunction {
             function: record,
             versions: Vec::new(),
@@ -155,6 +159,9 @@ impl Control {
         if config.runtime != entry.latest.record.config.runtime {
             self.invoker.check_runtime(&config.runtime).await?;
         }
+        self.invoker
+            .check_sandbox(&config)
+            .map_err(LambdaError::invalid)?;
         check_code(&config, &entry.latest.deployed.code_dir)?;
         let mut record = entry.latest.record.clone();
         record.config = config;

@@ -115,6 +115,7 @@ pub(crate) fn view_of(
         config: record.config.clone(),
         code_sha256: record.code_sha256.clone(),
         code_dir,
+        uid_index: record.uid_index,
     };
     VersionView {
         record,

@@ -194,6 +194,15 @@ impl FunctionConfig {
         Ok(c)
     }
 
+    /// The memory one sandbox of this version may use, in bytes: Greengrass's
+    /// `containerParams.memorySize` (KB) when set, else `MemorySize` (MB).
+    pub fn memory_limit_bytes(&self) -> u64 {
+        match self.lifecycle.container_params.memory_size {
+            Some(kb) => kb * 1024,
+            None => u64::from(self.memory_mb) * 1024 * 1024,
+        }
+    }
+
     /// Checks every field against the Lambda limits; the message names the limit and the value.
     pub fn validate(&self) -> Result<(), LambdaError> {
         if self.handler.is_empty() || self.handler.len() > MAX_HANDLER_LEN {

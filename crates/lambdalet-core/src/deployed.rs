@@ -24,4 +24,7 @@ pub struct DeployedVersion {
     pub code_dir: PathBuf,
     /// The unqualified function ARN.
     pub function_arn: String,
+    /// The function's sandbox identity, given at creation and never reused: its container
+    /// sandboxes run as uid `--sandbox-uid-base` + this number.
+    pub uid_index: u32,
 }

@@ -6,6 +6,7 @@
 //! do I/O: no files, no sockets, no processes. Everything here is plain data and validation.
 
 pub mod config;
+pub mod container;
 pub mod deployed;
 pub mod destination;
 pub mod error;
@@ -17,6 +18,9 @@ pub mod timefmt;
 pub mod tokens;
 
 pub use config::{FunctionConfig, FunctionConfigPatch};
+pub use container::{
+    ContainerMode, ContainerParams, DeviceMount, NetworkMode, Permission, VolumeMount,
+};
 pub use deployed::DeployedVersion;
 pub use destination::{Destination, EventInvokeConfig};
 pub use error::{ErrorCode, HasErrorCode, LambdaError};

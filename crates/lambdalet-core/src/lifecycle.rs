@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::{ContainerMode, ContainerParams, NetworkMode};
 use crate::error::LambdaError;
 
 /// How event payloads reach the handler.
@@ -73,6 +74,14 @@ pub struct LifecycleConfig {
     /// Greengrass IPC authorization policies (`accessControl`), enforced when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_control: Option<serde_json::Value>,
+    /// `GreengrassContainer` or `NoContainer`; `None`: the daemon's `--sandbox` default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_mode: Option<ContainerMode>,
+    /// Memory, `/sys`, volumes and devices of the container.
+    pub container_params: ContainerParams,
+    /// lambdalet's extension: `host` (default) or `none` (loopback only).
+    #[serde(skip_serializing_if = "NetworkMode::is_host")]
+    pub network: NetworkMode,
 }
 
 /// Where a subscription's messages come from.
@@ -114,6 +123,9 @@ impl Default for LifecycleConfig {
             input_payload_encoding_type: Encoding::Json,
             pubsub_topics: BTreeMap::new(),
             access_control: None,
+            container_mode: None,
+            container_params: ContainerParams::default(),
+            network: NetworkMode::Host,
         }
     }
 }
@@ -136,6 +148,13 @@ pub struct LifecyclePatch {
     /// Replaces the IPC authorization policies (`null` removes them).
     #[serde(default, deserialize_with = "present")]
     pub access_control: Option<Option<serde_json::Value>>,
+    /// `GreengrassContainer` / `NoContainer` (`null`: back to the daemon's default).
+    #[serde(default, deserialize_with = "present")]
+    pub container_mode: Option<Option<serde_json::Value>>,
+    /// Fields of `containerParams` to change (see [`ContainerParams::apply`]).
+    pub container_params: Option<serde_json::Value>,
+    /// `host` or `none`.
+    pub network: Option<String>,
 }
 
 /// Distinguishes a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -196,6 +215,23 @@ impl LifecycleConfig {
                 ));
             }
             c.access_control = ac.clone();
+        }
+        if let Some(mode) = &patch.container_mode {
+            c.container_mode = match mode {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) => Some(ContainerMode::parse(s)?),
+                Some(other) => {
+                    return Err(LambdaError::invalid(format!(
+                        "containerMode must be a string, GreengrassContainer or NoContainer (got {other})"
+                    )));
+                }
+            };
+        }
+        if let Some(params) = &patch.container_params {
+            c.container_params = c.container_params.apply(params)?;
+        }
+        if let Some(n) = &patch.network {
+            c.network = NetworkMode::parse(n)?;
         }
         Ok(c)
     }

@@ -40,7 +40,18 @@ const FILES: &[(&str, &str)] = shipped![
 /// Where the bootstraps are and which interpreter serves each runtime.
 pub struct RuntimeCatalog {
     dir: PathBuf,
-    interpreters: Mutex<HashMap<String, PathBuf>>,
+    data_dir: PathBuf,
+    interpreters: Mutex<HashMap<String, Interpreter>>,
+}
+
+/// A host interpreter: its executable and the directories it runs from (a container sandbox
+/// shows them read-only when they are not part of the system directories).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    pub exe: PathBuf,
+    /// Its installation: Python's `sys.base_prefix` (and `sys.prefix` in a virtual
+    /// environment), Node.js's directory above `bin/`.
+    pub homes: Vec<PathBuf>,
 }
 
 impl RuntimeCatalog {
@@ -72,8 +83,14 @@ impl RuntimeCatalog {
         }
         Ok(Self {
             dir,
+            data_dir: data_dir.to_owned(),
             interpreters: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The daemon's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// `LAMBDA_RUNTIME_DIR` for our bootstraps.
@@ -85,25 +102,27 @@ impl RuntimeCatalog {
         }
     }
 
-    /// The program and arguments that start `runtime` for code in `code_dir`.
+    /// The program and arguments that start `runtime` for code in `code_dir`, with the
+    /// bootstraps in `runtime_dir` (paths as the sandbox sees them).
     pub async fn command(
         &self,
         runtime: &Runtime,
         code_dir: &Path,
+        runtime_dir: &Path,
     ) -> Result<(PathBuf, Vec<String>), InvokeError> {
         match runtime.family() {
             RuntimeFamily::Python => {
                 let python = self.interpreter(runtime).await?;
-                let bootstrap = self.runtime_dir(RuntimeFamily::Python).join("bootstrap.py");
+                let bootstrap = runtime_dir.join("bootstrap.py");
                 Ok((
-                    python,
+                    python.exe,
                     vec!["-u".to_owned(), bootstrap.display().to_string()],
                 ))
             }
             RuntimeFamily::Node => {
                 let node = self.interpreter(runtime).await?;
-                let bootstrap = self.runtime_dir(RuntimeFamily::Node).join("bootstrap.js");
-                Ok((node, vec![bootstrap.display().to_string()]))
+                let bootstrap = runtime_dir.join("bootstrap.js");
+                Ok((node.exe, vec![bootstrap.display().to_string()]))
             }
             RuntimeFamily::Provided => Ok((code_dir.join("bootstrap"), Vec::new())),
         }
@@ -113,7 +132,7 @@ impl RuntimeCatalog {
     /// it to the real executable, skipping wrappers such as pyenv shims, which would add tens of
     /// milliseconds to every cold start. The answer is cached; a failure is not, so installing
     /// the interpreter later works without a restart.
-    pub async fn interpreter(&self, runtime: &Runtime) -> Result<PathBuf, InvokeError> {
+    pub async fn interpreter(&self, runtime: &Runtime) -> Result<Interpreter, InvokeError> {
         if let Some(p) = self.interpreters.lock().get(runtime.id()) {
             return Ok(p.clone());
         }
@@ -124,8 +143,11 @@ impl RuntimeCatalog {
             };
             let real = resolve_real_executable(runtime.family(), &found)
                 .await
-                .unwrap_or(found);
-            tracing::info!(runtime = %runtime, interpreter = %real.display(), "runtime.interpreter");
+                .unwrap_or_else(|| Interpreter {
+                    homes: home_of(&found).into_iter().collect(),
+                    exe: found,
+                });
+            tracing::info!(runtime = %runtime, interpreter = %real.exe.display(), "runtime.interpreter");
             self.interpreters
                 .lock()
                 .insert(runtime.id().to_owned(), real.clone());
@@ -149,9 +171,18 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         })
 }
 
-async fn resolve_real_executable(family: RuntimeFamily, exe: &Path) -> Option<PathBuf> {
+/// The directory above an executable's `bin/`.
+fn home_of(exe: &Path) -> Option<PathBuf> {
+    let bin = exe.parent()?;
+    (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_owned))?
+}
+
+async fn resolve_real_executable(family: RuntimeFamily, exe: &Path) -> Option<Interpreter> {
     let args: &[&str] = match family {
-        RuntimeFamily::Python => &["-c", "import sys; print(sys.executable)"],
+        RuntimeFamily::Python => &[
+            "-c",
+            "import sys; print(sys.executable); print(sys.base_prefix); print(sys.prefix)",
+        ],
         RuntimeFamily::Node => &["-p", "process.execPath"],
         RuntimeFamily::Provided => return None,
     };
@@ -163,8 +194,15 @@ async fn resolve_real_executable(family: RuntimeFamily, exe: &Path) -> Option<Pa
     if !out.status.success() {
         return None;
     }
-    let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-    path.is_absolute().then_some(path)
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut lines = text.lines().map(|l| PathBuf::from(l.trim()));
+    let exe = lines.next().filter(|p| p.is_absolute())?;
+    let mut homes: Vec<PathBuf> = lines.filter(|p| p.is_absolute()).collect();
+    if homes.is_empty() {
+        homes.extend(home_of(&exe));
+    }
+    homes.dedup();
+    Some(Interpreter { exe, homes })
 }
 
 /// Environment variable defaults of the Lambda execution environment (spec digest §1.7).

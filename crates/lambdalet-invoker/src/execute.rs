@@ -109,7 +109,11 @@ pub(crate) async fn run(
                 Some(i) => format!("Runtime exited with error: {i}"),
                 None => "Runtime exited".to_owned(),
             };
-            Ending::Crashed(why)
+            if instance.sandbox.out_of_memory() {
+                Ending::OutOfMemory(why)
+            } else {
+                Ending::Crashed(why)
+            }
         }
         _ = tokio::time::sleep(timeout) => Ending::TimedOut,
     };
@@ -220,17 +224,19 @@ pub(crate) fn describe_init_failure(problem: InitProblem, request_id: &str) -> (
             };
             (body, t)
         }
-        InitProblem::Exited(info) => {
+        InitProblem::Exited(info, oom) => {
             let why = if info.code == Some(0) {
                 "Runtime exited without providing a reason".to_owned()
             } else {
                 format!("Runtime exited with error: {info}")
             };
             let msg = format!("RequestId: {request_id} Error: {why}");
-            (
-                error_json("Runtime.ExitError", &msg),
-                "Runtime.ExitError".to_owned(),
-            )
+            let t = if oom {
+                "Runtime.OutOfMemory"
+            } else {
+                "Runtime.ExitError"
+            };
+            (error_json(t, &msg), t.to_owned())
         }
         InitProblem::TimedOut => {
             let msg = format!(

@@ -5,19 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambdalet_core::limits::INIT_TIMEOUT_SECS;
-use lambdalet_core::{AccountInfo, DeployedVersion};
-use lambdalet_sandbox::{ExitInfo, Sandbox, SandboxBackend};
+use lambdalet_core::{AccountInfo, ContainerMode, DeployedVersion, NetworkMode};
+use lambdalet_sandbox::{ExitInfo, Sandbox, paths};
 
 use crate::catalog::RuntimeCatalog;
 use crate::error::InvokeError;
 use crate::launch::{InitType, sandbox_spec};
 use crate::logs::LogCollector;
 use crate::runtime_api::{InitFailure, RuntimeApiServer, RuntimeChannel, RuntimeState};
+use crate::sandboxes::Sandboxes;
 
 /// What the invoker needs to start environments.
 pub(crate) struct StartContext {
     pub catalog: RuntimeCatalog,
-    pub backend: Arc<dyn SandboxBackend>,
+    pub sandboxes: Sandboxes,
     pub account: AccountInfo,
     pub greengrass: crate::invoker::GreengrassEnv,
 }
@@ -41,8 +42,8 @@ pub(crate) struct Instance {
 pub(crate) enum InitProblem {
     /// The runtime posted `/runtime/init/error`.
     Reported(InitFailure),
-    /// The runtime exited before its first `next`.
-    Exited(ExitInfo),
+    /// The runtime exited before its first `next` (and whether it ran out of memory).
+    Exited(ExitInfo, bool),
     /// The runtime did not call `next` within the init limit.
     TimedOut,
     /// The runtime program could not be started at all.
@@ -69,21 +70,26 @@ impl Instance {
         tracing::debug!(sandbox = %id, "sandbox.launching");
         let (channel, ready) = RuntimeChannel::new();
         let channel = Arc::new(channel);
-        let server = RuntimeApiServer::start(channel.clone())
-            .await
-            .map_err(InvokeError::RuntimeApi)?;
-        let spec = sandbox_spec(
-            &ctx.catalog,
-            &ctx.account,
-            &ctx.greengrass,
-            version,
-            &id,
-            &server.addr().to_string(),
-            init_type,
-        )
-        .await?;
+        let mode = ctx.sandboxes.choose(&version.config).mode;
+        // A sandbox with a network of its own gets its Runtime API listener from inside it;
+        // the others reach the daemon's loopback.
+        let own_network = mode == ContainerMode::GreengrassContainer
+            && version.config.lifecycle.network == NetworkMode::None;
+        let mut server = if own_network {
+            None
+        } else {
+            Some(
+                RuntimeApiServer::start(channel.clone())
+                    .await
+                    .map_err(InvokeError::RuntimeApi)?,
+            )
+        };
+        let api = server
+            .as_ref()
+            .map_or(paths::RUNTIME_API.to_owned(), |s| s.addr().to_string());
+        let spec = sandbox_spec(ctx, version, mode, &id, &api, init_type).await?;
         let started = Instant::now();
-        let launched = match ctx.backend.launch(spec).await {
+        let launched = match ctx.sandboxes.backend(mode).launch(spec).await {
             Ok(l) => l,
             Err(lambdalet_sandbox::SandboxError::Spawn { program, source }) => {
                 return Ok(Err(StartFailure {
@@ -93,6 +99,18 @@ impl Instance {
                 }));
             }
             Err(e) => return Err(e.into()),
+        };
+        if let Some(listener) = launched.runtime_api {
+            server = Some(
+                RuntimeApiServer::serve(listener, channel.clone())
+                    .map_err(InvokeError::RuntimeApi)?,
+            );
+        }
+        let Some(server) = server else {
+            launched.sandbox.kill();
+            return Err(InvokeError::Internal(
+                "the sandbox has a network of its own but gave no Runtime API listener".to_owned(),
+            ));
         };
         let logs = LogCollector::start(launched.output);
         let sandbox = launched.sandbox;
@@ -106,7 +124,7 @@ impl Instance {
             },
             info = exited.wait_for(Option::is_some) => {
                 let info = info.ok().and_then(|i| *i).unwrap_or(ExitInfo { code: None, signal: None });
-                Some(InitProblem::Exited(info))
+                Some(InitProblem::Exited(info, sandbox.out_of_memory()))
             }
             _ = tokio::time::sleep(limit) => Some(InitProblem::TimedOut),
         };

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lambdalet_core::{AccountInfo, DeployedVersion, Runtime, RuntimeFamily};
-use lambdalet_sandbox::SandboxBackend;
+use lambdalet_core::{
+    AccountInfo, ContainerMode, DeployedVersion, FunctionConfig, Runtime, RuntimeFamily,
+};
 use lambdalet_store::RecordWriter;
 use tokio::sync::Notify;
 
@@ -14,6 +15,7 @@ use crate::catalog::RuntimeCatalog;
 use crate::error::InvokeError;
 use crate::instance::StartContext;
 use crate::request::{Invocation, InvocationResult};
+use crate::sandboxes::{SandboxChoice, Sandboxes};
 use crate::scheduler::{Health, PoolKey, PoolStats, STOP_GRACE, Scheduler};
 use crate::supervisor;
 
@@ -65,7 +67,7 @@ impl Invoker {
     pub fn new(
         data_dir: &Path,
         account: AccountInfo,
-        backend: Arc<dyn SandboxBackend>,
+        sandboxes: Sandboxes,
         records: RecordWriter,
         config: InvokerConfig,
     ) -> std::io::Result<Arc<Self>> {
@@ -73,7 +75,7 @@ impl Invoker {
         let inner = Arc::new(Inner {
             ctx: StartContext {
                 catalog,
-                backend,
+                sandboxes,
                 account,
                 greengrass: config.greengrass,
             },
@@ -93,6 +95,32 @@ impl Invoker {
             self.inner.ctx.catalog.interpreter(runtime).await?;
         }
         Ok(())
+    }
+
+    /// Checks at deploy that this host can give `config` the sandbox it asks for: its volume
+    /// sources and devices exist (when it will run in a container).
+    pub fn check_sandbox(&self, config: &FunctionConfig) -> Result<(), String> {
+        let choice = self.sandbox_choice(config);
+        if choice.mode == ContainerMode::GreengrassContainer {
+            lambdalet_sandbox::check_container_params(&config.lifecycle.container_params)?;
+        }
+        Ok(())
+    }
+
+    /// The sandbox a function with `config` runs in here, with the reason when that is not
+    /// the one it asked for.
+    pub fn sandbox_choice(&self, config: &FunctionConfig) -> SandboxChoice {
+        self.inner.ctx.sandboxes.choose(config)
+    }
+
+    /// Why container sandboxes are unavailable on this host, when they are.
+    pub fn container_unavailable(&self) -> Option<&str> {
+        self.inner.ctx.sandboxes.container_unavailable.as_deref()
+    }
+
+    /// The daemon's default sandbox (`--sandbox`).
+    pub fn default_sandbox(&self) -> ContainerMode {
+        self.inner.ctx.sandboxes.default_mode
     }
 
     /// Makes a version known (at deploy and at daemon start). A changed revision replaces its

@@ -1,15 +1,16 @@
 //! What a runtime process is given: its command line and the Lambda environment variables
 //! (spec digest §1.7).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use lambdalet_core::{AccountInfo, DeployedVersion, RuntimeFamily};
-use lambdalet_sandbox::SandboxSpec;
+use lambdalet_core::{AccountInfo, ContainerMode, DeployedVersion, RuntimeFamily};
+use lambdalet_sandbox::{ContainerSpec, Limits, SandboxSpec, paths};
 use time::OffsetDateTime;
 
-use crate::catalog::{LAMBDA_PATH, RuntimeCatalog};
+use crate::catalog::LAMBDA_PATH;
 use crate::error::InvokeError;
+use crate::instance::StartContext;
 
 /// How the sandbox came to be, as `AWS_LAMBDA_INITIALIZATION_TYPE` tells the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,25 +28,52 @@ impl InitType {
     }
 }
 
-/// Builds the sandbox spec for one new environment of `version`.
+/// Where a sandbox finds things: the host's paths for a process, fixed ones in a container.
+struct Layout {
+    task_root: PathBuf,
+    runtime_dir: PathBuf,
+    ipc_socket: Option<PathBuf>,
+}
+
+/// Builds the sandbox spec for one new environment of `version`, in a sandbox of `mode`.
 pub(crate) async fn sandbox_spec(
-    catalog: &RuntimeCatalog,
-    account: &AccountInfo,
-    greengrass: &crate::invoker::GreengrassEnv,
+    ctx: &StartContext,
     version: &DeployedVersion,
+    mode: ContainerMode,
     sandbox_id: &str,
     runtime_api: &str,
     init_type: InitType,
 ) -> Result<SandboxSpec, InvokeError> {
+    let (catalog, account, greengrass) = (&ctx.catalog, &ctx.account, &ctx.greengrass);
     let config = &version.config;
-    let (program, args) = catalog.command(&config.runtime, &version.code_dir).await?;
     let family = config.runtime.family();
-    let task_root = version.code_dir.display().to_string();
-    let runtime_dir = catalog.runtime_dir(family).display().to_string();
+    let host_runtime_dir = catalog.runtime_dir(family);
+    let container = mode == ContainerMode::GreengrassContainer;
+    let layout = if container {
+        Layout {
+            task_root: paths::TASK_ROOT.into(),
+            runtime_dir: paths::RUNTIME_DIR.into(),
+            ipc_socket: greengrass
+                .ipc_socket
+                .as_ref()
+                .map(|_| paths::IPC_SOCKET.into()),
+        }
+    } else {
+        Layout {
+            task_root: version.code_dir.clone(),
+            runtime_dir: host_runtime_dir.clone(),
+            ipc_socket: greengrass.ipc_socket.clone(),
+        }
+    };
+    let (program, args) = catalog
+        .command(&config.runtime, &layout.task_root, &layout.runtime_dir)
+        .await?;
+    let task_root = layout.task_root.display().to_string();
+    let runtime_dir = layout.runtime_dir.display().to_string();
 
     let mut env: Vec<(String, String)> = Vec::with_capacity(32);
     let mut put = |k: &str, v: String| env.push((k.to_owned(), v));
-    put("PATH", host_path(&program));
+    put("PATH", sandbox_path(&program, !container));
     put("LANG", "en_US.UTF-8".to_owned());
     put("TZ", ":UTC".to_owned());
     put(
@@ -102,18 +130,14 @@ pub(crate) async fn sandbox_spec(
     if family == RuntimeFamily::Python {
         put("PYTHONUNBUFFERED", "1".to_owned());
         // The Greengrass V1 SDK's runtime modules, after the function's own PYTHONPATH.
-        let shims = catalog
-            .runtime_dir(RuntimeFamily::Python)
-            .join("greengrass")
-            .display()
-            .to_string();
+        let shims = layout.runtime_dir.join("greengrass").display().to_string();
         let path = match config.environment.get("PYTHONPATH") {
             Some(user) if !user.is_empty() => format!("{user}:{shims}"),
             _ => shims,
         };
         put("PYTHONPATH", path);
     }
-    greengrass_env(&mut put, greengrass, account, version);
+    greengrass_env(&mut put, greengrass, &layout, account, version);
     // How events arrive: our bootstraps read LAMBDALET_PAYLOAD_ENCODING; Greengrass's runtimes
     // (and code written for them) read the other two.
     let encoding = config.lifecycle.input_payload_encoding_type.as_str();
@@ -121,14 +145,67 @@ pub(crate) async fn sandbox_spec(
     put("AWS_GREENGRASS_LAMBDA_ENCODING_TYPE", encoding.to_owned());
     put("ENCODING_TYPE", encoding.to_owned());
 
+    let memory = config.memory_limit_bytes();
+    let mut limits = Limits::lambda(memory);
+    let container = if container {
+        let (uid, gid, nproc) = ctx.sandboxes.identity(version);
+        limits.user_processes = nproc;
+        let homes = match family {
+            RuntimeFamily::Provided => Vec::new(),
+            _ => catalog.interpreter(&config.runtime).await?.homes,
+        };
+        Some(ContainerSpec {
+            code_dir: version.code_dir.clone(),
+            runtime_dir: host_runtime_dir,
+            host_dirs: visible_homes(homes, catalog.data_dir())?,
+            ipc_socket: greengrass.ipc_socket.clone(),
+            tmp_bytes: u64::from(config.ephemeral_storage_mb) * 1024 * 1024,
+            network: config.lifecycle.network,
+            mount_ro_sysfs: config.lifecycle.container_params.mount_ro_sysfs,
+            volumes: config.lifecycle.container_params.volumes.clone(),
+            devices: config.lifecycle.container_params.devices.clone(),
+            uid,
+            gid,
+            hostname: sandbox_id.chars().take(63).collect(),
+        })
+    } else {
+        None
+    };
     Ok(SandboxSpec {
         id: sandbox_id.to_owned(),
         program,
         args,
         env,
-        cwd: version.code_dir.clone(),
-        memory_mb: config.memory_mb,
+        cwd: layout.task_root,
+        limits,
+        container,
     })
+}
+
+/// The interpreter installations a container must show, leaving out those the system
+/// directories already hold; one that holds the data directory would expose it, so it is
+/// refused with what to do.
+fn visible_homes(homes: Vec<PathBuf>, data_dir: &Path) -> Result<Vec<PathBuf>, InvokeError> {
+    let system = [
+        "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    ];
+    let mut out = Vec::new();
+    for home in homes {
+        if system.iter().any(|s| home.starts_with(s)) {
+            continue;
+        }
+        if data_dir.starts_with(&home) {
+            return Err(InvokeError::Sandbox(
+                lambdalet_sandbox::SandboxError::Setup(format!(
+                    "the interpreter's installation {} contains lambdalet's data directory {}, which a sandbox must not see: move one of them, or install the interpreter under /usr",
+                    home.display(),
+                    data_dir.display()
+                )),
+            ));
+        }
+        out.push(home);
+    }
+    Ok(out)
 }
 
 /// What Greengrass gives a Lambda component: IPC (`SVCUID`, the socket), the function's ARN and
@@ -136,6 +213,7 @@ pub(crate) async fn sandbox_spec(
 fn greengrass_env(
     put: &mut impl FnMut(&str, String),
     gg: &crate::invoker::GreengrassEnv,
+    layout: &Layout,
     account: &AccountInfo,
     version: &DeployedVersion,
 ) {
@@ -144,7 +222,7 @@ fn greengrass_env(
         .token_for(&format!("{}:{}", version.name, version.version));
     put("SVCUID", token.clone());
     put("AWS_CONTAINER_AUTHORIZATION_TOKEN", token);
-    if let Some(socket) = &gg.ipc_socket {
+    if let Some(socket) = &layout.ipc_socket {
         let socket = socket.display().to_string();
         put("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH", socket.clone());
         put(
@@ -173,14 +251,15 @@ fn greengrass_env(
     );
 }
 
-/// Lambda's PATH, then the directory of the interpreter, then the host's PATH, so a
-/// `provided` bootstrap can find `python3` or `node` where the host has them.
-fn host_path(program: &Path) -> String {
+/// Lambda's PATH, then the directory of the interpreter, then (for a process sandbox, which
+/// sees the host's files) the host's PATH, so a `provided` bootstrap can find `python3` or
+/// `node` where the host has them.
+fn sandbox_path(program: &Path, with_host: bool) -> String {
     let mut parts: Vec<String> = LAMBDA_PATH.split(':').map(str::to_owned).collect();
     if let Some(dir) = program.parent().filter(|_| program.is_absolute()) {
         parts.push(dir.display().to_string());
     }
-    if let Some(host) = std::env::var_os("PATH") {
+    if let Some(host) = std::env::var_os("PATH").filter(|_| with_host) {
         for p in std::env::split_paths(&host) {
             parts.push(p.display().to_string());
         }

@@ -17,6 +17,7 @@ mod logs;
 mod outcome;
 mod request;
 pub mod runtime_api;
+mod sandboxes;
 mod scheduler;
 mod supervisor;
 
@@ -27,4 +28,5 @@ pub use error::InvokeError;
 pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
 pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};
+pub use sandboxes::{DEFAULT_UID_BASE, SandboxChoice, SandboxUser, Sandboxes};
 pub use scheduler::{Health, PoolStats};

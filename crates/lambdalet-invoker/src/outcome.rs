@@ -14,6 +14,8 @@ use crate::runtime_api::RuntimeOutcome;
 pub(crate) enum Ending {
     Runtime(RuntimeOutcome),
     Crashed(String),
+    /// The runtime was killed for exceeding the sandbox's memory limit.
+    OutOfMemory(String),
     TimedOut,
 }
 
@@ -80,6 +82,20 @@ pub(crate) fn conclude(
                 content_type: json,
                 outcome: Outcome::Crash,
                 status: Some(("error", Some("Runtime.ExitError"))),
+            }
+        }
+        Ending::OutOfMemory(why) => {
+            log.push_str(&format!(
+                "RequestId: {request_id} Error: {why}\nRuntime.OutOfMemory\n"
+            ));
+            Concluded {
+                payload: error_json(
+                    "Runtime.OutOfMemory",
+                    &format!("RequestId: {request_id} Error: {why}"),
+                ),
+                content_type: json,
+                outcome: Outcome::Crash,
+                status: Some(("error", Some("Runtime.OutOfMemory"))),
             }
         }
         Ending::TimedOut => {

@@ -1,20 +1,30 @@
 //! Execution environments ("sandboxes") that run a function's runtime.
 //!
 //! One trait, [`SandboxBackend`], creates sandboxes from a [`SandboxSpec`]; each backend lives in
-//! its own module (`process` now; `container` and `wasm` later). A sandbox is only a running
-//! program with a log pipe: it knows nothing about invocations or the Runtime API, which the
-//! invoker serves on a loopback port it passes in the spec's environment.
+//! its own module: `process` (a child process, Greengrass `NoContainer`) and `container`
+//! (namespaces, a root filesystem of its own, an unprivileged user, seccomp: Greengrass
+//! `GreengrassContainer`). Both put each sandbox in a cgroup of its own where the host has
+//! cgroups (`cgroup`). A sandbox is only a running program with a log pipe: it knows nothing
+//! about invocations or the Runtime API, which the invoker serves on a listener whose address
+//! it passes in the spec's environment.
 //!
-//! This crate's `unsafe` code lives in its `sys` and `spawn` modules.
+//! This crate's `unsafe` code lives in its `sys`, `spawn`, `seccomp` and `container` modules.
 
+pub mod cgroup;
+pub mod container;
 mod error;
 mod output;
 mod process;
+mod seccomp;
 mod spawn;
 mod spec;
 mod sys;
 
+pub use container::{ContainerBackend, check_container_params};
 pub use error::SandboxError;
 pub use output::OutputReader;
 pub use process::ProcessBackend;
-pub use spec::{ExitInfo, Launched, Sandbox, SandboxBackend, SandboxSpec};
+pub use spec::{
+    ContainerSpec, ExitInfo, Launched, Limits, MAX_OPEN_FILES, MAX_PROCESSES, Sandbox,
+    SandboxBackend, SandboxSpec, paths,
+};

@@ -30,6 +30,14 @@ pub(crate) struct Request<'a> {
     pub output: RawFd,
     /// Soft limit on open files (the hard limit is kept).
     pub max_open_files: u64,
+    /// Namespaces the child starts in (`CLONE_NEW*` flags; 0: the daemon's).
+    pub namespaces: c_int,
+    /// Open `cgroup.procs` files: the child writes "0" to each before exec, joining the
+    /// sandbox's cgroup before it can start anything.
+    pub cgroups: &'a [RawFd],
+    /// Becomes the child's descriptor 3 (the container init's control socket); must be 3 or
+    /// above.
+    pub fd3: Option<RawFd>,
 }
 
 /// A started child: its pid and a pidfd for it.
@@ -47,6 +55,11 @@ struct ChildPlan {
     stdin: c_int,
     output: c_int,
     parent: libc::pid_t,
+    /// In a new PID namespace the parent is outside it and getppid() says 0.
+    new_pid_ns: bool,
+    cgroups: *const c_int,
+    cgroups_len: usize,
+    fd3: c_int,
     /// Signals to reset run from 1 to below this.
     signal_end: c_int,
     nofile: libc::rlimit,
@@ -55,7 +68,7 @@ struct ChildPlan {
     failed_errno: c_int,
 }
 
-const STEPS: [&str; 9] = [
+const STEPS: [&str; 11] = [
     "",
     "set up stdin",
     "set up the output pipe",
@@ -65,6 +78,8 @@ const STEPS: [&str; 9] = [
     "set the open-file limit",
     "disable core dumps",
     "exec",
+    "join the sandbox's cgroup",
+    "pass the control socket",
 ];
 
 /// The child's stack: the steps are a few system calls deep.
@@ -76,6 +91,9 @@ pub(crate) fn spawn(req: &Request<'_>) -> std::io::Result<Option<Spawned>> {
     let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
     if !req.program.is_absolute() {
         return Ok(None);
+    }
+    if req.fd3.is_some_and(|fd| fd < 3) {
+        return Err(invalid("the control socket must be descriptor 3 or above"));
     }
     let cstr = |b: &[u8]| {
         CString::new(b).map_err(|_| invalid("a NUL byte in a path, argument or variable"))
@@ -112,6 +130,10 @@ pub(crate) fn spawn(req: &Request<'_>) -> std::io::Result<Option<Spawned>> {
         stdin: stdin.as_raw_fd(),
         output: req.output,
         parent: std::process::id() as libc::pid_t,
+        new_pid_ns: req.namespaces & libc::CLONE_NEWPID != 0,
+        cgroups: req.cgroups.as_ptr(),
+        cgroups_len: req.cgroups.len(),
+        fd3: req.fd3.unwrap_or(-1),
         signal_end: libc::SIGRTMAX() + 1,
         nofile: libc::rlimit {
             rlim_cur: req.max_open_files.min(hard),
@@ -143,7 +165,7 @@ pub(crate) fn spawn(req: &Request<'_>) -> std::io::Result<Option<Spawned>> {
         libc::clone(
             child_main,
             top as *mut c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | req.namespaces | libc::SIGCHLD,
             (&raw mut plan).cast::<c_void>(),
             &raw mut pidfd,
         )
@@ -157,9 +179,12 @@ pub(crate) fn spawn(req: &Request<'_>) -> std::io::Result<Option<Spawned>> {
     if pid < 0 {
         return match clone_error.raw_os_error() {
             // No CLONE_PIDFD (kernels before 5.2), or a seccomp policy that refuses this
-            // clone: the fork path still works.
-            Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => Ok(None),
-            _ => Err(clone_error),
+            // clone: the fork path still works (for a plain process).
+            Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) if req.namespaces == 0 => Ok(None),
+            _ => Err(std::io::Error::new(
+                clone_error.kind(),
+                format!("cannot create the sandbox's process: clone: {clone_error}"),
+            )),
         };
     }
     // SAFETY: with CLONE_PIDFD a successful clone returns a new descriptor that we own.
@@ -247,8 +272,25 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
             return fail(plan, 5);
         }
-        if libc::getppid() != plan.parent {
+        let expected_parent = if plan.new_pid_ns { 0 } else { plan.parent };
+        if libc::getppid() != expected_parent {
             libc::_exit(127);
+        }
+        for i in 0..plan.cgroups_len {
+            let fd = *plan.cgroups.add(i);
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return fail(plan, 9);
+            }
+        }
+        if plan.fd3 >= 0 {
+            let ok = if plan.fd3 == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(plan.fd3, 3) == 3
+            };
+            if !ok {
+                return fail(plan, 10);
+            }
         }
         if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const plan.nofile) != 0 {
             return fail(plan, 6);

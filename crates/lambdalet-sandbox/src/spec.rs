@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use lambdalet_core::{DeviceMount, NetworkMode, VolumeMount};
 use tokio::sync::watch;
 
 use crate::error::SandboxError;
@@ -15,15 +16,95 @@ use crate::output::OutputReader;
 pub struct SandboxSpec {
     /// A short id for logs and resource names (`hello-3f2a`).
     pub id: String,
-    /// The executable to run (absolute path).
+    /// The executable to run (absolute, as the sandbox sees it).
     pub program: PathBuf,
     pub args: Vec<String>,
     /// The complete environment; nothing is inherited from the daemon.
     pub env: Vec<(String, String)>,
-    /// Working directory: the function's code directory.
+    /// Working directory (as the sandbox sees it): the function's code directory.
     pub cwd: PathBuf,
-    /// The function's memory size; container backends enforce it, the process backend reports it.
-    pub memory_mb: u32,
+    pub limits: Limits,
+    /// What a container sandbox is made of; `None` for the process backend.
+    pub container: Option<ContainerSpec>,
+}
+
+/// Resources one sandbox may use. Enforced by a cgroup where the kernel offers one (both
+/// backends), and by rlimits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory, including what its `/tmp` holds (tmpfs pages count as memory).
+    pub memory_bytes: u64,
+    /// Processes and threads (Lambda allows 1024 per execution environment).
+    pub pids: u32,
+    /// CPU share on cgroup v2's `cpu.weight` scale (100 = a default process).
+    pub cpu_weight: u32,
+    /// `RLIMIT_NOFILE` (Lambda: 1024).
+    pub open_files: u64,
+    /// `RLIMIT_NPROC`: processes of the sandbox's user over all of its sandboxes (container
+    /// backend only; `None` leaves the limit as it is).
+    pub user_processes: Option<u64>,
+}
+
+/// Lambda's processes/threads limit per execution environment.
+pub const MAX_PROCESSES: u32 = 1024;
+/// Lambda's open-file limit.
+pub const MAX_OPEN_FILES: u64 = 1024;
+/// Memory that Lambda gives a whole vCPU for; CPU weight is proportional to memory.
+const MB_PER_VCPU: u64 = 1769;
+
+impl Limits {
+    /// Lambda's limits for a sandbox of `memory_bytes`: 1024 processes and open files, CPU in
+    /// proportion to memory (a 1769 MB function weighs as much as one default process).
+    pub fn lambda(memory_bytes: u64) -> Self {
+        let mb = memory_bytes / (1024 * 1024);
+        Self {
+            memory_bytes,
+            pids: MAX_PROCESSES,
+            cpu_weight: (mb * 100 / MB_PER_VCPU).clamp(1, 10_000) as u32,
+            open_files: MAX_OPEN_FILES,
+            user_processes: None,
+        }
+    }
+}
+
+/// What a container sandbox's filesystem, network and user are made of.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// The function's unpacked code (host path), read-only at `/var/task` and `/lambda`.
+    pub code_dir: PathBuf,
+    /// lambdalet's bootstraps for this runtime (host path), read-only at `/var/runtime`.
+    pub runtime_dir: PathBuf,
+    /// Host directories shown read-only at the same path (the interpreter's installation
+    /// when it lives outside `/usr`, e.g. a pyenv Python).
+    pub host_dirs: Vec<PathBuf>,
+    /// The Greengrass IPC socket (host path), at [`paths::IPC_SOCKET`] inside.
+    pub ipc_socket: Option<PathBuf>,
+    /// Size of the private `/tmp` (Lambda's `EphemeralStorage`).
+    pub tmp_bytes: u64,
+    pub network: NetworkMode,
+    /// A read-only `/sys` (Greengrass `mountROSysfs`).
+    pub mount_ro_sysfs: bool,
+    pub volumes: Vec<VolumeMount>,
+    pub devices: Vec<DeviceMount>,
+    /// Who the runtime runs as.
+    pub uid: u32,
+    pub gid: u32,
+    /// The sandbox's host name.
+    pub hostname: String,
+}
+
+/// Where things are inside a container sandbox.
+pub mod paths {
+    /// `LAMBDA_TASK_ROOT`.
+    pub const TASK_ROOT: &str = "/var/task";
+    /// Where Greengrass mounts a Lambda component's code.
+    pub const GREENGRASS_TASK_ROOT: &str = "/lambda";
+    /// `LAMBDA_RUNTIME_DIR`.
+    pub const RUNTIME_DIR: &str = "/var/runtime";
+    /// The Greengrass IPC socket, where Greengrass puts it in a container.
+    pub const IPC_SOCKET: &str = "/socket/greengrassv2_ipc.sock";
+    /// The Runtime API inside a sandbox with a network namespace of its own (Lambda's address).
+    pub const RUNTIME_API: &str = "127.0.0.1:9001";
 }
 
 /// How a sandbox's main process ended.
@@ -60,22 +141,31 @@ fn signal_name(sig: i32) -> String {
 /// A running sandbox.
 pub trait Sandbox: Send + Sync {
     fn id(&self) -> &str;
-    /// The main process id, where there is one.
+    /// The main process id (as the host sees it), where there is one.
     fn pid(&self) -> Option<u32>;
     /// Becomes `Some` when the sandbox's main process has exited.
     fn exited(&self) -> watch::Receiver<Option<ExitInfo>>;
-    /// Asks the runtime to stop (SIGTERM to every process in the sandbox).
+    /// Asks the runtime to stop (SIGTERM).
     fn terminate(&self);
-    /// Stops everything in the sandbox at once (SIGKILL).
+    /// Stops everything in the sandbox at once (SIGKILL), children that left the process
+    /// group included where the backend can reach them.
     fn kill(&self);
     /// Peak memory of the sandbox so far, in bytes, measured by the kernel.
     fn max_memory_used_bytes(&self) -> Option<u64>;
+    /// The kernel killed a process of this sandbox for exceeding its memory limit.
+    fn out_of_memory(&self) -> bool {
+        false
+    }
 }
 
 /// A freshly started sandbox and the read end of its stdout+stderr pipe.
 pub struct Launched {
     pub sandbox: Arc<dyn Sandbox>,
     pub output: OutputReader,
+    /// The Runtime API listener made inside the sandbox's own network namespace (a container
+    /// with `network: none`); the caller serves the Runtime API on it at
+    /// [`paths::RUNTIME_API`]. `None`: the caller's own listener is reachable.
+    pub runtime_api: Option<std::net::TcpListener>,
 }
 
 /// Creates sandboxes of one kind.
@@ -108,5 +198,15 @@ mod tests {
             .to_string(),
             "signal: killed"
         );
+    }
+
+    #[test]
+    fn cpu_follows_memory_as_in_lambda() {
+        let mb = 1024 * 1024;
+        assert_eq!(Limits::lambda(1769 * mb).cpu_weight, 100);
+        assert_eq!(Limits::lambda(128 * mb).cpu_weight, 7);
+        assert_eq!(Limits::lambda(10240 * mb).cpu_weight, 578);
+        assert_eq!(Limits::lambda(2 * mb).cpu_weight, 1);
+        assert_eq!(Limits::lambda(128 * mb).pids, 1024);
     }
 }

@@ -5,16 +5,27 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-/// Open files a runtime may hold, as in Lambda (`ulimit -n` is 1024 there).
-pub(crate) const MAX_OPEN_FILES: u64 = 1024;
-
-/// Makes the child die with the daemon, limits its open files and disables core dumps (the
-/// fork path; `spawn` does the same without a fork).
-pub(crate) fn confine_child(cmd: &mut tokio::process::Command) {
+/// Makes the child die with the daemon, limits its open files, disables core dumps and puts it
+/// in the sandbox's cgroup (`cgroup_procs`: its open `cgroup.procs` files). The fork path;
+/// `spawn` does the same without a fork.
+pub(crate) fn confine_child(
+    cmd: &mut tokio::process::Command,
+    max_open_files: u64,
+    cgroup_procs: Vec<std::fs::File>,
+) {
+    use std::os::fd::AsRawFd;
+    let fds: Vec<i32> = cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect();
     // SAFETY: the closure runs in the forked child before exec. It only makes raw system calls
-    // (prctl, setrlimit), which are async-signal-safe, allocates nothing and takes no locks.
+    // (prctl, setrlimit, write), which are async-signal-safe, allocates nothing and takes no
+    // locks. The files it writes to are kept open by the closure, which owns them.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            let _keep = &cgroup_procs;
+            for fd in &fds {
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             // If the daemon dies (even by SIGKILL), the runtime gets SIGKILL instead of
             // living on as an orphan. The daemon spawns from long-lived runtime threads, so
             // the parent thread's exit does not trigger this early.
@@ -22,7 +33,7 @@ pub(crate) fn confine_child(cmd: &mut tokio::process::Command) {
                 return Err(std::io::Error::last_os_error());
             }
             let (_, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE)?;
-            let soft = MAX_OPEN_FILES.min(hard);
+            let soft = max_open_files.min(hard);
             setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
             setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
             Ok(())

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -149,6 +149,20 @@ CREATE TABLE settings (
 );
 ";
 
+/// Version 4: each function's sandbox identity (`uid_index`: its sandboxes run as the uid
+/// `--sandbox-uid-base` + this), given at creation and never reused after a deletion, so files a
+/// function leaves in a volume are never readable as another function's. Existing functions are
+/// numbered in creation order.
+const SCHEMA_V4: &str = "
+ALTER TABLE functions ADD COLUMN uid_index INTEGER;
+UPDATE functions SET uid_index = (
+    SELECT COUNT(*) FROM functions AS f2
+    WHERE (f2.created_ms, f2.name) < (functions.created_ms, functions.name)
+);
+INSERT OR REPLACE INTO settings (key, value)
+    SELECT 'nextUidIndex', CAST(COUNT(*) AS TEXT) FROM functions;
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -171,6 +185,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "BEGIN; {SCHEMA_V3} PRAGMA user_version = 3; COMMIT;"
         ))?;
     }
+    if version < 4 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V4} PRAGMA user_version = 4; COMMIT;"
+        ))?;
+    }
     Ok(())
 }
 
@@ -190,5 +209,42 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("read");
         assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn version_3_databases_number_their_functions_in_creation_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        {
+            let conn = open_connection(&path).expect("open");
+            conn.execute_batch(&format!(
+                "{SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = 3;
+                 INSERT INTO functions (name, created_ms) VALUES ('late', 20), ('early', 10), ('b', 15), ('a', 15);"
+            ))
+            .expect("v3 schema");
+        }
+        let s = Store::open(dir.path()).expect("migrates");
+        let conn = s.conn.lock();
+        let order: Vec<(String, u32)> = conn
+            .prepare("SELECT name, uid_index FROM functions ORDER BY uid_index")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let names: Vec<&str> = order.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["early", "a", "b", "late"]);
+        assert_eq!(
+            order.iter().map(|(_, i)| *i).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        let next: String = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'nextUidIndex'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("counter");
+        assert_eq!(next, "4");
     }
 }

@@ -21,6 +21,9 @@ pub struct VersionRecord {
     pub code_size: u64,
     pub revision_id: String,
     pub last_modified_ms: u64,
+    /// The function's sandbox identity (a column of `functions`, not of `versions`): given
+    /// by [`Store::insert_function`], filled in by every read.
+    pub uid_index: u32,
 }
 
 /// A function: its name, tags, and its `$LATEST` version.
@@ -97,6 +100,7 @@ fn finish_version(raw: RawVersion) -> Result<VersionRecord, StoreError> {
         code_size: raw.code_size as u64,
         revision_id: raw.revision_id,
         last_modified_ms: raw.last_modified as u64,
+        uid_index: 0,
     })
 }
 
@@ -136,13 +140,27 @@ fn insert_version(tx: &rusqlite::Connection, v: &VersionRecord) -> Result<(), St
 }
 
 impl Store {
-    /// Inserts a new function with its `$LATEST` version. Fails with `Conflict` if it exists.
-    pub fn insert_function(&self, f: &FunctionRecord) -> Result<(), StoreError> {
+    /// Inserts a new function with its `$LATEST` version and returns the sandbox identity it
+    /// was given (never one a function had before). Fails with `Conflict` if it exists.
+    pub fn insert_function(&self, f: &FunctionRecord) -> Result<u32, StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
+        let next: Option<String> = tx
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'nextUidIndex'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let uid_index: u32 = match next {
+            None => 0,
+            Some(n) => n
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("settings.nextUidIndex is {n:?}")))?,
+        };
         let inserted = tx.execute(
-            "INSERT OR IGNORE INTO functions (name, created_ms, tags) VALUES (?1, ?2, ?3)",
-            params![f.name, f.created_ms as i64, serde_json::to_string(&f.tags)?],
+            "INSERT OR IGNORE INTO functions (name, created_ms, tags, uid_index) VALUES (?1, ?2, ?3, ?4)",
+            params![f.name, f.created_ms as i64, serde_json::to_string(&f.tags)?, uid_index],
         )?;
         if inserted == 0 {
             return Err(StoreError::Conflict(format!(
@@ -151,8 +169,12 @@ impl Store {
             )));
         }
         insert_version(&tx, &f.latest)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('nextUidIndex', ?1)",
+            [(uid_index + 1).to_string()],
+        )?;
         tx.commit()?;
-        Ok(())
+        Ok(uid_index)
     }
 
     /// Replaces `$LATEST` of an existing function.
@@ -247,7 +269,7 @@ impl Store {
         let conn = self.conn.lock();
         let mut functions = Vec::new();
         let mut stmt = conn.prepare(
-            "SELECT name, created_ms, tags, reserved_concurrency FROM functions ORDER BY name",
+            "SELECT name, created_ms, tags, reserved_concurrency, uid_index FROM functions ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -255,6 +277,7 @@ impl Store {
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, Option<u32>>(3)?,
+                r.get::<_, Option<u32>>(4)?.unwrap_or(0),
             ))
         })?;
         let heads: Vec<_> = rows.collect::<Result<_, _>>()?;
@@ -265,10 +288,11 @@ impl Store {
             "SELECT function, name, function_version, description, routing, revision_id
              FROM aliases WHERE function = ?1 ORDER BY name",
         )?;
-        for (name, created_ms, tags, reserved_concurrency) in heads {
+        for (name, created_ms, tags, reserved_concurrency, uid_index) in heads {
             let versions = vstmt
                 .query_map([&name], version_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_version))
+                .map(|r| r.map(|v| VersionRecord { uid_index, ..v }))
                 .collect::<Result<Vec<_>, _>>()?;
             let aliases = astmt
                 .query_map([&name], alias_from_row)?
@@ -385,6 +409,7 @@ mod tests {
             code_size: 10,
             revision_id: "r1".to_owned(),
             last_modified_ms: 1,
+            uid_index: 0,
         }
     }
 
@@ -402,7 +427,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let s = Store::open(dir.path()).expect("open");
-            s.insert_function(&function("f")).expect("insert");
+            assert_eq!(s.insert_function(&function("e")).expect("insert"), 0);
+            assert!(s.delete_function("e").expect("delete"));
+            assert_eq!(
+                s.insert_function(&function("f")).expect("insert"),
+                1,
+                "a deleted function's identity is not given again"
+            );
             assert!(matches!(
                 s.insert_function(&function("f")),
                 Err(StoreError::Conflict(_))
@@ -438,6 +469,8 @@ mod tests {
             ..
         } = &all[0];
         assert_eq!(f.latest.code_sha256, "bb");
+        assert_eq!(f.latest.uid_index, 1);
+        assert!(versions.iter().all(|v| v.uid_index == 1));
         assert_eq!(
             versions
                 .iter()

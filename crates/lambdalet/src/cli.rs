@@ -133,6 +133,25 @@ pub struct ServeArgs {
     /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
     #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
     pub ipc_socket: Option<PathBuf>,
+
+    /// Sandbox for functions that do not choose one (`deploy --sandbox`, Greengrass
+    /// containerMode): `container` gives each sandbox its own namespaces, root filesystem and
+    /// /tmp, an unprivileged user, seccomp and cgroup limits; `process` runs the runtime as a
+    /// child process of the daemon, with cgroup limits only. Where this host cannot run
+    /// containers (not root, no namespaces, no memory/pids cgroup controllers) functions run as
+    /// processes and the daemon says why.
+    #[arg(long, env = "LAMBDALET_SANDBOX", default_value = "container", value_parser = ["container", "process"])]
+    pub sandbox: String,
+
+    /// Run every container sandbox as this user (a name or a uid, optionally :GROUP) instead
+    /// of giving each function a uid of its own.
+    #[arg(long, env = "LAMBDALET_SANDBOX_USER", value_name = "USER[:GROUP]")]
+    pub sandbox_user: Option<String>,
+
+    /// First uid (and gid) of the per-function range: a function's container sandboxes run as
+    /// this plus the function's number, given at creation and never reused.
+    #[arg(long, env = "LAMBDALET_SANDBOX_UID_BASE", default_value_t = lambdalet_invoker::DEFAULT_UID_BASE)]
+    pub sandbox_uid_base: u32,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +213,29 @@ pub struct DeployArgs {
     /// Greengrass IPC authorization policies (accessControl), as a JSON file.
     #[arg(long, value_name = "FILE")]
     pub access_control: Option<PathBuf>,
+    /// Run in a `container` sandbox (Greengrass GreengrassContainer) or as a `process`
+    /// (NoContainer) [default on create: the daemon's --sandbox].
+    #[arg(long, value_parser = ["container", "process"])]
+    pub sandbox: Option<String>,
+    /// Show a host directory or file in the container: SRC:DST[:ro|rw] (ro by default;
+    /// repeatable; replaces the volumes when given). Add :group to add the source's group to
+    /// the function's groups (Greengrass addGroupOwner), e.g. /srv/data:/data:rw:group.
+    #[arg(long = "volume", value_name = "SRC:DST[:ro|rw]")]
+    pub volume: Vec<String>,
+    /// Let the container use a host device: PATH[:ro|rw][:group] (repeatable; replaces the
+    /// devices when given).
+    #[arg(long = "device", value_name = "PATH[:ro|rw]")]
+    pub device: Vec<String>,
+    /// `host` (the default: the host's network) or `none` (loopback only; the Runtime API still
+    /// works).
+    #[arg(long, value_parser = ["host", "none"])]
+    pub network: Option<String>,
+    /// Mount /sys read-only in the container (Greengrass mountROSysfs).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub mount_ro_sysfs: Option<bool>,
+    /// Container memory in KB (Greengrass containerParams.memorySize) [default: --memory].
+    #[arg(long, value_name = "KB")]
+    pub container_memory: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod examples;
+mod sandboxes;
 mod serve;
 mod telemetry;
 
@@ -14,6 +15,15 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // A container sandbox's init is this binary started again with a hidden argument; it
+    // must run before anything else (no async runtime, no threads).
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            lambdalet_sandbox::container::init::INIT_ARG,
+        ))
+    {
+        lambdalet_sandbox::container::init::main();
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,13 +18,12 @@ use lambdalet_events::mqtt::{
 use lambdalet_events::{EventRouter, LocalBus};
 use lambdalet_invoker::{AsyncQueue, AsyncSettings, GreengrassEnv, Invoker, InvokerConfig};
 use lambdalet_package::CodeStore;
-use lambdalet_sandbox::ProcessBackend;
 use lambdalet_store::{AsyncQueueStore, RecordWriter, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::ServeArgs;
-use crate::{examples, telemetry};
+use crate::{examples, sandboxes, telemetry};
 
 pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     telemetry::init();
@@ -39,6 +38,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let data_dir = data_dir(args.data_dir.clone())?;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let _lock = sandboxes::lock_data_dir(&data_dir)?;
 
     // The API's address first: sandboxes get it in their environment.
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
@@ -57,10 +57,11 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         .ipc_socket
         .clone()
         .unwrap_or_else(|| data_dir.join("ipc.socket"));
+    let sandboxes = sandboxes::start(&args, &data_dir).await?;
     let invoker = Invoker::new(
         &data_dir,
         account.clone(),
-        Arc::new(ProcessBackend),
+        sandboxes,
         records.clone(),
         InvokerConfig {
             max_concurrency: args.max_concurrency,

@@ -37,6 +37,18 @@ impl RuntimeApiServer {
         Ok(Self { addr, task })
     }
 
+    /// Serves on a listener made elsewhere (inside a sandbox's own network namespace).
+    pub fn serve(
+        listener: std::net::TcpListener,
+        channel: Arc<RuntimeChannel>,
+    ) -> std::io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(accept_loop(listener, channel));
+        Ok(Self { addr, task })
+    }
+
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn addr(&self) -> SocketAddr {
         self.addr

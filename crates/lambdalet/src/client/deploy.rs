@@ -29,6 +29,7 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let sandbox = super::sandbox_flags::settings(&args)?;
     let zip = read_code(&args.path)?;
     let path = format!("/2015-03-31/functions/{}", segment(&args.name));
 
@@ -60,7 +61,7 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
             "Code": { "ZipFile": zip_b64 },
             "Publish": args.publish,
         });
-        add_config(&mut req, &args, env, &access_control);
+        add_config(&mut req, &args, env, &access_control, &sandbox);
         let v = client
             .json(
                 client
@@ -84,7 +85,7 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         if let Some(h) = &args.handler {
             config["Handler"] = json!(h);
         }
-        add_config(&mut config, &args, env, &access_control);
+        add_config(&mut config, &args, env, &access_control, &sandbox);
         if config.as_object().is_some_and(|o| !o.is_empty()) {
             v = client
                 .json(
@@ -112,7 +113,7 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let (verb, v) = result;
     let lc = &v["LambdaletConfig"];
     eprintln!(
-        "{verb} {} ({}, handler {}, {} MB, {} s timeout, {}), version {}, code {} sha256 {}",
+        "{verb} {} ({}, handler {}, {} MB, {} s timeout, {}, {} sandbox), version {}, code {} sha256 {}",
         v["FunctionName"].as_str().unwrap_or(&args.name),
         v["Runtime"].as_str().unwrap_or("?"),
         v["Handler"].as_str().unwrap_or("?"),
@@ -126,10 +127,14 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
                 lc["maxInstancesCount"], lc["maxQueueSize"]
             )
         },
+        v["LambdaletSandbox"]["Backend"].as_str().unwrap_or("?"),
         v["Version"].as_str().unwrap_or("?"),
         human_bytes(zip.len() as u64),
         v["CodeSha256"].as_str().unwrap_or("?"),
     );
+    if let Some(w) = v["LambdaletSandbox"]["Warning"].as_str() {
+        eprintln!("warning: {w}");
+    }
     eprintln!(
         "invoke it with: lambdalet invoke {} --payload '{{}}'",
         args.name
@@ -142,6 +147,7 @@ fn add_config(
     args: &DeployArgs,
     env: Option<BTreeMap<String, String>>,
     access_control: &Option<Value>,
+    sandbox: &serde_json::Map<String, Value>,
 ) {
     let mut lifecycle = serde_json::Map::new();
     if let Some(p) = args.pinned {
@@ -174,6 +180,7 @@ fn add_config(
     if let Some(policies) = access_control {
         lifecycle.insert("accessControl".into(), policies.clone());
     }
+    lifecycle.extend(sandbox.clone());
     if !lifecycle.is_empty() {
         req["LambdaletConfig"] = Value::Object(lifecycle);
     }

@@ -7,6 +7,7 @@ pub mod functions;
 pub mod invoke;
 pub mod logs;
 pub mod queue;
+mod sandbox_flags;
 
 use anyhow::{Context, anyhow};
 use reqwest::{Method, Response};

@@ -1,0 +1,220 @@
+//! The channel between the daemon and a container's init: a `SOCK_SEQPACKET` socket pair,
+//! one JSON document per message. The daemon sends the [`InitPlan`](super::plan::InitPlan);
+//! the init answers with [`Report`]s, passing the Runtime API listener of a sandbox without
+//! network along with one of them (`SCM_RIGHTS`). The runtime never holds this socket (the init
+//! keeps it close-on-exec), so a function cannot forge a report.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use serde::{Deserialize, Serialize};
+
+/// Largest message: a plan is a few kilobytes; this leaves room for big environments.
+const MAX_MESSAGE: usize = 256 * 1024;
+
+/// What the init tells the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "report", rename_all = "camelCase")]
+pub(crate) enum Report {
+    /// The Runtime API listener made in the sandbox's network namespace rides along.
+    Listener,
+    /// The runtime has been exec'd.
+    Started,
+    /// A set-up step failed; the init exits.
+    Failed { step: String, error: String },
+    /// The runtime exited (how); the init exits next, taking the sandbox down.
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+}
+
+/// Creates the pair: (daemon's end, init's end), both close-on-exec.
+pub(crate) fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
+/// Sends one message, with a descriptor if given.
+pub(crate) fn send(fd: BorrowedFd<'_>, body: &[u8], pass: Option<RawFd>) -> io::Result<()> {
+    if body.len() > MAX_MESSAGE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a {} byte message is more than the channel takes",
+                body.len()
+            ),
+        ));
+    }
+    let iov = [io::IoSlice::new(body)];
+    let fds: Vec<RawFd> = pass.into_iter().collect();
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &cmsg };
+    sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+    Ok(())
+}
+
+/// Receives one message (blocking unless the socket is non-blocking). `Ok(None)`: the other
+/// end is closed.
+pub(crate) fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<(Vec<u8>, Option<OwnedFd>)>> {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let (len, passed) = {
+        let mut iov = [io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )?;
+        let mut passed = None;
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for raw in fds {
+                    // SAFETY: SCM_RIGHTS hands us new descriptors that nothing else owns.
+                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                    passed.get_or_insert(owned);
+                }
+            }
+        }
+        (msg.bytes, passed)
+    };
+    if len == 0 && passed.is_none() {
+        return Ok(None);
+    }
+    buf.truncate(len);
+    Ok(Some((buf, passed)))
+}
+
+/// The daemon's end, read asynchronously.
+pub(crate) struct DaemonEnd {
+    fd: tokio::io::unix::AsyncFd<OwnedFd>,
+}
+
+impl DaemonEnd {
+    /// Sends the plan (before the init exists: the socket buffers it).
+    pub(crate) fn new(fd: OwnedFd, plan: &super::plan::InitPlan) -> io::Result<Self> {
+        let body = serde_json::to_vec(plan).map_err(io::Error::other)?;
+        send(fd.as_fd(), &body, None)?;
+        nix::fcntl::fcntl(
+            fd.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+        // SAFETY: the OwnedFd owns the descriptor and returns that same one until the AsyncFd
+        // holding it is dropped.
+        let fd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+        }?;
+        Ok(Self { fd })
+    }
+
+    /// The next report; `Ok(None)` once the init has exited and nothing is left.
+    pub(crate) async fn next(&self) -> io::Result<Option<(Report, Option<OwnedFd>)>> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| recv(fd.get_ref().as_fd())) {
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Ok(Some((body, passed)))) => {
+                    let report = serde_json::from_slice(&body).map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("unreadable report from the sandbox's init: {e}"),
+                        )
+                    })?;
+                    return Ok(Some((report, passed)));
+                }
+                Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// A report already waiting, without blocking (after the init has exited).
+    pub(crate) fn try_next(&self) -> Option<Report> {
+        match recv(self.fd.get_ref().as_fd()) {
+            Ok(Some((body, _))) => serde_json::from_slice(&body).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The init's end: descriptor 3, blocking.
+pub(crate) struct InitEnd {
+    fd: OwnedFd,
+}
+
+impl InitEnd {
+    /// Takes descriptor 3 and makes it close-on-exec, so the runtime never inherits it.
+    pub(crate) fn from_fd3() -> io::Result<Self> {
+        // SAFETY: the daemon started this process with its end of the channel as descriptor 3,
+        // and nothing else in this process owns that descriptor.
+        let fd = unsafe { OwnedFd::from_raw_fd(3) };
+        nix::fcntl::fcntl(
+            fd.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )?;
+        Ok(Self { fd })
+    }
+
+    pub(crate) fn recv_plan(&self) -> io::Result<super::plan::InitPlan> {
+        let (body, _) = recv(self.fd.as_fd())?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon sent no plan")
+        })?;
+        serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    pub(crate) fn report(&self, report: &Report, pass: Option<RawFd>) -> io::Result<()> {
+        let body = serde_json::to_vec(report).map_err(io::Error::other)?;
+        send(self.fd.as_fd(), &body, pass)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reports_and_a_descriptor_cross_the_channel() {
+        let (daemon, init) = pair().expect("pair");
+        let plan = super::super::plan::tests::sample_plan();
+        let daemon = DaemonEnd::new(daemon, &plan).expect("send plan");
+        let init = InitEnd { fd: init };
+        assert_eq!(init.recv_plan().expect("plan"), plan);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        init.report(&Report::Listener, Some(listener.as_raw_fd()))
+            .expect("send listener");
+        init.report(
+            &Report::Exited {
+                code: Some(3),
+                signal: None,
+            },
+            None,
+        )
+        .expect("send exit");
+        drop(init);
+        let (r, fd) = daemon.next().await.expect("recv").expect("a report");
+        assert_eq!(r, Report::Listener);
+        let passed = std::net::TcpListener::from(fd.expect("a descriptor"));
+        assert_eq!(passed.local_addr().expect("addr"), addr);
+        let (r, fd) = daemon.next().await.expect("recv").expect("a report");
+        assert!(fd.is_none());
+        assert_eq!(
+            r,
+            Report::Exited {
+                code: Some(3),
+                signal: None
+            }
+        );
+        assert!(daemon.next().await.expect("eof").is_none());
+    }
+}

@@ -1,0 +1,255 @@
+//! The container's init: PID 1 of the sandbox's PID namespace. The daemon starts it as
+//! `/proc/self/exe __lambdalet-sandbox-init` in new mount, PID, IPC, UTS (and network)
+//! namespaces, already inside the sandbox's cgroup, with its control socket as descriptor 3.
+//!
+//! It reads the plan, assembles the root and enters it, makes the Runtime API listener when the
+//! sandbox has no network, then starts the runtime as the function's unprivileged user and
+//! drops root itself. As PID 1 it reaps orphans and forwards SIGTERM and friends to the
+//! runtime; when the runtime exits it reports how and exits, and the kernel kills whatever is
+//! left in the namespace. It dies with the daemon (the parent-death signal), so a `kill -9` of
+//! the daemon takes every container down with it.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::seccomp::Filter;
+
+use super::control::{InitEnd, Report};
+use super::os::{Linux, Os};
+use super::plan::{Exec, InitPlan};
+use super::{net, privileges, setup};
+
+/// The argument that makes the lambdalet binary run as a container's init.
+pub const INIT_ARG: &str = "__lambdalet-sandbox-init";
+
+/// The runtime's pid, for the signal handler.
+static RUNTIME: AtomicI32 = AtomicI32::new(0);
+
+/// Runs the init; never returns. Call it first thing in `main` when `argv[1]` is [`INIT_ARG`].
+pub fn main() -> ! {
+    let code = match InitEnd::from_fd3() {
+        Ok(ctl) => match run(&ctl) {
+            Ok(code) => code,
+            Err((step, error)) => {
+                let _ = ctl.report(
+                    &Report::Failed {
+                        step,
+                        error: error.to_string(),
+                    },
+                    None,
+                );
+                1
+            }
+        },
+        // Not started by the daemon: nothing to report to.
+        Err(_) => 2,
+    };
+    std::process::exit(code)
+}
+
+type Failure = (String, io::Error);
+
+fn run(ctl: &InitEnd) -> Result<i32, Failure> {
+    let plan = ctl
+        .recv_plan()
+        .map_err(|e| ("read the sandbox's plan".to_owned(), e))?;
+    let mut os = Linux;
+    // The cgroup namespace is made now that the daemon has put us in the sandbox's cgroup, so
+    // it is the root of what the sandbox sees. Kernels before 4.6 have none; that is fine.
+    if let Err(e) = os.unshare(libc::CLONE_NEWCGROUP)
+        && e.raw_os_error() != Some(libc::EINVAL)
+    {
+        return Err(("create a cgroup namespace".to_owned(), e));
+    }
+    setup::assemble_root(&mut os, &plan).map_err(|e| (e.step, e.error))?;
+    if let Some(addr) = plan.runtime_api {
+        let listener = net::runtime_api_listener(addr)
+            .map_err(|e| ("make the Runtime API listener".to_owned(), e))?;
+        ctl.report(&Report::Listener, Some(listener.as_raw_fd()))
+            .map_err(|e| ("pass the Runtime API listener".to_owned(), e))?;
+    }
+    let Some(exec) = &plan.exec else {
+        // A probe: the sandbox could be built.
+        ctl.report(&Report::Started, None)
+            .map_err(|e| ("report the start".to_owned(), e))?;
+        return Ok(0);
+    };
+    let filter = Filter::sandbox();
+    let runtime = start_runtime(&plan, exec, &filter)?;
+    RUNTIME.store(runtime, Ordering::SeqCst);
+    forward_signals();
+    ctl.report(&Report::Started, None)
+        .map_err(|e| ("report the start".to_owned(), e))?;
+    privileges::drop_to(&plan.identity, &filter, false).map_err(|(s, e)| (s.to_owned(), e))?;
+    // SAFETY: prctl on integers; a non-dumpable init cannot be inspected through /proc or
+    // ptrace by the sandbox's processes, which run as the same user.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let (code, signal) = reap_until(runtime);
+    let _ = ctl.report(&Report::Exited { code, signal }, None);
+    Ok(0)
+}
+
+/// Forks the runtime, which drops privileges and execs. Returns its pid once the exec has
+/// happened (a pipe closed by the exec says so), or the step that failed.
+fn start_runtime(plan: &InitPlan, exec: &Exec, filter: &Filter) -> Result<libc::pid_t, Failure> {
+    let prepared =
+        Prepared::new(exec).map_err(|e| ("prepare the runtime's command".to_owned(), e))?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| ("create a pipe".to_owned(), e.into()))?;
+    // SAFETY: this process is single-threaded (a freshly exec'd init that starts no threads),
+    // so the child may run ordinary code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(("fork the runtime".to_owned(), io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(r);
+        let (step, e) = exec_runtime(plan, exec, filter, &prepared);
+        let msg = format!("{step}\n{}", e.raw_os_error().unwrap_or(0));
+        let _ = nix::unistd::write(&w, msg.as_bytes());
+        // SAFETY: leaving the child without running destructors or atexit handlers.
+        unsafe { libc::_exit(127) };
+    }
+    drop(w);
+    let mut buf = Vec::new();
+    let mut file = std::fs::File::from(r);
+    let _ = io::Read::read_to_end(&mut file, &mut buf);
+    if buf.is_empty() {
+        return Ok(pid);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let (step, errno) = text.split_once('\n').unwrap_or((&text, "0"));
+    let mut status = 0;
+    // SAFETY: reaping the child that just failed.
+    unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    let e = io::Error::from_raw_os_error(errno.parse().unwrap_or(0));
+    Err((step.to_owned(), e))
+}
+
+/// The runtime's command as C strings, made before the fork.
+struct Prepared {
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: CString,
+}
+
+impl Prepared {
+    fn new(exec: &Exec) -> io::Result<Self> {
+        let c = |b: &[u8]| {
+            CString::new(b).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the command")
+            })
+        };
+        let program = c(exec.program.as_os_str().as_bytes())?;
+        let mut argv = vec![program.clone()];
+        for a in &exec.args {
+            argv.push(c(a.as_bytes())?);
+        }
+        let envp = exec
+            .env
+            .iter()
+            .map(|(k, v)| c(format!("{k}={v}").as_bytes()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            program,
+            argv,
+            envp,
+            cwd: c(exec.cwd.as_os_str().as_bytes())?,
+        })
+    }
+}
+
+/// In the forked child: a session of its own, death with the init, the code directory, the
+/// unprivileged identity, then exec. Returns only on failure.
+fn exec_runtime(
+    plan: &InitPlan,
+    exec: &Exec,
+    filter: &Filter,
+    cmd: &Prepared,
+) -> (String, io::Error) {
+    // SAFETY: plain system calls on integers and live C strings, in the forked child.
+    unsafe {
+        if libc::setsid() < 0 {
+            return ("start a session".to_owned(), io::Error::last_os_error());
+        }
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::chdir(cmd.cwd.as_ptr()) != 0 {
+            return (
+                format!("change to {}", exec.cwd.display()),
+                io::Error::last_os_error(),
+            );
+        }
+    }
+    if let Err((step, e)) = privileges::drop_to(&plan.identity, filter, true) {
+        return (step.to_owned(), e);
+    }
+    let argv: Vec<*const libc::c_char> = cmd
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp: Vec<*const libc::c_char> = cmd
+        .envp
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: NULL-terminated arrays of live C strings.
+    unsafe { libc::execve(cmd.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    (
+        format!("exec {}", exec.program.display()),
+        io::Error::last_os_error(),
+    )
+}
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = RUNTIME.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe; the runtime leads its own process group.
+        unsafe { libc::kill(-pid, sig) };
+    }
+}
+
+/// PID 1 gets only the signals it has handlers for: these are passed on to the runtime.
+fn forward_signals() {
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: installs an async-signal-safe handler with a zeroed (empty) mask.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward as extern "C" fn(libc::c_int) as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(sig, &raw const sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Reaps every child (orphans come to PID 1) until the runtime exits; returns how it did.
+fn reap_until(runtime: libc::pid_t) -> (Option<i32>, Option<i32>) {
+    loop {
+        let mut status = 0;
+        // SAFETY: waits for any child; status is a live local.
+        let pid = unsafe { libc::waitpid(-1, &raw mut status, 0) };
+        if pid == runtime {
+            return if libc::WIFEXITED(status) {
+                (Some(libc::WEXITSTATUS(status)), None)
+            } else {
+                (None, Some(libc::WTERMSIG(status)))
+            };
+        }
+        if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            return (None, None);
+        }
+    }
+}

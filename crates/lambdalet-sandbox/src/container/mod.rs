@@ -1,0 +1,454 @@
+//! The container backend (Greengrass `GreengrassContainer`): each sandbox gets new mount, PID,
+//! IPC, UTS and cgroup namespaces (and a network namespace with `network: none`), a root
+//! filesystem of its own ([`plan`]), a cgroup with its memory, process and CPU limits, and runs
+//! as an unprivileged user with no capabilities, `no_new_privs` and a seccomp filter.
+//!
+//! The daemon only creates the cgroup, the control socket and the init process (a re-exec of
+//! its own binary, [`init`]); everything inside the namespaces is done by that init, which is
+//! single-threaded and may take its time, while the daemon awaits its reports.
+
+mod control;
+mod host;
+pub mod init;
+mod net;
+mod os;
+mod plan;
+mod privileges;
+mod setup;
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::net::unix::pipe;
+use tokio::sync::watch;
+
+use crate::cgroup::{CgroupLimits, Cgroups, DeviceKind, DeviceRule, SandboxCgroup};
+use crate::error::SandboxError;
+use crate::output::OutputReader;
+use crate::spawn;
+use crate::spec::{ContainerSpec, ExitInfo, Launched, Sandbox, SandboxBackend, SandboxSpec};
+
+use control::{DaemonEnd, Report};
+pub use host::check_container_params;
+use plan::{Exec, InitPlan};
+
+/// How long an init may take to build the sandbox and start the runtime.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Namespaces every container gets; the network namespace is added for `network: none`.
+const NAMESPACES: libc::c_int =
+    libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+
+/// Creates container sandboxes.
+pub struct ContainerBackend {
+    cgroups: Arc<Cgroups>,
+    /// An empty directory each sandbox mounts its root on (in its own mount namespace).
+    root: PathBuf,
+}
+
+impl std::fmt::Debug for ContainerBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerBackend")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+impl ContainerBackend {
+    /// Checks that this host can run containers (root, namespaces, the cgroup controllers)
+    /// by building a real, empty one, and returns the backend; or says exactly what is missing.
+    pub async fn probe(data_dir: &Path, cgroups: Option<Arc<Cgroups>>) -> Result<Self, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(
+                "container sandboxes need root (lambdalet creates namespaces, mounts and cgroups for them)"
+                    .to_owned(),
+            );
+        }
+        let cgroups = cgroups.ok_or_else(|| {
+            "container sandboxes need the memory and pids cgroup controllers, which this host does not offer".to_owned()
+        })?;
+        let root = data_dir.join("sandbox-root");
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        let backend = Self { cgroups, root };
+        let probe = plan::probe(&backend.root);
+        let started = backend
+            .start_init(
+                "lambdalet-probe",
+                &probe,
+                NAMESPACES,
+                &CgroupLimits {
+                    memory_bytes: 64 << 20,
+                    pids: 8,
+                    cpu_weight: 1,
+                    devices: Some(Vec::new()),
+                },
+            )
+            .await;
+        match started {
+            Ok(s) => {
+                s.watch.await_exit().await;
+                Ok(backend)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Starts the init of a sandbox and waits until it reports the runtime started.
+    async fn start_init(
+        &self,
+        id: &str,
+        plan: &InitPlan,
+        namespaces: libc::c_int,
+        limits: &CgroupLimits,
+    ) -> Result<Started, SandboxError> {
+        let cgroup = self
+            .cgroups
+            .create(id, limits)
+            .map_err(|e| SandboxError::Setup(e.to_string()))?;
+        let cgroup = Arc::new(cgroup);
+        match self.spawn_init(id, plan, namespaces, &cgroup).await {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                cgroup.kill_all();
+                let c = cgroup.clone();
+                let _ = tokio::task::spawn_blocking(move || c.remove()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn spawn_init(
+        &self,
+        id: &str,
+        plan: &InitPlan,
+        namespaces: libc::c_int,
+        cgroup: &Arc<SandboxCgroup>,
+    ) -> Result<Started, SandboxError> {
+        let setup = |what: &str, e: std::io::Error| SandboxError::Setup(format!("{what}: {e}"));
+        let procs = cgroup
+            .procs_files()
+            .iter()
+            .map(|p| std::fs::OpenOptions::new().write(true).open(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| setup("cannot open the sandbox's cgroup", e))?;
+        let proc_fds: Vec<_> = procs.iter().map(AsRawFd::as_raw_fd).collect();
+        let (daemon_end, init_end) = control::pair().map_err(|e| setup("control socket", e))?;
+        // Descriptor 3 and up, so the child's dup2 onto 3 cannot clobber stdin/stdout/stderr.
+        let init_end: OwnedFd =
+            nix::fcntl::fcntl(init_end.as_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))
+                .map(|fd| {
+                    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that we own.
+                    unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+                })
+                .map_err(|e| setup("control socket", e.into()))?;
+        let ctl = DaemonEnd::new(daemon_end, plan)
+            .map_err(|e| setup("cannot send the sandbox's plan", e))?;
+        let (tx, rx) = pipe::pipe().map_err(|e| setup("output pipe", e))?;
+        let stdout = tx.into_blocking_fd().map_err(|e| setup("output pipe", e))?;
+        let args = [init::INIT_ARG.to_owned()];
+        let request = spawn::Request {
+            program: Path::new("/proc/self/exe"),
+            args: &args,
+            env: &[],
+            cwd: Path::new("/"),
+            output: stdout.as_raw_fd(),
+            max_open_files: crate::spec::MAX_OPEN_FILES,
+            namespaces,
+            cgroups: &proc_fds,
+            fd3: Some(init_end.as_raw_fd()),
+        };
+        let child = spawn::spawn(&request)
+            .map_err(|e| setup("cannot start the sandbox's init", e))?
+            .ok_or_else(|| {
+                SandboxError::Setup(
+                    "this kernel cannot start sandboxes (clone with CLONE_PIDFD needs Linux 5.2)"
+                        .to_owned(),
+                )
+            })?;
+        drop((stdout, init_end, procs));
+        let pidfd = Arc::new(child.pidfd);
+        let mut listener = None;
+        let handshake = async {
+            loop {
+                match ctl.next().await {
+                    Ok(Some((Report::Listener, fd))) => {
+                        listener = fd.map(std::net::TcpListener::from)
+                    }
+                    Ok(Some((Report::Started, _))) => return Ok(()),
+                    Ok(Some((Report::Failed { step, error }, _))) => return Err((step, error)),
+                    Ok(Some((other, _))) => {
+                        return Err(("start".to_owned(), format!("unexpected report {other:?}")));
+                    }
+                    Ok(None) => {
+                        return Err(("start".to_owned(), "the sandbox's init exited".to_owned()));
+                    }
+                    Err(e) => return Err(("read the init's report".to_owned(), e.to_string())),
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(SETUP_TIMEOUT, handshake).await;
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(f)) => Some(f),
+            Err(_) => Some((
+                "start".to_owned(),
+                format!("the sandbox was not ready within {SETUP_TIMEOUT:?}"),
+            )),
+        };
+        let watch = ExitWatch::start(child.pid, pidfd.clone(), ctl, cgroup.clone());
+        if let Some((step, error)) = failure {
+            signal(&pidfd, libc::SIGKILL);
+            watch.await_exit().await;
+            tracing::debug!(sandbox = %id, %step, %error, "sandbox.setup_failed");
+            return Err(match step.strip_prefix("exec ") {
+                Some(program) => SandboxError::Spawn {
+                    program: program.to_owned(),
+                    source: std::io::Error::other(format!("cannot exec: {error}")),
+                },
+                None => SandboxError::Setup(format!("cannot {step}: {error}")),
+            });
+        }
+        Ok(Started {
+            pid: child.pid,
+            pidfd,
+            watch,
+            output: OutputReader::new(rx),
+            listener,
+        })
+    }
+}
+
+/// An init that reported the runtime started.
+struct Started {
+    pid: u32,
+    pidfd: Arc<OwnedFd>,
+    watch: ExitWatch,
+    output: OutputReader,
+    listener: Option<std::net::TcpListener>,
+}
+
+#[async_trait]
+impl SandboxBackend for ContainerBackend {
+    fn name(&self) -> &'static str {
+        "container"
+    }
+
+    async fn launch(&self, spec: SandboxSpec) -> Result<Launched, SandboxError> {
+        let c: &ContainerSpec = spec.container.as_ref().ok_or_else(|| {
+            SandboxError::Setup("a container sandbox needs its container spec".to_owned())
+        })?;
+        let exec = Exec {
+            program: spec.program.clone(),
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+        };
+        let plan = plan::plan(&host::RealHost, &self.root, c, &spec.limits, exec)
+            .map_err(|e| SandboxError::Setup(e.to_string()))?;
+        let mut namespaces = NAMESPACES;
+        if plan.runtime_api.is_some() {
+            namespaces |= libc::CLONE_NEWNET;
+        }
+        let limits = CgroupLimits {
+            memory_bytes: spec.limits.memory_bytes,
+            pids: spec.limits.pids,
+            cpu_weight: spec.limits.cpu_weight,
+            devices: Some(device_rules(&plan)),
+        };
+        let s = self
+            .start_init(&spec.id, &plan, namespaces, &limits)
+            .await?;
+        tracing::debug!(sandbox = %spec.id, pid = s.pid, program = %spec.program.display(), "sandbox.start");
+        let sandbox = ContainerSandbox {
+            id: spec.id,
+            pid: s.pid,
+            pidfd: s.pidfd,
+            watch: s.watch,
+        };
+        Ok(Launched {
+            sandbox: Arc::new(sandbox),
+            output: s.output,
+            runtime_api: s.listener,
+        })
+    }
+}
+
+/// The devices cgroup allow-list: the nodes the plan creates, and ptys. `mknod` is allowed for
+/// them because the init makes the nodes after joining the cgroup; the runtime could not use
+/// it anyway (it has no `CAP_MKNOD`).
+fn device_rules(plan: &InitPlan) -> Vec<DeviceRule> {
+    let mut rules: Vec<DeviceRule> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            plan::Step::Mknod {
+                char,
+                major,
+                minor,
+                mode,
+                ..
+            } => Some(DeviceRule {
+                kind: if *char {
+                    DeviceKind::Char
+                } else {
+                    DeviceKind::Block
+                },
+                major: *major,
+                minor: Some(*minor),
+                read: true,
+                write: mode & 0o222 != 0,
+                mknod: true,
+            }),
+            _ => None,
+        })
+        .collect();
+    // /dev/pts/ptmx and the pseudo-terminals it hands out.
+    for (major, minor) in [(5, Some(2)), (136, None)] {
+        rules.push(DeviceRule {
+            kind: DeviceKind::Char,
+            major,
+            minor,
+            read: true,
+            write: true,
+            mknod: true,
+        });
+    }
+    rules
+}
+
+fn signal(pidfd: &OwnedFd, sig: libc::c_int) {
+    // SAFETY: pidfd_send_signal on a pidfd we own, with no siginfo; a process already gone
+    // answers ESRCH, which is fine.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
+    }
+}
+
+/// Watches an init until it exits: reaps it, reads the runtime's exit status from its last
+/// report, records the cgroup's peak memory and OOM kills, then removes the cgroup.
+struct ExitWatch {
+    exit_rx: watch::Receiver<Option<ExitInfo>>,
+    peak: Arc<AtomicU64>,
+    oom: Arc<AtomicBool>,
+    cgroup: Arc<SandboxCgroup>,
+}
+
+impl ExitWatch {
+    fn start(pid: u32, pidfd: Arc<OwnedFd>, ctl: DaemonEnd, cgroup: Arc<SandboxCgroup>) -> Self {
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let peak = Arc::new(AtomicU64::new(0));
+        let oom = Arc::new(AtomicBool::new(false));
+        let (peak2, oom2, cg) = (peak.clone(), oom.clone(), cgroup.clone());
+        tokio::spawn(async move {
+            let mut guard = KillOnDrop(Some(pidfd.clone()));
+            let waited = match pidfd.try_clone() {
+                Ok(fd) => crate::process::wait_pidfd(fd).await,
+                Err(e) => Err(e),
+            };
+            guard.0 = None;
+            let mut info = waited.unwrap_or(ExitInfo {
+                code: None,
+                signal: None,
+            });
+            while let Some(report) = ctl.try_next() {
+                if let Report::Exited { code, signal } = report {
+                    info = ExitInfo { code, signal };
+                }
+            }
+            if let Some(p) = cg.peak_memory_bytes() {
+                peak2.fetch_max(p, Ordering::Relaxed);
+            }
+            oom2.store(cg.oom_kills() > 0, Ordering::Release);
+            tracing::debug!(pid, exit = %info, "sandbox.exited");
+            let _ = exit_tx.send(Some(info));
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = cg.remove() {
+                    tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
+                }
+            })
+            .await;
+        });
+        Self {
+            exit_rx,
+            peak,
+            oom,
+            cgroup,
+        }
+    }
+
+    async fn await_exit(&self) {
+        let mut rx = self.exit_rx.clone();
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+}
+
+/// Kills the init if the daemon's runtime drops the watcher (shutdown) before it exited.
+struct KillOnDrop(Option<Arc<OwnedFd>>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(fd) = &self.0 {
+            signal(fd, libc::SIGKILL);
+        }
+    }
+}
+
+struct ContainerSandbox {
+    id: String,
+    pid: u32,
+    pidfd: Arc<OwnedFd>,
+    watch: ExitWatch,
+}
+
+impl Sandbox for ContainerSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn pid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
+        self.watch.exit_rx.clone()
+    }
+
+    /// The init passes SIGTERM on to the runtime.
+    fn terminate(&self) {
+        signal(&self.pidfd, libc::SIGTERM);
+    }
+
+    /// Killing the init ends the PID namespace: the kernel kills every process in it.
+    fn kill(&self) {
+        signal(&self.pidfd, libc::SIGKILL);
+    }
+
+    fn max_memory_used_bytes(&self) -> Option<u64> {
+        if self.watch.exit_rx.borrow().is_none()
+            && let Some(p) = self.watch.cgroup.peak_memory_bytes()
+        {
+            self.watch.peak.fetch_max(p, Ordering::Relaxed);
+        }
+        Some(self.watch.peak.load(Ordering::Relaxed)).filter(|p| *p > 0)
+    }
+
+    fn out_of_memory(&self) -> bool {
+        if self.watch.exit_rx.borrow().is_some() {
+            self.watch.oom.load(Ordering::Acquire)
+        } else {
+            self.watch.cgroup.oom_kills() > 0
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The container's blueprint: from a [`ContainerSpec`] and what this host has, the ordered list
+//! of steps the init process carries out (mounts, files, device nodes), the identity the
+//! runtime gets and how it is started. Pure data, built in the daemon and sent to the init as
+//! JSON; nothing here touches the system except [`HostView`]'s reads.
+//!
+//! The root is a small tmpfs holding only mount points and generated files. The host's system
+//! directories (`/usr`, `/lib*`, `/bin`, `/sbin`) and a short list of `/etc` files are bound in
+//! read-only, the function's code at `/var/task` and `/lambda`, lambdalet's bootstraps at
+//! `/var/runtime`; `/tmp`, `/dev` and `/dev/shm` are private tmpfs; `/proc` belongs to the
+//! sandbox's PID namespace with the kernel's sensitive files masked as runc masks them.
+
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+
+use lambdalet_core::NetworkMode;
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{ContainerSpec, Limits, paths};
+
+/// Host directories whose contents every sandbox sees read-only (when the host has them).
+pub(crate) const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
+
+/// `/etc` entries a runtime may need: the dynamic linker, TLS roots, name resolution, time
+/// zones, Debian's alternatives. Nothing else of the host's `/etc` (no shadow, no keys).
+pub(crate) const ETC_ENTRIES: &[&str] = &[
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "pki",
+    "crypto-policies",
+    "resolv.conf",
+    "hosts",
+    "host.conf",
+    "nsswitch.conf",
+    "gai.conf",
+    "services",
+    "protocols",
+    "localtime",
+    "timezone",
+    "mime.types",
+    "os-release",
+    "debian_version",
+    "fonts",
+];
+
+/// What the plan needs to know about the host. Implemented on the real filesystem in the
+/// daemon and by a table in tests.
+pub(crate) trait HostView {
+    fn entry(&self, path: &Path) -> Option<HostEntry>;
+}
+
+/// One host path, as the plan needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostEntry {
+    Dir {
+        gid: u32,
+    },
+    File {
+        gid: u32,
+    },
+    /// A symbolic link and its target as written.
+    Symlink(PathBuf),
+    /// A character or block device node.
+    Device {
+        char: bool,
+        major: u32,
+        minor: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    /// A socket, fifo or other special file.
+    Other,
+}
+
+/// Flags of a mount, beyond its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct Flags {
+    pub nosuid: bool,
+    pub nodev: bool,
+    pub noexec: bool,
+}
+
+const LOCKED: Flags = Flags {
+    nosuid: true,
+    nodev: true,
+    noexec: true,
+};
+const NOSUID_NODEV: Flags = Flags {
+    nosuid: true,
+    nodev: true,
+    noexec: false,
+};
+
+/// One step of the root's assembly. Paths are as the sandbox will see them (`/var/task`);
+/// the init prefixes them with the root's host path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub(crate) enum Step {
+    Tmpfs {
+        path: PathBuf,
+        mode: u32,
+        size: Option<u64>,
+        flags: Flags,
+    },
+    /// Binds a host path (file or directory) onto `path`, creating the mount point.
+    Bind {
+        source: PathBuf,
+        path: PathBuf,
+        file: bool,
+        readonly: bool,
+        flags: Flags,
+    },
+    Proc {
+        path: PathBuf,
+    },
+    Sysfs {
+        path: PathBuf,
+    },
+    Devpts {
+        path: PathBuf,
+    },
+    Mkdir {
+        path: PathBuf,
+        mode: u32,
+    },
+    Symlink {
+        target: PathBuf,
+        path: PathBuf,
+    },
+    File {
+        path: PathBuf,
+        contents: String,
+        mode: u32,
+    },
+    Mknod {
+        path: PathBuf,
+        char: bool,
+        major: u32,
+        minor: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    /// Hides a file (binds /dev/null over it) or directory (an empty read-only tmpfs) if it
+    /// exists.
+    Mask {
+        path: PathBuf,
+    },
+    /// Makes an existing path read-only (binds it onto itself) if it exists.
+    ReadOnly {
+        path: PathBuf,
+    },
+    /// Makes the root itself read-only: nothing outside `/tmp` and rw volumes is writable.
+    SealRoot,
+}
+
+/// Who the runtime runs as, and with what limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (owners of `addGroupOwner` volumes and devices).
+    pub groups: Vec<u32>,
+    pub open_files: u64,
+    pub user_processes: Option<u64>,
+}
+
+/// The program the init starts once the root is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Exec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+}
+
+/// Everything the init does, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct InitPlan {
+    /// An empty host directory the root is assembled on (in the sandbox's own mount namespace).
+    pub root: PathBuf,
+    pub hostname: String,
+    pub steps: Vec<Step>,
+    /// A network namespace of its own: bring loopback up and make the Runtime API listener.
+    pub runtime_api: Option<SocketAddrV4>,
+    pub identity: Identity,
+    /// `None`: a probe that only checks the kernel lets a sandbox be built.
+    pub exec: Option<Exec>,
+}
+
+/// Why a sandbox cannot be planned (a volume or device that went away since deploy).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub(crate) struct PlanError(pub String);
+
+/// Builds the plan for one sandbox.
+pub(crate) fn plan(
+    host: &dyn HostView,
+    root: &Path,
+    spec: &ContainerSpec,
+    limits: &Limits,
+    exec: Exec,
+) -> Result<InitPlan, PlanError> {
+    let mut steps = vec![Step::Tmpfs {
+        path: "/".into(),
+        mode: 0o755,
+        size: Some(1 << 20),
+        flags: NOSUID_NODEV,
+    }];
+    for dir in ["/etc", "/var", "/opt", "/proc", "/dev", "/sys"] {
+        steps.push(Step::Mkdir {
+            path: dir.into(),
+            mode: 0o755,
+        });
+    }
+    for dir in SYSTEM_DIRS {
+        match host.entry(Path::new(dir)) {
+            Some(HostEntry::Dir { .. }) => steps.push(ro_bind(dir, dir, false)),
+            Some(HostEntry::Symlink(target)) => steps.push(Step::Symlink {
+                target,
+                path: dir.into(),
+            }),
+            _ => {}
+        }
+    }
+    etc(host, spec, &mut steps)?;
+    for dir in &spec.host_dirs {
+        steps.push(ro_bind(dir, dir, false));
+    }
+    steps.push(ro_bind(&spec.code_dir, paths::TASK_ROOT, false));
+    steps.push(ro_bind(&spec.code_dir, paths::GREENGRASS_TASK_ROOT, false));
+    steps.push(ro_bind(&spec.runtime_dir, paths::RUNTIME_DIR, false));
+    steps.push(Step::Tmpfs {
+        path: "/tmp".into(),
+        mode: 0o1777,
+        size: Some(spec.tmp_bytes),
+        flags: NOSUID_NODEV,
+    });
+    let groups = dev(host, spec, limits, &mut steps)?;
+    proc_and_sys(spec, &mut steps);
+    if let Some(socket) = &spec.ipc_socket {
+        steps.push(Step::Bind {
+            source: socket.clone(),
+            path: paths::IPC_SOCKET.into(),
+            file: true,
+            readonly: false,
+            flags: LOCKED,
+        });
+    }
+    let mut groups = groups;
+    for (i, v) in spec.volumes.iter().enumerate() {
+        let source = PathBuf::from(&v.source_path);
+        let (file, gid) = match host.entry(&source) {
+            Some(HostEntry::Dir { gid }) => (false, gid),
+            Some(HostEntry::File { gid }) => (true, gid),
+            Some(_) => {
+                return Err(PlanError(format!(
+                    "volume {i}: {} is not a file or directory",
+                    v.source_path
+                )));
+            }
+            None => {
+                return Err(PlanError(format!(
+                    "volume {i}: {} does not exist on this host",
+                    v.source_path
+                )));
+            }
+        };
+        if v.add_group_owner {
+            groups.push(gid);
+        }
+        steps.push(Step::Bind {
+            source,
+            path: v.destination_path.clone().into(),
+            file,
+            readonly: !v.permission.writable(),
+            flags: NOSUID_NODEV,
+        });
+    }
+    steps.push(Step::SealRoot);
+    groups.sort_unstable();
+    groups.dedup();
+    groups.retain(|g| *g != spec.gid);
+    let runtime_api = (spec.network == NetworkMode::None).then(|| {
+        paths::RUNTIME_API
+            .parse()
+            .expect("the Runtime API address is a valid IPv4 address")
+    });
+    Ok(InitPlan {
+        root: root.to_owned(),
+        hostname: spec.hostname.clone(),
+        steps,
+        runtime_api,
+        identity: Identity {
+            uid: spec.uid,
+            gid: spec.gid,
+            groups,
+            open_files: limits.open_files,
+            user_processes: limits.user_processes,
+        },
+        exec: Some(exec),
+    })
+}
+
+/// The smallest container: namespaces, a tmpfs root with its own `/proc`, sealed and entered,
+/// nothing run. Tells at daemon start whether this kernel and these privileges allow sandboxes.
+pub(crate) fn probe(root: &Path) -> InitPlan {
+    InitPlan {
+        root: root.to_owned(),
+        hostname: "lambdalet-probe".to_owned(),
+        steps: vec![
+            Step::Tmpfs {
+                path: "/".into(),
+                mode: 0o755,
+                size: Some(1 << 16),
+                flags: NOSUID_NODEV,
+            },
+            Step::Proc {
+                path: "/proc".into(),
+            },
+            Step::SealRoot,
+        ],
+        runtime_api: None,
+        identity: Identity {
+            uid: 65534,
+            gid: 65534,
+            groups: Vec::new(),
+            open_files: 1024,
+            user_processes: None,
+        },
+        exec: None,
+    }
+}
+
+/// `path` with `.` and `..` taken out, without looking at the filesystem.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn ro_bind(source: impl AsRef<Path>, path: impl AsRef<Path>, file: bool) -> Step {
+    Step::Bind {
+        source: source.as_ref().to_owned(),
+        path: path.as_ref().to_owned(),
+        file,
+        readonly: true,
+        flags: NOSUID_NODEV,
+    }
+}
+
+/// The allow-listed `/etc` entries (symbolic links followed on the host, so a
+/// `resolv.conf` pointing into `/run` still works), and generated `passwd` and `group`.
+fn etc(host: &dyn HostView, spec: &ContainerSpec, steps: &mut Vec<Step>) -> Result<(), PlanError> {
+    for name in ETC_ENTRIES {
+        let mut path = Path::new("/etc").join(name);
+        let mut entry = host.entry(&path);
+        for _ in 0..8 {
+            let Some(HostEntry::Symlink(target)) = &entry else {
+                break;
+            };
+            path = lexical(&path.parent().unwrap_or(Path::new("/")).join(target));
+            entry = host.entry(&path);
+        }
+        let dst = Path::new("/etc").join(name);
+        match entry {
+            Some(HostEntry::Dir { .. }) => steps.push(ro_bind(&path, &dst, false)),
+            Some(HostEntry::File { .. }) => steps.push(ro_bind(&path, &dst, true)),
+            _ => {}
+        }
+    }
+    let (uid, gid) = (spec.uid, spec.gid);
+    steps.push(Step::File {
+        path: "/etc/passwd".into(),
+        contents: format!(
+            "root:x:0:0:root:/root:/usr/sbin/nologin\nsbx_user:x:{uid}:{gid}:lambdalet sandbox:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        ),
+        mode: 0o644,
+    });
+    steps.push(Step::File {
+        path: "/etc/group".into(),
+        contents: format!("root:x:0:\nsbx_user:x:{gid}:\nnogroup:x:65534:\n"),
+        mode: 0o644,
+    });
+    steps.push(Step::File {
+        path: "/etc/hostname".into(),
+        contents: format!("{}\n", spec.hostname),
+        mode: 0o644,
+    });
+    Ok(())
+}
+
+/// `/dev`: a tmpfs with the basic nodes, `/dev/pts`, `/dev/shm` and the configured devices.
+/// Returns the groups of devices with `addGroupOwner`.
+fn dev(
+    host: &dyn HostView,
+    spec: &ContainerSpec,
+    limits: &Limits,
+    steps: &mut Vec<Step>,
+) -> Result<Vec<u32>, PlanError> {
+    steps.push(Step::Tmpfs {
+        path: "/dev".into(),
+        mode: 0o755,
+        size: Some(64 << 10),
+        flags: Flags {
+            nosuid: true,
+            nodev: false,
+            noexec: true,
+        },
+    });
+    for (name, minor) in [("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)] {
+        steps.push(Step::Mknod {
+            path: format!("/dev/{name}").into(),
+            char: true,
+            major: 1,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        });
+    }
+    steps.push(Step::Mknod {
+        path: "/dev/tty".into(),
+        char: true,
+        major: 5,
+        minor: 0,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    });
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        steps.push(Step::Symlink {
+            target: target.into(),
+            path: format!("/dev/{name}").into(),
+        });
+    }
+    steps.push(Step::Devpts {
+        path: "/dev/pts".into(),
+    });
+    steps.push(Step::Tmpfs {
+        path: "/dev/shm".into(),
+        mode: 0o1777,
+        size: Some(limits.memory_bytes),
+        flags: LOCKED,
+    });
+    let mut groups = Vec::new();
+    for (i, d) in spec.devices.iter().enumerate() {
+        let Some(HostEntry::Device {
+            char,
+            major,
+            minor,
+            mode,
+            uid,
+            gid,
+        }) = host.entry(Path::new(&d.path))
+        else {
+            return Err(PlanError(format!(
+                "device {i}: {} is not a device node on this host",
+                d.path
+            )));
+        };
+        let mode = if d.permission.writable() {
+            mode
+        } else {
+            mode & !0o222
+        };
+        steps.push(Step::Mknod {
+            path: d.path.clone().into(),
+            char,
+            major,
+            minor,
+            mode: mode & 0o7777,
+            uid,
+            gid,
+        });
+        if d.add_group_owner {
+            groups.push(gid);
+        }
+    }
+    Ok(groups)
+}
+
+/// `/proc` of the sandbox's PID namespace, with what runc masks hidden or read-only, and a
+/// read-only `/sys` when asked for.
+fn proc_and_sys(spec: &ContainerSpec, steps: &mut Vec<Step>) {
+    steps.push(Step::Proc {
+        path: "/proc".into(),
+    });
+    for p in [
+        "acpi",
+        "asound",
+        "kcore",
+        "keys",
+        "latency_stats",
+        "timer_list",
+        "timer_stats",
+        "sched_debug",
+        "scsi",
+    ] {
+        steps.push(Step::Mask {
+            path: Path::new("/proc").join(p),
+        });
+    }
+    for p in ["bus", "fs", "irq", "sys", "sysrq-trigger"] {
+        steps.push(Step::ReadOnly {
+            path: Path::new("/proc").join(p),
+        });
+    }
+    if spec.mount_ro_sysfs {
+        steps.push(Step::Sysfs {
+            path: "/sys".into(),
+        });
+        for p in ["firmware", "devices/virtual/powercap"] {
+            steps.push(Step::Mask {
+                path: Path::new("/sys").join(p),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+pub(crate) mod tests;

@@ -1,0 +1,330 @@
+//! Carrying out an [`InitPlan`]'s root assembly through the [`Os`] trait: make every mount
+//! private, lay the steps out under the root, seal it read-only, `pivot_root` into it and name
+//! the host. Runs in the container's init, as root, in the sandbox's new namespaces.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use super::os::{Kind, MsFlags, Os};
+use super::plan::{Flags, InitPlan, Step};
+
+/// A failed step: what was being done and the system's answer.
+#[derive(Debug)]
+pub(crate) struct StepError {
+    pub step: String,
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot {}: {}", self.step, self.error)
+    }
+}
+
+fn at<T>(step: impl FnOnce() -> String, r: io::Result<T>) -> Result<T, StepError> {
+    r.map_err(|error| StepError {
+        step: step(),
+        error,
+    })
+}
+
+/// Builds the root and moves into it.
+pub(crate) fn assemble_root(os: &mut dyn Os, plan: &InitPlan) -> Result<(), StepError> {
+    let private = libc::MS_REC | libc::MS_PRIVATE;
+    at(
+        || "make the sandbox's mounts private".to_owned(),
+        os.mount(None, Path::new("/"), None, private, None),
+    )?;
+    for step in &plan.steps {
+        run(os, &plan.root, step)?;
+    }
+    at(
+        || format!("enter the sandbox's root {}", plan.root.display()),
+        os.chdir(&plan.root).and_then(|()| os.pivot_here()),
+    )?;
+    at(
+        || format!("set the host name {:?}", plan.hostname),
+        os.sethostname(&plan.hostname),
+    )
+}
+
+/// `path` (as the sandbox sees it) under the root.
+fn inside(root: &Path, path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        root.to_owned()
+    } else {
+        root.join(rel)
+    }
+}
+
+fn flag_bits(f: Flags) -> MsFlags {
+    let mut bits = 0;
+    if f.nosuid {
+        bits |= libc::MS_NOSUID;
+    }
+    if f.nodev {
+        bits |= libc::MS_NODEV;
+    }
+    if f.noexec {
+        bits |= libc::MS_NOEXEC;
+    }
+    bits
+}
+
+/// Creates `path` and its missing parents as directories, refusing to pass through anything
+/// that is not a directory: a symbolic link could lead the set-up out of the sandbox's root
+/// onto the host's filesystem.
+fn mkdir_p(os: &mut dyn Os, root: &Path, path: &Path, mode: u32) -> io::Result<()> {
+    let mut cur = root.to_owned();
+    for c in path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+    {
+        cur.push(c);
+        match os.kind(&cur) {
+            Some(Kind::Dir) => {}
+            None => os.mkdir(
+                &cur,
+                if cur == inside(root, path) {
+                    mode
+                } else {
+                    0o755
+                },
+            )?,
+            Some(Kind::Other) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is a file or a symbolic link, not a directory",
+                        cur.strip_prefix(root).unwrap_or(&cur).display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a mount point for a file: its directory, then an empty file if there is none.
+fn file_point(os: &mut dyn Os, root: &Path, path: &Path) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        mkdir_p(os, root, parent, 0o755)?;
+    }
+    match os.kind(&inside(root, path)) {
+        None => os.touch(&inside(root, path)),
+        Some(Kind::Other) => Ok(()),
+        Some(Kind::Dir) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a directory, the source is a file", path.display()),
+        )),
+    }
+}
+
+fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
+    match step {
+        Step::Tmpfs {
+            path,
+            mode,
+            size,
+            flags,
+        } => {
+            let target = inside(root, path);
+            if path != Path::new("/") {
+                at(
+                    || format!("create {}", path.display()),
+                    mkdir_p(os, root, path, 0o755),
+                )?;
+            }
+            let data = match size {
+                Some(s) => format!("mode={mode:o},size={s}"),
+                None => format!("mode={mode:o}"),
+            };
+            at(
+                || format!("mount a tmpfs on {}", path.display()),
+                os.mount(
+                    Some(Path::new("tmpfs")),
+                    &target,
+                    Some("tmpfs"),
+                    flag_bits(*flags),
+                    Some(&data),
+                ),
+            )
+        }
+        Step::Bind {
+            source,
+            path,
+            file,
+            readonly,
+            flags,
+        } => {
+            let what = || format!("mount {} at {}", source.display(), path.display());
+            let point = if *file {
+                file_point(os, root, path)
+            } else {
+                mkdir_p(os, root, path, 0o755)
+            };
+            at(what, point)?;
+            bind(os, source, &inside(root, path), *readonly, *flags).map_err(|error| StepError {
+                step: what(),
+                error,
+            })
+        }
+        Step::Proc { path } => special(
+            os,
+            root,
+            path,
+            "proc",
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        ),
+        Step::Sysfs { path } => special(
+            os,
+            root,
+            path,
+            "sysfs",
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        ),
+        Step::Devpts { path } => special(
+            os,
+            root,
+            path,
+            "devpts",
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620"),
+        ),
+        Step::Mkdir { path, mode } => at(
+            || format!("create {}", path.display()),
+            mkdir_p(os, root, path, *mode),
+        ),
+        Step::Symlink { target, path } => at(
+            || format!("link {} to {}", path.display(), target.display()),
+            os.symlink(target, &inside(root, path)),
+        ),
+        Step::File {
+            path,
+            contents,
+            mode,
+        } => at(
+            || format!("write {}", path.display()),
+            os.write_file(&inside(root, path), contents, *mode),
+        ),
+        Step::Mknod {
+            path,
+            char,
+            major,
+            minor,
+            mode,
+            uid,
+            gid,
+        } => {
+            let target = inside(root, path);
+            at(
+                || format!("create the device node {}", path.display()),
+                os.mknod(&target, *char, *major, *minor, *mode)
+                    .and_then(|()| os.chown(&target, *uid, *gid)),
+            )
+        }
+        Step::Mask { path } => {
+            let target = inside(root, path);
+            let r = match os.kind(&target) {
+                None => Ok(()),
+                Some(Kind::Dir) => os.mount(
+                    Some(Path::new("tmpfs")),
+                    &target,
+                    Some("tmpfs"),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    Some("size=4k"),
+                ),
+                Some(Kind::Other) => {
+                    bind(os, Path::new("/dev/null"), &target, true, Flags::default())
+                }
+            };
+            at(|| format!("hide {}", path.display()), r)
+        }
+        Step::ReadOnly { path } => {
+            let target = inside(root, path);
+            let r = match os.kind(&target) {
+                None => Ok(()),
+                Some(_) => bind(
+                    os,
+                    &target,
+                    &target,
+                    true,
+                    Flags {
+                        nosuid: true,
+                        nodev: true,
+                        noexec: true,
+                    },
+                ),
+            };
+            at(|| format!("make {} read-only", path.display()), r)
+        }
+        Step::SealRoot => at(
+            || "make the sandbox's root read-only".to_owned(),
+            os.mount(
+                None,
+                root,
+                None,
+                libc::MS_REMOUNT
+                    | libc::MS_BIND
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV,
+                None,
+            ),
+        ),
+    }
+}
+
+/// A bind mount, then the remount that applies read-only and the other flags to it (a bind
+/// mount takes no flags of its own).
+fn bind(
+    os: &mut dyn Os,
+    source: &Path,
+    target: &Path,
+    readonly: bool,
+    flags: Flags,
+) -> io::Result<()> {
+    os.mount(Some(source), target, None, libc::MS_BIND, None)?;
+    let mut bits = flag_bits(flags);
+    if readonly {
+        bits |= libc::MS_RDONLY;
+    }
+    if bits != 0 {
+        os.mount(
+            None,
+            target,
+            None,
+            libc::MS_REMOUNT | libc::MS_BIND | bits,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+fn special(
+    os: &mut dyn Os,
+    root: &Path,
+    path: &Path,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), StepError> {
+    let what = || format!("mount {fstype} on {}", path.display());
+    at(what, mkdir_p(os, root, path, 0o755))?;
+    at(
+        what,
+        os.mount(
+            Some(Path::new(fstype)),
+            &inside(root, path),
+            Some(fstype),
+            flags,
+            data,
+        ),
+    )
+}
