@@ -4,6 +4,7 @@
 # Node.js, Mosquitto and its clients, openssl (apt); cargo-nextest and cargo-fuzz (cargo).
 # Then: formatting, lints, the runtime bootstraps' own tests, a short fuzzing run of the IPC
 # frame decoder, and every Rust test including the integration tests against the real daemon.
+# The container sandbox tests need root (as CI runs); elsewhere they print why they skip.
 # (The tests fetch awsiotsdk and greengrasssdk from PyPI into target/test-cache on first use.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The sandbox tests run a daemon as an unprivileged user (setpriv) to see the fallback.
+command -v setpriv >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]} (apt)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -95,6 +95,11 @@ impl Control {
         self.invoker.sandbox_choice(config)
     }
 
+    /// The daemon's default sandbox (`--sandbox`).
+    pub fn default_sandbox(&self) -> lambdalet_core::ContainerMode {
+        self.invoker.default_sandbox()
+    }
+
     /// Why container sandboxes are unavailable on this host, when they are.
     pub fn container_unavailable(&self) -> Option<String> {
         self.invoker.container_unavailable().map(str::to_owned)

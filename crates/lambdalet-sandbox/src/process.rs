@@ -122,7 +122,7 @@ fn start(
 ) -> Result<(u32, Waitable), SandboxError> {
     let procs = match cgroup {
         Some(c) => c
-            .procs_files()
+            .join_files()
             .iter()
             .map(|p| std::fs::OpenOptions::new().write(true).open(p))
             .collect::<Result<Vec<_>, _>>()

@@ -153,8 +153,15 @@ pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control, mqtt: Option
     } else {
         String::new()
     };
+    let sandboxes = match (control.default_sandbox(), control.container_unavailable()) {
+        (lambdalet_core::ContainerMode::NoContainer, _) => {
+            "processes (--sandbox process)".to_owned()
+        }
+        (_, None) => "containers (own namespaces, uid and /tmp; cgroup limits)".to_owned(),
+        (_, Some(why)) => format!("processes: containers are unavailable here ({why})"),
+    };
     eprintln!(
-        "\n  lambdalet is up\n\n    Lambda API   {url}\n    MQTT         {}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}\n  Ctrl-C stops it.\n",
+        "\n  lambdalet is up\n\n    Lambda API   {url}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}\n  Ctrl-C stops it.\n",
         mqtt.unwrap_or("off"),
         data_dir.display(),
         if names.is_empty() {

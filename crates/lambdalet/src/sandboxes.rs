@@ -68,7 +68,6 @@ pub async fn start(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Sandboxe
                     "removed the cgroups (and killed the processes) of sandboxes a previous run left behind"
                 );
             }
-            tracing::info!("sandbox limits: {}", c.describe());
             Some(Arc::new(c))
         }
         Err(e) => {

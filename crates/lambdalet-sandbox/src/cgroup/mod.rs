@@ -14,7 +14,7 @@
 //! Every file and process operation goes through [`fs::CgroupOs`], so the logic here is
 //! unit-tested against a recording fake; this module must not call `std::fs` or `kill(2)`
 //! directly. It does not put processes into cgroups either: the sandbox code writes `0` to each
-//! of [`SandboxCgroup::procs_files`] from the child before it execs.
+//! of [`SandboxCgroup::join_files`] from the child before it execs.
 
 mod detect;
 mod error;
@@ -151,7 +151,7 @@ impl Cgroups {
             os,
             layout: Arc::new(layout),
         };
-        tracing::info!(cgroups = %cgroups.describe(), "cgroup.detect");
+        tracing::info!("sandbox limits: {}", cgroups.describe());
         Ok(cgroups)
     }
 

@@ -132,7 +132,7 @@ impl ContainerBackend {
     ) -> Result<Started, SandboxError> {
         let setup = |what: &str, e: std::io::Error| SandboxError::Setup(format!("{what}: {e}"));
         let procs = cgroup
-            .procs_files()
+            .join_files()
             .iter()
             .map(|p| std::fs::OpenOptions::new().write(true).open(p))
             .collect::<Result<Vec<_>, _>>()
