@@ -20,6 +20,8 @@ pub mod runtime_api;
 mod sandboxes;
 mod scheduler;
 mod supervisor;
+#[cfg(test)]
+mod testing;
 
 pub use async_events::{
     Accepted, AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink,

@@ -14,6 +14,13 @@ impl OutputReader {
         Self { rx }
     }
 
+    /// Wraps the read end of a pipe made elsewhere. Only for fake backends in other crates'
+    /// tests (the invoker's scheduler tests); real backends use the crate-private `new`.
+    #[doc(hidden)]
+    pub fn from_pipe(rx: pipe::Receiver) -> Self {
+        Self::new(rx)
+    }
+
     /// Waits for output; returns 0 at end of file (every writer has exited).
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
