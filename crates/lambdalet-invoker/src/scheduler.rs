@@ -128,9 +128,26 @@ struct FunctionState {
     live: usize,
 }
 
+/// Sandboxes told to stop that have not exited yet. They still take room under the daemon-wide
+/// limit (`--max-concurrency` bounds what is alive, not what is in use); the invoker's
+/// maintenance task wakes waiters when one has gone.
+#[derive(Default)]
+pub(crate) struct Stopping {
+    count: std::sync::atomic::AtomicUsize,
+    pub(crate) gone: Notify,
+}
+
+impl Stopping {
+    fn now(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 #[derive(Default)]
 struct State {
+    /// Sandboxes alive (starting, idle or busy), not counting those stopping.
     total_live: usize,
+    stopping: Arc<Stopping>,
     pools: HashMap<PoolKey, PoolState>,
     functions: HashMap<String, FunctionState>,
     closing: bool,
@@ -169,6 +186,11 @@ impl Scheduler {
         }
     }
 
+    /// The sandboxes being stopped, whose exits wake waiters.
+    pub(crate) fn stopping(&self) -> Arc<Stopping> {
+        self.st.lock().stopping.clone()
+    }
+
     /// Registers or updates a version. A new revision makes idle environments of the old one
     /// stop; busy ones stop when released. Returns whether a pinned supervisor must be started.
     pub(crate) fn deploy(&self, spec: Arc<DeployedVersion>) -> bool {
@@ -179,6 +201,7 @@ impl Scheduler {
             pools,
             functions,
             total_live,
+            stopping,
             ..
         } = &mut *st;
         let pool = pools
@@ -188,7 +211,7 @@ impl Scheduler {
             pool.spec = spec;
             let func = functions.entry(key.0.clone()).or_default();
             for instance in std::mem::take(&mut pool.idle) {
-                discard(pool, func, total_live, instance);
+                discard(pool, func, total_live, stopping, instance);
             }
         }
         pool.health = Health::Active;
@@ -217,13 +240,14 @@ impl Scheduler {
             pools,
             functions,
             total_live,
+            stopping,
             ..
         } = &mut *st;
         for key in keys {
             if let Some(mut pool) = pools.remove(&key) {
                 let func = functions.entry(key.0.clone()).or_default();
                 for instance in std::mem::take(&mut pool.idle) {
-                    discard(&mut pool, func, total_live, instance);
+                    discard(&mut pool, func, total_live, stopping, instance);
                 }
                 for w in pool.queue.drain(..) {
                     let _ = w.send(GrantMsg(Grant::Refused(Refusal::Gone(format!(
@@ -271,11 +295,12 @@ impl Scheduler {
         if blocked_only_by_global(&st, key, self.global_max) {
             evict_lru_idle(&mut st, key);
         }
-        let total = st.total_live;
+        let total = st.total_live + st.stopping.now();
         let State {
             pools,
             functions,
             total_live,
+            stopping,
             ..
         } = &mut *st;
         let pool = pools.get_mut(key).expect("inserted above");
@@ -297,7 +322,7 @@ impl Scheduler {
                 pool.busy += 1;
                 return Ok(Acquired::Now(Lease::Warm(instance)));
             }
-            discard(pool, func, total_live, instance);
+            discard(pool, func, total_live, stopping, instance);
         }
         if !pool.pinned() && can_start(pool, func, total, self.global_max) {
             reserve(pool, func, total_live);
@@ -355,6 +380,7 @@ impl Scheduler {
             pools,
             functions,
             total_live,
+            stopping,
             ..
         } = &mut *st;
         let Some(pool) = pools.get_mut(key) else {
@@ -372,7 +398,7 @@ impl Scheduler {
         }
         let current = instance.spec.revision_id == pool.spec.revision_id;
         if !healthy || !current || matches!(pool.health, Health::Failed(_)) {
-            discard(pool, func, total_live, instance);
+            discard(pool, func, total_live, stopping, instance);
             drop(st);
             self.wake();
             return;
@@ -417,7 +443,7 @@ impl Scheduler {
         if st.closing {
             return None;
         }
-        let total = st.total_live;
+        let total = st.total_live + st.stopping.now();
         let State {
             pools,
             functions,
@@ -472,6 +498,7 @@ impl Scheduler {
             pools,
             functions,
             total_live,
+            stopping,
             ..
         } = &mut *st;
         let Some(pool) = pools.get_mut(key) else {
@@ -480,7 +507,7 @@ impl Scheduler {
         if let Some(i) = pool.idle.iter().position(|x| x.id == id) {
             let instance = pool.idle.remove(i);
             let func = functions.entry(key.0.clone()).or_default();
-            discard(pool, func, total_live, instance);
+            discard(pool, func, total_live, stopping, instance);
         }
     }
 
@@ -492,6 +519,7 @@ impl Scheduler {
             pools,
             functions,
             total_live,
+            stopping,
             ..
         } = &mut *st;
         let mut short = Vec::new();
@@ -511,7 +539,7 @@ impl Scheduler {
                 let instance = pool.idle.remove(0);
                 tracing::debug!(function = %key.0, version = %key.1, sandbox = %instance.id, "sandbox.reap");
                 let func = functions.entry(key.0.clone()).or_default();
-                discard(pool, func, total_live, instance);
+                discard(pool, func, total_live, stopping, instance);
                 reaped += 1;
             }
             if (pool.live() as u32) < pool.provisioned && pool.health == Health::Active {
@@ -603,6 +631,7 @@ impl Scheduler {
                     pools,
                     functions,
                     total_live,
+                    stopping,
                     ..
                 } = &mut *st;
                 let Some(pool) = pools.get_mut(&key) else {
@@ -616,7 +645,7 @@ impl Scheduler {
                     break;
                 }
                 let func = functions.entry(key.0.clone()).or_default();
-                if !can_start(pool, func, *total_live, global_max) {
+                if !can_start(pool, func, *total_live + stopping.now(), global_max) {
                     break;
                 }
                 reserve(pool, func, total_live);
@@ -696,13 +725,14 @@ fn evict_lru_idle(st: &mut State, except: &PoolKey) -> bool {
         pools,
         functions,
         total_live,
+        stopping,
         ..
     } = st;
     let pool = pools.get_mut(&key).expect("found above");
     let instance = pool.idle.remove(0);
     tracing::debug!(function = %key.0, version = %key.1, sandbox = %instance.id, "sandbox.evict: making room under --max-concurrency");
     let func = functions.entry(key.0.clone()).or_default();
-    discard(pool, func, total_live, instance);
+    discard(pool, func, total_live, stopping, instance);
     true
 }
 
@@ -717,6 +747,7 @@ fn discard(
     pool: &mut PoolState,
     func: &mut FunctionState,
     total_live: &mut usize,
+    stopping: &Arc<Stopping>,
     instance: Instance,
 ) {
     pool.sandboxes.remove(&instance.id);
@@ -725,7 +756,17 @@ fn discard(
     if pool.pinned() {
         pool.supervisor.notify_one();
     }
-    tokio::spawn(instance.stop(STOP_GRACE));
+    stopping
+        .count
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let stopping = stopping.clone();
+    tokio::spawn(async move {
+        instance.stop(STOP_GRACE).await;
+        stopping
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        stopping.gone.notify_one();
+    });
 }
 
 fn throttled(

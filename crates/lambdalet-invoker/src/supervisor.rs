@@ -131,8 +131,21 @@ pub(crate) fn watch_status(instance: &Instance, version: &DeployedVersion) {
 pub(crate) async fn maintain(inner: Weak<Inner>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let Some(stopping) = inner.upgrade().map(|i| i.sched.stopping()) else {
+        return;
+    };
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            // A stopped sandbox made room under the daemon-wide limit.
+            _ = stopping.gone.notified() => {
+                match inner.upgrade() {
+                    Some(inner) => inner.sched.wake(),
+                    None => break,
+                }
+                continue;
+            }
+        }
         let Some(inner) = inner.upgrade() else { break };
         if inner.closing.load(std::sync::atomic::Ordering::Acquire) {
             break;
