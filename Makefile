@@ -10,8 +10,10 @@ up:
 test:
 	./scripts/test.sh
 
-## Measure lambdalet against its baselines (see docs/benchmarks.md).
+## Measure lambdalet against its baselines (see docs/benchmarks.md); installs runc (the OCI
+## baseline of the sandbox benchmarks) if missing.
 bench:
+	command -v runc >/dev/null || [ -x /usr/sbin/runc ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc)
 	cargo build --release -p lambdalet -p hello-rust
 	cargo run --release -p lambdalet-bench -- all
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold|scale|pinned|async|memory|topics|mqtt] [--lambdalet PATH]
+usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|topics|mqtt] [--lambdalet PATH]
                        [--quick] [--json FILE] [--samples N] [--duration SECS]
 
   all (default)     every group below, in this order
@@ -12,6 +12,10 @@ usage: lambdalet-bench [all|warm|cold|scale|pinned|async|memory|topics|mqtt] [--
                     hello) vs a bare hyper echo server
   cold              idle memory; cold starts vs `python3.11 -c 'import app'` and the Rust
                     hello binary run directly
+  sandbox           idle memory; sandbox creation to the runtime's first `next` (Rust hello):
+                    the binary run directly, runc running it from an OCI bundle (installed by
+                    `make bench`), lambdalet's process and container sandboxes; warm invoke
+                    (Python no-op) in a container vs a process; the Python cold start in each
   scale             idle memory; an on-demand Python no-op (maxInstancesCount 64) at
                     concurrency 1, 8 and 64 vs the echo server at the same concurrency
   pinned            idle memory; a pinned Python no-op (one sandbox, FIFO queue) at
@@ -42,6 +46,7 @@ pub enum Mode {
     All,
     Warm,
     Cold,
+    Sandbox,
     Scale,
     Pinned,
     Async,
@@ -103,13 +108,14 @@ impl Args {
             };
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "all" | "warm" | "cold" | "scale" | "pinned" | "async" | "memory" | "topics"
-                | "mqtt"
+                "all" | "warm" | "cold" | "sandbox" | "scale" | "pinned" | "async" | "memory"
+                | "topics" | "mqtt"
                     if mode.is_none() =>
                 {
                     mode = Some(match a.as_str() {
                         "warm" => Mode::Warm,
                         "cold" => Mode::Cold,
+                        "sandbox" => Mode::Sandbox,
                         "scale" => Mode::Scale,
                         "pinned" => Mode::Pinned,
                         "async" => Mode::Async,

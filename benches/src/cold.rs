@@ -21,19 +21,21 @@ use crate::stub::Stub;
 use crate::zips;
 
 /// One function kind to cold-start.
-struct Subject<'a> {
-    label: &'static str,
-    section: &'static str,
-    runtime: &'static str,
-    handler: &'static str,
-    zip: &'a [u8],
-    target: f64,
+pub(crate) struct Subject<'a> {
+    pub label: &'static str,
+    pub section: &'static str,
+    pub runtime: &'static str,
+    pub handler: &'static str,
+    pub zip: &'a [u8],
+    pub target: f64,
+    /// `LambdaletConfig` of the function (its sandbox), or null for the daemon's default.
+    pub lifecycle: serde_json::Value,
 }
 
 /// The figures of one sample.
-struct Sample {
-    e2e_ms: f64,
-    init_ms: Option<f64>,
+pub(crate) struct Sample {
+    pub e2e_ms: f64,
+    pub init_ms: Option<f64>,
 }
 
 pub async fn python(
@@ -43,19 +45,48 @@ pub async fn python(
     args: &Args,
     report: &mut Report,
 ) -> anyhow::Result<()> {
+    python_in(
+        daemon,
+        root,
+        python,
+        "cold start, Python hello (baseline: python3.11 -c 'import app', spawn to exit)",
+        serde_json::Value::Null,
+        args,
+        report,
+    )
+    .await?;
+    site_cost(python, args.samples.min(10), report).await
+}
+
+/// The Python cold start in the sandbox `lifecycle` asks for (null: the daemon's default).
+pub(crate) async fn python_in(
+    daemon: &Daemon,
+    root: &Path,
+    python: &Path,
+    section: &'static str,
+    lifecycle: serde_json::Value,
+    args: &Args,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let app_path = root.join("examples/hello-python/app.py");
     let app =
         std::fs::read(&app_path).with_context(|| format!("cannot read {}", app_path.display()))?;
     let zip = zips::build(&[("app.py", &app, 0o644)])?;
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("app.py"), &app)?;
+    let label = match lifecycle["containerMode"].as_str() {
+        Some("NoContainer") => "python-process",
+        Some(_) => "python-container",
+        None => "python",
+    };
     let subject = Subject {
-        label: "python",
-        section: "cold start, Python hello (baseline: python3.11 -c 'import app', spawn to exit)",
+        label,
+        section,
         runtime: "python3.11",
         handler: "app.handler",
         zip: &zip,
         target: 1.2,
+        lifecycle,
     };
     let baseline = || async {
         let t0 = Instant::now();
@@ -71,8 +102,7 @@ pub async fn python(
         anyhow::ensure!(status.success(), "python -c 'import app' failed: {status}");
         Ok(ms)
     };
-    measure(daemon, &subject, baseline, args, report).await?;
-    site_cost(python, args.samples.min(10), report).await
+    measure(daemon, &subject, baseline, args, report).await
 }
 
 /// Notes what Python's `site` (site-packages and its `.pth` files) costs at every interpreter
@@ -120,6 +150,7 @@ pub async fn rust(
         handler: "bootstrap",
         zip: &zip,
         target: 1.5,
+        lifecycle: serde_json::Value::Null,
     };
     let baseline = || async {
         let stub = Stub::start(1).await?;
@@ -248,13 +279,21 @@ where
 
 /// Deploys `name`, times its first invocation from the client, reads its Init Duration,
 /// deletes it and waits for its sandbox to stop. A failed invocation is `Ok(Err(why))`.
-async fn sample(
+pub(crate) async fn sample(
     daemon: &Daemon,
     conn: &mut Conn,
     s: &Subject<'_>,
     name: &str,
 ) -> anyhow::Result<Result<Sample, String>> {
-    api::create_function(daemon.addr, name, s.runtime, s.handler, s.zip).await?;
+    api::create_function_with(
+        daemon.addr,
+        name,
+        s.runtime,
+        s.handler,
+        s.zip,
+        s.lifecycle.clone(),
+    )
+    .await?;
     let t0 = Instant::now();
     let reply = api::invoke(conn, name, &json!({ "name": "bench" })).await?;
     let e2e_ms = t0.elapsed().as_secs_f64() * 1e3;

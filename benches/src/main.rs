@@ -21,7 +21,9 @@ mod mqtt_client;
 mod pinned;
 mod proc;
 mod report;
+mod runc;
 mod runtime_loop;
+mod sandbox;
 mod scale;
 mod sqlite_base;
 mod stats;
@@ -101,7 +103,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
     })?;
     let python = machine::real_python("python3.11");
-    let bootstrap = if args.mode.includes(Mode::Cold) || args.mode.includes(Mode::Warm) {
+    let bootstrap = if args.mode.includes(Mode::Cold)
+        || args.mode.includes(Mode::Warm)
+        || args.mode.includes(Mode::Sandbox)
+    {
         Some(machine::rust_bootstrap(&root))
     } else {
         None
@@ -196,6 +201,9 @@ async fn measure(
             Some(Err(e)) => report.note(format!("Rust cold start skipped: {e}")),
             None => {}
         }
+    }
+    if args.mode.includes(Mode::Sandbox) {
+        sandbox::run(daemon, root, python, bootstrap, args, report).await?;
     }
     // The groups below all use a Python no-op function, except `topics`.
     let py = match python {

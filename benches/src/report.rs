@@ -46,6 +46,8 @@ pub enum Target {
     None,
     /// ours / baseline must be at most this.
     RatioAtMost(f64),
+    /// At most this many milliseconds more than the baseline.
+    AddedMsAtMost(f64),
     /// An absolute floor on our figure (throughput), whatever the baseline.
     AtLeast(f64),
     /// An absolute ceiling on our figure in MB (memory), whatever the baseline.
@@ -57,15 +59,20 @@ impl Target {
         match self {
             Target::None => "-".to_owned(),
             Target::RatioAtMost(r) => format!("≤ {r}x"),
+            Target::AddedMsAtMost(ms) => format!("≤ +{ms} ms"),
             Target::AtLeast(v) => format!("≥ {v:.0}/s (absolute)"),
             Target::AtMostMb(v) => format!("≤ {v:.0} MB (absolute)"),
         }
     }
 
-    fn met(self, ours: Option<f64>, ratio: Option<f64>) -> Option<bool> {
+    fn met(self, ours: Option<f64>, baseline: Option<f64>, ratio: Option<f64>) -> Option<bool> {
         match self {
             Target::None => None,
             Target::RatioAtMost(r) => ratio.map(|x| x <= r),
+            Target::AddedMsAtMost(ms) => match (ours, baseline) {
+                (Some(o), Some(b)) => Some(o - b <= ms),
+                _ => None,
+            },
             Target::AtLeast(v) => ours.map(|x| x >= v),
             Target::AtMostMb(v) => ours.map(|x| x <= v),
         }
@@ -134,7 +141,7 @@ impl Report {
         let mut sections = Vec::new();
         for r in &self.rows {
             let ratio = r.ratio();
-            let target = match r.target.met(r.ours, ratio) {
+            let target = match r.target.met(r.ours, r.baseline, ratio) {
                 None => r.target.describe(),
                 Some(true) => format!("{}: met", r.target.describe()),
                 Some(false) => format!("{}: MISSED", r.target.describe()),
@@ -223,7 +230,7 @@ impl Report {
                     "lambdalet": r.ours,
                     "ratio": ratio,
                     "target": match r.target { Target::None => Value::Null, t => t.describe().into() },
-                    "met": r.target.met(r.ours, ratio),
+                    "met": r.target.met(r.ours, r.baseline, ratio),
                 })
             })
             .collect();

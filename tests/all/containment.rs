@@ -437,3 +437,80 @@ pub fn chmod(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+#[test]
+fn greengrass_container_params_apply() {
+    let Some(d) = container_daemon(&[]) else {
+        return;
+    };
+    // addGroupOwner: the source's group joins the function's groups; mountROSysfs: /sys
+    // appears, read-only.
+    let shared = tempfile::tempdir().expect("shared");
+    std::os::unix::fs::chown(shared.path(), Some(0), Some(4242)).expect("chown");
+    chmod(shared.path(), 0o770);
+    let volume = format!("{}:/shared:rw:group", shared.path().display());
+    deploy_escape(
+        &d,
+        "gg",
+        "app.identity",
+        &[
+            "--volume",
+            &volume,
+            "--mount-ro-sysfs",
+            "--container-memory",
+            "65536",
+        ],
+    );
+    let id = call(&d, "gg", json!({}));
+    assert!(
+        id["groups"]
+            .as_array()
+            .is_some_and(|g| g.contains(&json!(4242))),
+        "{id}"
+    );
+    set_handler(&d, "gg", "app.write_paths");
+    let w = call(
+        &d,
+        "gg",
+        json!({ "paths": ["/shared/by-group", "/sys/kernel/x"] }),
+    );
+    assert_eq!(
+        w["/shared/by-group"]["ok"], true,
+        "group access to the volume: {w}"
+    );
+    assert_eq!(w["/sys/kernel/x"]["errno"], "EROFS", "{w}");
+    set_handler(&d, "gg", "app.list_paths");
+    let l = call(&d, "gg", json!({ "paths": ["/sys/class"] }));
+    assert_eq!(l["/sys/class"]["ok"], true, "{l}");
+    // containerParams.memorySize (KB) is the limit: 64 MB here, whatever MemorySize says.
+    let f = function(&d, "gg");
+    assert_eq!(
+        f["LambdaletConfig"]["containerParams"]["memorySize"], 65536,
+        "{f}"
+    );
+    set_handler(&d, "gg", "app.allocate");
+    let r = d.invoke("gg", r#"{"mb": 100}"#);
+    assert_eq!(r.json()["errorType"], "Runtime.OutOfMemory", "{}", r.text());
+    // Without mountROSysfs there is no /sys content.
+    deploy_escape(&d, "nosys", "app.list_paths", &[]);
+    let l = call(&d, "nosys", json!({ "paths": ["/sys/class"] }));
+    assert_eq!(l["/sys/class"]["errno"], "ENOENT", "{l}");
+}
+
+#[test]
+fn a_fixed_sandbox_user_runs_every_function() {
+    let Some(d) = container_daemon(&["--sandbox-user", "65534:65534"]) else {
+        return;
+    };
+    deploy_escape(&d, "nobody1", "app.identity", &[]);
+    deploy_escape(&d, "nobody2", "app.identity", &[]);
+    for name in ["nobody1", "nobody2"] {
+        let id = call(&d, name, json!({}));
+        assert_eq!(
+            (id["uid"].clone(), id["gid"].clone()),
+            (json!(65534), json!(65534)),
+            "{id}"
+        );
+        assert_eq!(id["status"]["CapEff"], "0000000000000000");
+    }
+}
