@@ -22,6 +22,7 @@ use crate::scale::start_sandboxes;
 use crate::zips;
 
 const SECTION: &str = "daemon memory with 100 warm idle sandboxes (baseline: bare hyper echo server process; per sandbox: a bare python3.11 at rest)";
+const SECTION_PROCESS: &str = "the same with 100 process sandboxes (containerMode NoContainer)";
 const FUNCTION: &str = "bench-memory";
 const SANDBOXES: usize = 100;
 
@@ -48,7 +49,10 @@ pub async fn run(bin: &Path, python: &Path, report: &mut Report) -> anyhow::Resu
     );
     // As for the idle row: let it finish starting up.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let result = measure(&daemon, python, report).await;
+    let mut result = measure(&daemon, python, true, report).await;
+    if result.is_ok() {
+        result = measure(&daemon, python, false, report).await;
+    }
     if let Err(e) = result {
         return Err(e.context(format!(
             "the memory benchmark's daemon's last log lines:\n{}",
@@ -63,7 +67,18 @@ pub async fn run(bin: &Path, python: &Path, report: &mut Report) -> anyhow::Resu
     Ok(())
 }
 
-async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow::Result<()> {
+async fn measure(
+    daemon: &Daemon,
+    python: &Path,
+    container: bool,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let section = if container { SECTION } else { SECTION_PROCESS };
+    let mode = if container {
+        "GreengrassContainer"
+    } else {
+        "NoContainer"
+    };
     let rss_before = proc::rss_mb(daemon.pid());
     let threads_before = proc::threads(daemon.pid());
     let zip = zips::build(&[("sleepy.py", zips::SLEEPY_PY.as_bytes(), 0o644)])?;
@@ -73,7 +88,7 @@ async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow:
         "python3.11",
         "sleepy.handler",
         &zip,
-        json!({ "maxInstancesCount": SANDBOXES }),
+        json!({ "maxInstancesCount": SANDBOXES, "containerMode": mode }),
     )
     .await?;
     let t0 = Instant::now();
@@ -102,6 +117,14 @@ async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow:
         .filter_map(|(p, _)| proc::pss_mb(*p))
         .collect();
     let (rss_sum, pss_sum) = (rss.iter().sum::<f64>(), pss.iter().sum::<f64>());
+    // A container sandbox is two processes, its init (the daemon's direct child) and the
+    // runtime; a process sandbox one. Per sandbox means per direct child.
+    let inits: Vec<u32> = proc::children_of(daemon.pid())
+        .into_iter()
+        .filter(|(_, comm)| comm != "python3.11")
+        .map(|(p, _)| p)
+        .collect();
+    let init_pss: f64 = inits.iter().filter_map(|p| proc::pss_mb(*p)).sum();
     let mean = |sum: f64, n: usize| (n > 0).then(|| sum / n as f64);
     let mut names: Vec<&str> = sandboxes.iter().map(|(_, c)| c.as_str()).collect();
     names.sort_unstable();
@@ -125,7 +148,7 @@ async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow:
         sandboxes.len()
     );
     report.note(format!(
-        "memory (a new daemon): {SANDBOXES} simultaneous invocations took {:.1} s; then the daemon counted {} idle, {} busy, {} starting; {} sandbox processes ({} direct children of the daemon; {}); daemon VmRSS {} MB at rest before deploying ({} threads), {} MB with them ({} threads); sandboxes: VmRSS {rss_sum:.0} MB in all, PSS {pss_sum:.0} MB in all (PSS splits shared pages such as the interpreter's among the processes that map them)",
+        "memory ({mode}): {SANDBOXES} simultaneous invocations took {:.1} s; then the daemon counted {} idle, {} busy, {} starting; {} sandbox processes ({} direct children of the daemon; {}); daemon VmRSS {} MB at rest before deploying ({} threads), {} MB with them ({} threads); sandboxes: VmRSS {rss_sum:.0} MB in all, PSS {pss_sum:.0} MB in all (PSS splits shared pages such as the interpreter's among the processes that map them)",
         took.as_secs_f64(),
         inst.idle,
         inst.busy,
@@ -139,7 +162,7 @@ async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow:
         threads.map_or_else(|| "?".to_owned(), |v| v.to_string()),
     ));
     report.row(Row {
-        section: SECTION,
+        section,
         metric: format!("daemon VmRSS, {SANDBOXES} idle sandboxes"),
         unit: Unit::Megabytes,
         baseline: rss_echo,
@@ -147,27 +170,35 @@ async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow:
         target: Target::None,
     });
     report.row(Row {
-        section: SECTION,
+        section,
         metric: "daemon VmRSS added per sandbox".into(),
         unit: Unit::Kilobytes,
         baseline: None,
         ours: per_sandbox_kb,
         target: Target::None,
     });
+    if !inits.is_empty() {
+        report.note(format!(
+            "memory: {} container inits, PSS {:.1} MB in all ({:.0} KB each): their share of each sandbox's PSS below",
+            inits.len(),
+            init_pss,
+            init_pss * 1024.0 / inits.len() as f64
+        ));
+    }
     report.row(Row {
-        section: SECTION,
-        metric: "sandbox VmRSS, mean".into(),
+        section,
+        metric: "sandbox VmRSS (all its processes), mean".into(),
         unit: Unit::Megabytes,
         baseline: py_rss,
-        ours: mean(rss_sum, rss.len()),
+        ours: mean(rss_sum, direct),
         target: Target::None,
     });
     report.row(Row {
-        section: SECTION,
-        metric: "sandbox PSS, mean".into(),
+        section,
+        metric: "sandbox PSS (all its processes), mean".into(),
         unit: Unit::Megabytes,
         baseline: py_pss,
-        ours: mean(pss_sum, pss.len()),
+        ours: mean(pss_sum, direct),
         target: Target::None,
     });
 
@@ -181,7 +212,7 @@ async fn measure(daemon: &Daemon, python: &Path, report: &mut Report) -> anyhow:
     } else {
         tokio::time::sleep(Duration::from_millis(300)).await;
         report.note(format!(
-            "memory: all sandboxes gone {:.0} ms after DeleteFunction; daemon VmRSS then {} MB",
+            "memory ({mode}): all sandboxes gone {:.0} ms after DeleteFunction; daemon VmRSS then {} MB",
             t0.elapsed().as_secs_f64() * 1e3,
             proc::rss_mb(daemon.pid()).map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"))
         ));

@@ -9,6 +9,7 @@ mod aws_cli;
 mod bad_input;
 mod boto3;
 mod cli;
+mod container_params;
 mod containment;
 mod encoding;
 mod events;
