@@ -62,6 +62,40 @@ fn only_listed_devices_are_there() {
         err.contains("/dev/ttyNOPE0") && err.contains("devices[0]"),
         "{err}"
     );
+    // So is a volume whose source is missing, and a volume where the sandbox's own things are;
+    // neither leaves a function behind.
+    for (volume, says) in [
+        (
+            "/nonexistent/lambdalet-src:/data",
+            "volumes[0].sourcePath /nonexistent/lambdalet-src",
+        ),
+        ("/tmp:/var/task", "the sandbox's own /var/task"),
+        ("/sys/class:/x", "under /sys"),
+    ] {
+        let o = d.cli(&[
+            "deploy",
+            fixture("escape").to_str().expect("utf-8"),
+            "--name",
+            "novol",
+            "--runtime",
+            "python3.11",
+            "--handler",
+            "app.devices",
+            "--volume",
+            volume,
+        ]);
+        assert!(!o.status.success(), "{volume}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(says) && err.contains("InvalidParameterValue"),
+            "{volume}: {err}"
+        );
+    }
+    assert_eq!(
+        d.http("GET", "/2015-03-31/functions/novol", None, &[])
+            .status,
+        404
+    );
 }
 
 #[test]

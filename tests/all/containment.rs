@@ -39,26 +39,11 @@ pub fn container_daemon(extra: &[&str]) -> Option<Daemon> {
 
 /// Deploys the escape fixture as `name` with extra `lambdalet deploy` flags.
 pub fn deploy_escape(d: &Daemon, name: &str, handler: &str, extra: &[&str]) -> Value {
-    let dir = fixture("escape");
-    let mut args = vec![
-        "deploy",
-        dir.to_str().expect("utf-8"),
-        "--name",
+    d.deploy_python(
+        &fixture("escape"),
         name,
-        "--runtime",
-        "python3.11",
-        "--handler",
         handler,
-        "--timeout",
-        "30",
-    ];
-    args.extend_from_slice(extra);
-    let o = d.cli(&args);
-    assert!(
-        o.status.success(),
-        "deploy {name}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        d.log()
+        &[&["--timeout", "30"], extra].concat(),
     );
     function(d, name)
 }

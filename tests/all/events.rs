@@ -37,26 +37,7 @@ fn with_package(fixture_name: &str, package: &str, dst: &Path) -> PathBuf {
 }
 
 fn deploy(d: &Daemon, name: &str, dir: &Path, handler: &str, extra: &[&str]) {
-    let dir = dir.to_str().expect("utf-8");
-    let mut args = vec![
-        "deploy",
-        dir,
-        "--name",
-        name,
-        "--runtime",
-        "python3.11",
-        "--handler",
-        handler,
-        "--timeout",
-        "10",
-    ];
-    args.extend_from_slice(extra);
-    let o = d.cli(&args);
-    assert!(
-        o.status.success(),
-        "deploy {name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    d.deploy_python(dir, name, handler, &[&["--timeout", "10"], extra].concat());
 }
 
 fn metric(d: &Daemon, name: &str) -> u64 {

@@ -300,6 +300,30 @@ impl Daemon {
         assert_eq!(r.status, 200, "{}", r.text());
     }
 
+    /// `lambdalet deploy DIR --name NAME --runtime python3.11 --handler HANDLER EXTRA...`,
+    /// which must succeed.
+    pub fn deploy_python(&self, dir: &Path, name: &str, handler: &str, extra: &[&str]) {
+        let dir = dir.to_str().expect("utf-8");
+        let mut args = vec![
+            "deploy",
+            dir,
+            "--name",
+            name,
+            "--runtime",
+            "python3.11",
+            "--handler",
+            handler,
+        ];
+        args.extend_from_slice(extra);
+        let o = self.cli(&args);
+        assert!(
+            o.status.success(),
+            "deploy {name}: {}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            self.log()
+        );
+    }
+
     /// Runs `lambdalet <args>` as a client of this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(LAMBDALET)

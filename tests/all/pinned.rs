@@ -11,21 +11,12 @@ use serde_json::{Value, json};
 use crate::harness::{Daemon, eventually, fixture};
 
 fn deploy_pinned(d: &Daemon, name: &str, handler: &str, extra: &[&str]) {
-    let dir = fixture("py-basic");
-    let mut args = vec![
-        "deploy",
-        dir.to_str().expect("utf-8"),
-        "--name",
+    d.deploy_python(
+        &fixture("py-basic"),
         name,
-        "--runtime",
-        "python3.11",
-        "--handler",
         handler,
-        "--pinned",
-    ];
-    args.extend_from_slice(extra);
-    let o = d.cli(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        &[&["--pinned"], extra].concat(),
+    );
 }
 
 fn read_lines(path: &Path) -> Vec<String> {

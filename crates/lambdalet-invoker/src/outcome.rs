@@ -70,34 +70,8 @@ pub(crate) fn conclude(
                 status: Some(("error", Some("Function.ResponseSizeTooLarge"))),
             }
         }
-        Ending::Crashed(why) => {
-            log.push_str(&format!(
-                "RequestId: {request_id} Error: {why}\nRuntime.ExitError\n"
-            ));
-            Concluded {
-                payload: error_json(
-                    "Runtime.ExitError",
-                    &format!("RequestId: {request_id} Error: {why}"),
-                ),
-                content_type: json,
-                outcome: Outcome::Crash,
-                status: Some(("error", Some("Runtime.ExitError"))),
-            }
-        }
-        Ending::OutOfMemory(why) => {
-            log.push_str(&format!(
-                "RequestId: {request_id} Error: {why}\nRuntime.OutOfMemory\n"
-            ));
-            Concluded {
-                payload: error_json(
-                    "Runtime.OutOfMemory",
-                    &format!("RequestId: {request_id} Error: {why}"),
-                ),
-                content_type: json,
-                outcome: Outcome::Crash,
-                status: Some(("error", Some("Runtime.OutOfMemory"))),
-            }
-        }
+        Ending::Crashed(why) => exited(request_id, &why, "Runtime.ExitError", log),
+        Ending::OutOfMemory(why) => exited(request_id, &why, "Runtime.OutOfMemory", log),
         Ending::TimedOut => {
             let secs = timeout.as_secs();
             log.push_str(&format!(
@@ -116,6 +90,19 @@ pub(crate) fn conclude(
                 status: Some(("timeout", None)),
             }
         }
+    }
+}
+
+/// A runtime that exited mid-invocation (`why`: `Runtime exited with error: ...`), reported
+/// with `error_type` as the service does.
+fn exited(request_id: &str, why: &str, error_type: &'static str, log: &mut String) -> Concluded {
+    let message = format!("RequestId: {request_id} Error: {why}");
+    log.push_str(&format!("{message}\n{error_type}\n"));
+    Concluded {
+        payload: error_json(error_type, &message),
+        content_type: "application/json".to_owned(),
+        outcome: Outcome::Crash,
+        status: Some(("error", Some(error_type))),
     }
 }
 

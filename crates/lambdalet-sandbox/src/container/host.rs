@@ -6,7 +6,7 @@ use std::path::Path;
 
 use lambdalet_core::ContainerParams;
 
-use super::plan::{HostEntry, HostView};
+use super::plan::{DeviceNode, HostEntry, HostView};
 
 /// `lstat` of the live filesystem.
 #[derive(Debug, Default, Clone, Copy)]
@@ -24,14 +24,14 @@ impl HostView for RealHost {
             HostEntry::File { gid: m.gid() }
         } else if t.is_char_device() || t.is_block_device() {
             let rdev = m.rdev();
-            HostEntry::Device {
+            HostEntry::Device(DeviceNode {
                 char: t.is_char_device(),
                 major: libc::major(rdev),
                 minor: libc::minor(rdev),
                 mode: m.mode() & 0o7777,
                 uid: m.uid(),
                 gid: m.gid(),
-            }
+            })
         } else {
             HostEntry::Other
         })
@@ -93,12 +93,12 @@ mod tests {
         ));
         assert!(matches!(
             h.entry(Path::new("/dev/null")),
-            Some(HostEntry::Device {
+            Some(HostEntry::Device(DeviceNode {
                 char: true,
                 major: 1,
                 minor: 3,
                 ..
-            })
+            }))
         ));
         assert_eq!(h.entry(Path::new("/nonexistent/x")), None);
         let dir = tempfile::tempdir().expect("tempdir");

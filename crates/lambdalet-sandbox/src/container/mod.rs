@@ -289,22 +289,16 @@ fn device_rules(plan: &InitPlan) -> Vec<DeviceRule> {
         .steps
         .iter()
         .filter_map(|s| match s {
-            plan::Step::Mknod {
-                char,
-                major,
-                minor,
-                mode,
-                ..
-            } => Some(DeviceRule {
-                kind: if *char {
+            plan::Step::Mknod { node, .. } => Some(DeviceRule {
+                kind: if node.char {
                     DeviceKind::Char
                 } else {
                     DeviceKind::Block
                 },
-                major: *major,
-                minor: Some(*minor),
+                major: node.major,
+                minor: Some(node.minor),
                 read: true,
-                write: mode & 0o222 != 0,
+                write: node.mode & 0o222 != 0,
                 mknod: true,
             }),
             _ => None,

@@ -37,16 +37,36 @@ pub(crate) enum HostEntry {
     /// A symbolic link and its target as written.
     Symlink(PathBuf),
     /// A character or block device node.
-    Device {
-        char: bool,
-        major: u32,
-        minor: u32,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-    },
+    Device(DeviceNode),
     /// A socket, fifo or other special file.
     Other,
+}
+
+/// A device node: what the host's is, and what the sandbox's gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeviceNode {
+    /// Character (else block) device.
+    pub char: bool,
+    pub major: u32,
+    pub minor: u32,
+    /// Permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl DeviceNode {
+    /// A root-owned character device anyone may read and write (`/dev/null` and friends).
+    pub(crate) fn public(major: u32, minor: u32) -> Self {
+        Self {
+            char: true,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        }
+    }
 }
 
 /// Flags of a mount, beyond its kind.
@@ -111,12 +131,7 @@ pub(crate) enum Step {
     },
     Mknod {
         path: PathBuf,
-        char: bool,
-        major: u32,
-        minor: u32,
-        mode: u32,
-        uid: u32,
-        gid: u32,
+        node: DeviceNode,
     },
     /// Hides a file (binds /dev/null over it) or directory (an empty read-only tmpfs) if it
     /// exists.

@@ -41,14 +41,14 @@ pub(crate) fn debian() -> Table {
     t.insert("/srv/config.json".into(), HostEntry::File { gid: 0 });
     t.insert(
         "/dev/ttyUSB0".into(),
-        HostEntry::Device {
+        HostEntry::Device(DeviceNode {
             char: true,
             major: 188,
             minor: 0,
             mode: 0o660,
             uid: 0,
             gid: 20,
-        },
+        }),
     );
     t.insert("/etc/shadow".into(), file);
     Table(t)
@@ -202,12 +202,14 @@ fn volumes_devices_sysfs_and_no_network() {
     assert!(
         p.steps.contains(&Step::Mknod {
             path: "/dev/ttyUSB0".into(),
-            char: true,
-            major: 188,
-            minor: 0,
-            mode: 0o440,
-            uid: 0,
-            gid: 20
+            node: DeviceNode {
+                char: true,
+                major: 188,
+                minor: 0,
+                mode: 0o440,
+                uid: 0,
+                gid: 20
+            }
         }),
         "ro takes the write bits away"
     );

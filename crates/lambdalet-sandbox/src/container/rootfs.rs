@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::spec::{ContainerSpec, Limits};
 
-use super::plan::{Flags, HostEntry, HostView, LOCKED, PlanError, Step, ro_bind};
+use super::plan::{DeviceNode, Flags, HostEntry, HostView, LOCKED, PlanError, Step, ro_bind};
 
 /// Host directories whose contents every sandbox sees read-only (when the host has them).
 pub const SYSTEM_DIRS: &[&str] = &[
@@ -117,26 +117,18 @@ pub(super) fn dev(
             noexec: true,
         },
     });
-    for (name, minor) in [("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)] {
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         steps.push(Step::Mknod {
             path: format!("/dev/{name}").into(),
-            char: true,
-            major: 1,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
+            node: DeviceNode::public(major, minor),
         });
     }
-    steps.push(Step::Mknod {
-        path: "/dev/tty".into(),
-        char: true,
-        major: 5,
-        minor: 0,
-        mode: 0o666,
-        uid: 0,
-        gid: 0,
-    });
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -160,36 +152,26 @@ pub(super) fn dev(
     });
     let mut groups = Vec::new();
     for (i, d) in spec.devices.iter().enumerate() {
-        let Some(HostEntry::Device {
-            char,
-            major,
-            minor,
-            mode,
-            uid,
-            gid,
-        }) = host.entry(Path::new(&d.path))
-        else {
+        let Some(HostEntry::Device(host_node)) = host.entry(Path::new(&d.path)) else {
             return Err(PlanError(format!(
                 "device {i}: {} is not a device node on this host",
                 d.path
             )));
         };
         let mode = if d.permission.writable() {
-            mode
+            host_node.mode
         } else {
-            mode & !0o222
+            host_node.mode & !0o222
         };
         steps.push(Step::Mknod {
             path: d.path.clone().into(),
-            char,
-            major,
-            minor,
-            mode: mode & 0o7777,
-            uid,
-            gid,
+            node: DeviceNode {
+                mode: mode & 0o7777,
+                ..host_node
+            },
         });
         if d.add_group_owner {
-            groups.push(gid);
+            groups.push(host_node.gid);
         }
     }
     Ok(groups)

@@ -213,20 +213,12 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
             || format!("write {}", path.display()),
             os.write_file(&inside(root, path), contents, *mode),
         ),
-        Step::Mknod {
-            path,
-            char,
-            major,
-            minor,
-            mode,
-            uid,
-            gid,
-        } => {
+        Step::Mknod { path, node } => {
             let target = inside(root, path);
             at(
                 || format!("create the device node {}", path.display()),
-                os.mknod(&target, *char, *major, *minor, *mode)
-                    .and_then(|()| os.chown(&target, *uid, *gid)),
+                os.mknod(&target, node.char, node.major, node.minor, node.mode)
+                    .and_then(|()| os.chown(&target, node.uid, node.gid)),
             )
         }
         Step::Mask { path } => {
