@@ -49,6 +49,14 @@ fn deploy_recorder(d: &Daemon, name: &str, out: &Path, extra: &[&str]) {
     d.share(name, out.parent().expect("a directory"));
 }
 
+/// `name` in a directory of its own under `tmp`, beside (never in) a daemon's data directory: it
+/// becomes a volume of the recording function.
+fn out_file(tmp: &Path, name: &str) -> std::path::PathBuf {
+    let dir = tmp.join("out");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir.join(name)
+}
+
 /// A destination that logs the event it receives on one line.
 fn deploy_sink(d: &Daemon, name: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -118,8 +126,12 @@ fn events_are_accepted_with_202_and_run() {
 #[test]
 fn function_errors_are_retried_then_sent_to_the_failure_destination() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let d = Daemon::start_with(tmp.path(), "serve", &["--async-retry-delays", "1,2"]);
-    let out = tmp.path().join("attempts.txt");
+    let d = Daemon::start_with(
+        &tmp.path().join("data"),
+        "serve",
+        &["--async-retry-delays", "1,2"],
+    );
+    let out = out_file(tmp.path(), "attempts.txt");
     deploy_recorder(&d, "flaky", &out, &[]);
     deploy_sink(&d, "on-failure");
     deploy_sink(&d, "on-success");
@@ -227,7 +239,7 @@ fn function_errors_are_retried_then_sent_to_the_failure_destination() {
 fn accepted_events_survive_sigkill() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
-    let out = tmp.path().join("handled.txt");
+    let out = out_file(tmp.path(), "handled.txt");
     let mut d = Daemon::start_in(&data);
     deploy_recorder(&d, "durable", &out, &[]);
     let o = d.cli(&[
@@ -304,8 +316,8 @@ fn accepted_events_survive_sigkill() {
 #[test]
 fn throttled_events_back_off_and_run_later_and_disabled_functions_fail_at_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let d = Daemon::start_in(tmp.path());
-    let out = tmp.path().join("handled.txt");
+    let d = Daemon::start_in(&tmp.path().join("data"));
+    let out = out_file(tmp.path(), "handled.txt");
     deploy_recorder(&d, "busy", &out, &[]);
     let r = d.http(
         "PUT",

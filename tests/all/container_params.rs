@@ -71,6 +71,7 @@ fn only_listed_devices_are_there() {
         ),
         ("/tmp:/var/task", "the sandbox's own /var/task"),
         ("/sys/class:/x", "under /sys"),
+        ("/:/host", "holds lambdalet's data directory"),
     ] {
         let o = d.cli(&[
             "deploy",

@@ -24,7 +24,7 @@ fn start_with_mqtt_and(extra: &[&str], env: &[(&str, &str)]) -> (Daemon, u16, te
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["--mqtt-listen", &listen];
     args.extend_from_slice(extra);
-    let d = Daemon::start_env(tmp.path(), "serve", &args, env);
+    let d = Daemon::start_env(&tmp.path().join("data"), "serve", &args, env);
     (d, port, tmp)
 }
 
@@ -435,9 +435,11 @@ fn ipc_refuses_unknown_tokens_unauthorized_operations_bad_input_and_malformed_fr
 fn ipc_subscription_streams_deliver_to_a_pinned_function() {
     let (d, _port, tmp) = start_with_mqtt();
     let dir = with_package("ipc-listener", "awsiotsdk", tmp.path());
-    let out = tmp.path().join("heard.txt");
+    let heard = tmp.path().join("heard");
+    std::fs::create_dir_all(&heard).expect("mkdir");
+    let out = heard.join("heard.txt");
     let env = format!("OUT_FILE={}", out.display());
-    let volume = crate::harness::volume_flag(tmp.path());
+    let volume = crate::harness::volume_flag(&heard);
     deploy(
         &d,
         "listener",
@@ -742,9 +744,11 @@ fn deploy_recorder(d: &Daemon, dir: &Path, name: &str, extra: &[&str]) -> PathBu
         "import os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        f.write(str(event['n']) + '\\n')\n",
     )
     .expect("write");
-    let out = dir.join(format!("{name}-received.txt"));
+    let shared = dir.join(format!("{name}-out"));
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    let out = shared.join("received.txt");
     let env = format!("OUT={}", out.display());
-    let volume = crate::harness::volume_flag(dir);
+    let volume = crate::harness::volume_flag(&shared);
     let mut args = extra.to_vec();
     args.extend(["--env", &env, "--volume", &volume]);
     deploy(d, name, &code, "app.handler", &args);

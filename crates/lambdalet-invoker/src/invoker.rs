@@ -102,7 +102,23 @@ impl Invoker {
     pub fn check_sandbox(&self, config: &FunctionConfig) -> Result<(), String> {
         let choice = self.sandbox_choice(config);
         if choice.mode == ContainerMode::GreengrassContainer {
-            lambdalet_sandbox::check_container_params(&config.lifecycle.container_params)?;
+            let params = &config.lifecycle.container_params;
+            lambdalet_sandbox::check_container_params(params)?;
+            let data_dir = self.inner.ctx.catalog.data_dir();
+            let data_dir = data_dir
+                .canonicalize()
+                .unwrap_or_else(|_| data_dir.to_owned());
+            for (i, v) in params.volumes.iter().enumerate() {
+                let source = std::path::Path::new(&v.source_path);
+                let source = source.canonicalize().unwrap_or_else(|_| source.to_owned());
+                if data_dir.starts_with(&source) || source.starts_with(&data_dir) {
+                    return Err(format!(
+                        "containerParams.volumes[{i}].sourcePath {} holds lambdalet's data directory {} (every function's code and state) or is inside it: pick a directory of your own",
+                        v.source_path,
+                        data_dir.display()
+                    ));
+                }
+            }
         }
         Ok(())
     }

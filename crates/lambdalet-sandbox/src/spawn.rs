@@ -19,6 +19,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
 
+use crate::sys;
+
 /// What to start.
 pub(crate) struct Request<'a> {
     /// An absolute path (no `PATH` search).
@@ -136,7 +138,7 @@ pub(crate) fn spawn(req: &Request<'_>) -> std::io::Result<Option<Spawned>> {
         fd3: req.fd3.unwrap_or(-1),
         signal_end: libc::SIGRTMAX() + 1,
         nofile: libc::rlimit {
-            rlim_cur: req.max_open_files.min(hard),
+            rlim_cur: sys::rlim(req.max_open_files).min(hard),
             rlim_max: hard,
         },
         failed_step: 0,

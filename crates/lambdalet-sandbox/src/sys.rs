@@ -33,12 +33,17 @@ pub(crate) fn confine_child(
                 return Err(std::io::Error::last_os_error());
             }
             let (_, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE)?;
-            let soft = max_open_files.min(hard);
+            let soft = rlim(max_open_files).min(hard);
             setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
             setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
             Ok(())
         });
     }
+}
+
+/// `value` as this target's `rlim_t` (32 bits on 32-bit ARM), saturating.
+pub(crate) fn rlim(value: u64) -> libc::rlim_t {
+    libc::rlim_t::try_from(value).unwrap_or(libc::rlim_t::MAX)
 }
 
 /// Sends `signal` to every process in the process group led by `pid`. A group that no longer

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use lambdalet_core::FunctionConfig;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::db::Store;
 use crate::error::StoreError;
@@ -139,12 +139,15 @@ fn insert_version(tx: &rusqlite::Connection, v: &VersionRecord) -> Result<(), St
     Ok(())
 }
 
+// Write transactions here read before they write: they are IMMEDIATE, so they take the write
+// lock at BEGIN (waiting under the busy timeout) instead of failing at once with "database is
+// locked" when another connection (the log writer, the queue) committed since their read.
 impl Store {
     /// Inserts a new function with its `$LATEST` version and returns the sandbox identity it
     /// was given (never one a function had before). Fails with `Conflict` if it exists.
     pub fn insert_function(&self, f: &FunctionRecord) -> Result<u32, StoreError> {
         let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let next: Option<String> = tx
             .query_row(
                 "SELECT value FROM settings WHERE key = 'nextUidIndex'",
@@ -206,7 +209,7 @@ impl Store {
     /// returns the stored record. Version numbers are never reused, even after deletion.
     pub fn publish_version(&self, v: &VersionRecord) -> Result<VersionRecord, StoreError> {
         let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let next: Option<i64> = tx
             .query_row(
                 "SELECT next_version FROM functions WHERE name = ?1",
@@ -239,7 +242,7 @@ impl Store {
     /// Deletes a function with all its versions and aliases. Returns false if it did not exist.
     pub fn delete_function(&self, name: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM aliases WHERE function = ?1", [name])?;
         tx.execute(
             "DELETE FROM provisioned_concurrency WHERE function = ?1",

@@ -46,8 +46,8 @@ pub(crate) fn drop_to(who: &Identity, filter: &Filter, rlimits: bool) -> Result<
         // Limits first: raising one (the process limit) needs root.
         if rlimits {
             let limit = |value: u64| libc::rlimit {
-                rlim_cur: value as libc::rlim_t,
-                rlim_max: value as libc::rlim_t,
+                rlim_cur: crate::sys::rlim(value),
+                rlim_max: crate::sys::rlim(value),
             };
             let nofile = limit(who.open_files);
             check(
