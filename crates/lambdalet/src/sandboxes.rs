@@ -59,7 +59,9 @@ pub async fn start(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Sandboxe
             base: args.sandbox_uid_base,
         },
     };
-    let cgroups = match Cgroups::detect(&instance_id(data_dir)) {
+    let detected = Cgroups::detect(&instance_id(data_dir));
+    let cgroup_error = detected.as_ref().err().map(ToString::to_string);
+    let cgroups = match detected {
         Ok(c) => {
             let removed = c.remove_stale();
             if removed > 0 {
@@ -78,7 +80,10 @@ pub async fn start(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Sandboxe
         }
     };
     let process = Arc::new(ProcessBackend::new(cgroups.clone()));
-    let (container, unavailable) = match ContainerBackend::probe(data_dir, cgroups).await {
+    let for_containers = cgroups
+        .clone()
+        .ok_or_else(|| cgroup_error.unwrap_or_default());
+    let (container, unavailable) = match ContainerBackend::probe(data_dir, for_containers).await {
         Ok(b) => (
             Some(Arc::new(b) as Arc<dyn lambdalet_sandbox::SandboxBackend>),
             None,

@@ -14,6 +14,7 @@ mod net;
 mod os;
 mod plan;
 mod privileges;
+mod probe;
 mod rootfs;
 mod sandbox;
 mod setup;
@@ -61,46 +62,6 @@ impl std::fmt::Debug for ContainerBackend {
 }
 
 impl ContainerBackend {
-    /// Checks that this host can run containers (root, namespaces, the cgroup controllers)
-    /// by building a real, empty one, and returns the backend; or says exactly what is missing.
-    pub async fn probe(data_dir: &Path, cgroups: Option<Arc<Cgroups>>) -> Result<Self, String> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err(
-                "container sandboxes need root (lambdalet creates namespaces, mounts and cgroups for them)"
-                    .to_owned(),
-            );
-        }
-        let cgroups = cgroups.ok_or_else(|| {
-            "container sandboxes need the memory and pids cgroup controllers, which this host does not offer".to_owned()
-        })?;
-        let root = data_dir.join("sandbox-root");
-        std::fs::create_dir_all(&root)
-            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let backend = Self { cgroups, root };
-        let probe = plan::probe(&backend.root);
-        let started = backend
-            .start_init(
-                "lambdalet-probe",
-                &probe,
-                NAMESPACES,
-                &CgroupLimits {
-                    memory_bytes: 64 << 20,
-                    pids: 8,
-                    cpu_weight: 1,
-                    devices: Some(Vec::new()),
-                },
-            )
-            .await;
-        match started {
-            Ok(s) => {
-                s.watch.await_exit().await;
-                Ok(backend)
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
     /// Starts the init of a sandbox and waits until it reports the runtime started.
     async fn start_init(
         &self,
