@@ -268,3 +268,32 @@ fn a_daemon_that_cannot_make_containers_falls_back_to_processes_and_says_why() {
         "{got}"
     );
 }
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_is_refused() {
+    // It would remove the first one's sandboxes (their cgroups are named after the directory).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut d = Daemon::start_in(tmp.path());
+    let out = std::process::Command::new(crate::harness::LAMBDALET)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--mqtt-listen",
+            "off",
+            "--data-dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .expect("run lambdalet");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another lambdalet is using the data directory"),
+        "{err}"
+    );
+    d.stop();
+    // Once it has stopped, the directory is free again.
+    let d2 = Daemon::start_in(tmp.path());
+    assert!(d2.log().contains("listening on"));
+}
