@@ -166,7 +166,7 @@ fn a_function_runs_unprivileged_and_confined() {
         return;
     };
     deploy_escape(&d, "who", "app.identity", &[]);
-    let id = call(&d, "who", json!({}));
+    let id = call(&d, "who", json!({ "probe": true }));
     let uid = id["uid"].as_u64().expect("uid");
     assert!(uid >= 2_000_000, "a uid of its own, not root: {id}");
     assert_eq!(id["gid"], id["uid"]);

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access;
 mod async_invoke;
 mod aws_cli;
 mod bad_input;

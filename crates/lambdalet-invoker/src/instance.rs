@@ -112,6 +112,7 @@ impl Instance {
                 "the sandbox has a network of its own but gave no Runtime API listener".to_owned(),
             ));
         };
+        server.admit(launched.sandbox.clone());
         let logs = LogCollector::start(launched.output);
         let sandbox = launched.sandbox;
         let mut exited = sandbox.exited();

@@ -14,6 +14,7 @@ pub mod cgroup;
 pub mod container;
 mod error;
 mod output;
+pub mod peer;
 mod process;
 mod seccomp;
 mod spawn;

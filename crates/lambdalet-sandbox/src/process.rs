@@ -338,6 +338,14 @@ impl Sandbox for ProcessSandbox {
         Some(self.peak.load(Ordering::Relaxed)).filter(|b| *b > 0)
     }
 
+    /// Its processes are its cgroup's, or, without one, the runtime and its descendants.
+    fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
+        crate::peer::connection_held(local, peer, || match &self.cgroup {
+            Some(c) => c.pids(),
+            None => crate::peer::family_of(self.pid),
+        })
+    }
+
     fn out_of_memory(&self) -> bool {
         match &self.cgroup {
             Some(c) if self.running() => c.oom_kills() > 0,

@@ -156,6 +156,11 @@ pub trait Sandbox: Send + Sync {
     fn out_of_memory(&self) -> bool {
         false
     }
+    /// Whether the loopback TCP connection from `peer` to `local` comes from one of this
+    /// sandbox's processes (see [`crate::peer`]). A backend that cannot tell says yes.
+    fn owns_connection(&self, _local: std::net::SocketAddr, _peer: std::net::SocketAddr) -> bool {
+        true
+    }
 }
 
 /// A freshly started sandbox and the read end of its stdout+stderr pipe.

@@ -76,6 +76,10 @@ pub enum Refusal {
     },
     /// 400 `InvalidRequestID`.
     InvalidRequestId,
+    /// 403 `InvalidStateTransition`: another `next` already waits for the event. The event goes
+    /// to the caller that asked first, never to a second one (another process that found the
+    /// port cannot take it over).
+    AlreadyWaiting,
 }
 
 /// What `next` gets: an event now, or a receiver that yields one later.
@@ -155,8 +159,8 @@ impl RuntimeChannel {
                 inner.set(RuntimeState::Ready, &self.watch);
             }
             RuntimeState::ResponseSent => inner.set(RuntimeState::Ready, &self.watch),
-            // A repeated `next` while ready or running is accepted as a no-op, as the RIE does:
-            // the newest caller waits for the next event.
+            // A repeated `next` while ready or running is accepted as the RIE accepts it, but
+            // only when the earlier caller is gone (below).
             RuntimeState::Ready | RuntimeState::Running => {}
             RuntimeState::InitError => {
                 return Err(Refusal::InvalidState {
@@ -170,6 +174,11 @@ impl RuntimeChannel {
         {
             inner.set(RuntimeState::Running, &self.watch);
             return Ok(NextEvent::Now(event));
+        }
+        // A waiter whose connection went away (the runtime restarted its loop) is replaced;
+        // one still waiting keeps its place.
+        if inner.waiter.as_ref().is_some_and(|w| !w.is_closed()) {
+            return Err(Refusal::AlreadyWaiting);
         }
         let (tx, rx) = oneshot::channel();
         inner.waiter = Some(tx);

@@ -13,7 +13,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambdalet_core::limits::MAX_RESPONSE_BYTES;
+use lambdalet_sandbox::Sandbox;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::channel::{Event, InitFailure, NextEvent, Refusal, RuntimeChannel, RuntimeOutcome};
@@ -26,15 +29,43 @@ const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+j
 pub struct RuntimeApiServer {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    owner: Option<watch::Sender<Option<Arc<dyn Sandbox>>>>,
 }
 
+/// Which connections a listener serves.
+#[derive(Clone)]
+enum Gate {
+    /// Only connections from the sandbox's own processes: its loopback port is reachable from
+    /// the whole host, so each connection is checked (`Sandbox::owns_connection`) once the
+    /// sandbox is known.
+    Owner(watch::Receiver<Option<Arc<dyn Sandbox>>>),
+    /// Every connection: the listener lives in the sandbox's own network namespace.
+    Inside,
+}
+
+/// How long a connection waits for its sandbox to be known before it is dropped.
+const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl RuntimeApiServer {
-    /// Binds `127.0.0.1:<free port>` and serves `channel` on it.
+    /// Binds `127.0.0.1:<free port>` and serves `channel` on it, to the processes of the
+    /// sandbox given to [`Self::admit`] only.
     pub async fn start(channel: Arc<RuntimeChannel>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(accept_loop(listener, channel));
-        Ok(Self { addr, task })
+        let (owner, rx) = watch::channel(None);
+        let task = tokio::spawn(accept_loop(listener, channel, Gate::Owner(rx)));
+        Ok(Self {
+            addr,
+            task,
+            owner: Some(owner),
+        })
+    }
+
+    /// The sandbox whose processes may use this listener (connections wait for it).
+    pub fn admit(&self, sandbox: Arc<dyn Sandbox>) {
+        if let Some(owner) = &self.owner {
+            owner.send_replace(Some(sandbox));
+        }
     }
 
     /// Serves on a listener made elsewhere (inside a sandbox's own network namespace).
@@ -45,8 +76,12 @@ impl RuntimeApiServer {
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(accept_loop(listener, channel));
-        Ok(Self { addr, task })
+        let task = tokio::spawn(accept_loop(listener, channel, Gate::Inside));
+        Ok(Self {
+            addr,
+            task,
+            owner: None,
+        })
     }
 
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -61,8 +96,37 @@ impl Drop for RuntimeApiServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>) {
+/// Whether a connection from `peer` may be served.
+async fn admitted(gate: &Gate, stream: &tokio::net::TcpStream, refused: &AtomicBool) -> bool {
+    let Gate::Owner(rx) = gate else { return true };
+    let mut rx = rx.clone();
+    let sandbox = match tokio::time::timeout(ADMIT_WAIT, rx.wait_for(Option::is_some)).await {
+        Ok(Ok(s)) => s.clone(),
+        _ => None,
+    };
+    let (Some(sandbox), Ok(local), Ok(peer)) = (sandbox, stream.local_addr(), stream.peer_addr())
+    else {
+        return false;
+    };
+    let id = sandbox.id().to_owned();
+    let ok = tokio::task::spawn_blocking(move || sandbox.owns_connection(local, peer))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        // The first refusal of a sandbox is worth a warning; a process that keeps trying gets
+        // only debug lines.
+        if refused.swap(true, Ordering::Relaxed) {
+            tracing::debug!(sandbox = %id, %peer, "runtime_api.refused");
+        } else {
+            tracing::warn!(sandbox = %id, %peer, "refused a Runtime API connection from a process outside the sandbox");
+        }
+    }
+    ok
+}
+
+async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>, gate: Gate) {
     let mut connections = JoinSet::new();
+    let refused = Arc::new(AtomicBool::new(false));
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -73,7 +137,11 @@ async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>) {
         };
         let _ = stream.set_nodelay(true);
         let channel = channel.clone();
+        let (gate, refused) = (gate.clone(), refused.clone());
         connections.spawn(async move {
+            if !admitted(&gate, &stream, &refused).await {
+                return;
+            }
             let service = service_fn(move |req| handle(channel.clone(), req));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -283,6 +351,11 @@ fn refused(r: Refusal) -> Reply {
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             "Invalid request ID",
+        ),
+        Refusal::AlreadyWaiting => error_body(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "another /runtime/invocation/next of this sandbox is already waiting for the event: one runtime loop per sandbox; close that connection first",
         ),
         Refusal::InvalidState { from, to } => error_body(
             StatusCode::FORBIDDEN,

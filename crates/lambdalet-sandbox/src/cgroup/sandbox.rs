@@ -189,7 +189,7 @@ impl SandboxCgroup {
     }
 
     /// Every pid in the cgroup, in any hierarchy.
-    fn pids(&self) -> Vec<u32> {
+    pub fn pids(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self
             .dirs
             .iter()

@@ -140,6 +140,11 @@ impl Sandbox for ContainerSandbox {
         Some(self.watch.peak.load(Ordering::Relaxed)).filter(|p| *p > 0)
     }
 
+    /// Its processes are the cgroup's (the init, the runtime and what they started).
+    fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
+        crate::peer::connection_held(local, peer, || self.watch.cgroup.pids())
+    }
+
     fn out_of_memory(&self) -> bool {
         if self.watch.exit_rx.borrow().is_some() {
             self.watch.oom.load(Ordering::Acquire)
