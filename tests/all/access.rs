@@ -111,3 +111,73 @@ fn a_second_next_is_refused_while_the_first_waits() {
         "{body}"
     );
 }
+
+/// Runs `python3 -c SCRIPT ARGS` as the unprivileged user 65534 and returns what it printed.
+fn as_nobody(script: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            script,
+        ])
+        .args(args)
+        .output()
+        .expect("run setpriv");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+const TRY: &str = r#"
+import socket, sys
+for p in sys.argv[1:]:
+    try:
+        if p.endswith(".socket"):
+            s = socket.socket(socket.AF_UNIX); s.connect(p); print(p, "OK")
+        else:
+            open(p, "rb").read(1); print(p, "OK")
+    except OSError as e:
+        print(p, type(e).__name__)
+"#;
+
+#[test]
+fn the_daemons_files_are_its_own() {
+    let euid =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc"));
+    if euid != 0 {
+        eprintln!("skipped: trying the files as another user (setpriv) needs root");
+        return;
+    }
+    // A data directory any local user could enter, as an existing one might be.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let d = Daemon::start_in(&data);
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o7777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    assert_eq!(mode(&data.join("state.db")), 0o600, "state.db");
+    let socket = data.join("ipc.socket");
+    let containers = crate::containment::containers_unavailable(&d).is_none();
+    assert_eq!(
+        mode(&socket),
+        if containers { 0o660 } else { 0o600 },
+        "the IPC socket"
+    );
+    // Even if the directory were open, the files themselves are not.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let state = data.join("state.db");
+    let got = as_nobody(
+        TRY,
+        &[
+            state.to_str().expect("utf-8"),
+            socket.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(got.contains("state.db PermissionError"), "{got}");
+    assert!(got.contains("ipc.socket PermissionError"), "{got}");
+}

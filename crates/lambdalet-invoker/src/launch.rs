@@ -166,6 +166,7 @@ pub(crate) async fn sandbox_spec(
             devices: config.lifecycle.container_params.devices.clone(),
             uid,
             gid,
+            groups: vec![ctx.sandboxes.user.shared_group()],
             hostname: sandbox_id.chars().take(63).collect(),
         })
     } else {

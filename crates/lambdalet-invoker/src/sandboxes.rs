@@ -18,6 +18,18 @@ pub enum SandboxUser {
     Fixed { uid: u32, gid: u32 },
 }
 
+impl SandboxUser {
+    /// The group every container sandbox has (its own, or a supplementary one): what shared
+    /// resources such as the IPC socket are opened to. Per-function uids share
+    /// `base` - 1 as a supplementary group.
+    pub fn shared_group(self) -> u32 {
+        match self {
+            Self::PerFunction { base } => base.saturating_sub(1),
+            Self::Fixed { gid, .. } => gid,
+        }
+    }
+}
+
 impl Default for SandboxUser {
     fn default() -> Self {
         Self::PerFunction {

@@ -86,9 +86,11 @@ pub struct ContainerSpec {
     pub mount_ro_sysfs: bool,
     pub volumes: Vec<VolumeMount>,
     pub devices: Vec<DeviceMount>,
-    /// Who the runtime runs as.
+    /// Who the runtime runs as, and its supplementary groups (besides the owners of
+    /// `addGroupOwner` volumes and devices).
     pub uid: u32,
     pub gid: u32,
+    pub groups: Vec<u32>,
     /// The sandbox's host name.
     pub hostname: String,
 }

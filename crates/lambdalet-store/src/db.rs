@@ -102,8 +102,17 @@ impl Store {
             source,
         })?;
         let path = dir.join("state.db");
+        private_file(&path)?;
         let conn = open_connection(&path)?;
         migrate(&conn)?;
+        // SQLite gives the WAL and shared-memory files the database's mode; older data
+        // directories may still have looser ones.
+        for extra in ["state.db-wal", "state.db-shm"] {
+            let p = dir.join(extra);
+            if p.exists() {
+                private_file(&p)?;
+            }
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -127,6 +136,23 @@ impl Store {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
+}
+
+/// Creates `path` if missing and makes it readable by its owner only (it holds every
+/// function's environment variables, pending events and secrets), whatever the umask.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)
 }
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -196,6 +222,24 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_is_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("state.db"), b"").expect("create");
+        let loose = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(dir.path().join("state.db"), loose).expect("chmod");
+        let s = Store::open(dir.path()).expect("open");
+        s.put_setting("k", "v").expect("write");
+        for f in ["state.db", "state.db-wal"] {
+            let mode = std::fs::metadata(dir.path().join(f))
+                .expect(f)
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
 
     #[test]
     fn opens_twice_and_keeps_schema() {

@@ -38,6 +38,12 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let data_dir = data_dir(args.data_dir.clone())?;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // Its owner's only, whatever the umask: it holds every function's code and state.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", data_dir.display()))?;
+    }
     let _lock = sandboxes::lock_data_dir(&data_dir)?;
 
     // The API's address first: sandboxes get it in their environment.
@@ -58,6 +64,10 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| data_dir.join("ipc.socket"));
     let sandboxes = sandboxes::start(&args, &data_dir).await?;
+    let sandbox_group = sandboxes
+        .container
+        .is_some()
+        .then(|| sandboxes.user.shared_group());
     let invoker = Invoker::new(
         &data_dir,
         account.clone(),
@@ -112,6 +122,16 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
             ipc_path.display()
         )
     })?;
+    // Container sandboxes run as users of their own; process sandboxes as the daemon's user,
+    // the socket's owner.
+    if let Some(group) = sandbox_group {
+        ipc.grant(group).with_context(|| {
+            format!(
+                "cannot give the sandboxes' group ({group}) access to the IPC socket {}",
+                ipc_path.display()
+            )
+        })?;
+    }
 
     tracing::info!(data_dir = %data_dir.display(), functions = control.function_names().len(), "lambdalet started");
     tracing::info!("listening on http://{addr}");

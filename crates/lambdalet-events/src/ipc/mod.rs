@@ -48,6 +48,13 @@ pub struct IpcServer {
 }
 
 impl IpcServer {
+    /// Lets the members of `group` connect (the group every container sandbox has).
+    pub fn grant(&self, group: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::chown(&self.path, None, Some(group))?;
+        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o660))
+    }
+
     /// Listens on `path` (a stale socket file from an earlier run is replaced).
     pub fn start(
         path: &Path,
@@ -61,11 +68,11 @@ impl IpcServer {
             std::fs::create_dir_all(dir)?;
         }
         let listener = UnixListener::bind(path)?;
-        // Functions run as users of their own: anyone may connect, as to Greengrass's socket;
-        // what a connection may do is decided by the token (SVCUID) it presents.
+        // Its owner's only until the daemon gives the sandboxes' group access (`grant`); what a
+        // connection may do is then decided by the token (SVCUID) it presents.
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         }
         // Frames carry base64 payloads (4/3 of the bytes) and headers.
         let max_frame = router.bus.max_message() / 3 * 4 + 16 * 1024;

@@ -270,6 +270,7 @@ pub(crate) fn plan(
         });
     }
     steps.push(Step::SealRoot);
+    groups.extend(&spec.groups);
     groups.sort_unstable();
     groups.dedup();
     groups.retain(|g| *g != spec.gid);

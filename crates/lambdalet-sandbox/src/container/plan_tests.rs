@@ -67,6 +67,7 @@ pub(crate) fn spec() -> ContainerSpec {
         devices: Vec::new(),
         uid: 200_003,
         gid: 200_003,
+        groups: Vec::new(),
         hostname: "hello-1f2e".into(),
     }
 }
