@@ -252,8 +252,10 @@ fn accepted_events_survive_sigkill() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     const N: usize = 300;
+    // Each event takes long enough (300 x 50 ms over 3 sandboxes: 5 s) that the kill below
+    // lands mid-processing however fast or slow the events were accepted.
     let events: Vec<String> = (0..N)
-        .map(|i| json!({"id": i, "sleep": 0.01}).to_string())
+        .map(|i| json!({"id": i, "sleep": 0.05}).to_string())
         .collect();
     // Accept them from several clients at once (the queue commits them in groups).
     let url = format!("{}/2015-03-31/functions/durable/invocations", d.url);

@@ -56,6 +56,13 @@ impl Daemon {
         Self::start_cmd(Command::new(LAMBDALET), data_dir, command, extra, env)
     }
 
+    /// Starts `serve` on `listen` (e.g. `0.0.0.0:0`) instead of a loopback port.
+    pub fn start_listen(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        let mut all = vec!["--listen", listen];
+        all.extend_from_slice(extra);
+        Self::start_cmd(Command::new(LAMBDALET), data_dir, "serve", &all, &[])
+    }
+
     /// Starts a daemon as an unprivileged user (`setpriv`), as on a host where lambdalet does
     /// not run as root. `data_dir` must be that user's.
     pub fn start_as(uid: u32, data_dir: &Path, extra: &[&str]) -> Self {
@@ -83,8 +90,15 @@ impl Daemon {
         } else {
             &["--mqtt-listen", "off"]
         };
+        let listen: &[&str] = if extra.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = cmd
-            .args([command, "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(command)
+            .args(listen)
+            .arg("--data-dir")
             .arg(data_dir)
             .args(mqtt_default)
             .args(extra)
@@ -324,11 +338,12 @@ impl Daemon {
         );
     }
 
-    /// Runs `lambdalet <args>` as a client of this daemon.
+    /// Runs `lambdalet <args>` as a client of this daemon (without the user's saved keys).
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(LAMBDALET)
             .args(args)
             .env("LAMBDALET_ENDPOINT", &self.url)
+            .env("XDG_CONFIG_HOME", "/nonexistent/lambdalet-test-config")
             .env("NO_COLOR", "1")
             .output()
             .expect("run lambdalet")
@@ -530,9 +545,15 @@ pub fn decode_log(b64: &str) -> String {
 
 /// Python with boto3 for a script under tests/py, printing one JSON document.
 pub fn python_script(script: &str, args: &[&str]) -> Value {
+    python_script_env(script, args, &[])
+}
+
+/// [`python_script`] with extra environment variables (e.g. real credentials).
+pub fn python_script_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
     let mut cmd = Command::new("python3");
     cmd.arg(repo().join("tests/py").join(script)).args(args);
     aws_env(&mut cmd);
+    cmd.envs(env.iter().copied());
     let out = cmd.output().expect("run python3");
     assert!(
         out.status.success(),

@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod async_invoke;
+mod auth;
 mod aws_cli;
 mod bad_input;
 mod boto3;

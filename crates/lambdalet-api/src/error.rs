@@ -75,25 +75,40 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(error_type = %self.code, message = %self.message, "api.error");
         }
-        let mut body = serde_json::json!({
-            "Type": self.code.fault(),
-            "message": self.message,
-            "errorType": self.code.as_str(),
-            "errorMessage": self.message,
-        });
-        if let Some(reason) = &self.reason {
-            body["Reason"] = serde_json::Value::String(reason.clone());
-        }
-        let mut resp = (status, body.to_string()).into_response();
-        let h = resp.headers_mut();
-        h.insert("content-type", HeaderValue::from_static("application/json"));
-        h.insert(
-            "x-amzn-errortype",
-            HeaderValue::from_static(self.code.as_str()),
-        );
-        if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-            h.insert("x-amzn-requestid", id);
-        }
-        resp
+        shaped(
+            status,
+            self.code.as_str(),
+            self.code.fault(),
+            &self.message,
+            self.reason.as_deref(),
+        )
     }
+}
+
+/// An error response in AWS's shape, for errors that are not an [`ErrorCode`] (the
+/// authentication errors, whose types come from `lambdalet-auth`).
+pub(crate) fn shaped(
+    status: StatusCode,
+    error_type: &'static str,
+    fault: &'static str,
+    message: &str,
+    reason: Option<&str>,
+) -> Response {
+    let mut body = serde_json::json!({
+        "Type": fault,
+        "message": message,
+        "errorType": error_type,
+        "errorMessage": message,
+    });
+    if let Some(reason) = reason {
+        body["Reason"] = serde_json::Value::String(reason.to_owned());
+    }
+    let mut resp = (status, body.to_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        h.insert("x-amzn-requestid", id);
+    }
+    resp
 }

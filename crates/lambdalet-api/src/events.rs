@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use lambdalet_core::{ErrorCode, FunctionRef};
+use lambdalet_control::TopicAccess;
+use lambdalet_core::{ErrorCode, FunctionRef, Principal};
 use lambdalet_events::Source;
 use lambdalet_events::legacy::SubscriptionsDoc;
 use lambdalet_events::mqtt::Qos;
@@ -35,11 +36,15 @@ fn flag(params: &HashMap<String, String>, key: &str) -> bool {
 pub(crate) async fn publish(
     State(s): State<ApiState>,
     Query(params): Params,
+    Extension(who): Extension<Principal>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let topic = params
         .get("topic")
         .ok_or_else(|| ApiError::invalid("topic is required: ?topic=sensors/t1"))?;
+    let mqtt = flag(&params, "mqtt");
+    s.control
+        .authorize_topic(&who, TopicAccess::Publish { mqtt }, topic)?;
     let delivered = if flag(&params, "mqtt") {
         let qos = if params.get("qos").map(String::as_str) == Some("0") {
             Qos::AtMostOnce
@@ -63,10 +68,14 @@ pub(crate) async fn publish(
 pub(crate) async fn subscribe(
     State(s): State<ApiState>,
     Query(params): Params,
+    Extension(who): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let filter = params
         .get("filter")
         .ok_or_else(|| ApiError::invalid("filter is required: ?filter=sensors/#"))?;
+    let mqtt = flag(&params, "mqtt");
+    s.control
+        .authorize_topic(&who, TopicAccess::Subscribe { mqtt }, filter)?;
     let filter = TopicFilter::new(filter.clone()).map_err(|e| ApiError::invalid(e.to_string()))?;
     let (tx, rx) = mpsc::channel::<(String, Bytes)>(1024);
     let guard: Box<dyn Send> = if flag(&params, "mqtt") {
@@ -184,6 +193,9 @@ pub(crate) async fn greengrass_invoke(
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let r = FunctionRef::parse(target)?;
+    let caller_name = lambdalet_core::FunctionName::new(caller)?;
+    s.control
+        .authorize_invoke(&Principal::Function(caller_name), r.name.as_str())?;
     let resolved = s.control.resolve(&r)?;
     if invocation_type == "Event" {
         let id = s

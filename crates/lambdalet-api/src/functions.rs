@@ -80,10 +80,17 @@ pub(crate) async fn get(
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        })
         .unwrap_or("127.0.0.1:9001");
+    // Presigned and short-lived: the URL is the only way to the zip, as on Lambda.
+    let path = format!("/lambdalet/v1/code/{}.zip", d.view.record.code_sha256);
     let location = format!(
-        "http://{host}/lambdalet/v1/code/{}.zip",
-        d.view.record.code_sha256
+        "http://{host}{path}?{}",
+        s.control.presign_code_url(host, &path)
     );
     let mut body = json!({
         "Configuration": configuration(&s.control, &d.view, q.is_some()),

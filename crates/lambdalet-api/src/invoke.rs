@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Limited};
 use lambdalet_core::limits::{
     MAX_ASYNC_PAYLOAD_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES,
 };
-use lambdalet_core::{Encoding, ErrorCode};
+use lambdalet_core::{Encoding, ErrorCode, Principal};
 use lambdalet_invoker::{AsyncRequest, Invocation};
 
 use crate::error::ApiError;
@@ -29,10 +29,12 @@ pub(crate) async fn invoke(
     State(s): State<ApiState>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    Extension(who): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let r = function_ref(&name, &params)?;
+    s.control.authorize_invoke(&who, r.name.as_str())?;
     let kind = match header(&headers, "x-amz-invocation-type") {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         Some("Event") => InvocationType::Event,

@@ -7,6 +7,7 @@
 //! sandboxes or the store's rows directly. Every error goes through [`error::ApiError`].
 
 mod aliases;
+mod auth;
 mod body;
 mod concurrency;
 mod error;
@@ -14,6 +15,7 @@ mod event_config;
 mod events;
 mod functions;
 mod invoke;
+mod keys;
 mod lifecycle;
 mod metrics;
 mod own;
@@ -24,11 +26,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+pub use auth::{AuthMode, ConnectionInfo};
 pub use error::ApiError;
 pub use state::ApiState;
 
 /// Largest management request body: a 50 MB zip, base64-encoded in JSON, plus the rest.
-const MAX_MANAGEMENT_BODY: usize = 70 * 1024 * 1024;
+pub(crate) const MAX_MANAGEMENT_BODY: usize = 70 * 1024 * 1024;
 
 /// Every route lambdalet serves on its API port.
 pub fn router(state: ApiState) -> Router {
@@ -107,11 +110,20 @@ pub fn router(state: ApiState) -> Router {
             "/lambdalet/v1/greengrass/invocations",
             post(events::greengrass_invoke),
         )
+        .route("/lambdalet/v1/keys", get(keys::list).post(keys::create))
+        .route(
+            "/lambdalet/v1/keys/{id}",
+            axum::routing::delete(keys::delete),
+        )
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
         .route("/lambdalet/v1/code/{file}", get(own::code))
         .fallback(own::not_found)
         .layer(DefaultBodyLimit::max(MAX_MANAGEMENT_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .with_state(state)
 }

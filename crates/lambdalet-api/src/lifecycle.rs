@@ -49,7 +49,8 @@ pub(crate) async fn get(
 
 /// Changes the settings of `$LATEST`: any of `pinned`, `timeoutInSeconds`, `maxInstancesCount`,
 /// `maxQueueSize`, `maxIdleTimeInSeconds`, `statusTimeoutInSeconds`, `inputPayloadEncodingType`,
-/// `pubsubTopics`, `accessControl`.
+/// `pubsubTopics`, `accessControl`, `containerMode`, `containerParams`, `network`,
+/// `allowManagement`.
 pub(crate) async fn put(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -64,7 +65,7 @@ pub(crate) async fn put(
     let patch: LifecyclePatch = parse_json(&body, "lifecycle configuration")?;
     if patch.is_empty() {
         return Err(ApiError::invalid(
-            "give at least one of pinned, timeoutInSeconds, maxInstancesCount, maxQueueSize, maxIdleTimeInSeconds, statusTimeoutInSeconds, inputPayloadEncodingType, pubsubTopics, accessControl",
+            "give at least one of pinned, timeoutInSeconds, maxInstancesCount, maxQueueSize, maxIdleTimeInSeconds, statusTimeoutInSeconds, inputPayloadEncodingType, pubsubTopics, accessControl, containerMode, containerParams, network, allowManagement",
         ));
     }
     let view = s

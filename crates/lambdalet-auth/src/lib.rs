@@ -25,6 +25,7 @@ mod credential;
 mod error;
 mod keys;
 mod presign;
+mod sign;
 mod sigv4;
 mod timestamp;
 
@@ -32,6 +33,7 @@ pub use credential::Credential;
 pub use error::AuthError;
 pub use keys::{ACCESS_KEY_PREFIX, MasterKey, new_access_key};
 pub use presign::presign;
+pub use sign::{Outgoing, sign};
 pub use sigv4::{
     Request, Service, UNSIGNED_PAYLOAD, Verified, canonical_request, credential, string_to_sign,
     verify,

@@ -24,21 +24,31 @@ pub struct Control {
     pub(crate) table: RwLock<BTreeMap<String, FunctionEntry>>,
     /// Serializes management writes: each is a read-check-write over table and store.
     pub(crate) writes: tokio::sync::Mutex<()>,
+    /// Seals access keys' secrets in the store.
+    pub(crate) master: lambdalet_auth::MasterKey,
+    /// Every access key by id, secrets in the clear (see `keys`).
+    pub(crate) keys: RwLock<std::collections::HashMap<String, crate::keys::LiveKey>>,
+    /// Signs `Code.Location` URLs; made at start, never shown.
+    pub(crate) code_url_secret: String,
 }
 
 impl Control {
-    /// Loads every function from the store, re-unpacking code that is missing on disk and
-    /// deleting stored zips no version uses any more.
+    /// Loads every function and access key from the store, re-unpacking code that is missing
+    /// on disk, deleting stored zips no version uses any more and giving functions stored
+    /// before keys existed their own key. `master` opens the keys' secrets.
     pub async fn open(
         store: Store,
         code: CodeStore,
         account: AccountInfo,
         invoker: Arc<Invoker>,
+        master: lambdalet_auth::MasterKey,
     ) -> Result<Arc<Self>, ControlError> {
         let code = Arc::new(code);
-        let (store2, code2) = (store.clone(), code.clone());
-        let loaded = tokio::task::spawn_blocking(move || -> Result<_, ControlError> {
+        let (store2, code2, master2) = (store.clone(), code.clone(), master.clone());
+        let (loaded, keys) = tokio::task::spawn_blocking(move || -> Result<_, ControlError> {
             let all = store2.load_all()?;
+            let names: Vec<String> = all.iter().map(|f| f.function.name.clone()).collect();
+            let keys = crate::keys::load(&store2, &master2, &names)?;
             let referenced = store2.referenced_code()?;
             for sha in &referenced {
                 code2.ensure_unpacked(sha)?;
@@ -47,16 +57,18 @@ impl Control {
             if removed > 0 {
                 tracing::info!(removed, "removed stored code no function version uses");
             }
-            Ok(all)
+            Ok((all, keys))
         })
         .await??;
         let mut table = BTreeMap::new();
         let code_dir = |sha: &str| code.code_dir(sha);
+        let mut credentials = crate::keys::function_credentials(&keys);
         for stored in loaded {
             let name = stored.function.name.clone();
+            let own = credentials.remove(&name);
             table.insert(
                 name,
-                FunctionEntry::from_stored(&account, &code_dir, stored),
+                FunctionEntry::from_stored(&account, &code_dir, stored, own),
             );
         }
         // Tell the invoker about every version: pinned ones start now, before any event.
@@ -78,6 +90,9 @@ impl Control {
             router: std::sync::OnceLock::new(),
             table: RwLock::new(table),
             writes: tokio::sync::Mutex::new(()),
+            master,
+            keys: RwLock::new(keys),
+            code_url_secret: lambdalet_auth::new_access_key().1,
         }))
     }
 

@@ -91,7 +91,21 @@ impl Control {
             latest,
         };
         let r = record.clone();
-        record.latest.uid_index = self.blocking(move |s| s.insert_function(&r)).await?;
+        let (key, new_key) = crate::keys::make_key(
+            &self.master,
+            Some(name.as_str()),
+            "the function's own credentials",
+        );
+        record.latest.uid_index = self
+            .blocking(move |s| s.insert_function_with_key(&r, Some(&key)))
+            .await?;
+        self.keys.write().insert(
+            new_key.info.access_key_id.clone(),
+            crate::keys::LiveKey {
+                secret: new_key.credentials.secret_access_key.clone(),
+                info: new_key.info,
+            },
+        );
         let stored = lambdalet_store::StoredFunction {
             function: record,
             versions: Vec::new(),
@@ -100,8 +114,12 @@ impl Control {
             provisioned: Vec::new(),
             event_configs: Vec::new(),
         };
-        let entry =
-            FunctionEntry::from_stored(&self.account, &|sha| self.code.code_dir(sha), stored);
+        let entry = FunctionEntry::from_stored(
+            &self.account,
+            &|sha| self.code.code_dir(sha),
+            stored,
+            Some(new_key.credentials),
+        );
         let view = entry.latest.clone();
         self.table.write().insert(name.to_string(), entry);
         self.invoker.deploy(view.deployed.clone());
@@ -132,7 +150,12 @@ impl Control {
         record.code_sha256 = stored.sha256_hex;
         record.code_size = stored.size;
         if input.dry_run {
-            return Ok(view_of(&self.account, stored.dir, record));
+            return Ok(view_of(
+                &self.account,
+                stored.dir,
+                record,
+                self.credentials_of(name),
+            ));
         }
         record.revision_id = new_revision();
         record.last_modified_ms = now_ms();
@@ -173,10 +196,12 @@ impl Control {
     async fn replace_latest(&self, record: VersionRecord) -> Result<VersionView, ControlError> {
         let r = record.clone();
         self.blocking(move |s| s.update_latest(&r)).await?;
+        let credentials = self.credentials_of(&record.function);
         let view = view_of(
             &self.account,
             self.code.code_dir(&record.code_sha256),
             record,
+            credentials,
         );
         if let Some(e) = self.table.write().get_mut(&view.record.function) {
             e.latest = view.clone();
@@ -271,6 +296,7 @@ impl Control {
                 let n = name.to_owned();
                 self.blocking(move |s| s.delete_function(&n)).await?;
                 self.table.write().remove(name);
+                self.forget_keys_of(name);
                 self.invoker.remove(name, None);
                 self.sync_router(name);
                 tracing::info!(function = %name, "function.deleted");

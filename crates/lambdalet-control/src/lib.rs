@@ -6,21 +6,27 @@
 //! the invoker when warm environments are out of date. It never touches HTTP or sandboxes.
 
 mod aliases;
+mod code_url;
 mod concurrency;
 mod control;
 mod error;
 mod event_config;
 mod events;
 mod functions;
+mod keys;
 mod resolve;
+mod rights;
 mod table;
 mod targets;
 mod versions;
 
 pub use aliases::AliasInput;
+pub use code_url::CODE_URL_SECONDS;
 pub use concurrency::ProvisionedStatus;
 pub use control::Control;
 pub use error::ControlError;
 pub use functions::{CreateFunctionInput, FunctionDetails, ListPage, UpdateCodeInput};
+pub use keys::{KeyInfo, NewKey, check_description, make_key};
 pub use resolve::Resolved;
+pub use rights::{INVOKE_OPERATION, LAMBDA_SERVICE, TopicAccess};
 pub use table::VersionView;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use lambdalet_core::EventInvokeConfig;
-use lambdalet_core::{AccountInfo, DeployedVersion, FunctionName};
+use lambdalet_core::{AccountInfo, Credentials, DeployedVersion, FunctionName};
 use lambdalet_store::{AliasRecord, StoredFunction, VersionRecord};
 
 /// A version as the management API shows it: the stored record plus the runnable form.
@@ -42,8 +42,10 @@ impl FunctionEntry {
         account: &AccountInfo,
         code_dir: &dyn Fn(&str) -> std::path::PathBuf,
         s: StoredFunction,
+        credentials: Option<Credentials>,
     ) -> Self {
-        let view = |r: VersionRecord| view_of(account, code_dir(&r.code_sha256), r);
+        let view =
+            |r: VersionRecord| view_of(account, code_dir(&r.code_sha256), r, credentials.clone());
         let event_configs = s
             .event_configs
             .into_iter()
@@ -105,6 +107,7 @@ pub(crate) fn view_of(
     account: &AccountInfo,
     code_dir: std::path::PathBuf,
     record: VersionRecord,
+    credentials: Option<Credentials>,
 ) -> VersionView {
     let name = FunctionName::new(&record.function).expect("stored function names were validated");
     let deployed = DeployedVersion {
@@ -116,6 +119,7 @@ pub(crate) fn view_of(
         code_sha256: record.code_sha256.clone(),
         code_dir,
         uid_index: record.uid_index,
+        credentials,
     };
     VersionView {
         record,

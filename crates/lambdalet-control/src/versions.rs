@@ -65,6 +65,7 @@ impl Control {
             &self.account,
             self.code.code_dir(&published.code_sha256),
             published,
+            self.credentials_of(name),
         );
         if let Some(e) = self.table.write().get_mut(name) {
             e.versions.insert(number, view.clone());

@@ -27,4 +27,6 @@ pub struct DeployedVersion {
     /// The function's sandbox identity, given at creation and never reused: its container
     /// sandboxes run as uid `--sandbox-uid-base` + this number.
     pub uid_index: u32,
+    /// The function's own credentials, which its sandboxes get.
+    pub credentials: Option<crate::principal::Credentials>,
 }

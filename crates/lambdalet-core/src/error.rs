@@ -22,6 +22,8 @@ pub enum ErrorCode {
     InvalidRuntime,
     ResourceNotReady,
     ProvisionedConcurrencyConfigNotFound,
+    /// Authenticated, but not allowed to do this.
+    AccessDenied,
     Service,
 }
 
@@ -45,6 +47,7 @@ impl ErrorCode {
             Self::ProvisionedConcurrencyConfigNotFound => {
                 "ProvisionedConcurrencyConfigNotFoundException"
             }
+            Self::AccessDenied => "AccessDeniedException",
             Self::Service => "ServiceException",
         }
     }
@@ -58,6 +61,7 @@ impl ErrorCode {
             | Self::ResourceInUse => 400,
             Self::ResourceNotFound | Self::ProvisionedConcurrencyConfigNotFound => 404,
             Self::ResourceConflict => 409,
+            Self::AccessDenied => 403,
             Self::PreconditionFailed => 412,
             Self::RequestTooLarge => 413,
             Self::UnsupportedMediaType => 415,

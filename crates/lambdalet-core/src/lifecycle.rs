@@ -82,6 +82,11 @@ pub struct LifecycleConfig {
     /// lambdalet's extension: `host` (default) or `none` (loopback only).
     #[serde(skip_serializing_if = "NetworkMode::is_host")]
     pub network: NetworkMode,
+    /// lambdalet's extension: the function's own credentials (and requests from its
+    /// sandboxes) may manage functions, as an administrator's key can. Off by default: a
+    /// function may only invoke functions (as `accessControl` allows) and publish/subscribe.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_management: bool,
 }
 
 /// Where a subscription's messages come from.
@@ -126,6 +131,7 @@ impl Default for LifecycleConfig {
             container_mode: None,
             container_params: ContainerParams::default(),
             network: NetworkMode::Host,
+            allow_management: false,
         }
     }
 }
@@ -155,6 +161,8 @@ pub struct LifecyclePatch {
     pub container_params: Option<serde_json::Value>,
     /// `host` or `none`.
     pub network: Option<String>,
+    /// Whether the function may manage functions.
+    pub allow_management: Option<bool>,
 }
 
 /// Distinguishes a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -232,6 +240,9 @@ impl LifecycleConfig {
         }
         if let Some(n) = &patch.network {
             c.network = NetworkMode::parse(n)?;
+        }
+        if let Some(m) = patch.allow_management {
+            c.allow_management = m;
         }
         Ok(c)
     }

@@ -115,17 +115,17 @@ pub(crate) async fn sandbox_spec(
     put("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned());
     put("LAMBDA_TASK_ROOT", task_root);
     put("LAMBDA_RUNTIME_DIR", runtime_dir);
-    // Lambda hands functions the credentials of their role; lambdalet has no IAM, so it passes
-    // the daemon's own credentials through when it has some (as Greengrass's token exchange
-    // service gives components the device's role).
-    for key in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ] {
-        if let Ok(v) = std::env::var(key) {
-            put(key, v);
-        }
+    // Lambda hands functions the credentials of their role; lambdalet gives each function its
+    // own key, which may invoke functions (as its accessControl allows) and nothing more, and
+    // points the AWS SDKs' Lambda client at lambdalet. Never the daemon's own credentials.
+    if let Some(own) = &version.credentials {
+        put("AWS_ACCESS_KEY_ID", own.access_key_id.clone());
+        put("AWS_SECRET_ACCESS_KEY", own.secret_access_key.clone());
+    }
+    if let Some(api) = &greengrass.api_endpoint
+        && !config.environment.contains_key("AWS_ENDPOINT_URL_LAMBDA")
+    {
+        put("AWS_ENDPOINT_URL_LAMBDA", format!("http://{api}"));
     }
     if family == RuntimeFamily::Python {
         put("PYTHONUNBUFFERED", "1".to_owned());

@@ -7,6 +7,7 @@
 //! the function timeout, and writes START / END / REPORT around the function's output.
 
 pub mod async_events;
+mod callers;
 mod catalog;
 mod error;
 mod execute;
@@ -26,6 +27,7 @@ mod testing;
 pub use async_events::{
     Accepted, AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink,
 };
+pub use callers::Caller;
 pub use error::InvokeError;
 pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
 pub use launch::InitType;

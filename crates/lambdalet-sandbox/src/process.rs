@@ -346,6 +346,14 @@ impl Sandbox for ProcessSandbox {
         })
     }
 
+    fn holds_socket(&self, inode: u64) -> bool {
+        let pids = match &self.cgroup {
+            Some(c) => c.pids(),
+            None => crate::peer::family_of(self.pid),
+        };
+        crate::peer::held_by(inode, &pids)
+    }
+
     fn out_of_memory(&self) -> bool {
         match &self.cgroup {
             Some(c) if self.running() => c.oom_kills() > 0,

@@ -163,6 +163,11 @@ pub trait Sandbox: Send + Sync {
     fn owns_connection(&self, _local: std::net::SocketAddr, _peer: std::net::SocketAddr) -> bool {
         true
     }
+    /// Whether one of this sandbox's processes has the socket `inode` open. A backend that
+    /// cannot tell says no.
+    fn holds_socket(&self, _inode: u64) -> bool {
+        false
+    }
 }
 
 /// A freshly started sandbox and the read end of its stdout+stderr pipe.

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -189,6 +189,18 @@ INSERT OR REPLACE INTO settings (key, value)
     SELECT 'nextUidIndex', CAST(COUNT(*) AS TEXT) FROM functions;
 ";
 
+/// Version 5: access keys (administrators' and each function's own), secrets sealed.
+const SCHEMA_V5: &str = "
+CREATE TABLE access_keys (
+    id            TEXT PRIMARY KEY,
+    sealed_secret TEXT NOT NULL,
+    function      TEXT REFERENCES functions(name) ON DELETE CASCADE,
+    description   TEXT NOT NULL DEFAULT '',
+    created_ms    INTEGER NOT NULL
+);
+CREATE INDEX access_keys_by_function ON access_keys(function);
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -214,6 +226,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 4 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V4} PRAGMA user_version = 4; COMMIT;"
+        ))?;
+    }
+    if version < 5 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V5} PRAGMA user_version = 5; COMMIT;"
         ))?;
     }
     Ok(())

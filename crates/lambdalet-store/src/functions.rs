@@ -146,6 +146,16 @@ impl Store {
     /// Inserts a new function with its `$LATEST` version and returns the sandbox identity it
     /// was given (never one a function had before). Fails with `Conflict` if it exists.
     pub fn insert_function(&self, f: &FunctionRecord) -> Result<u32, StoreError> {
+        self.insert_function_with_key(f, None)
+    }
+
+    /// [`Store::insert_function`], storing the function's own access key in the same
+    /// transaction, so a function never exists without its credentials.
+    pub fn insert_function_with_key(
+        &self,
+        f: &FunctionRecord,
+        key: Option<&crate::KeyRecord>,
+    ) -> Result<u32, StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let next: Option<String> = tx
@@ -172,6 +182,9 @@ impl Store {
             )));
         }
         insert_version(&tx, &f.latest)?;
+        if let Some(k) = key {
+            crate::keys::insert_key(&tx, k)?;
+        }
         tx.execute(
             "INSERT OR REPLACE INTO settings (key, value) VALUES ('nextUidIndex', ?1)",
             [(uid_index + 1).to_string()],
@@ -394,7 +407,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn version(function: &str, sha: &str) -> VersionRecord {
@@ -416,7 +429,7 @@ mod tests {
         }
     }
 
-    fn function(name: &str) -> FunctionRecord {
+    pub(crate) fn function(name: &str) -> FunctionRecord {
         FunctionRecord {
             name: name.to_owned(),
             created_ms: 1,

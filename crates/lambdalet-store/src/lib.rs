@@ -9,6 +9,7 @@ mod async_queue;
 mod db;
 mod error;
 mod functions;
+mod keys;
 mod records;
 mod settings;
 mod writer;
@@ -17,6 +18,7 @@ pub use async_queue::{AsyncEventMeta, AsyncQueueStore, FailedAsyncEvent, NewAsyn
 pub use db::Store;
 pub use error::StoreError;
 pub use functions::{AliasRecord, FunctionRecord, LATEST, StoredFunction, VersionRecord};
+pub use keys::KeyRecord;
 pub use records::{InvocationRecord, Outcome};
 pub use settings::EventConfigRecord;
 pub use writer::RecordWriter;

@@ -47,6 +47,8 @@ pub enum Command {
     Subscribe(SubscribeArgs),
     /// Show the legacy subscriptions (Greengrass V1 routing), or set them from a JSON file.
     Subscriptions(SubscriptionsArgs),
+    /// Create, list or delete access keys (AWS-style credentials for the Lambda API).
+    Keys(crate::client::keys::KeysArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -54,6 +56,13 @@ pub struct ServeArgs {
     /// Address of the Lambda API (use port 0 for any free port).
     #[arg(long, env = "LAMBDALET_LISTEN", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
+
+    /// How API requests are authenticated: `sigv4` (every request signed with a key from
+    /// `lambdalet keys create`, as the AWS CLI and SDKs do) or `none` (unsigned requests act
+    /// as an administrator). Requests from a sandbox get their function's rights either way
+    /// [default: sigv4 when --listen is not a loopback address, none on loopback].
+    #[arg(long, env = "LAMBDALET_AUTH", value_parser = ["sigv4", "none"])]
+    pub auth: Option<String>,
 
     /// Where functions, code and logs are kept [default: the per-user data directory,
     /// e.g. ~/.local/share/lambdalet].
@@ -210,9 +219,14 @@ pub struct DeployArgs {
     /// Invoke the function for local pub/sub messages on this topic filter (PUB_SUB; repeatable).
     #[arg(long = "subscribe-local", value_name = "FILTER")]
     pub subscribe_local: Vec<String>,
-    /// Greengrass IPC authorization policies (accessControl), as a JSON file.
+    /// Greengrass IPC authorization policies (accessControl), as a JSON file; a
+    /// `lambdalet.lambda` policy also limits which functions it may invoke.
     #[arg(long, value_name = "FILE")]
     pub access_control: Option<PathBuf>,
+    /// Let the function's own credentials (and requests from its sandboxes) manage functions,
+    /// as an administrator's key can (`--allow-management` or `--allow-management=false`).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub allow_management: Option<bool>,
     /// Run in a `container` sandbox (Greengrass GreengrassContainer) or as a `process`
     /// (NoContainer) [default on create: the daemon's --sandbox].
     #[arg(long, value_parser = ["container", "process"])]

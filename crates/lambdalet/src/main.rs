@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod examples;
+mod keyfile;
 mod sandboxes;
 mod serve;
 mod telemetry;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
             Command::Queue(args) => client::queue::run(&cli.endpoint, args).await,
             Command::Publish(args) => client::events::publish(&cli.endpoint, args).await,
             Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, args).await,
+            Command::Keys(args) => client::keys::run(&cli.endpoint, args).await,
             Command::Subscriptions(args) => {
                 client::events::subscriptions(&cli.endpoint, args).await
             }

@@ -83,9 +83,11 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         },
     )
     .context("cannot install the runtime bootstraps")?;
-    let control = Control::open(store.clone(), code, account, invoker.clone())
+    let master = crate::keyfile::load_or_create(&data_dir)?;
+    let control = Control::open(store.clone(), code, account, invoker.clone(), master)
         .await
         .context("cannot load functions from the state database")?;
+    let auth = auth_mode(&args, &control, &data_dir)?;
     let queue_store =
         AsyncQueueStore::start(&store).context("cannot open the async event queue")?;
     let settings = AsyncSettings {
@@ -145,16 +147,20 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         router: router.clone(),
         tokens: tokens.clone(),
         ipc_stats: Some(ipc.stats.clone()),
+        auth,
     };
     let app = lambdalet_api::router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<lambdalet_api::ConnectionInfo>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        })
+        .await
     });
 
     if with_examples {
@@ -187,6 +193,43 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .await?;
     tracing::info!("lambdalet stopped");
     Ok(())
+}
+
+/// `--auth`, or its default for `--listen`; refuses a signed-only API nobody can call.
+fn auth_mode(
+    args: &ServeArgs,
+    control: &Control,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<lambdalet_api::AuthMode> {
+    use lambdalet_api::AuthMode;
+    let loopback = args.listen.ip().is_loopback();
+    let mode = match args.auth.as_deref() {
+        Some("none") => AuthMode::None,
+        Some(_) => AuthMode::SigV4,
+        None if loopback => AuthMode::None,
+        None => AuthMode::SigV4,
+    };
+    match mode {
+        AuthMode::SigV4 if !control.has_admin_key() => bail!(
+            "--listen {} {}, so every request must be signed with an access key, and this data directory has none yet: stop here, run `lambdalet keys create --data-dir {}`, then start again (or pass --auth none to take unsigned requests, which lets anyone who reaches the port manage every function)",
+            args.listen,
+            if loopback {
+                "was given --auth sigv4"
+            } else {
+                "is reachable from other machines"
+            },
+            data_dir.display()
+        ),
+        AuthMode::SigV4 => tracing::info!("API requests must be signed (--auth sigv4)"),
+        AuthMode::None if !loopback => tracing::warn!(
+            "--auth none on {}: anyone who reaches this address can create, invoke and delete functions; use --auth sigv4 with keys from `lambdalet keys create` on a network",
+            args.listen
+        ),
+        AuthMode::None => tracing::info!(
+            "API requests from this host need no signature (--auth none, the loopback default); sandboxes get their function's rights"
+        ),
+    }
+    Ok(mode)
 }
 
 /// For `up`: a broker that already serves the address the embedded one would take (say a

@@ -14,16 +14,11 @@ use serde_json::Value;
 
 use crate::topic::{TopicFilter, TopicName};
 
-pub(crate) const PUBSUB: &str = "aws.greengrass.ipc.pubsub";
-pub(crate) const MQTT_PROXY: &str = "aws.greengrass.ipc.mqttproxy";
+pub const PUBSUB: &str = "aws.greengrass.ipc.pubsub";
+pub const MQTT_PROXY: &str = "aws.greengrass.ipc.mqttproxy";
 
 /// Whether `policies` allow `operation` of `service` on `resource`.
-pub(crate) fn allowed(
-    policies: Option<&Value>,
-    service: &str,
-    operation: &str,
-    resource: &str,
-) -> bool {
+pub fn allowed(policies: Option<&Value>, service: &str, operation: &str, resource: &str) -> bool {
     let Some(policies) = policies else {
         return true;
     };

@@ -12,6 +12,9 @@ mod auth;
 mod connection;
 mod ops;
 
+pub use auth::{MQTT_PROXY, PUBSUB, allowed};
+pub use ops::{PUBLISH_TO_IOT_CORE, PUBLISH_TO_TOPIC, SUBSCRIBE_TO_IOT_CORE, SUBSCRIBE_TO_TOPIC};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

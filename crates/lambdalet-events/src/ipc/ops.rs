@@ -19,10 +19,10 @@ use crate::mqtt::Qos;
 use crate::router::MqttSubscription;
 use crate::topic::TopicFilter;
 
-const PUBLISH_TO_TOPIC: &str = "aws.greengrass#PublishToTopic";
-const SUBSCRIBE_TO_TOPIC: &str = "aws.greengrass#SubscribeToTopic";
-const PUBLISH_TO_IOT_CORE: &str = "aws.greengrass#PublishToIoTCore";
-const SUBSCRIBE_TO_IOT_CORE: &str = "aws.greengrass#SubscribeToIoTCore";
+pub const PUBLISH_TO_TOPIC: &str = "aws.greengrass#PublishToTopic";
+pub const SUBSCRIBE_TO_TOPIC: &str = "aws.greengrass#SubscribeToTopic";
+pub const PUBLISH_TO_IOT_CORE: &str = "aws.greengrass#PublishToIoTCore";
+pub const SUBSCRIBE_TO_IOT_CORE: &str = "aws.greengrass#SubscribeToIoTCore";
 
 /// A stream that stays open (a subscription); dropping it ends the subscription.
 pub(crate) struct StreamHandle {

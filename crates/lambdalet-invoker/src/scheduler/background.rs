@@ -255,6 +255,24 @@ impl Scheduler {
             .unwrap_or_default()
     }
 
+    /// Every live sandbox with the version it runs, to find whose a connection is.
+    pub(crate) fn live_sandboxes(&self) -> Vec<(Arc<DeployedVersion>, Arc<dyn Sandbox>)> {
+        let st = self.st.lock();
+        st.pools
+            .values()
+            .flat_map(|p| p.sandboxes.values().map(|s| (p.spec.clone(), s.clone())))
+            .collect()
+    }
+
+    /// The deployed function whose sandbox identity is `uid_index`.
+    pub(crate) fn function_with_uid_index(&self, uid_index: u32) -> Option<Arc<DeployedVersion>> {
+        let st = self.st.lock();
+        st.pools
+            .values()
+            .find(|p| p.spec.uid_index == uid_index)
+            .map(|p| p.spec.clone())
+    }
+
     pub(crate) fn all_stats(&self) -> Vec<(PoolKey, PoolStats)> {
         let st = self.st.lock();
         st.pools

@@ -81,6 +81,7 @@ impl Harness {
             code_sha256: "0".repeat(64),
             code_dir,
             function_arn: self.account.function_arn(name),
+            credentials: None,
             uid_index: 0,
         })
     }

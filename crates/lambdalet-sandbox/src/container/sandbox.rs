@@ -145,6 +145,10 @@ impl Sandbox for ContainerSandbox {
         crate::peer::connection_held(local, peer, || self.watch.cgroup.pids())
     }
 
+    fn holds_socket(&self, inode: u64) -> bool {
+        crate::peer::held_by(inode, &self.watch.cgroup.pids())
+    }
+
     fn out_of_memory(&self) -> bool {
         if self.watch.exit_rx.borrow().is_some() {
             self.watch.oom.load(Ordering::Acquire)

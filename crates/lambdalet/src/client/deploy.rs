@@ -180,6 +180,9 @@ fn add_config(
     if let Some(policies) = access_control {
         lifecycle.insert("accessControl".into(), policies.clone());
     }
+    if let Some(m) = args.allow_management {
+        lifecycle.insert("allowManagement".into(), json!(m));
+    }
     lifecycle.extend(sandbox.clone());
     if !lifecycle.is_empty() {
         req["LambdaletConfig"] = Value::Object(lifecycle);

@@ -1,10 +1,12 @@
 //! The client subcommands: they talk to a running daemon over its HTTP API, the same API the
 //! AWS CLI uses, so anything they do can also be done with `aws lambda ...`.
 
+mod credentials;
 pub mod deploy;
 pub mod events;
 pub mod functions;
 pub mod invoke;
+pub mod keys;
 pub mod logs;
 pub mod queue;
 mod sandbox_flags;
@@ -12,10 +14,12 @@ mod sandbox_flags;
 use anyhow::{Context, anyhow};
 use reqwest::{Method, Response};
 
-/// A connection to the daemon at `endpoint`.
+/// A connection to the daemon at `endpoint`, signing requests with the key it finds (see
+/// [`credentials`]).
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
+    key: Option<credentials::Key>,
 }
 
 impl Client {
@@ -23,9 +27,12 @@ impl Client {
         let http = reqwest::Client::builder()
             .build()
             .context("cannot build an HTTP client")?;
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let key = credentials::for_endpoint(&endpoint)?;
         Ok(Self {
             http,
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
+            key,
         })
     }
 
@@ -34,9 +41,14 @@ impl Client {
             .request(method, format!("{}{path}", self.endpoint))
     }
 
-    /// Sends a request; a connection failure says how to start the daemon.
+    /// Sends a request, signed when there is a key; a connection failure says how to start
+    /// the daemon.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Response> {
-        req.send().await.map_err(|e| {
+        let mut req = req.build().context("cannot build the request")?;
+        if let Some(key) = &self.key {
+            sign(&mut req, key)?;
+        }
+        self.http.execute(req).await.map_err(|e| {
             if e.is_connect() {
                 anyhow!(
                     "cannot reach lambdalet at {} ({e}): start it with `lambdalet serve` or `lambdalet up`, or point --endpoint / LAMBDALET_ENDPOINT at it",
@@ -61,6 +73,42 @@ impl Client {
         }
         serde_json::from_slice(&body).context("the daemon sent a response that is not JSON")
     }
+}
+
+/// Adds SigV4 headers (and `Host`, to sign exactly what is sent).
+fn sign(req: &mut reqwest::Request, key: &credentials::Key) -> anyhow::Result<()> {
+    let url = req.url().clone();
+    let mut host = url.host_str().unwrap_or_default().to_owned();
+    if let Some(port) = url.port() {
+        host = format!("{host}:{port}");
+    }
+    let body = match req.body() {
+        None => &[][..],
+        Some(b) => b
+            .as_bytes()
+            .context("a streamed request body cannot be signed")?,
+    };
+    let out = lambdalet_auth::Outgoing {
+        method: req.method().as_str(),
+        host: &host,
+        path: url.path(),
+        query: url.query().unwrap_or(""),
+        body,
+    };
+    let headers = lambdalet_auth::sign(
+        &out,
+        &key.id,
+        &key.secret,
+        "us-east-1",
+        "lambda",
+        time::OffsetDateTime::now_utc(),
+    );
+    let h = req.headers_mut();
+    h.insert(reqwest::header::HOST, host.parse()?);
+    for (name, value) in headers {
+        h.insert(name, value.parse()?);
+    }
+    Ok(())
 }
 
 /// `ResourceNotFoundException: Function not found: ...` from an error response.
