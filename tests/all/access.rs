@@ -161,6 +161,11 @@ fn the_daemons_files_are_its_own() {
         |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o7777;
     assert_eq!(mode(&data), 0o700, "the data directory");
     assert_eq!(mode(&data.join("state.db")), 0o600, "state.db");
+    assert_eq!(
+        mode(&data.join("master.key")),
+        0o600,
+        "the key that seals access keys"
+    );
     let socket = data.join("ipc.socket");
     let containers = crate::containment::containers_unavailable(&d).is_none();
     assert_eq!(
@@ -171,13 +176,16 @@ fn the_daemons_files_are_its_own() {
     // Even if the directory were open, the files themselves are not.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let state = data.join("state.db");
+    let master = data.join("master.key");
     let got = as_nobody(
         TRY,
         &[
             state.to_str().expect("utf-8"),
+            master.to_str().expect("utf-8"),
             socket.to_str().expect("utf-8"),
         ],
     );
     assert!(got.contains("state.db PermissionError"), "{got}");
+    assert!(got.contains("master.key PermissionError"), "{got}");
     assert!(got.contains("ipc.socket PermissionError"), "{got}");
 }
