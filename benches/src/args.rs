@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|topics|mqtt] [--lambdalet PATH]
+usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|topics|mqtt] [--lambdalet PATH]
                        [--quick] [--json FILE] [--samples N] [--duration SECS]
 
   all (default)     every group below, in this order
@@ -24,6 +24,8 @@ usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|topics|m
                     and 16 clients vs SQLite inserts (WAL, synchronous=FULL, a transaction per
                     row); K events drained end to end vs the same K invoked synchronously
   memory            idle memory; the daemon's memory with 100 warm idle sandboxes
+  auth              idle memory; a warm Python no-op invoked one request at a time, SigV4-signed
+                    and on a new connection per request, vs unsigned on a kept-alive connection
   topics            idle memory; topic matching with 10 000 subscriptions: the subscription
                     trie vs a linear scan of TopicFilter::matches over all of them
   mqtt              idle memory; MQTT message -> function -> MQTT reply through the embedded
@@ -51,6 +53,7 @@ pub enum Mode {
     Pinned,
     Async,
     Memory,
+    Auth,
     Topics,
     Mqtt,
 }
@@ -109,7 +112,7 @@ impl Args {
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
                 "all" | "warm" | "cold" | "sandbox" | "scale" | "pinned" | "async" | "memory"
-                | "topics" | "mqtt"
+                | "auth" | "topics" | "mqtt"
                     if mode.is_none() =>
                 {
                     mode = Some(match a.as_str() {
@@ -120,6 +123,7 @@ impl Args {
                         "pinned" => Mode::Pinned,
                         "async" => Mode::Async,
                         "memory" => Mode::Memory,
+                        "auth" => Mode::Auth,
                         "topics" => Mode::Topics,
                         "mqtt" => Mode::Mqtt,
                         _ => Mode::All,

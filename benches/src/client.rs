@@ -76,7 +76,7 @@ impl Conn {
         &mut self,
         method: Method,
         path: &str,
-        headers: &[(&'static str, &'static str)],
+        headers: &[(&str, &str)],
         body: Bytes,
     ) -> anyhow::Result<Reply> {
         self.sender.ready().await.context("the connection closed")?;

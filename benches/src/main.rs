@@ -8,6 +8,7 @@ mod api;
 mod args;
 mod async_accept;
 mod async_drain;
+mod auth;
 mod client;
 mod cold;
 mod daemon;
@@ -215,6 +216,7 @@ async fn measure(
                 (Mode::Async, "async"),
                 (Mode::Memory, "100-sandbox memory"),
                 (Mode::Mqtt, "MQTT"),
+                (Mode::Auth, "authentication"),
             ] {
                 if args.mode.includes(mode) {
                     report.note(format!("{what} benchmarks skipped: {e}"));
@@ -240,6 +242,9 @@ async fn measure(
         }
         if args.mode.includes(Mode::Memory) {
             memory::run(bin, py, report).await?;
+        }
+        if args.mode.includes(Mode::Auth) {
+            auth::run(daemon, args, report).await?;
         }
     }
     if args.mode.includes(Mode::Topics) {
