@@ -51,12 +51,20 @@ fn client(config: &Path, endpoint: &str, args: &[&str]) -> Output {
 
 /// The AWS CLI with `key`.
 fn aws_as(endpoint: &str, key: &Key, args: &[&str]) -> Output {
+    aws_with_token(endpoint, key, None, args)
+}
+
+/// The AWS CLI with `key` and a session token.
+fn aws_with_token(endpoint: &str, key: &Key, token: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new("aws");
     cmd.args(["--endpoint-url", endpoint, "--output", "json"])
         .args(args);
     aws_env(&mut cmd);
     cmd.env("AWS_ACCESS_KEY_ID", &key.id)
         .env("AWS_SECRET_ACCESS_KEY", &key.secret);
+    if let Some(t) = token {
+        cmd.env("AWS_SESSION_TOKEN", t);
+    }
     cmd.output().expect("run aws")
 }
 
@@ -137,6 +145,19 @@ fn a_function_invokes_but_does_not_manage(d: &Daemon, sandbox: &str) {
         stderr(&list).contains("AccessDeniedException"),
         "{}",
         stderr(&list)
+    );
+    // With its session token, as a function sends it; a token that is not its own is refused.
+    let token = target_env["AWS_SESSION_TOKEN"]
+        .as_str()
+        .expect("a session token");
+    let invoke = ["lambda", "invoke", "--function-name", "target", "/dev/null"];
+    let ok = aws_with_token(&d.url, &key, Some(token), &invoke);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let bad = aws_with_token(&d.url, &key, Some("not-its-token"), &invoke);
+    assert!(
+        stderr(&bad).contains("UnrecognizedClientException"),
+        "{}",
+        stderr(&bad)
     );
 
     // accessControl narrows what it may invoke...

@@ -214,7 +214,7 @@ fn verify(s: &ApiState, parts: &Parts, body: &[u8]) -> Result<Principal, Refused
         }));
     };
     let now = time::OffsetDateTime::now_utc();
-    lambdalet_auth::verify(
+    let verified = lambdalet_auth::verify(
         &req,
         &credential,
         &secret,
@@ -222,6 +222,16 @@ fn verify(s: &ApiState, parts: &Parts, body: &[u8]) -> Result<Principal, Refused
         now,
     )
     .map_err(Refused::Bad)?;
+    // A function's key comes with a session token (AWS_SESSION_TOKEN); one sent must be it.
+    // Administrators' keys have none, and a stray one is ignored.
+    if matches!(principal, Principal::Function(_))
+        && let Some(token) = &verified.session_token
+        && *token != lambdalet_auth::session_token(&secret)
+    {
+        return Err(Refused::Bad(AuthError::UnknownAccessKey {
+            access_key_id: verified.access_key_id,
+        }));
+    }
     Ok(principal)
 }
 

@@ -43,6 +43,17 @@ pub fn new_access_key() -> (String, String) {
     (id, URL_SAFE_NO_PAD.encode(secret_bytes))
 }
 
+/// The session token that goes with a key's secret (a function gets it as
+/// `AWS_SESSION_TOKEN`, as Lambda gives its role's temporary credentials one): an HMAC of
+/// the secret, so it needs no storage and proves nothing the secret does not.
+pub fn session_token(secret: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"lambdalet session token");
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 /// The key that seals stored secrets. `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MasterKey([u8; 32]);

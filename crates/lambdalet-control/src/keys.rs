@@ -75,6 +75,7 @@ pub fn make_key(
         info,
         credentials: Credentials {
             access_key_id: id,
+            session_token: lambdalet_auth::session_token(&secret),
             secret_access_key: secret,
         },
     };
@@ -155,6 +156,7 @@ pub(crate) fn function_credentials(
                     Credentials {
                         access_key_id: k.info.access_key_id.clone(),
                         secret_access_key: k.secret.clone(),
+                        session_token: lambdalet_auth::session_token(&k.secret),
                     },
                 ),
             );

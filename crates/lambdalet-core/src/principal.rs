@@ -25,12 +25,14 @@ impl fmt::Display for Principal {
     }
 }
 
-/// A function's own AWS-style credentials, given to its sandboxes as `AWS_ACCESS_KEY_ID` and
-/// `AWS_SECRET_ACCESS_KEY`.
+/// A function's own AWS-style credentials, given to its sandboxes as `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Derived from the secret (`lambdalet_auth::session_token`); checked when sent.
+    pub session_token: String,
 }
 
 impl fmt::Debug for Credentials {
@@ -51,6 +53,7 @@ mod tests {
         let c = Credentials {
             access_key_id: "LKIAEXAMPLE".into(),
             secret_access_key: "very-secret".into(),
+            session_token: "token".into(),
         };
         let text = format!("{c:?}");
         assert!(

@@ -121,6 +121,7 @@ pub(crate) async fn sandbox_spec(
     if let Some(own) = &version.credentials {
         put("AWS_ACCESS_KEY_ID", own.access_key_id.clone());
         put("AWS_SECRET_ACCESS_KEY", own.secret_access_key.clone());
+        put("AWS_SESSION_TOKEN", own.session_token.clone());
     }
     if let Some(api) = &greengrass.api_endpoint
         && !config.environment.contains_key("AWS_ENDPOINT_URL_LAMBDA")
