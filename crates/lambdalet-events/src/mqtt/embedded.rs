@@ -68,11 +68,13 @@ impl EmbeddedBroker {
             .name("lambdalet-mqtt-link".to_owned())
             .spawn(move || pump(link_rx, tx))
             .map_err(|e| fail(e.to_string()))?;
-        tokio::spawn(super::throttle::serve(
+        tokio::spawn(super::front::serve(
             front,
-            internal,
-            settings.client_rate,
-            settings.max_payload,
+            super::front::Front {
+                broker: internal,
+                limit: settings.client_rate,
+                max_packet: settings.max_payload,
+            },
         ));
         tracing::info!("MQTT broker listening on mqtt://{addr}");
         Ok((

@@ -5,6 +5,7 @@
 //! a stream of incoming messages.
 
 mod embedded;
+mod front;
 mod nodelay;
 mod remote;
 mod throttle;
