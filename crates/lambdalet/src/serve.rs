@@ -286,6 +286,7 @@ fn start_mqtt(
         listen,
         max_payload: args.max_message_size,
         client_rate,
+        auth: None,
     };
     let (broker, incoming) = EmbeddedBroker::start(&settings)?;
     Ok(Some((Mqtt::Embedded(broker), incoming)))

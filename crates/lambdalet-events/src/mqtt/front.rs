@@ -1,27 +1,42 @@
 //! The embedded broker's front door: every MQTT client connects here, not to rumqttd, which
-//! listens on a private loopback port. Each connection is passed to the relay
-//! ([`super::throttle`]), which carries it to the broker at the client's byte rate.
+//! listens on a private loopback port. The front door reads each client's CONNECT, decides
+//! whether the client may come in ([`super::auth`]), answers a refusal with its CONNACK, and
+//! otherwise logs the client in to rumqttd with the front door's own login (rumqttd takes no
+//! other, so its private port is no way around the check) and hands the connection to the
+//! relay ([`super::throttle`]), which carries it at the client's byte rate.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::RateLimit;
+use super::auth::{self, Admitted, MqttAuthenticator, RefusalLog};
+use super::connect::{self, ConnectError};
+
+/// How long a new client has to send its CONNECT.
+const CONNECT_TIME: Duration = Duration::from_secs(20);
 
 /// What the front door does with each client.
 pub(crate) struct Front {
     /// rumqttd's private address.
     pub broker: SocketAddr,
+    /// The login rumqttd takes (username, password), known only to the front door.
+    pub login: (String, String),
+    /// The check of a client's username and password (None: anonymous clients are let in).
+    pub auth: Option<MqttAuthenticator>,
     pub limit: Option<RateLimit>,
     /// Largest packet a client may send (`--max-message-size`).
     pub max_packet: usize,
 }
 
-/// Accepts clients on `listener` and connects each to the broker.
+/// Accepts clients on `listener` and connects those it lets in to the broker.
 pub(crate) async fn serve(listener: TcpListener, front: Front) {
     broker_listening(front.broker).await;
-    let front = std::sync::Arc::new(front);
+    let front = Arc::new(front);
+    let refusals = Arc::new(RefusalLog::new());
     loop {
         let (client, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -32,29 +47,66 @@ pub(crate) async fn serve(listener: TcpListener, front: Front) {
             }
         };
         let _ = client.set_nodelay(true);
-        let front = front.clone();
+        let (front, refusals) = (front.clone(), refusals.clone());
         tokio::spawn(async move {
-            let upstream = match TcpStream::connect(front.broker).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("cannot reach the embedded MQTT broker: {e}");
-                    return;
-                }
-            };
-            let _ = upstream.set_nodelay(true);
             tracing::debug!(client = %peer, "MQTT client connected");
-            super::throttle::relay(
-                client,
-                upstream,
-                peer,
-                front.limit,
-                front.max_packet,
-                Vec::new(),
-            )
-            .await;
+            admit(&front, &refusals, client, peer).await;
             tracing::debug!(client = %peer, "MQTT client gone");
         });
     }
+}
+
+/// Reads the client's CONNECT, decides, and relays the connection if the client is let in.
+async fn admit<C>(front: &Front, refusals: &RefusalLog, mut client: C, peer: SocketAddr)
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    // Room for the front door's login, so the CONNECT passed on stays within the broker's
+    // limit.
+    let max = (front.max_packet).saturating_sub(4 + front.login.0.len() + front.login.1.len());
+    let read = tokio::time::timeout(CONNECT_TIME, connect::read(&mut client, max));
+    let (connect, early) = match read.await {
+        Ok(Ok(c)) => c,
+        Ok(Err(ConnectError::Closed)) => return,
+        Ok(Err(e)) => {
+            if let Some(code) = e.connack_code() {
+                let _ = client.write_all(&connect::connack(code)).await;
+            }
+            refusals.refused(peer, None, &e.to_string());
+            let _ = client.shutdown().await;
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(client = %peer, "MQTT client sent no CONNECT within {CONNECT_TIME:?}");
+            return;
+        }
+    };
+    match auth::decide(front.auth.as_ref(), &connect).await {
+        Ok(Admitted::Anonymous) => {}
+        Ok(Admitted::Login(username)) => {
+            tracing::debug!(client = %peer, username = ?username, "MQTT client logged in");
+        }
+        Err(refusal) => {
+            let _ = client.write_all(&connect::connack(refusal.code)).await;
+            let _ = client.shutdown().await;
+            let why = format!("{} (CONNACK return code {})", refusal.reason, refusal.code);
+            refusals.refused(peer, Some(&connect), &why);
+            return;
+        }
+    }
+    let packet = connect.with_login(&front.login.0, &front.login.1);
+    let mut upstream = match TcpStream::connect(front.broker).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot reach the embedded MQTT broker: {e}");
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    if upstream.write_all(&packet).await.is_err() {
+        return;
+    }
+    super::throttle::relay(client, upstream, peer, front.limit, front.max_packet, early).await;
 }
 
 /// Waits (a few seconds at most) until rumqttd, starting on its own thread, listens on

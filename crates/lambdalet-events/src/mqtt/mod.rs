@@ -4,6 +4,8 @@
 //! bridges to IoT Core. Both look the same to the router: subscribe to filters, publish, and
 //! a stream of incoming messages.
 
+mod auth;
+mod connect;
 mod embedded;
 mod front;
 mod nodelay;
@@ -13,6 +15,7 @@ mod throttle;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub use auth::MqttAuthenticator;
 pub use embedded::{EmbeddedBroker, EmbeddedSettings};
 pub use remote::{PendingAck, RemoteBroker, RemoteSettings, RemoteTls};
 pub use throttle::RateLimit;
