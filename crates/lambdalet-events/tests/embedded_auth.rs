@@ -1,14 +1,17 @@
-//! The embedded broker's authentication, with a real MQTT client (rumqttc) against a real
-//! broker on a free port.
+//! The embedded broker's authentication (keys as username and password, TLS, client
+//! certificates), with a real MQTT client (rumqttc) against a real broker on a free port.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use lambdalet_events::mqtt::{EmbeddedBroker, EmbeddedSettings, Incoming, MqttAuthenticator};
+use lambdalet_events::mqtt::{
+    BrokerTls, EmbeddedBroker, EmbeddedSettings, Incoming, MqttAuthenticator,
+};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,
+    TlsConfiguration, Transport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -21,6 +24,7 @@ fn settings(auth: Option<MqttAuthenticator>) -> EmbeddedSettings {
         max_payload: 128 * 1024,
         client_rate: None,
         auth,
+        tls: None,
     }
 }
 
@@ -187,4 +191,167 @@ async fn an_mqtt_5_client_gets_unacceptable_protocol_version() {
         .expect("closed")
         .expect("read");
     assert_eq!(n, 0, "the connection is closed after the CONNACK");
+}
+
+/// PEM files: a CA, a server certificate for 127.0.0.1 and a client certificate it signed,
+/// and a client certificate signed by another CA.
+struct Certificates {
+    dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+    client: (rcgen::Certificate, rcgen::KeyPair),
+    stranger: (rcgen::Certificate, rcgen::KeyPair),
+}
+
+impl Certificates {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_for = |name: &str| {
+            let mut p = CertificateParams::new(Vec::new()).expect("params");
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            let key = KeyPair::generate().expect("key");
+            let cert = p.self_signed(&key).expect("CA");
+            (cert, Issuer::new(p, key))
+        };
+        let leaf = |names: Vec<String>, issuer: &Issuer<'static, KeyPair>| {
+            let key = KeyPair::generate().expect("key");
+            let p = CertificateParams::new(names).expect("params");
+            (p.signed_by(&key, issuer).expect("sign"), key)
+        };
+        let (ca, issuer) = ca_for("lambdalet test CA");
+        let (_, other) = ca_for("another CA");
+        let server = leaf(vec!["127.0.0.1".to_owned()], &issuer);
+        let client = leaf(vec!["device-1".to_owned()], &issuer);
+        let stranger = leaf(vec!["device-2".to_owned()], &other);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, pem: String| std::fs::write(dir.path().join(name), pem);
+        write("ca.crt", ca.pem()).expect("write");
+        write("server.crt", server.0.pem()).expect("write");
+        write("server.key", server.1.serialize_pem()).expect("write");
+        Self {
+            dir,
+            ca,
+            client,
+            stranger,
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn broker_tls(&self, client_ca: bool) -> BrokerTls {
+        BrokerTls {
+            cert: self.path("server.crt"),
+            key: self.path("server.key"),
+            client_ca: client_ca.then(|| self.path("ca.crt")),
+        }
+    }
+
+    /// A client's TLS: trusting the test CA, presenting `cert` if given.
+    fn transport(&self, cert: Option<&(rcgen::Certificate, rcgen::KeyPair)>) -> Transport {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.der().clone()).expect("CA");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots);
+        let config = match cert {
+            None => builder.with_no_client_auth(),
+            Some((c, k)) => {
+                let key =
+                    rustls::pki_types::PrivateKeyDer::try_from(k.serialize_der()).expect("key");
+                builder
+                    .with_client_auth_cert(vec![c.der().clone()], key)
+                    .expect("client certificate")
+            }
+        };
+        Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(config)))
+    }
+}
+
+fn start_tls(auth: Option<MqttAuthenticator>, tls: BrokerTls) -> (EmbeddedBroker, Incoming) {
+    let mut s = settings(auth);
+    s.tls = Some(tls);
+    let (broker, incoming) = EmbeddedBroker::start(&s).expect("broker starts");
+    assert!(broker.url().starts_with("mqtts://"), "{}", broker.url());
+    (broker, incoming)
+}
+
+fn over(transport: Transport, mut options: MqttOptions) -> MqttOptions {
+    options.set_transport(transport);
+    options
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_without_a_client_ca_encrypts_and_keys_still_apply() {
+    let certs = Certificates::new();
+    let (broker, _incoming) = start_tls(Some(one_key()), certs.broker_tls(false));
+    let addr = broker.addr();
+    refused_with(
+        connect(over(certs.transport(None), options(addr, "anon", None))).await,
+        ConnectReturnCode::NotAuthorized,
+    );
+    let login = Some((KEY_ID, SECRET));
+    let (client, mut events) = connect(over(certs.transport(None), options(addr, "d", login)))
+        .await
+        .expect("the key's owner is let in over TLS");
+    assert_eq!(round_trip(&client, &mut events, "tls").await, "tls");
+    // Plain MQTT on the TLS port gets nowhere.
+    assert!(connect(options(addr, "plain", login)).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_signed_by_the_client_ca_is_a_login() {
+    let certs = Certificates::new();
+    let (broker, _incoming) = start_tls(Some(one_key()), certs.broker_tls(true));
+    let addr = broker.addr();
+    let transport = certs.transport(Some(&certs.client));
+    let (client, mut events) = connect(over(transport, options(addr, "device-1", None)))
+        .await
+        .expect("a client with a certificate the CA signed is let in without a password");
+    assert_eq!(round_trip(&client, &mut events, "cert").await, "cert");
+    // No certificate, even with a valid key: refused in the TLS handshake.
+    let login = Some((KEY_ID, SECRET));
+    let r = connect(over(certs.transport(None), options(addr, "nocert", login))).await;
+    assert!(r.is_err(), "a client without a certificate is refused");
+    // A certificate another CA signed: refused.
+    let transport = certs.transport(Some(&certs.stranger));
+    let r = connect(over(transport, options(addr, "device-2", None))).await;
+    assert!(r.is_err(), "a certificate of another CA is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tls_files_are_refused_at_start_naming_the_flag() {
+    let certs = Certificates::new();
+    let error = |tls: BrokerTls| {
+        let mut s = settings(None);
+        s.tls = Some(tls);
+        match EmbeddedBroker::start(&s) {
+            Ok(_) => panic!("started with {:?}", s.tls),
+            Err(e) => e.to_string(),
+        }
+    };
+    let mut tls = certs.broker_tls(true);
+    tls.cert = certs.path("missing.crt");
+    let e = error(tls);
+    assert!(
+        e.contains("--mqtt-tls-cert") && e.contains("missing.crt"),
+        "{e}"
+    );
+    let mut tls = certs.broker_tls(false);
+    tls.key = certs.path("ca.crt");
+    let e = error(tls);
+    assert!(e.contains("--mqtt-tls-key"), "{e}");
+    // A key, but not the certificate's.
+    std::fs::write(certs.path("other.key"), certs.client.1.serialize_pem()).expect("write");
+    let mut tls = certs.broker_tls(false);
+    tls.key = certs.path("other.key");
+    let e = error(tls);
+    assert!(e.contains("not the key of the certificate"), "{e}");
+    let mut tls = certs.broker_tls(true);
+    tls.client_ca = Some(certs.path("server.key"));
+    let e = error(tls);
+    assert!(e.contains("--mqtt-client-ca"), "{e}");
 }

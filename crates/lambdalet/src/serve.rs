@@ -287,6 +287,7 @@ fn start_mqtt(
         max_payload: args.max_message_size,
         client_rate,
         auth: None,
+        tls: None,
     };
     let (broker, incoming) = EmbeddedBroker::start(&settings)?;
     Ok(Some((Mqtt::Embedded(broker), incoming)))

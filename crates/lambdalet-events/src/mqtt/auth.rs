@@ -23,6 +23,8 @@ pub type MqttAuthenticator = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 pub(crate) enum Admitted {
     /// No authentication is required.
     Anonymous,
+    /// With a client certificate the operator's CA signed (checked in the TLS handshake).
+    Certificate,
     /// With a valid username and password; the username.
     Login(String),
 }
@@ -39,11 +41,16 @@ const BAD_LOGIN: u8 = 4;
 /// CONNACK return code 5: not authorized.
 const NOT_AUTHORIZED: u8 = 5;
 
-/// Decides whether the client that sent `connect` may use the broker.
+/// Decides whether the client that sent `connect` may use the broker; `certified`: it
+/// presented a client certificate the operator's CA signed.
 pub(crate) async fn decide(
     auth: Option<&MqttAuthenticator>,
     connect: &Connect,
+    certified: bool,
 ) -> Result<Admitted, Refusal> {
+    if certified {
+        return Ok(Admitted::Certificate);
+    }
     let Some(auth) = auth else {
         return Ok(Admitted::Anonymous);
     };
@@ -171,21 +178,29 @@ mod tests {
     async fn decisions() {
         let auth: MqttAuthenticator = Arc::new(|u, p| u == "LKIAKEY" && p == "secret");
         let anonymous = connect(None).await;
-        assert_eq!(decide(None, &anonymous).await, Ok(Admitted::Anonymous));
+        assert_eq!(
+            decide(None, &anonymous, false).await,
+            Ok(Admitted::Anonymous)
+        );
         let refused =
             |code| move |r: Result<Admitted, Refusal>| r.expect_err("refused").code == code;
-        assert!(refused(5)(decide(Some(&auth), &anonymous).await));
+        assert!(refused(5)(decide(Some(&auth), &anonymous, false).await));
         let no_password = connect(Some(("LKIAKEY", None))).await;
-        assert!(refused(4)(decide(Some(&auth), &no_password).await));
+        assert!(refused(4)(decide(Some(&auth), &no_password, false).await));
         let wrong = connect(Some(("LKIAKEY", Some("guess")))).await;
-        assert!(refused(4)(decide(Some(&auth), &wrong).await));
+        assert!(refused(4)(decide(Some(&auth), &wrong, false).await));
         let right = connect(Some(("LKIAKEY", Some("secret")))).await;
         assert_eq!(
-            decide(Some(&auth), &right).await,
+            decide(Some(&auth), &right, false).await,
             Ok(Admitted::Login("LKIAKEY".to_owned()))
         );
         // Without authentication a login is not checked.
-        assert_eq!(decide(None, &wrong).await, Ok(Admitted::Anonymous));
+        assert_eq!(decide(None, &wrong, false).await, Ok(Admitted::Anonymous));
+        // A client certificate stands for a login.
+        assert_eq!(
+            decide(Some(&auth), &anonymous, true).await,
+            Ok(Admitted::Certificate)
+        );
     }
 
     #[test]

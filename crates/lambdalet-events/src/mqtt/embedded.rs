@@ -10,7 +10,7 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 use tokio::sync::mpsc;
 
-use super::{Delivery, Incoming, MqttAuthenticator, MqttError, MqttMessage};
+use super::{BrokerTls, Delivery, Incoming, MqttAuthenticator, MqttError, MqttMessage};
 
 /// How the embedded broker is set up.
 #[derive(Clone)]
@@ -24,6 +24,8 @@ pub struct EmbeddedSettings {
     /// Some: a client without a username and password is refused with CONNACK return code 5
     /// (not authorized), one the check refuses with 4 (bad user name or password).
     pub auth: Option<MqttAuthenticator>,
+    /// MQTT over TLS (None: plain MQTT), optionally with client certificates.
+    pub tls: Option<BrokerTls>,
 }
 
 impl std::fmt::Debug for EmbeddedSettings {
@@ -33,6 +35,7 @@ impl std::fmt::Debug for EmbeddedSettings {
             .field("max_payload", &self.max_payload)
             .field("client_rate", &self.client_rate)
             .field("auth", &self.auth.as_ref().map(|_| "<authenticator>"))
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -40,6 +43,8 @@ impl std::fmt::Debug for EmbeddedSettings {
 /// A running embedded broker and lambdalet's link into it.
 pub struct EmbeddedBroker {
     addr: SocketAddr,
+    /// `mqtt://ADDR` or `mqtts://ADDR`.
+    url: String,
     tx: Mutex<LinkTx>,
     subscribed: Mutex<HashMap<String, usize>>,
 }
@@ -52,6 +57,8 @@ impl EmbeddedBroker {
             addr: addr.to_string(),
             reason,
         };
+        let tls = settings.tls.as_ref().map(BrokerTls::acceptor).transpose()?;
+        let client_certs = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
         // Clients connect to lambdalet's front door (which checks who they are and enforces the
         // per-client rate), and it connects them to rumqttd on a private loopback port.
         let front = std::net::TcpListener::bind(addr).map_err(|e| {
@@ -93,19 +100,29 @@ impl EmbeddedBroker {
                 broker: internal,
                 login,
                 auth: settings.auth.clone(),
+                tls: tls.map(|t| (t, client_certs)),
                 limit: settings.client_rate,
                 max_packet: settings.max_payload,
             },
         ));
-        let who = if settings.auth.is_some() {
+        let scheme = if settings.tls.is_some() {
+            "mqtts"
+        } else {
+            "mqtt"
+        };
+        let url = format!("{scheme}://{addr}");
+        let who = if client_certs {
+            "clients present a certificate signed by the --mqtt-client-ca CA"
+        } else if settings.auth.is_some() {
             "clients log in with a username and password"
         } else {
             "anonymous clients allowed"
         };
-        tracing::info!("MQTT broker listening on mqtt://{addr} ({who})");
+        tracing::info!("MQTT broker listening on {url} ({who})");
         Ok((
             Self {
                 addr,
+                url,
                 tx: Mutex::new(link_tx),
                 subscribed: Mutex::new(HashMap::new()),
             },
@@ -116,6 +133,11 @@ impl EmbeddedBroker {
     /// The address clients connect to (with the port chosen, if port 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `mqtt://ADDR`, or `mqtts://ADDR` with TLS.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Lambdalet's link takes every message once (it is subscribed to `#`, and the router
@@ -262,6 +284,7 @@ mod tests {
             max_payload: 1024,
             client_rate: None,
             auth: None,
+            tls: None,
         };
         let login = front_login().expect("random");
         let mut broker = Broker::new(config(&settings, port, &login));

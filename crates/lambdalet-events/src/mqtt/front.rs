@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use tokio_rustls::TlsAcceptor;
+
 use super::RateLimit;
 use super::auth::{self, Admitted, MqttAuthenticator, RefusalLog};
 use super::connect::{self, ConnectError};
 
-/// How long a new client has to send its CONNECT.
+/// How long a new client has to finish the TLS handshake, and then to send its CONNECT.
 const CONNECT_TIME: Duration = Duration::from_secs(20);
 
 /// What the front door does with each client.
@@ -27,6 +29,8 @@ pub(crate) struct Front {
     pub login: (String, String),
     /// The check of a client's username and password (None: anonymous clients are let in).
     pub auth: Option<MqttAuthenticator>,
+    /// TLS, and whether it requires a client certificate (which then stands for a login).
+    pub tls: Option<(TlsAcceptor, bool)>,
     pub limit: Option<RateLimit>,
     /// Largest packet a client may send (`--max-message-size`).
     pub max_packet: usize,
@@ -50,15 +54,35 @@ pub(crate) async fn serve(listener: TcpListener, front: Front) {
         let (front, refusals) = (front.clone(), refusals.clone());
         tokio::spawn(async move {
             tracing::debug!(client = %peer, "MQTT client connected");
-            admit(&front, &refusals, client, peer).await;
+            match &front.tls {
+                None => admit(&front, &refusals, client, peer, false).await,
+                Some((acceptor, certified)) => {
+                    match tokio::time::timeout(CONNECT_TIME, acceptor.accept(client)).await {
+                        Ok(Ok(tls)) => admit(&front, &refusals, tls, peer, *certified).await,
+                        Ok(Err(e)) => {
+                            refusals.refused(peer, None, &super::tls::handshake_failure(&e));
+                        }
+                        Err(_) => tracing::debug!(
+                            client = %peer,
+                            "MQTT client did not finish the TLS handshake within {CONNECT_TIME:?}"
+                        ),
+                    }
+                }
+            }
             tracing::debug!(client = %peer, "MQTT client gone");
         });
     }
 }
 
 /// Reads the client's CONNECT, decides, and relays the connection if the client is let in.
-async fn admit<C>(front: &Front, refusals: &RefusalLog, mut client: C, peer: SocketAddr)
-where
+/// `certified`: the client presented a certificate the operator's CA signed.
+async fn admit<C>(
+    front: &Front,
+    refusals: &RefusalLog,
+    mut client: C,
+    peer: SocketAddr,
+    certified: bool,
+) where
     C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     // Room for the front door's login, so the CONNECT passed on stays within the broker's
@@ -81,8 +105,11 @@ where
             return;
         }
     };
-    match auth::decide(front.auth.as_ref(), &connect).await {
+    match auth::decide(front.auth.as_ref(), &connect, certified).await {
         Ok(Admitted::Anonymous) => {}
+        Ok(Admitted::Certificate) => {
+            tracing::debug!(client = %peer, "MQTT client logged in with its certificate");
+        }
         Ok(Admitted::Login(username)) => {
             tracing::debug!(client = %peer, username = ?username, "MQTT client logged in");
         }

@@ -11,6 +11,7 @@ mod front;
 mod nodelay;
 mod remote;
 mod throttle;
+mod tls;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -19,6 +20,7 @@ pub use auth::MqttAuthenticator;
 pub use embedded::{EmbeddedBroker, EmbeddedSettings};
 pub use remote::{PendingAck, RemoteBroker, RemoteSettings, RemoteTls};
 pub use throttle::RateLimit;
+pub use tls::BrokerTls;
 
 /// A message that arrived from MQTT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +79,7 @@ impl Mqtt {
     /// A short description for logs and `lambdalet up`'s banner.
     pub fn describe(&self) -> String {
         match self {
-            Self::Embedded(b) => format!("embedded broker on mqtt://{}", b.addr()),
+            Self::Embedded(b) => format!("embedded broker on {}", b.url()),
             Self::Remote(b) => format!("remote broker {}", b.url()),
         }
     }

@@ -47,7 +47,11 @@ impl BrokerTls {
                 let mut roots = RootCertStore::empty();
                 for cert in certificates(path, "--mqtt-client-ca")? {
                     roots.add(cert).map_err(|e| {
-                        fail("--mqtt-client-ca", path, format!("not a usable CA certificate: {e}"))
+                        fail(
+                            "--mqtt-client-ca",
+                            path,
+                            format!("not a usable CA certificate: {e}"),
+                        )
                     })?;
                 }
                 let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
@@ -100,9 +104,9 @@ pub(crate) fn handshake_failure(e: &std::io::Error) -> String {
         Some(rustls::Error::InvalidCertificate(c)) => format!(
             "its client certificate was refused ({c}); it must be signed by the --mqtt-client-ca CA"
         ),
-        Some(rustls::Error::InvalidMessage(m)) => format!(
-            "the TLS handshake failed ({m}); is it speaking plain MQTT to the TLS port?"
-        ),
+        Some(rustls::Error::InvalidMessage(m)) => {
+            format!("the TLS handshake failed ({m:?}); is it speaking plain MQTT to the TLS port?")
+        }
         _ => format!("the TLS handshake failed: {e}"),
     }
 }
