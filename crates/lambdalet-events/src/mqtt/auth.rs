@@ -115,11 +115,17 @@ impl RefusalLog {
         } else {
             String::new()
         };
-        match connect {
-            Some(c) => tracing::warn!(
+        let client_id = connect.map(|c| short(&c.client_id));
+        match connect.and_then(|c| c.username.as_deref()) {
+            Some(username) => tracing::warn!(
                 client = %peer,
-                client_id = ?short(&c.client_id),
-                username = ?c.username.as_deref().map(short),
+                client_id = ?client_id.unwrap_or_default(),
+                username = ?short(username),
+                "MQTT client refused: {why}{more}"
+            ),
+            None if client_id.is_some() => tracing::warn!(
+                client = %peer,
+                client_id = ?client_id.unwrap_or_default(),
                 "MQTT client refused: {why}{more}"
             ),
             None => tracing::warn!(client = %peer, "MQTT client refused: {why}{more}"),
