@@ -871,7 +871,7 @@ fn openssl(args: &[&str], dir: &Path) {
 }
 
 /// A test CA, and certificates it signs for a server (localhost) and a client.
-fn make_certificates(dir: &Path) {
+pub(crate) fn make_certificates(dir: &Path) {
     let ec = [
         "-newkey",
         "ec",

@@ -17,6 +17,7 @@ mod events;
 mod execution;
 mod handlers;
 mod limits;
+mod mqtt_auth;
 mod official_clients;
 mod persistence;
 mod pinned;
