@@ -65,6 +65,11 @@ fn anonymous_mqtt_is_refused_on_a_network_address_and_the_log_says_why() {
     let log = d.log();
     assert!(log.contains("LKIAEXAMPLE"), "the username is logged: {log}");
     assert!(!log.contains("hunter2"), "never the password: {log}");
+    let metrics = d.http("GET", "/metrics", None, &[]).text();
+    assert!(
+        metrics.contains("\nlambdalet_mqtt_clients_refused_credentials_total 2\n"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -123,6 +124,9 @@ async fn anonymous_clients_are_refused_when_authentication_is_required() {
         connect(options(broker.addr(), "anon", None)).await,
         ConnectReturnCode::NotAuthorized,
     );
+    let stats = broker.stats();
+    assert_eq!(stats.refused_credentials.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.admitted.load(Ordering::Relaxed), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,6 +149,7 @@ async fn the_right_key_publishes_and_subscribes() {
         .await
         .expect("the key's owner is let in");
     assert_eq!(round_trip(&client, &mut events, "22.5").await, "22.5");
+    assert_eq!(broker.stats().admitted.load(Ordering::Relaxed), 1);
     let got = tokio::time::timeout(Duration::from_secs(5), incoming.recv())
         .await
         .expect("lambdalet's link gets the message")
@@ -191,6 +196,22 @@ async fn an_mqtt_5_client_gets_unacceptable_protocol_version() {
         .expect("closed")
         .expect("read");
     assert_eq!(n, 0, "the connection is closed after the CONNACK");
+    assert_eq!(broker.stats().refused_protocol.load(Ordering::Relaxed), 1);
+}
+
+/// Waits (5 s at most) until `counter` reaches `n`: the broker counts a failed TLS handshake
+/// after the client has seen it fail.
+async fn eventually(counter: &AtomicU64, n: u64) {
+    for _ in 0..100 {
+        if counter.load(Ordering::Relaxed) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the counter is {}, not {n}",
+        counter.load(Ordering::Relaxed)
+    );
 }
 
 /// PEM files: a CA, a server certificate for 127.0.0.1 and a client certificate it signed,
@@ -320,6 +341,7 @@ async fn a_client_certificate_signed_by_the_client_ca_is_a_login() {
     let transport = certs.transport(Some(&certs.stranger));
     let r = connect(over(transport, options(addr, "device-2", None))).await;
     assert!(r.is_err(), "a certificate of another CA is refused");
+    eventually(&broker.stats().refused_credentials, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -10,7 +11,9 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 use tokio::sync::mpsc;
 
-use super::{BrokerTls, Delivery, Incoming, MqttAuthenticator, MqttError, MqttMessage};
+use super::{
+    BrokerTls, Delivery, Incoming, MqttAuthenticator, MqttClientStats, MqttError, MqttMessage,
+};
 
 /// How the embedded broker is set up.
 #[derive(Clone)]
@@ -45,6 +48,7 @@ pub struct EmbeddedBroker {
     addr: SocketAddr,
     /// `mqtt://ADDR` or `mqtts://ADDR`.
     url: String,
+    stats: Arc<MqttClientStats>,
     tx: Mutex<LinkTx>,
     subscribed: Mutex<HashMap<String, usize>>,
 }
@@ -94,6 +98,7 @@ impl EmbeddedBroker {
             .name("lambdalet-mqtt-link".to_owned())
             .spawn(move || pump(link_rx, tx))
             .map_err(|e| fail(e.to_string()))?;
+        let stats = Arc::new(MqttClientStats::default());
         tokio::spawn(super::front::serve(
             front,
             super::front::Front {
@@ -103,6 +108,7 @@ impl EmbeddedBroker {
                 tls: tls.map(|t| (t, client_certs)),
                 limit: settings.client_rate,
                 max_packet: settings.max_payload,
+                stats: stats.clone(),
             },
         ));
         let scheme = if settings.tls.is_some() {
@@ -123,6 +129,7 @@ impl EmbeddedBroker {
             Self {
                 addr,
                 url,
+                stats,
                 tx: Mutex::new(link_tx),
                 subscribed: Mutex::new(HashMap::new()),
             },
@@ -133,6 +140,11 @@ impl EmbeddedBroker {
     /// The address clients connect to (with the port chosen, if port 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Counters of the clients that connected and were refused.
+    pub fn stats(&self) -> &MqttClientStats {
+        &self.stats
     }
 
     /// `mqtt://ADDR`, or `mqtts://ADDR` with TLS.

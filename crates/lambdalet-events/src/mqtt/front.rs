@@ -7,11 +7,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
 use tokio_rustls::TlsAcceptor;
 
 use super::RateLimit;
@@ -20,6 +20,19 @@ use super::connect::{self, ConnectError};
 
 /// How long a new client has to finish the TLS handshake, and then to send its CONNECT.
 const CONNECT_TIME: Duration = Duration::from_secs(20);
+
+/// Counters of the embedded broker's clients, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct MqttClientStats {
+    /// Clients let in.
+    pub admitted: AtomicU64,
+    /// Clients refused for their credentials: no or a wrong username and password, no client
+    /// certificate or one the client CA did not sign.
+    pub refused_credentials: AtomicU64,
+    /// Connections closed before a login: another MQTT version, a first packet that is no
+    /// CONNECT or a malformed one, another failed TLS handshake.
+    pub refused_protocol: AtomicU64,
+}
 
 /// What the front door does with each client.
 pub(crate) struct Front {
@@ -34,6 +47,7 @@ pub(crate) struct Front {
     pub limit: Option<RateLimit>,
     /// Largest packet a client may send (`--max-message-size`).
     pub max_packet: usize,
+    pub stats: Arc<MqttClientStats>,
 }
 
 /// Accepts clients on `listener` and connects those it lets in to the broker.
@@ -60,7 +74,14 @@ pub(crate) async fn serve(listener: TcpListener, front: Front) {
                     match tokio::time::timeout(CONNECT_TIME, acceptor.accept(client)).await {
                         Ok(Ok(tls)) => admit(&front, &refusals, tls, peer, *certified).await,
                         Ok(Err(e)) => {
-                            refusals.refused(peer, None, &super::tls::handshake_failure(&e));
+                            let (credentials, why) = super::tls::handshake_failure(&e);
+                            let counter = if credentials {
+                                &front.stats.refused_credentials
+                            } else {
+                                &front.stats.refused_protocol
+                            };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            refusals.refused(peer, None, &why);
                         }
                         Err(_) => tracing::debug!(
                             client = %peer,
@@ -87,12 +108,15 @@ async fn admit<C>(
 {
     // Room for the front door's login, so the CONNECT passed on stays within the broker's
     // limit.
-    let max = (front.max_packet).saturating_sub(4 + front.login.0.len() + front.login.1.len());
+    let max = front
+        .max_packet
+        .saturating_sub(4 + front.login.0.len() + front.login.1.len());
     let read = tokio::time::timeout(CONNECT_TIME, connect::read(&mut client, max));
     let (connect, early) = match read.await {
         Ok(Ok(c)) => c,
         Ok(Err(ConnectError::Closed)) => return,
         Ok(Err(e)) => {
+            front.stats.refused_protocol.fetch_add(1, Ordering::Relaxed);
             if let Some(code) = e.connack_code() {
                 let _ = client.write_all(&connect::connack(code)).await;
             }
@@ -114,6 +138,10 @@ async fn admit<C>(
             tracing::debug!(client = %peer, username = ?username, "MQTT client logged in");
         }
         Err(refusal) => {
+            front
+                .stats
+                .refused_credentials
+                .fetch_add(1, Ordering::Relaxed);
             let _ = client.write_all(&connect::connack(refusal.code)).await;
             let _ = client.shutdown().await;
             let why = format!("{} (CONNACK return code {})", refusal.reason, refusal.code);
@@ -121,6 +149,7 @@ async fn admit<C>(
             return;
         }
     }
+    front.stats.admitted.fetch_add(1, Ordering::Relaxed);
     let packet = connect.with_login(&front.login.0, &front.login.1);
     let mut upstream = match TcpStream::connect(front.broker).await {
         Ok(s) => s,

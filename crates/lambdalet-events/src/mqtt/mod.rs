@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 pub use auth::MqttAuthenticator;
 pub use embedded::{EmbeddedBroker, EmbeddedSettings};
+pub use front::MqttClientStats;
 pub use remote::{PendingAck, RemoteBroker, RemoteSettings, RemoteTls};
 pub use throttle::RateLimit;
 pub use tls::BrokerTls;

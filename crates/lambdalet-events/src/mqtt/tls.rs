@@ -94,19 +94,25 @@ fn fail(flag: &str, path: &Path, reason: String) -> MqttError {
     MqttError::Config(format!("{flag} {}: {reason}", path.display()))
 }
 
-/// A readable account of a failed TLS handshake.
-pub(crate) fn handshake_failure(e: &std::io::Error) -> String {
+/// A readable account of a failed TLS handshake, and whether it failed on the client's
+/// certificate (its credentials).
+pub(crate) fn handshake_failure(e: &std::io::Error) -> (bool, String) {
     match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::NoCertificatesPresented) => {
+        Some(rustls::Error::NoCertificatesPresented) => (
+            true,
             "it presented no client certificate (--mqtt-client-ca requires one that CA signed)"
-                .to_owned()
-        }
-        Some(rustls::Error::InvalidCertificate(c)) => format!(
-            "its client certificate was refused ({c}); it must be signed by the --mqtt-client-ca CA"
+                .to_owned(),
         ),
-        Some(rustls::Error::InvalidMessage(m)) => {
-            format!("the TLS handshake failed ({m:?}); is it speaking plain MQTT to the TLS port?")
-        }
-        _ => format!("the TLS handshake failed: {e}"),
+        Some(rustls::Error::InvalidCertificate(c)) => (
+            true,
+            format!(
+                "its client certificate was refused ({c}); it must be signed by the --mqtt-client-ca CA"
+            ),
+        ),
+        Some(rustls::Error::InvalidMessage(m)) => (
+            false,
+            format!("the TLS handshake failed ({m:?}); is it speaking plain MQTT to the TLS port?"),
+        ),
+        _ => (false, format!("the TLS handshake failed: {e}")),
     }
 }
