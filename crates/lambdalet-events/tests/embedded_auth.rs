@@ -174,6 +174,24 @@ async fn the_right_key_publishes_and_subscribes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_as_large_as_the_message_limit_gets_through() {
+    let mut s = settings(Some(one_key()));
+    s.max_payload = 1024;
+    let (broker, _incoming) = EmbeddedBroker::start(&s).expect("broker starts");
+    // CONNECT's body: 10 bytes of header, the client id (5), the will topic (8) and message
+    // (2 + 935), the username (22) and password (42): 1024 bytes, the limit. The front door's
+    // login, which replaces the client's, is 3 bytes longer.
+    let mut o = options(broker.addr(), "big", Some((KEY_ID, SECRET)));
+    o.set_last_will(rumqttc::LastWill::new(
+        "t/will",
+        vec![b'w'; 935],
+        QoS::AtMostOnce,
+        false,
+    ));
+    connect(o).await.expect("let in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mqtt_5_client_gets_unacceptable_protocol_version() {
     let (broker, _incoming) = start(None);
     let mut s = tokio::net::TcpStream::connect(broker.addr())

@@ -245,7 +245,10 @@ fn front_login() -> Result<(String, String), getrandom::Error> {
 fn config(settings: &EmbeddedSettings, listen: SocketAddr, login: &(String, String)) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
-        max_payload_size: settings.max_payload,
+        // Room for the front door's login (67 bytes) in place of a client's, so that a CONNECT
+        // as large as a client may send gets through. PUBLISH packets over the limit never
+        // reach the broker (the relay stops them).
+        max_payload_size: settings.max_payload + 256,
         max_inflight_count: 100,
         auth: Some(HashMap::from([login.clone()])),
         external_auth: None,

@@ -106,12 +106,7 @@ async fn admit<C>(
 ) where
     C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    // Room for the front door's login, so the CONNECT passed on stays within the broker's
-    // limit.
-    let max = front
-        .max_packet
-        .saturating_sub(4 + front.login.0.len() + front.login.1.len());
-    let read = tokio::time::timeout(CONNECT_TIME, connect::read(&mut client, max));
+    let read = tokio::time::timeout(CONNECT_TIME, connect::read(&mut client, front.max_packet));
     let (connect, early) = match read.await {
         Ok(Ok(c)) => c,
         Ok(Err(ConnectError::Closed)) => return,
