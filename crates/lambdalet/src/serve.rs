@@ -245,7 +245,7 @@ fn mqtt_client_id(args: &ServeArgs, store: &Store) -> anyhow::Result<String> {
 /// The access keys are not in this build yet, so no client can log in: with `--mqtt-auth
 /// keys` (the default on a network address) the broker takes only clients with a certificate
 /// (`--mqtt-client-ca`). The keys change plugs `control`'s secret check in here.
-fn mqtt_authenticator(_control: &Control) -> MqttAuthenticator {
+fn mqtt_authenticator(_control: &Arc<Control>) -> MqttAuthenticator {
     Arc::new(|_key_id: &str, _secret: &str| false)
 }
 
