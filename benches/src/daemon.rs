@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(listening_addr("lambdalet started", "http://"), None);
         assert_eq!(
             listening_addr(
-                "2026-01-01T00:00:00Z  INFO MQTT broker listening on mqtt://127.0.0.1:41883",
+                "2026-01-01T00:00:00Z  INFO MQTT broker listening on mqtt://127.0.0.1:41883 (anonymous clients allowed)",
                 "mqtt://"
             ),
             Some("127.0.0.1:41883".parse().unwrap())

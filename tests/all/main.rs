@@ -18,6 +18,7 @@ mod events;
 mod execution;
 mod handlers;
 mod limits;
+mod mqtt_auth;
 mod official_clients;
 mod persistence;
 mod pinned;

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use lambdalet_events::mqtt::Mqtt;
 
 use crate::state::ApiState;
 
@@ -37,6 +38,24 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
         "messages not delivered to json functions because they were not JSON",
         r.rejected_not_json.load(Ordering::Relaxed),
     );
+    if let Some(Mqtt::Embedded(broker)) = s.router.mqtt() {
+        let m = broker.stats();
+        counter(
+            "lambdalet_mqtt_clients_admitted_total",
+            "clients the embedded MQTT broker let in",
+            m.admitted.load(Ordering::Relaxed),
+        );
+        counter(
+            "lambdalet_mqtt_clients_refused_credentials_total",
+            "MQTT clients refused for their credentials (username and password, client certificate)",
+            m.refused_credentials.load(Ordering::Relaxed),
+        );
+        counter(
+            "lambdalet_mqtt_clients_refused_protocol_total",
+            "MQTT connections closed before a login (another MQTT version, a malformed CONNECT, a failed TLS handshake)",
+            m.refused_protocol.load(Ordering::Relaxed),
+        );
+    }
     let b = &s.router.bus.stats;
     counter(
         "lambdalet_bus_messages_published_total",

@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `--help` headings of the two MQTT brokers' flags.
+const EMBEDDED: &str = "Embedded MQTT broker (--mqtt-listen)";
+const REMOTE: &str = "Remote MQTT broker (--mqtt-remote, instead of the embedded one)";
 
 /// Run AWS Lambda functions on your own machines.
 ///
@@ -96,48 +100,83 @@ pub struct ServeArgs {
     pub async_retry_delays: Vec<u64>,
 
     /// Address of the embedded MQTT broker (IOT_CORE topics), or `off`.
-    #[arg(long, env = "LAMBDALET_MQTT_LISTEN", default_value = "127.0.0.1:1883")]
+    #[arg(
+        long,
+        env = "LAMBDALET_MQTT_LISTEN",
+        default_value = "127.0.0.1:1883",
+        help_heading = EMBEDDED
+    )]
     pub mqtt_listen: String,
+
+    /// Who may connect to the embedded broker [default: keys, or none when --mqtt-listen is a
+    /// loopback address].
+    #[arg(long, env = "LAMBDALET_MQTT_AUTH", value_enum, help_heading = EMBEDDED)]
+    pub mqtt_auth: Option<MqttAuth>,
+
+    /// Serve MQTT over TLS (mqtts://) with this certificate (PEM, then any intermediates);
+    /// needs --mqtt-tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "mqtt_tls_key",
+        conflicts_with = "mqtt_remote",
+        help_heading = EMBEDDED
+    )]
+    pub mqtt_tls_cert: Option<PathBuf>,
+
+    /// The private key of --mqtt-tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "mqtt_tls_cert", help_heading = EMBEDDED)]
+    pub mqtt_tls_key: Option<PathBuf>,
+
+    /// Require every client to present a certificate signed by this CA (PEM); such a client
+    /// needs no username and password. Needs --mqtt-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "mqtt_tls_cert", help_heading = EMBEDDED)]
+    pub mqtt_client_ca: Option<PathBuf>,
+
+    /// Bytes per second each MQTT client may send to the embedded broker (0: unlimited); a
+    /// client that floods is slowed down, the others are not.
+    #[arg(long, default_value_t = 1024 * 1024, help_heading = EMBEDDED)]
+    pub mqtt_client_rate: u64,
 
     /// Use this MQTT broker instead of the embedded one: mqtt://host:1883 or
     /// mqtts://host:8883 (AWS IoT Core: your ATS endpoint with --mqtt-cert and --mqtt-key).
-    #[arg(long, env = "LAMBDALET_MQTT_REMOTE")]
+    #[arg(long, env = "LAMBDALET_MQTT_REMOTE", help_heading = REMOTE)]
     pub mqtt_remote: Option<String>,
 
     /// Client id for the remote broker; the broker keeps lambdalet's persistent session under
     /// it, and disconnects another client using the same id [default: `lambdalet-HOST-XXXXXX`,
     /// made once and kept in the data directory].
-    #[arg(long, env = "LAMBDALET_MQTT_CLIENT_ID")]
+    #[arg(long, env = "LAMBDALET_MQTT_CLIENT_ID", help_heading = REMOTE)]
     pub mqtt_client_id: Option<String>,
 
-    /// Username for the remote broker.
-    #[arg(long, env = "LAMBDALET_MQTT_USERNAME")]
+    /// Username lambdalet logs in to the remote broker with.
+    #[arg(long, env = "LAMBDALET_MQTT_USERNAME", help_heading = REMOTE)]
     pub mqtt_username: Option<String>,
 
-    /// Password for the remote broker.
-    #[arg(long, env = "LAMBDALET_MQTT_PASSWORD", hide_env_values = true)]
+    /// Password lambdalet logs in to the remote broker with.
+    #[arg(
+        long,
+        env = "LAMBDALET_MQTT_PASSWORD",
+        hide_env_values = true,
+        help_heading = REMOTE
+    )]
     pub mqtt_password: Option<String>,
 
     /// CA certificate (PEM) to trust for mqtts:// [default: the host's CA bundle].
-    #[arg(long)]
+    #[arg(long, help_heading = REMOTE)]
     pub mqtt_ca: Option<PathBuf>,
 
-    /// Client certificate (PEM) for mqtts://.
-    #[arg(long)]
+    /// Client certificate (PEM) lambdalet presents to the remote broker for mqtts://.
+    #[arg(long, help_heading = REMOTE)]
     pub mqtt_cert: Option<PathBuf>,
 
-    /// Client private key (PEM) for mqtts://.
-    #[arg(long)]
+    /// Private key (PEM) of --mqtt-cert.
+    #[arg(long, help_heading = REMOTE)]
     pub mqtt_key: Option<PathBuf>,
 
     /// Largest message on a topic (local pub/sub, MQTT, IPC), in bytes (Greengrass: 128 KB).
     #[arg(long, default_value_t = 128 * 1024)]
     pub max_message_size: usize,
-
-    /// Bytes per second each MQTT client may send to the embedded broker (0: unlimited); a
-    /// client that floods is slowed down, the others are not.
-    #[arg(long, default_value_t = 1024 * 1024)]
-    pub mqtt_client_rate: u64,
 
     /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
     #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
@@ -161,6 +200,16 @@ pub struct ServeArgs {
     /// this plus the function's number, given at creation and never reused.
     #[arg(long, env = "LAMBDALET_SANDBOX_UID_BASE", default_value_t = lambdalet_invoker::DEFAULT_UID_BASE)]
     pub sandbox_uid_base: u32,
+}
+
+/// Who may connect to the embedded MQTT broker (`--mqtt-auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MqttAuth {
+    /// Clients that log in with a lambdalet access key (MQTT username: the access key id,
+    /// password: the secret access key), or present a certificate of --mqtt-client-ca.
+    Keys,
+    /// Anyone who reaches --mqtt-listen (still only with a certificate under --mqtt-client-ca).
+    None,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -10,21 +11,44 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 use tokio::sync::mpsc;
 
-use super::{Delivery, Incoming, MqttError, MqttMessage};
+use super::{
+    BrokerTls, Delivery, Incoming, MqttAuthenticator, MqttClientStats, MqttError, MqttMessage,
+};
 
 /// How the embedded broker is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmbeddedSettings {
     pub listen: SocketAddr,
     /// Largest payload a client may publish.
     pub max_payload: usize,
     /// What each client may send, in bytes per second (None: unlimited).
     pub client_rate: Option<super::RateLimit>,
+    /// The check of each client's username and password. None: anonymous clients are let in.
+    /// Some: a client without a username and password is refused with CONNACK return code 5
+    /// (not authorized), one the check refuses with 4 (bad user name or password).
+    pub auth: Option<MqttAuthenticator>,
+    /// MQTT over TLS (None: plain MQTT), optionally with client certificates.
+    pub tls: Option<BrokerTls>,
+}
+
+impl std::fmt::Debug for EmbeddedSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedSettings")
+            .field("listen", &self.listen)
+            .field("max_payload", &self.max_payload)
+            .field("client_rate", &self.client_rate)
+            .field("auth", &self.auth.as_ref().map(|_| "<authenticator>"))
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 /// A running embedded broker and lambdalet's link into it.
 pub struct EmbeddedBroker {
     addr: SocketAddr,
+    /// `mqtt://ADDR` or `mqtts://ADDR`.
+    url: String,
+    stats: Arc<MqttClientStats>,
     tx: Mutex<LinkTx>,
     subscribed: Mutex<HashMap<String, usize>>,
 }
@@ -37,8 +61,10 @@ impl EmbeddedBroker {
             addr: addr.to_string(),
             reason,
         };
-        // Clients connect to lambdalet's front door (which enforces the per-client rate), and
-        // it connects them to rumqttd on a private loopback port.
+        let tls = settings.tls.as_ref().map(BrokerTls::acceptor).transpose()?;
+        let client_certs = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        // Clients connect to lambdalet's front door (which checks who they are and enforces the
+        // per-client rate), and it connects them to rumqttd on a private loopback port.
         let front = std::net::TcpListener::bind(addr).map_err(|e| {
             fail(format!(
                 "{e} (is another MQTT broker running? use --mqtt-listen to pick another address, or --mqtt-listen off)"
@@ -52,7 +78,11 @@ impl EmbeddedBroker {
         let internal = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| fail(format!("no loopback port for the broker: {e}")))?;
-        let mut broker = Broker::new(config(settings, internal));
+        // rumqttd takes one login, the front door's, made afresh at each start: a local
+        // process that finds its port cannot get around the front door's checks.
+        let login =
+            front_login().map_err(|e| fail(format!("no random login for the broker: {e}")))?;
+        let mut broker = Broker::new(config(settings, internal, &login));
         let (mut link_tx, link_rx) = broker.link("lambdalet").map_err(|e| fail(e.to_string()))?;
         link_tx.subscribe("#").map_err(|e| fail(e.to_string()))?;
         std::thread::Builder::new()
@@ -68,16 +98,38 @@ impl EmbeddedBroker {
             .name("lambdalet-mqtt-link".to_owned())
             .spawn(move || pump(link_rx, tx))
             .map_err(|e| fail(e.to_string()))?;
-        tokio::spawn(super::throttle::serve(
+        let stats = Arc::new(MqttClientStats::default());
+        tokio::spawn(super::front::serve(
             front,
-            internal,
-            settings.client_rate,
-            settings.max_payload,
+            super::front::Front {
+                broker: internal,
+                login,
+                auth: settings.auth.clone(),
+                tls: tls.map(|t| (t, client_certs)),
+                limit: settings.client_rate,
+                max_packet: settings.max_payload,
+                stats: stats.clone(),
+            },
         ));
-        tracing::info!("MQTT broker listening on mqtt://{addr}");
+        let scheme = if settings.tls.is_some() {
+            "mqtts"
+        } else {
+            "mqtt"
+        };
+        let url = format!("{scheme}://{addr}");
+        let who = if client_certs {
+            "clients present a certificate signed by the --mqtt-client-ca CA"
+        } else if settings.auth.is_some() {
+            "clients log in with a username and password"
+        } else {
+            "anonymous clients allowed"
+        };
+        tracing::info!("MQTT broker listening on {url} ({who})");
         Ok((
             Self {
                 addr,
+                url,
+                stats,
                 tx: Mutex::new(link_tx),
                 subscribed: Mutex::new(HashMap::new()),
             },
@@ -85,8 +137,19 @@ impl EmbeddedBroker {
         ))
     }
 
+    /// The address clients connect to (with the port chosen, if port 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Counters of the clients that connected and were refused.
+    pub fn stats(&self) -> &MqttClientStats {
+        &self.stats
+    }
+
+    /// `mqtt://ADDR`, or `mqtts://ADDR` with TLS.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Lambdalet's link takes every message once (it is subscribed to `#`, and the router
@@ -168,12 +231,26 @@ fn pump(mut link_rx: LinkRx, tx: mpsc::Sender<Delivery>) {
     }
 }
 
-fn config(settings: &EmbeddedSettings, listen: SocketAddr) -> Config {
+/// The front door's login at rumqttd: a fixed username and 256 random bits.
+fn front_login() -> Result<(String, String), getrandom::Error> {
+    use base64::Engine;
+    let mut secret = [0u8; 32];
+    getrandom::getrandom(&mut secret)?;
+    Ok((
+        "lambdalet-front-door".to_owned(),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret),
+    ))
+}
+
+fn config(settings: &EmbeddedSettings, listen: SocketAddr, login: &(String, String)) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
-        max_payload_size: settings.max_payload,
+        // Room for the front door's login (67 bytes) in place of a client's, so that a CONNECT
+        // as large as a client may send gets through. PUBLISH packets over the limit never
+        // reach the broker (the relay stops them).
+        max_payload_size: settings.max_payload + 256,
         max_inflight_count: 100,
-        auth: None,
+        auth: Some(HashMap::from([login.clone()])),
         external_auth: None,
         dynamic_filters: true,
     };
@@ -203,5 +280,60 @@ fn config(settings: &EmbeddedSettings, listen: SocketAddr) -> Config {
         },
         v4: Some(HashMap::from([("1".to_owned(), server)])),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rumqttd's private port takes the front door's login and nothing else, so a local
+    /// process that finds it cannot get around the front door.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_private_port_takes_only_the_front_doors_login() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port");
+        let settings = EmbeddedSettings {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            max_payload: 1024,
+            client_rate: None,
+            auth: None,
+            tls: None,
+        };
+        let login = front_login().expect("random");
+        let mut broker = Broker::new(config(&settings, port, &login));
+        std::thread::spawn(move || {
+            let _ = broker.start();
+        });
+        let try_login = |login: Option<(String, String)>| async move {
+            let mut o = rumqttc::MqttOptions::new("c", "127.0.0.1", port.port());
+            if let Some((u, p)) = login {
+                o.set_credentials(u, p);
+            }
+            let (_client, mut events) = rumqttc::AsyncClient::new(o, 4);
+            for _ in 0..100 {
+                match events.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(a))) => {
+                        return a.code == rumqttc::ConnectReturnCode::Success;
+                    }
+                    Ok(_) => {}
+                    // Not listening yet: retry; refused: the broker closed the connection.
+                    Err(rumqttc::ConnectionError::Io(e))
+                        if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(_) => return false,
+                }
+            }
+            panic!("the broker never listened");
+        };
+        assert!(!try_login(None).await, "anonymous");
+        assert!(
+            !try_login(Some((login.0.clone(), "guess".to_owned()))).await,
+            "a wrong password"
+        );
+        assert!(try_login(Some(login)).await, "the front door's login");
     }
 }

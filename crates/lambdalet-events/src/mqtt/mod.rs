@@ -4,17 +4,24 @@
 //! bridges to IoT Core. Both look the same to the router: subscribe to filters, publish, and
 //! a stream of incoming messages.
 
+mod auth;
+mod connect;
 mod embedded;
+mod front;
 mod nodelay;
 mod remote;
 mod throttle;
+mod tls;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub use auth::MqttAuthenticator;
 pub use embedded::{EmbeddedBroker, EmbeddedSettings};
+pub use front::MqttClientStats;
 pub use remote::{PendingAck, RemoteBroker, RemoteSettings, RemoteTls};
 pub use throttle::RateLimit;
+pub use tls::BrokerTls;
 
 /// A message that arrived from MQTT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +80,7 @@ impl Mqtt {
     /// A short description for logs and `lambdalet up`'s banner.
     pub fn describe(&self) -> String {
         match self {
-            Self::Embedded(b) => format!("embedded broker on mqtt://{}", b.addr()),
+            Self::Embedded(b) => format!("embedded broker on {}", b.url()),
             Self::Remote(b) => format!("remote broker {}", b.url()),
         }
     }

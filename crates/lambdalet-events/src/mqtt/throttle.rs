@@ -1,15 +1,15 @@
-//! The embedded broker's front door: every MQTT client connects here, and what it sends is
-//! passed on to the broker at no more than a per-connection byte rate (a token bucket). A client
-//! that floods is slowed down by TCP back-pressure on its own connection; the others keep their
-//! share of the broker.
+//! The relay between an MQTT client and the embedded broker: what the client sends is passed
+//! on at no more than a per-connection byte rate (a token bucket). A client that floods is
+//! slowed down by TCP back-pressure on its own connection; the others keep their share of the
+//! broker.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Bytes per second and burst allowed to each client.
 #[derive(Debug, Clone, Copy)]
@@ -18,98 +18,85 @@ pub struct RateLimit {
     pub burst: u64,
 }
 
-/// Accepts clients on `listener` and connects each to the broker at `broker`. A PUBLISH
-/// whose packet is larger than `max_packet` costs the client its connection here, with a log
-/// line that says so, before the broker reads it.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    broker: SocketAddr,
+/// Carries one client's connection to the broker (`upstream`, already connected) and back.
+/// `early` holds bytes the client sent that were read before the relay started; they are
+/// passed on first. A PUBLISH whose packet is larger than `max_packet` costs the client its
+/// connection here, with a log line that says so, before the broker reads it.
+pub(crate) async fn relay<C>(
+    client: C,
+    upstream: TcpStream,
+    peer: SocketAddr,
     limit: Option<RateLimit>,
     max_packet: usize,
-) {
-    broker_listening(broker).await;
-    loop {
-        let (client, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("MQTT accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+    early: Vec<u8>,
+) where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut client_rx, mut client_tx) = tokio::io::split(client);
+    let (mut broker_rx, mut broker_tx) = upstream.into_split();
+    let leaving = Arc::new(AtomicBool::new(false));
+    let client_leaving = leaving.clone();
+    let inbound = async move {
+        let mut bucket = limit.map(Bucket::new);
+        let mut scanner = PacketScanner::new(max_packet);
+        let mut buf = vec![0u8; (16 * 1024).max(early.len())];
+        let mut early = Some(early).filter(|e| !e.is_empty());
+        let mut warned = false;
+        loop {
+            let n = if let Some(e) = early.take() {
+                buf[..e.len()].copy_from_slice(&e);
+                e.len()
+            } else {
+                match client_rx.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                }
+            };
+            let mut forward = n;
+            let mut oversize = None;
+            if let Scan::Oversize { at, len } = scanner.feed(&buf[..n]) {
+                forward = at;
+                oversize = Some(len);
             }
-        };
-        let _ = client.set_nodelay(true);
-        tokio::spawn(async move {
-            let upstream = match TcpStream::connect(broker).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("cannot reach the embedded MQTT broker: {e}");
-                    return;
+            if let Some(b) = bucket.as_mut() {
+                let wait = b.take(forward as u64);
+                if !wait.is_zero() {
+                    if !warned {
+                        tracing::warn!(client = %peer, "MQTT client exceeds its rate limit; slowing it down");
+                        warned = true;
+                    }
+                    tokio::time::sleep(wait).await;
                 }
-            };
-            let _ = upstream.set_nodelay(true);
-            tracing::debug!(client = %peer, "MQTT client connected");
-            let (mut client_rx, mut client_tx) = client.into_split();
-            let (mut broker_rx, mut broker_tx) = upstream.into_split();
-            let leaving = Arc::new(AtomicBool::new(false));
-            let client_leaving = leaving.clone();
-            let inbound = async move {
-                let mut bucket = limit.map(Bucket::new);
-                let mut scanner = PacketScanner::new(max_packet);
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut warned = false;
-                loop {
-                    let n = match client_rx.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let mut forward = n;
-                    let mut oversize = None;
-                    if let Scan::Oversize { at, len } = scanner.feed(&buf[..n]) {
-                        forward = at;
-                        oversize = Some(len);
-                    }
-                    if let Some(b) = bucket.as_mut() {
-                        let wait = b.take(forward as u64);
-                        if !wait.is_zero() {
-                            if !warned {
-                                tracing::warn!(client = %peer, "MQTT client exceeds its rate limit; slowing it down");
-                                warned = true;
-                            }
-                            tokio::time::sleep(wait).await;
-                        }
-                    }
-                    if broker_tx.write_all(&buf[..forward]).await.is_err() {
-                        break;
-                    }
-                    if let Some(len) = oversize {
-                        tracing::warn!(
-                            client = %peer,
-                            "MQTT client disconnected: it published a {len}-byte message, over the {max_packet}-byte limit (--max-message-size)"
-                        );
-                        client_leaving.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    if scanner.saw_disconnect {
-                        client_leaving.store(true, Ordering::Relaxed);
-                    }
-                }
+            }
+            if broker_tx.write_all(&buf[..forward]).await.is_err() {
+                break;
+            }
+            if let Some(len) = oversize {
+                tracing::warn!(
+                    client = %peer,
+                    "MQTT client disconnected: it published a {len}-byte message, over the {max_packet}-byte limit (--max-message-size)"
+                );
                 client_leaving.store(true, Ordering::Relaxed);
-                let _ = broker_tx.shutdown().await;
-            };
-            let outbound = async move {
-                let _ = tokio::io::copy(&mut broker_rx, &mut client_tx).await;
-                if !leaving.load(Ordering::Relaxed) {
-                    tracing::info!(
-                        client = %peer,
-                        "MQTT client disconnected by the broker (a protocol error, a keep-alive timeout, or another connection with its client id; RUST_LOG=info,rumqttd=debug shows why)"
-                    );
-                }
-                let _ = client_tx.shutdown().await;
-            };
-            tokio::join!(inbound, outbound);
-            tracing::debug!(client = %peer, "MQTT client gone");
-        });
-    }
+                break;
+            }
+            if scanner.saw_disconnect {
+                client_leaving.store(true, Ordering::Relaxed);
+            }
+        }
+        client_leaving.store(true, Ordering::Relaxed);
+        let _ = broker_tx.shutdown().await;
+    };
+    let outbound = async move {
+        let _ = tokio::io::copy(&mut broker_rx, &mut client_tx).await;
+        if !leaving.load(Ordering::Relaxed) {
+            tracing::info!(
+                client = %peer,
+                "MQTT client disconnected by the broker (a protocol error, a keep-alive timeout, or another connection with its client id; RUST_LOG=info,rumqttd=debug shows why)"
+            );
+        }
+        let _ = client_tx.shutdown().await;
+    };
+    tokio::join!(inbound, outbound);
 }
 
 /// Follows the packet boundaries of what a client sends (MQTT 3.1.1 fixed headers), to stop
@@ -228,33 +215,6 @@ impl PacketScanner {
             *start = None;
         }
         Scan::Ok
-    }
-}
-
-/// Waits (a few seconds at most) until rumqttd, starting on its own thread, listens on
-/// `broker`, and turns Nagle's algorithm off for the connections it will accept. Clients
-/// that connect meanwhile wait in the front door's backlog.
-async fn broker_listening(broker: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match super::nodelay::set_on_listener(broker) {
-            Ok(true) => return,
-            Ok(false) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            Ok(false) => {
-                tracing::warn!(
-                    "the embedded MQTT broker is not listening on {broker} after 5 s; QoS 1 replies may be delayed by Nagle's algorithm"
-                );
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(
-                    "cannot set TCP_NODELAY on the embedded MQTT broker's listener ({e}); QoS 1 replies may be delayed by Nagle's algorithm"
-                );
-                return;
-            }
-        }
     }
 }
 
