@@ -208,3 +208,34 @@ fn bad_mqtt_tls_flags_stop_the_daemon_naming_the_flag() {
     let e = refused_start(&["--mqtt-listen", &listen, "--mqtt-client-ca", "/x/ca.crt"]);
     assert!(e.contains("--mqtt-tls-cert"), "{e}");
 }
+
+#[test]
+fn an_administrators_key_logs_in_to_mqtt_and_a_functions_own_does_not() {
+    let (d, port, _tmp) = on_the_network(&[]);
+    let made = d.http(
+        "POST",
+        "/lambdalet/v1/keys",
+        Some(b"{\"Description\": \"mqtt\"}"),
+        &[],
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let key = made.json();
+    let (id, secret) = (
+        key["AccessKeyId"].as_str().expect("id"),
+        key["SecretAccessKey"].as_str().expect("secret"),
+    );
+    let o = publish(mosquitto_pub(port).args(["-u", id, "-P", secret]));
+    assert!(o.status.success(), "the key logs in: {}", text(&o));
+    let o = publish(mosquitto_pub(port).args(["-u", id, "-P", "not-the-secret"]));
+    assert!(!o.status.success(), "a wrong secret is refused");
+
+    // A function's own key, as its sandbox sees it, is no MQTT login.
+    crate::containment::deploy_escape(&d, "fn1", "app.identity", &["--sandbox", "process"]);
+    let env = crate::containment::call(&d, "fn1", serde_json::json!({}))["env"].clone();
+    let (own, own_secret) = (
+        env["AWS_ACCESS_KEY_ID"].as_str().expect("fn1's key id"),
+        env["AWS_SECRET_ACCESS_KEY"].as_str().expect("fn1's secret"),
+    );
+    let o = publish(mosquitto_pub(port).args(["-u", own, "-P", own_secret]));
+    assert!(!o.status.success(), "a function's own key is no MQTT login");
+}
