@@ -215,3 +215,29 @@ fn remove_unreferenced_keeps_only_what_is_asked_for() {
 }
 
 mod hostile;
+
+/// How long storing a zip of 60,000 tiny files takes (what the fsync strategy costs). Run with
+/// `cargo test -p lambdalet-package -- --ignored --nocapture unpack_timing`.
+#[test]
+#[ignore = "a measurement, not a check: run it on purpose"]
+fn unpack_timing_of_60000_entries() {
+    let names: Vec<String> = (0..60_000)
+        .map(|i| format!("d{:02}/f{:05}.txt", i / 1000, i))
+        .collect();
+    let entries: Vec<E<'_>> = names
+        .iter()
+        .map(|n| E::File(n.as_str(), b"x", 0o644))
+        .collect();
+    let zip = build(&entries);
+    let (_root, store) = store();
+    let start = std::time::Instant::now();
+    let stored = store.put_zip(&zip).unwrap();
+    let took = start.elapsed();
+    assert_eq!(stored.summary.entries, 60_000);
+    println!(
+        "put_zip of {} entries ({} bytes): {:.2} s",
+        stored.summary.entries,
+        zip.len(),
+        took.as_secs_f64()
+    );
+}
