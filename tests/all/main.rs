@@ -16,6 +16,7 @@ mod encoding;
 mod events;
 mod execution;
 mod handlers;
+mod hardening;
 mod limits;
 mod official_clients;
 mod persistence;

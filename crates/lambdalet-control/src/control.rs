@@ -22,8 +22,11 @@ pub struct Control {
     /// The event router, once the daemon has started it.
     pub(crate) router: std::sync::OnceLock<Arc<lambdalet_events::EventRouter>>,
     pub(crate) table: RwLock<BTreeMap<String, FunctionEntry>>,
-    /// Serializes management writes: each is a read-check-write over table and store.
+    /// Serializes management writes: each is a read-check-write over table and store. Never
+    /// held while a zip is unpacked.
     pub(crate) writes: tokio::sync::Mutex<()>,
+    /// Code changes of one function in arrival order (taken before `writes`).
+    pub(crate) order: crate::order::Order,
 }
 
 impl Control {
@@ -78,6 +81,7 @@ impl Control {
             router: std::sync::OnceLock::new(),
             table: RwLock::new(table),
             writes: tokio::sync::Mutex::new(()),
+            order: crate::order::Order::default(),
         }))
     }
 

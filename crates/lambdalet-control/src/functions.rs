@@ -2,16 +2,14 @@
 //! ListFunctions, DeleteFunction.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use lambdalet_core::{
     ErrorCode, FunctionConfig, FunctionConfigPatch, FunctionName, LambdaError, Qualifier,
-    RuntimeFamily,
 };
 use lambdalet_package::StoredCode;
 use lambdalet_store::{FunctionRecord, LATEST, VersionRecord};
 
+use crate::code::check_code;
 use crate::control::{Control, new_revision, now_ms};
 use crate::error::ControlError;
 use crate::table::{FunctionEntry, VersionView, view_of};
@@ -52,7 +50,8 @@ pub struct ListPage<T> {
 }
 
 impl Control {
-    /// CreateFunction.
+    /// CreateFunction. The zip is unpacked before the management lock is taken; a refused
+    /// create takes back what it stored.
     pub async fn create_function(
         &self,
         input: CreateFunctionInput,
@@ -64,14 +63,50 @@ impl Control {
         self.invoker
             .check_sandbox(&config)
             .map_err(LambdaError::invalid)?;
-        let _w = self.writes.lock().await;
+        let _turn = self.order.turn(name.as_str()).await;
+        // Before the upload is unpacked, and again under the lock.
+        self.check_absent(&name)?;
+        let stored = self.put_code(input.zip).await?;
+        let w = self.writes.lock().await;
+        let view = match self
+            .insert_function(&name, config, input.tags, &stored)
+            .await
+        {
+            Ok(view) => view,
+            Err(e) => {
+                self.discard_code(stored).await;
+                return Err(e);
+            }
+        };
+        drop(stored);
+        tracing::info!(function = %name, runtime = %view.record.config.runtime, code = %view.record.code_sha256, "function.created");
+        if input.publish {
+            drop(w);
+            return self.publish_version(name.as_str(), None, None, None).await;
+        }
+        Ok(view)
+    }
+
+    /// The conflict a CreateFunction of an existing name gets.
+    fn check_absent(&self, name: &FunctionName) -> Result<(), ControlError> {
         if self.table.read().contains_key(name.as_str()) {
             return Err(LambdaError::conflict(format!(
                 "Function already exist: {name}; update it with UpdateFunctionCode / UpdateFunctionConfiguration (lambdalet deploy does this for you) or delete it first"
             ))
             .into());
         }
-        let stored = self.put_code(input.zip).await?;
+        Ok(())
+    }
+
+    /// Stores a new function with `stored` as its code; the caller holds `writes`.
+    async fn insert_function(
+        &self,
+        name: &FunctionName,
+        config: FunctionConfig,
+        tags: BTreeMap<String, String>,
+        stored: &StoredCode,
+    ) -> Result<VersionView, ControlError> {
+        self.check_absent(name)?;
         check_code(&config, &stored.dir)?;
         let now = now_ms();
         let latest = VersionRecord {
@@ -87,7 +122,7 @@ impl Control {
         let mut record = FunctionRecord {
             name: name.to_string(),
             created_ms: now,
-            tags: input.tags,
+            tags,
             latest,
         };
         let r = record.clone();
@@ -106,42 +141,70 @@ impl Control {
         self.table.write().insert(name.to_string(), entry);
         self.invoker.deploy(view.deployed.clone());
         self.sync_router(name.as_str());
-        tracing::info!(function = %name, runtime = %view.record.config.runtime, code = %view.record.code_sha256, "function.created");
-        if input.publish {
-            drop(_w);
-            return self.publish_version(name.as_str(), None, None, None).await;
-        }
         Ok(view)
     }
 
-    /// UpdateFunctionCode.
+    /// UpdateFunctionCode. The zip is unpacked before the management lock is taken; code
+    /// updates of one function still apply in the order they arrived, and each is checked
+    /// against the function as it is when it applies (a configuration changed meanwhile is
+    /// kept; a `RevisionId` guard sees the change).
     pub async fn update_code(
         &self,
         name: &str,
         input: UpdateCodeInput,
     ) -> Result<VersionView, ControlError> {
-        let w = self.writes.lock().await;
+        let _turn = self.order.turn(name).await;
+        // Before the upload is unpacked, and again under the lock.
         let entry = self.entry(name)?;
         check_revision(
             input.revision_id.as_deref(),
             &entry.latest.record.revision_id,
         )?;
         let stored = self.put_code(input.zip).await?;
-        check_code(&entry.latest.record.config, &stored.dir)?;
-        let mut record = entry.latest.record.clone();
-        record.code_sha256 = stored.sha256_hex;
-        record.code_size = stored.size;
+        let w = self.writes.lock().await;
+        let mut record = match self.with_code(name, input.revision_id.as_deref(), &stored) {
+            Ok(record) => record,
+            Err(e) => {
+                self.discard_code(stored).await;
+                return Err(e);
+            }
+        };
         if input.dry_run {
-            return Ok(view_of(&self.account, stored.dir, record));
+            let view = view_of(&self.account, stored.dir.clone(), record);
+            self.discard_code(stored).await;
+            return Ok(view);
         }
         record.revision_id = new_revision();
         record.last_modified_ms = now_ms();
-        let view = self.replace_latest(record).await?;
+        let view = match self.replace_latest(record).await {
+            Ok(view) => view,
+            Err(e) => {
+                self.discard_code(stored).await;
+                return Err(e);
+            }
+        };
+        drop(stored);
         if input.publish {
             drop(w);
             return self.publish_version(name, None, None, None).await;
         }
         Ok(view)
+    }
+
+    /// `$LATEST` of `name` as it is now, with `stored` as its code; the caller holds `writes`.
+    fn with_code(
+        &self,
+        name: &str,
+        revision_id: Option<&str>,
+        stored: &StoredCode,
+    ) -> Result<VersionRecord, ControlError> {
+        let entry = self.entry(name)?;
+        check_revision(revision_id, &entry.latest.record.revision_id)?;
+        check_code(&entry.latest.record.config, &stored.dir)?;
+        let mut record = entry.latest.record.clone();
+        record.code_sha256.clone_from(&stored.sha256_hex);
+        record.code_size = stored.size;
+        Ok(record)
     }
 
     /// UpdateFunctionConfiguration.
@@ -185,11 +248,6 @@ impl Control {
         self.sync_router(&view.record.function);
         tracing::info!(function = %view.record.function, revision = %view.record.revision_id, "function.updated");
         Ok(view)
-    }
-
-    async fn put_code(&self, zip: Vec<u8>) -> Result<StoredCode, ControlError> {
-        let code = self.code.clone();
-        Ok(tokio::task::spawn_blocking(move || code.put_zip(&zip)).await??)
     }
 
     /// GetFunction / GetFunctionConfiguration.
@@ -338,26 +396,6 @@ pub(crate) fn check_revision(given: Option<&str>, current: &str) -> Result<(), C
         )
         .into()),
         _ => Ok(()),
-    }
-}
-
-/// A `provided` runtime needs an executable `bootstrap` at the top of its code.
-fn check_code(config: &FunctionConfig, dir: &Path) -> Result<(), ControlError> {
-    if config.runtime.family() != RuntimeFamily::Provided {
-        return Ok(());
-    }
-    let bootstrap = dir.join("bootstrap");
-    match std::fs::metadata(&bootstrap) {
-        Err(_) => Err(LambdaError::invalid(format!(
-            "runtime {} runs the file `bootstrap` at the top of the zip, and this zip has none: add your executable as `bootstrap` (for Rust: name the binary bootstrap)",
-            config.runtime
-        ))
-        .into()),
-        Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(LambdaError::invalid(
-            "`bootstrap` in the zip is not executable: run `chmod +x bootstrap` before zipping (zips made on Windows lose the bit; use `zip` on Linux or set the mode)",
-        )
-        .into()),
-        Ok(_) => Ok(()),
     }
 }
 

@@ -6,12 +6,14 @@
 //! the invoker when warm environments are out of date. It never touches HTTP or sandboxes.
 
 mod aliases;
+mod code;
 mod concurrency;
 mod control;
 mod error;
 mod event_config;
 mod events;
 mod functions;
+mod order;
 mod resolve;
 mod table;
 mod targets;
