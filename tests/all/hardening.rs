@@ -1,7 +1,9 @@
-//! The API under hostile or heavy use: a big zip being unpacked does not hold up other
-//! functions' management calls, and code changes of one function keep their order.
+//! The API under hostile or heavy use: slow and idle clients do not starve it, a big zip being
+//! unpacked does not hold up other functions' management calls, and code changes of one
+//! function keep their order.
 
-use std::io::{Cursor, Write as _};
+use std::io::{Cursor, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -31,6 +33,179 @@ fn many_files_zip(files: usize, salt: &str) -> Vec<u8> {
         zip.write_all(b"x").expect("write");
     }
     zip.finish().expect("finish").into_inner()
+}
+
+/// A daemon started with `flags` on a fresh data directory.
+fn daemon_with(flags: &[&str]) -> Daemon {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut d = Daemon::start_with(tmp.path(), "serve", flags);
+    d.keep(tmp);
+    d
+}
+
+fn addr(d: &Daemon) -> SocketAddr {
+    d.url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the daemon's address")
+}
+
+/// Sends `GET /lambdalet/v1/health` on a new connection: the status line's code, or `None` when
+/// the server closed the connection without an answer.
+fn health(addr: SocketAddr) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let request = "GET /lambdalet/v1/health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return None;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.get(9..12).and_then(|code| code.parse().ok())
+}
+
+/// A connection that sent one request and now sits idle (keep-alive).
+fn used_connection(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let request = "GET /lambdalet/v1/health HTTP/1.1\r\nHost: test\r\n\r\n";
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).expect("read the answer");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    stream
+}
+
+/// The value of a `/metrics` line that starts with `name`.
+fn metric(d: &Daemon, name: &str) -> f64 {
+    let text = d.http("GET", "/metrics", None, &[]).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+#[test]
+fn a_client_sending_its_headers_a_byte_a_second_is_cut_off_and_others_are_served() {
+    let d = daemon_with(&["--header-timeout", "1"]);
+    let addr = addr(&d);
+    let mut slow = TcpStream::connect(addr).expect("connect");
+    let started = Instant::now();
+    let slowloris = std::thread::spawn(move || {
+        let head = b"GET /lambdalet/v1/health HTTP/1.1\r\nHost: test\r\nX-Slow: aaaaaaaaaaaa";
+        for byte in head {
+            if slow.write_all(&[*byte]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            // Closed by the server: the read sees the end (or a reset) at once.
+            slow.set_nonblocking(true).expect("nonblocking");
+            let mut buf = [0u8; 64];
+            let closed = matches!(slow.read(&mut buf), Ok(0))
+                || matches!(slow.read(&mut buf), Err(e) if e.kind() != std::io::ErrorKind::WouldBlock);
+            slow.set_nonblocking(false).expect("blocking");
+            if closed {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    // Meanwhile the API answers others at once.
+    let mut answered = 0;
+    while !slowloris.is_finished() {
+        let asked = Instant::now();
+        assert_eq!(health(addr), Some(200));
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cut_after = slowloris.join().expect("slowloris");
+    assert!(answered > 3, "{answered}");
+    assert!(
+        cut_after >= Duration::from_secs(1) && cut_after < Duration::from_secs(5),
+        "cut off after {cut_after:?}, having sent a byte a second"
+    );
+    assert!(
+        metric(
+            &d,
+            "lambdalet_api_connections_timed_out_total{phase=\"head\"}"
+        ) >= 1.0
+    );
+}
+
+#[test]
+fn idle_connections_at_the_cap_make_new_ones_close_at_once_until_they_go() {
+    let d = daemon_with(&[
+        "--max-connections",
+        "8",
+        "--header-timeout",
+        "3",
+        "--keepalive-timeout",
+        "3",
+    ]);
+    let addr = addr(&d);
+    // Four that never send a request, four that sent one and sit idle.
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    idle.extend((0..4).map(|_| used_connection(addr)));
+    std::thread::sleep(Duration::from_millis(200));
+    let refused_at = Instant::now();
+    assert_eq!(
+        health(addr),
+        None,
+        "a ninth connection is closed without an answer"
+    );
+    assert!(refused_at.elapsed() < Duration::from_secs(1), "at once");
+
+    // Closing them lets new connections in at once, long before their timeouts.
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(health(addr), Some(200));
+
+    // Left open, they go by their timeouts, and then the API answers again.
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    idle.extend((0..4).map(|_| used_connection(addr)));
+    let opened = Instant::now();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(health(addr), None);
+    let mut served = None;
+    while opened.elapsed() < Duration::from_secs(10) {
+        if health(addr) == Some(200) {
+            served = Some(opened.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let served = served.expect("served once the idle connections timed out");
+    assert!(served >= Duration::from_millis(2500), "{served:?}");
+    assert!(metric(&d, "lambdalet_api_connections_refused_total") >= 2.0);
+    assert!(
+        metric(
+            &d,
+            "lambdalet_api_connections_timed_out_total{phase=\"head\"}"
+        ) >= 4.0
+    );
+    assert!(
+        metric(
+            &d,
+            "lambdalet_api_connections_timed_out_total{phase=\"idle\"}"
+        ) >= 4.0
+    );
+    assert!(metric(&d, "lambdalet_api_connections") >= 1.0);
+    drop(idle);
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -17,6 +17,7 @@ mod invoke;
 mod lifecycle;
 mod metrics;
 mod own;
+mod server;
 mod shapes;
 mod state;
 
@@ -25,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::ApiError;
+pub use server::{ConnectionHook, ConnectionStats, Server, ServerConfig};
 pub use state::ApiState;
 
 /// Largest management request body: a 50 MB zip, base64-encoded in JSON, plus the rest.

@@ -16,4 +16,6 @@ pub struct ApiState {
     pub router: Arc<lambdalet_events::EventRouter>,
     pub tokens: Arc<lambdalet_core::Tokens>,
     pub ipc_stats: Option<Arc<lambdalet_events::ipc::IpcStats>>,
+    /// The API listener's connections (see [`crate::Server::with_stats`]).
+    pub connections: Arc<crate::ConnectionStats>,
 }

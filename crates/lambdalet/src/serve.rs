@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lambdalet_api::ApiState;
+use lambdalet_api::{ApiState, ConnectionStats, Server, ServerConfig};
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
 use lambdalet_core::Tokens;
@@ -27,6 +27,7 @@ use crate::{examples, sandboxes, telemetry};
 
 pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     telemetry::init();
+    raise_open_files_limit(args.max_connections);
     let account = AccountInfo {
         partition: "aws".to_owned(),
         region: args.region.clone(),
@@ -136,6 +137,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), functions = control.function_names().len(), "lambdalet started");
     tracing::info!("listening on http://{addr}");
 
+    let connections = Arc::new(ConnectionStats::default());
     let state = ApiState {
         control: control.clone(),
         invoker: invoker.clone(),
@@ -145,16 +147,23 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         router: router.clone(),
         tokens: tokens.clone(),
         ipc_stats: Some(ipc.stats.clone()),
+        connections: connections.clone(),
     };
     let app = lambdalet_api::router(state);
+    let config = ServerConfig {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        keepalive_timeout: Duration::from_secs(args.keepalive_timeout),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        Server::new(listener, app, config)
+            .with_stats(connections)
+            .serve(async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
             })
-            .await
+            .await;
     });
 
     if with_examples {
@@ -171,10 +180,11 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     queue.close();
     invoker.shutdown(grace).await;
-    match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server stopped with an error"),
-        Err(_) => tracing::warn!("API connections did not close in time"),
-        _ => {}
+    if tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("API connections did not close in time");
     }
     let (records2, store2) = (records.clone(), store.clone());
     tokio::task::spawn_blocking(move || {
@@ -187,6 +197,50 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .await?;
     tracing::info!("lambdalet stopped");
     Ok(())
+}
+
+/// Raises the open-files soft limit to the hard one: every API connection, sandbox pipe and
+/// Runtime API listener is a descriptor, and the usual soft limit of 1024 is soon reached.
+/// Sandboxes get their own limit (1024, as in Lambda) whatever the daemon's.
+fn raise_open_files_limit(max_connections: u32) {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-files limit");
+            return;
+        }
+    };
+    // An unlimited hard limit is refused as a soft one: the kernel's ceiling is fs.nr_open.
+    let target = if hard == RLIM_INFINITY {
+        std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(soft)
+    } else {
+        hard
+    };
+    let limit = if target > soft {
+        match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+            Ok(()) => target,
+            Err(e) => {
+                tracing::warn!(soft, hard, error = %e, "cannot raise the open-files limit");
+                soft
+            }
+        }
+    } else {
+        soft
+    };
+    tracing::debug!(limit, was = soft, hard, "open-files limit");
+    #[allow(clippy::useless_conversion, reason = "rlim_t is u32 on 32-bit ARM")]
+    let limit = u64::from(limit);
+    if u64::from(max_connections) + 256 > limit {
+        tracing::warn!(
+            limit,
+            max_connections,
+            "the open-files limit leaves little room beyond --max-connections: raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower --max-connections"
+        );
+    }
 }
 
 /// For `up`: a broker that already serves the address the embedded one would take (say a
