@@ -208,6 +208,124 @@ fn idle_connections_at_the_cap_make_new_ones_close_at_once_until_they_go() {
     drop(idle);
 }
 
+/// An answer read off a raw connection.
+struct Raw {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// Asserts AWS's error shape: `x-amzn-ErrorType` and the JSON body agree.
+    fn assert_aws(&self, status: u16, error_type: &str) -> String {
+        assert_eq!(self.status, status, "{}\n{}", self.head, self.body);
+        assert_eq!(
+            self.header("x-amzn-ErrorType"),
+            Some(error_type),
+            "{}",
+            self.head
+        );
+        let json: serde_json::Value = serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body));
+        assert_eq!(json["errorType"], error_type);
+        assert_eq!(json["Type"], "User");
+        assert_eq!(json["message"], json["errorMessage"]);
+        json["message"].as_str().expect("message").to_owned()
+    }
+}
+
+/// Sends `request` as it is and reads until the server closes the connection.
+fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(request).expect("send");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    // The server may reset the connection after answering (it did not read everything).
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    Raw {
+        status: head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0),
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+#[test]
+fn malformed_http_gets_aws_shaped_answers_where_lambdalet_answers() {
+    let d = Daemon::start();
+    let addr = addr(&d);
+    let long_path = format!("/2015-03-31/functions/{}", "a".repeat(20 * 1024));
+    let r = raw(
+        addr,
+        format!("GET {long_path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    let msg = r.assert_aws(414, "RequestTooLargeException");
+    assert!(msg.contains("16384"), "{msg}");
+
+    let big_headers: String = (0..20)
+        .map(|i| format!("X-Big-{i}: {}\r\n", "v".repeat(4000)))
+        .collect();
+    let r = raw(
+        addr,
+        format!(
+            "GET /lambdalet/v1/health HTTP/1.1\r\nHost: t\r\n{big_headers}Connection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let msg = r.assert_aws(431, "RequestTooLargeException");
+    assert!(msg.contains("65536"), "{msg}");
+
+    // A body declared over the limit is refused before a byte of it is read.
+    let r = raw(
+        addr,
+        b"PUT /2015-03-31/functions/x/code HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
+    );
+    let msg = r.assert_aws(413, "RequestTooLargeException");
+    assert!(msg.contains("100000000"), "{msg}");
+
+    // Malformed but parsed by hyper: the router's 400s, in AWS's shape.
+    let r = raw(
+        addr,
+        b"GET /2015-03-31/functions/%FF HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    r.assert_aws(400, "InvalidRequestContentException");
+    let r = raw(
+        addr,
+        b"POST /2015-03-31/functions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-chunk-size\r\n\r\n",
+    );
+    r.assert_aws(400, "InvalidRequestContentException");
+
+    // What hyper answers itself, before the router: the status, with an empty body (see
+    // docs/compatibility.md).
+    let r = raw(addr, b"NOT HTTP AT ALL\r\n\r\n");
+    assert_eq!((r.status, r.body.as_str()), (400, ""), "{}", r.head);
+    let many: String = (0..150).map(|i| format!("X-Many-{i}: v\r\n")).collect();
+    let r = raw(
+        addr,
+        format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n").as_bytes(),
+    );
+    assert_eq!((r.status, r.body.as_str()), (431, ""), "{}", r.head);
+
+    // None of it harmed the daemon.
+    assert_eq!(health(addr), Some(200));
+}
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -15,6 +15,7 @@ mod events;
 mod functions;
 mod invoke;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod own;
 mod server;
@@ -28,9 +29,6 @@ use axum::routing::{get, post};
 pub use error::ApiError;
 pub use server::{ConnectionHook, ConnectionStats, Server, ServerConfig};
 pub use state::ApiState;
-
-/// Largest management request body: a 50 MB zip, base64-encoded in JSON, plus the rest.
-const MAX_MANAGEMENT_BODY: usize = 70 * 1024 * 1024;
 
 /// Every route lambdalet serves on its API port.
 pub fn router(state: ApiState) -> Router {
@@ -114,6 +112,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
         .route("/lambdalet/v1/code/{file}", get(own::code))
         .fallback(own::not_found)
-        .layer(DefaultBodyLimit::max(MAX_MANAGEMENT_BODY))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::guard))
         .with_state(state)
 }

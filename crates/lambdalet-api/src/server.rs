@@ -21,6 +21,8 @@
 
 mod connection;
 
+pub(crate) use connection::HEAD_BUFFER_BYTES;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
