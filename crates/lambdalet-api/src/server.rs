@@ -19,6 +19,7 @@
 //! Every request carries [`ConnectInfo`] with the peer's address, and what the
 //! [`ConnectionHook`] found out about its connection. This module knows nothing of the routes.
 
+mod activity;
 mod connection;
 
 pub(crate) use connection::HEAD_BUFFER_BYTES;

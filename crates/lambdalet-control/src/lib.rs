@@ -20,9 +20,10 @@ mod targets;
 mod versions;
 
 pub use aliases::AliasInput;
+pub use code::{CreateFunctionInput, UpdateCodeInput};
 pub use concurrency::ProvisionedStatus;
 pub use control::Control;
 pub use error::ControlError;
-pub use functions::{CreateFunctionInput, FunctionDetails, ListPage, UpdateCodeInput};
+pub use functions::{FunctionDetails, ListPage};
 pub use resolve::Resolved;
 pub use table::VersionView;

@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod examples;
+mod open_files;
 mod sandboxes;
 mod serve;
 mod telemetry;
