@@ -30,6 +30,7 @@ mod sqlite_base;
 mod stats;
 mod stub;
 mod topics;
+mod unpack;
 mod warm;
 mod warm_rust;
 mod zips;
@@ -217,6 +218,7 @@ async fn measure(
                 (Mode::Memory, "100-sandbox memory"),
                 (Mode::Mqtt, "MQTT"),
                 (Mode::Auth, "authentication"),
+                (Mode::Unpack, "package unpacking"),
             ] {
                 if args.mode.includes(mode) {
                     report.note(format!("{what} benchmarks skipped: {e}"));
@@ -245,6 +247,10 @@ async fn measure(
         }
         if args.mode.includes(Mode::Auth) {
             auth::run(daemon, args, report).await?;
+        }
+        if args.mode.includes(Mode::Unpack) {
+            // Blocking, but nothing else runs meanwhile: the daemon is another process.
+            unpack::run(py, report)?;
         }
     }
     if args.mode.includes(Mode::Topics) {

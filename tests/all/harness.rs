@@ -116,15 +116,18 @@ impl Daemon {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Logged before the address is handed over: a test may look for it at once.
+                {
+                    let mut l = log2.lock().expect("log lock");
+                    l.push_str(&line);
+                    l.push('\n');
+                }
                 if let Some(i) = line.find("listening on http://")
                     && let Some(tx) = tx.take()
                 {
                     let url = line[i + "listening on ".len()..].trim().to_owned();
                     let _ = tx.send(url);
                 }
-                let mut l = log2.lock().expect("log lock");
-                l.push_str(&line);
-                l.push('\n');
             }
         });
         let url = match rx.recv_timeout(Duration::from_secs(30)) {

@@ -17,6 +17,7 @@ mod encoding;
 mod events;
 mod execution;
 mod handlers;
+mod hardening;
 mod limits;
 mod mqtt_auth;
 mod official_clients;

@@ -74,19 +74,22 @@ impl ConnectionInfo {
     }
 }
 
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for ConnectionInfo
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        let peer = *stream.remote_addr();
-        let local = stream.io().local_addr().unwrap_or(peer);
-        Self::new(local, peer)
+impl ConnectionInfo {
+    /// The [`crate::Server`] hook that gives every request of a connection its
+    /// `ConnectionInfo`.
+    pub fn hook() -> crate::ConnectionHook {
+        Arc::new(|stream: &tokio::net::TcpStream| {
+            let mut ext = http::Extensions::new();
+            if let (Ok(local), Ok(peer)) = (stream.local_addr(), stream.peer_addr()) {
+                ext.insert(Self::new(local, peer));
+            }
+            ext
+        })
     }
 }
 
 /// The largest body verified (a signed payload hash covers the whole body).
-const MAX_SIGNED_BODY: usize = crate::MAX_MANAGEMENT_BODY;
+const MAX_SIGNED_BODY: usize = crate::limits::MAX_BODY_BYTES;
 
 /// Routes a function may call without management rights; their handlers check the rest.
 fn function_route(method: &http::Method, path: &str) -> bool {
@@ -109,12 +112,7 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
             Err(e) => auth_error(&e),
         };
     }
-    let ext = req.extensions();
-    let conn = ext.get::<ConnectionInfo>().cloned().or_else(|| {
-        ext.get::<axum::extract::ConnectInfo<ConnectionInfo>>()
-            .map(|c| c.0.clone())
-    });
-    let Some(conn) = conn else {
+    let Some(conn) = req.extensions().get::<ConnectionInfo>().cloned() else {
         return ApiError::new(
             ErrorCode::Service,
             "the server did not say where this connection comes from; refusing it",

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub reason: Option<String>,
+    /// The HTTP status when it is not the code's own (a 414 or 431 is a `RequestTooLarge`).
+    pub status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -20,7 +22,14 @@ impl ApiError {
             code,
             message: message.into(),
             reason: None,
+            status: None,
         }
+    }
+
+    /// Sends the error with `status` instead of its code's own.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -32,6 +41,7 @@ impl ApiError {
             code: e.error_code(),
             message: e.to_string(),
             reason: e.reason().map(str::to_owned),
+            status: None,
         }
     }
 }
@@ -68,8 +78,10 @@ impl From<lambdalet_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        });
         if status.is_server_error() {
             tracing::warn!(error_type = %self.code, message = %self.message, "api.error");
         } else {

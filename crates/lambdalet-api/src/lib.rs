@@ -17,8 +17,10 @@ mod functions;
 mod invoke;
 mod keys;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod own;
+mod server;
 mod shapes;
 mod state;
 
@@ -28,10 +30,8 @@ use axum::routing::{get, post};
 
 pub use auth::{AuthMode, ConnectionInfo};
 pub use error::ApiError;
+pub use server::{ConnectionHook, ConnectionStats, Server, ServerConfig};
 pub use state::ApiState;
-
-/// Largest management request body: a 50 MB zip, base64-encoded in JSON, plus the rest.
-pub(crate) const MAX_MANAGEMENT_BODY: usize = 70 * 1024 * 1024;
 
 /// Every route lambdalet serves on its API port.
 pub fn router(state: ApiState) -> Router {
@@ -120,10 +120,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
         .route("/lambdalet/v1/code/{file}", get(own::code))
         .fallback(own::not_found)
-        .layer(DefaultBodyLimit::max(MAX_MANAGEMENT_BODY))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
+        .layer(axum::middleware::from_fn(limits::guard))
         .with_state(state)
 }

@@ -104,6 +104,23 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
         "invocation log records dropped because the writer was behind",
         s.records.dropped(),
     );
+    let c = &s.connections;
+    counter(
+        "lambdalet_api_connections_refused_total",
+        "API connections closed at once because --max-connections were open",
+        c.refused(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_api_connections_timed_out_total API connections closed for a request head that came too slowly (head) or for sitting idle (idle)\n# TYPE lambdalet_api_connections_timed_out_total counter\nlambdalet_api_connections_timed_out_total{{phase=\"head\"}} {}\nlambdalet_api_connections_timed_out_total{{phase=\"idle\"}} {}",
+        c.head_timeouts(),
+        c.idle_closed()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_api_connections API connections open now\n# TYPE lambdalet_api_connections gauge\nlambdalet_api_connections {}",
+        c.open()
+    );
     let _ = writeln!(
         out,
         "# HELP lambdalet_invocations_in_flight invocations running now\n# TYPE lambdalet_invocations_in_flight gauge\nlambdalet_invocations_in_flight {}",

@@ -18,4 +18,6 @@ pub struct ApiState {
     pub ipc_stats: Option<Arc<lambdalet_events::ipc::IpcStats>>,
     /// How requests are authenticated (`serve --auth`).
     pub auth: crate::auth::AuthMode,
+    /// The API listener's connections (see [`crate::Server::with_stats`]).
+    pub connections: Arc<crate::ConnectionStats>,
 }

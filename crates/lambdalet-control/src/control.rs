@@ -22,7 +22,8 @@ pub struct Control {
     /// The event router, once the daemon has started it.
     pub(crate) router: std::sync::OnceLock<Arc<lambdalet_events::EventRouter>>,
     pub(crate) table: RwLock<BTreeMap<String, FunctionEntry>>,
-    /// Serializes management writes: each is a read-check-write over table and store.
+    /// Serializes management writes: each is a read-check-write over table and store. Never
+    /// held while a zip is unpacked.
     pub(crate) writes: tokio::sync::Mutex<()>,
     /// Seals access keys' secrets in the store.
     pub(crate) master: lambdalet_auth::MasterKey,
@@ -30,6 +31,8 @@ pub struct Control {
     pub(crate) keys: RwLock<std::collections::HashMap<String, crate::keys::LiveKey>>,
     /// Signs `Code.Location` URLs; made at start, never shown.
     pub(crate) code_url_secret: String,
+    /// Code changes of one function in arrival order (taken before `writes`).
+    pub(crate) order: crate::order::Order,
 }
 
 impl Control {
@@ -93,6 +96,7 @@ impl Control {
             master,
             keys: RwLock::new(keys),
             code_url_secret: lambdalet_auth::new_access_key().1,
+            order: crate::order::Order::default(),
         }))
     }
 

@@ -1,39 +1,15 @@
-//! CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, GetFunction,
-//! ListFunctions, DeleteFunction.
+//! UpdateFunctionConfiguration, GetFunction, ListFunctions, DeleteFunction (CreateFunction and
+//! UpdateFunctionCode are in `code.rs`).
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use lambdalet_core::{
-    ErrorCode, FunctionConfig, FunctionConfigPatch, FunctionName, LambdaError, Qualifier,
-    RuntimeFamily,
-};
-use lambdalet_package::StoredCode;
-use lambdalet_store::{FunctionRecord, LATEST, VersionRecord};
+use lambdalet_core::{ErrorCode, FunctionConfigPatch, LambdaError, Qualifier};
+use lambdalet_store::VersionRecord;
 
+use crate::code::check_code;
 use crate::control::{Control, new_revision, now_ms};
 use crate::error::ControlError;
-use crate::table::{FunctionEntry, VersionView, view_of};
-
-/// What CreateFunction carries.
-#[derive(Debug, Clone, Default)]
-pub struct CreateFunctionInput {
-    pub name: String,
-    pub config: FunctionConfigPatch,
-    pub zip: Vec<u8>,
-    pub publish: bool,
-    pub tags: BTreeMap<String, String>,
-}
-
-/// What UpdateFunctionCode carries.
-#[derive(Debug, Clone, Default)]
-pub struct UpdateCodeInput {
-    pub zip: Vec<u8>,
-    pub publish: bool,
-    pub dry_run: bool,
-    pub revision_id: Option<String>,
-}
+use crate::table::{VersionView, view_of};
 
 /// GetFunction's answer.
 #[derive(Debug, Clone)]
@@ -52,121 +28,6 @@ pub struct ListPage<T> {
 }
 
 impl Control {
-    /// CreateFunction.
-    pub async fn create_function(
-        &self,
-        input: CreateFunctionInput,
-    ) -> Result<VersionView, ControlError> {
-        let name = FunctionName::new(&input.name)?;
-        let config = FunctionConfig::create(input.config)?;
-        crate::events::check(&config)?;
-        self.invoker.check_runtime(&config.runtime).await?;
-        self.invoker
-            .check_sandbox(&config)
-            .map_err(LambdaError::invalid)?;
-        let _w = self.writes.lock().await;
-        if self.table.read().contains_key(name.as_str()) {
-            return Err(LambdaError::conflict(format!(
-                "Function already exist: {name}; update it with UpdateFunctionCode / UpdateFunctionConfiguration (lambdalet deploy does this for you) or delete it first"
-            ))
-            .into());
-        }
-        let stored = self.put_code(input.zip).await?;
-        check_code(&config, &stored.dir)?;
-        let now = now_ms();
-        let latest = VersionRecord {
-            function: name.to_string(),
-            version: LATEST.to_owned(),
-            config,
-            code_sha256: stored.sha256_hex.clone(),
-            code_size: stored.size,
-            revision_id: new_revision(),
-            last_modified_ms: now,
-            uid_index: 0,
-        };
-        let mut record = FunctionRecord {
-            name: name.to_string(),
-            created_ms: now,
-            tags: input.tags,
-            latest,
-        };
-        let r = record.clone();
-        let (key, new_key) = crate::keys::make_key(
-            &self.master,
-            Some(name.as_str()),
-            "the function's own credentials",
-        );
-        record.latest.uid_index = self
-            .blocking(move |s| s.insert_function_with_key(&r, Some(&key)))
-            .await?;
-        self.keys.write().insert(
-            new_key.info.access_key_id.clone(),
-            crate::keys::LiveKey {
-                secret: new_key.credentials.secret_access_key.clone(),
-                info: new_key.info,
-            },
-        );
-        let stored = lambdalet_store::StoredFunction {
-            function: record,
-            versions: Vec::new(),
-            aliases: Vec::new(),
-            reserved_concurrency: None,
-            provisioned: Vec::new(),
-            event_configs: Vec::new(),
-        };
-        let entry = FunctionEntry::from_stored(
-            &self.account,
-            &|sha| self.code.code_dir(sha),
-            stored,
-            Some(new_key.credentials),
-        );
-        let view = entry.latest.clone();
-        self.table.write().insert(name.to_string(), entry);
-        self.invoker.deploy(view.deployed.clone());
-        self.sync_router(name.as_str());
-        tracing::info!(function = %name, runtime = %view.record.config.runtime, code = %view.record.code_sha256, "function.created");
-        if input.publish {
-            drop(_w);
-            return self.publish_version(name.as_str(), None, None, None).await;
-        }
-        Ok(view)
-    }
-
-    /// UpdateFunctionCode.
-    pub async fn update_code(
-        &self,
-        name: &str,
-        input: UpdateCodeInput,
-    ) -> Result<VersionView, ControlError> {
-        let w = self.writes.lock().await;
-        let entry = self.entry(name)?;
-        check_revision(
-            input.revision_id.as_deref(),
-            &entry.latest.record.revision_id,
-        )?;
-        let stored = self.put_code(input.zip).await?;
-        check_code(&entry.latest.record.config, &stored.dir)?;
-        let mut record = entry.latest.record.clone();
-        record.code_sha256 = stored.sha256_hex;
-        record.code_size = stored.size;
-        if input.dry_run {
-            return Ok(view_of(
-                &self.account,
-                stored.dir,
-                record,
-                self.credentials_of(name),
-            ));
-        }
-        record.revision_id = new_revision();
-        record.last_modified_ms = now_ms();
-        let view = self.replace_latest(record).await?;
-        if input.publish {
-            drop(w);
-            return self.publish_version(name, None, None, None).await;
-        }
-        Ok(view)
-    }
-
     /// UpdateFunctionConfiguration.
     pub async fn update_configuration(
         &self,
@@ -193,7 +54,10 @@ impl Control {
         self.replace_latest(record).await
     }
 
-    async fn replace_latest(&self, record: VersionRecord) -> Result<VersionView, ControlError> {
+    pub(crate) async fn replace_latest(
+        &self,
+        record: VersionRecord,
+    ) -> Result<VersionView, ControlError> {
         let r = record.clone();
         self.blocking(move |s| s.update_latest(&r)).await?;
         let credentials = self.credentials_of(&record.function);
@@ -210,11 +74,6 @@ impl Control {
         self.sync_router(&view.record.function);
         tracing::info!(function = %view.record.function, revision = %view.record.revision_id, "function.updated");
         Ok(view)
-    }
-
-    async fn put_code(&self, zip: Vec<u8>) -> Result<StoredCode, ControlError> {
-        let code = self.code.clone();
-        Ok(tokio::task::spawn_blocking(move || code.put_zip(&zip)).await??)
     }
 
     /// GetFunction / GetFunctionConfiguration.
@@ -364,26 +223,6 @@ pub(crate) fn check_revision(given: Option<&str>, current: &str) -> Result<(), C
         )
         .into()),
         _ => Ok(()),
-    }
-}
-
-/// A `provided` runtime needs an executable `bootstrap` at the top of its code.
-fn check_code(config: &FunctionConfig, dir: &Path) -> Result<(), ControlError> {
-    if config.runtime.family() != RuntimeFamily::Provided {
-        return Ok(());
-    }
-    let bootstrap = dir.join("bootstrap");
-    match std::fs::metadata(&bootstrap) {
-        Err(_) => Err(LambdaError::invalid(format!(
-            "runtime {} runs the file `bootstrap` at the top of the zip, and this zip has none: add your executable as `bootstrap` (for Rust: name the binary bootstrap)",
-            config.runtime
-        ))
-        .into()),
-        Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(LambdaError::invalid(
-            "`bootstrap` in the zip is not executable: run `chmod +x bootstrap` before zipping (zips made on Windows lose the bit; use `zip` on Linux or set the mode)",
-        )
-        .into()),
-        Ok(_) => Ok(()),
     }
 }
 

@@ -6,6 +6,7 @@
 //! the invoker when warm environments are out of date. It never touches HTTP or sandboxes.
 
 mod aliases;
+mod code;
 mod code_url;
 mod concurrency;
 mod control;
@@ -14,6 +15,7 @@ mod event_config;
 mod events;
 mod functions;
 mod keys;
+mod order;
 mod resolve;
 mod rights;
 mod table;
@@ -21,11 +23,12 @@ mod targets;
 mod versions;
 
 pub use aliases::AliasInput;
+pub use code::{CreateFunctionInput, UpdateCodeInput};
 pub use code_url::CODE_URL_SECONDS;
 pub use concurrency::ProvisionedStatus;
 pub use control::Control;
 pub use error::ControlError;
-pub use functions::{CreateFunctionInput, FunctionDetails, ListPage, UpdateCodeInput};
+pub use functions::{FunctionDetails, ListPage};
 pub use keys::{KeyInfo, NewKey, check_description, make_key};
 pub use resolve::Resolved;
 pub use rights::{INVOKE_OPERATION, LAMBDA_SERVICE, TopicAccess};

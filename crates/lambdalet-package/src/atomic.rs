@@ -79,6 +79,14 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), PackageError> {
         .map_err(PackageError::io("sync directory", path))
 }
 
+/// Writes every change to the file system that holds `path` (data, inodes, directory entries)
+/// out to disk, with one `syncfs`. Linux reports a write-back error here only since 5.8.
+pub(crate) fn sync_filesystem(path: &Path) -> Result<(), PackageError> {
+    File::open(path)
+        .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from))
+        .map_err(PackageError::io("sync the file system of", path))
+}
+
 /// Creates `path` (which must not exist) holding `bytes`, synced to disk.
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
     let mut file = OpenOptions::new()

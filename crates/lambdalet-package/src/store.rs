@@ -4,18 +4,26 @@
 //! (the unpacked tree sandboxes run from) and `tmp/` (work in progress, cleared on open).
 //! A code directory only ever appears after its blob, both by rename from `tmp/`, so a reader
 //! never sees half of either. The store does not know which functions use which hash: the
-//! caller says what to keep in [`CodeStore::remove_unreferenced`].
+//! caller says what to keep in [`CodeStore::remove_unreferenced`], and what it stored but will
+//! not use in [`CodeStore::discard`]; each stored zip comes with a [`CodePin`] that keeps its
+//! hash from both until the caller has recorded that it uses it (see `pins.rs`).
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::atomic::{self, TempPath, exists, rename_synced, temp_name, write_synced};
 use crate::plan::{self, Archive, Plan};
 use crate::{Limits, PackageError, ZipSummary, sha256, unpack};
 
-/// Where a zip went once it was accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+pub use pins::CodePin;
+
+mod pins;
+
+/// Where a zip went once it was accepted. While it lives, its pin keeps the hash from being
+/// removed.
+#[derive(Debug)]
 pub struct StoredCode {
     pub sha256_hex: String,
     /// The digest as the Lambda API reports it (`CodeSha256`).
@@ -25,7 +33,14 @@ pub struct StoredCode {
     /// The unpacked code, `<root>/code/<sha256hex>`.
     pub dir: PathBuf,
     pub summary: ZipSummary,
+    pub pin: CodePin,
 }
+
+/// Code that [`CodeStore::discard`] moved out of sight, deleted when dropped. A big tree takes
+/// a while to delete: drop it off the async threads, and outside any lock.
+#[derive(Debug)]
+#[must_use = "dropping it deletes the tree; keep it to choose where that happens"]
+pub struct Discarded(#[allow(dead_code, reason = "held for its Drop")] TempPath);
 
 /// Zips and unpacked code on disk. Cheap to share between threads (`&CodeStore`); every
 /// method is safe to call concurrently, including for the same zip. Only one process may
@@ -34,6 +49,7 @@ pub struct StoredCode {
 pub struct CodeStore {
     root: PathBuf,
     limits: Limits,
+    pins: Arc<pins::Pins>,
 }
 
 impl CodeStore {
@@ -46,6 +62,7 @@ impl CodeStore {
         let store = Self {
             root: root.to_path_buf(),
             limits,
+            pins: Arc::default(),
         };
         for dir in [store.blobs(), store.code(), store.tmp()] {
             fs::create_dir_all(&dir).map_err(PackageError::io("create directory", &dir))?;
@@ -73,12 +90,16 @@ impl CodeStore {
     }
 
     /// Validates the zip (size, entries, unzipped total), stores its blob and unpacks it,
-    /// skipping either step when it was done before. On error nothing new is left behind.
+    /// skipping either step when it was done before. On error nothing new is left behind. The
+    /// answer's pin keeps the hash from removal until the caller drops it, having recorded its
+    /// use (or [`Self::discard`]s it).
     #[tracing::instrument(name = "package.put_zip", skip_all, fields(size = bytes.len()))]
     pub fn put_zip(&self, bytes: &[u8]) -> Result<StoredCode, PackageError> {
         let mut archive = plan::open(bytes, &self.limits)?;
         let plan = Plan::read(&mut archive, &self.limits)?;
         let (sha256_hex, sha256_base64) = sha256(bytes);
+        // Before looking at what exists: a removal now either happened already or skips it.
+        let pin = self.pins.pin(&sha256_hex);
         let blob = self.blob_path(&sha256_hex);
         if !exists(&blob)? {
             let tmp = TempPath::new(self.tmp().join(temp_name(&sha256_hex)));
@@ -93,7 +114,26 @@ impl CodeStore {
             size: bytes.len() as u64,
             dir,
             summary: plan.summary,
+            pin,
         })
+    }
+
+    /// Removes the blob and code of a zip the caller stored but will not use (a deploy refused
+    /// after the upload), unless another caller holds a pin on the same hash. The caller must
+    /// know that no function version uses the hash, and keep that true until this returns (hold
+    /// the lock under which uses are recorded). Only the renames happen here; the tree is
+    /// deleted when the answer is dropped. `None` when the hash is someone else's too.
+    #[tracing::instrument(name = "package.discard", skip_all, fields(sha256 = %code.sha256_hex))]
+    pub fn discard(&self, code: StoredCode) -> Result<Option<Discarded>, PackageError> {
+        let pins = self.pins.lock();
+        if pins.get(&code.sha256_hex).copied().unwrap_or(0) > 1 {
+            return Ok(None);
+        }
+        let hidden = self.hide(&code.sha256_hex)?;
+        drop(pins);
+        // Its pin goes now, after the table's lock (dropping a pin takes it).
+        drop(code);
+        Ok(Some(Discarded(hidden)))
     }
 
     /// Re-unpacks from the blob if the code dir is missing (e.g. someone deleted it).
@@ -138,15 +178,14 @@ impl CodeStore {
         }
         let mut removed = 0;
         for hash in stored.iter().filter(|h| !keep.contains(*h)) {
-            let dir = self.code_dir(hash);
-            if exists(&dir)? {
-                // Move it out of sight first, so no reader ever sees a half-deleted tree.
-                let doomed = TempPath::new(self.tmp().join(temp_name(hash)));
-                fs::rename(&dir, doomed.path()).map_err(PackageError::io("remove", &dir))?;
-                atomic::remove_any(doomed.path()).map_err(PackageError::io("remove", &dir))?;
-            }
-            let blob = self.blob_path(hash);
-            atomic::remove_any(&blob).map_err(PackageError::io("remove", &blob))?;
+            let hidden = {
+                let pins = self.pins.lock();
+                if pins.contains_key(hash) {
+                    continue;
+                }
+                self.hide(hash)?
+            };
+            drop(hidden);
             tracing::info!(sha256 = %hash, "removed unreferenced code");
             removed += 1;
         }
@@ -155,6 +194,22 @@ impl CodeStore {
             atomic::sync_dir(&self.blobs())?;
         }
         Ok(removed)
+    }
+
+    /// Moves `code/<hash>` into `tmp/` (so no reader ever sees a half-deleted tree) and removes
+    /// the blob; the tree goes when the answer is dropped.
+    fn hide(&self, hash: &str) -> Result<TempPath, PackageError> {
+        let dir = self.code_dir(hash);
+        let doomed = TempPath::new(self.tmp().join(temp_name(hash)));
+        match fs::rename(&dir, doomed.path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(PackageError::io("remove", &dir)(e));
+            }
+            _ => {}
+        }
+        let blob = self.blob_path(hash);
+        atomic::remove_any(&blob).map_err(PackageError::io("remove", &blob))?;
+        Ok(doomed)
     }
 
     /// Unpacks into `code/<hash>` unless it exists; a concurrent caller may win the race.

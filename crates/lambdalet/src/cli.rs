@@ -89,6 +89,19 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_MAX_CONCURRENCY", default_value_t = 1000)]
     pub max_concurrency: usize,
 
+    /// Most API connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, env = "LAMBDALET_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a client has to send a request's line and headers (from the connection's start
+    /// for its first request, from the request's first byte after that).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds an API connection may stay open after a response without a new request.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keepalive_timeout: u64,
+
     /// Seconds to wait before each retry of an asynchronous event after a function error
     /// (Lambda waits 1 minute, then 2).
     #[arg(

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod examples;
 mod keyfile;
+mod open_files;
 mod sandboxes;
 mod serve;
 mod telemetry;

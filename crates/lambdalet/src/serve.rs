@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lambdalet_api::ApiState;
+use lambdalet_api::{ApiState, ConnectionStats, Server, ServerConfig};
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
 use lambdalet_core::Tokens;
@@ -24,10 +24,11 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::{MqttAuth, ServeArgs};
-use crate::{examples, sandboxes, telemetry};
+use crate::{examples, open_files, sandboxes, telemetry};
 
 pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     telemetry::init();
+    open_files::raise_limit(args.max_connections);
     let account = AccountInfo {
         partition: "aws".to_owned(),
         region: args.region.clone(),
@@ -144,6 +145,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), functions = control.function_names().len(), "lambdalet started");
     tracing::info!("listening on http://{addr}");
 
+    let connections = Arc::new(ConnectionStats::default());
     let state = ApiState {
         control: control.clone(),
         invoker: invoker.clone(),
@@ -154,19 +156,24 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         tokens: tokens.clone(),
         ipc_stats: Some(ipc.stats.clone()),
         auth,
+        connections: connections.clone(),
     };
     let app = lambdalet_api::router(state);
+    let config = ServerConfig {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        keepalive_timeout: Duration::from_secs(args.keepalive_timeout),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<lambdalet_api::ConnectionInfo>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        })
-        .await
+        Server::new(listener, app, config)
+            .with_stats(connections)
+            .on_connection(lambdalet_api::ConnectionInfo::hook())
+            .serve(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await;
     });
 
     if with_examples {
@@ -183,10 +190,11 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     queue.close();
     invoker.shutdown(grace).await;
-    match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server stopped with an error"),
-        Err(_) => tracing::warn!("API connections did not close in time"),
-        _ => {}
+    if tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("API connections did not close in time");
     }
     let (records2, store2) = (records.clone(), store.clone());
     tokio::task::spawn_blocking(move || {

@@ -76,7 +76,7 @@ fn put_zip_twice_is_idempotent() {
     let first = store.put_zip(&sample()).unwrap();
     fs::write(first.dir.join("marker"), b"kept").unwrap();
     let second = store.put_zip(&sample()).unwrap();
-    assert_eq!(first, second);
+    assert_eq!(facts(&first), facts(&second));
     assert_eq!(
         fs::read(second.dir.join("marker")).unwrap(),
         b"kept",
@@ -98,7 +98,7 @@ fn concurrent_puts_of_the_same_zip_all_succeed() {
         })
         .collect();
     let results: Vec<StoredCode> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    assert!(results.windows(2).all(|w| w[0] == w[1]));
+    assert!(results.windows(2).all(|w| facts(&w[0]) == facts(&w[1])));
     assert_eq!(
         fs::read(results[0].dir.join("lib/deep/data.json")).unwrap(),
         b"{}"
@@ -196,22 +196,69 @@ fn ensure_unpacked_reports_missing_corrupt_and_malformed_hashes() {
 #[test]
 fn remove_unreferenced_keeps_only_what_is_asked_for() {
     let (_root, store) = store();
-    let keep = store.put_zip(&one_file("a.py", b"a")).unwrap();
-    let drop1 = store.put_zip(&one_file("b.py", b"b")).unwrap();
-    let drop2 = store.put_zip(&one_file("c.py", b"c")).unwrap();
-    fs::remove_dir_all(&drop2.dir).unwrap(); // only its blob is left
+    let keep = unpinned(store.put_zip(&one_file("a.py", b"a")).unwrap());
+    let drop1 = unpinned(store.put_zip(&one_file("b.py", b"b")).unwrap());
+    let drop2 = unpinned(store.put_zip(&one_file("c.py", b"c")).unwrap());
+    let pinned = store.put_zip(&one_file("d.py", b"d")).unwrap();
+    fs::remove_dir_all(&drop2.1).unwrap(); // only its blob is left
     fs::write(store.code().join("not-a-hash"), b"left alone").unwrap();
 
-    let kept = HashSet::from([keep.sha256_hex.clone()]);
+    let kept = HashSet::from([keep.0.clone()]);
     assert_eq!(store.remove_unreferenced(&kept).unwrap(), 2);
-    assert!(keep.dir.is_dir() && store.blob_path(&keep.sha256_hex).is_file());
-    for gone in [&drop1, &drop2] {
-        assert!(!exists(&gone.dir).unwrap());
-        assert!(!exists(&store.blob_path(&gone.sha256_hex)).unwrap());
+    assert!(keep.1.is_dir() && store.blob_path(&keep.0).is_file());
+    for (hash, dir) in [&drop1, &drop2] {
+        assert!(!exists(dir).unwrap());
+        assert!(!exists(&store.blob_path(hash)).unwrap());
     }
+    assert!(pinned.dir.is_dir(), "a pinned hash is left alone");
+    drop(pinned);
+    assert_eq!(store.remove_unreferenced(&kept).unwrap(), 1);
     assert!(store.code().join("not-a-hash").exists());
     assert!(names(&store.tmp()).is_empty());
     assert_eq!(store.remove_unreferenced(&kept).unwrap(), 0);
+}
+
+/// What a put answers, but its pin.
+fn facts(code: &StoredCode) -> (&str, &str, u64, &Path, &ZipSummary) {
+    (
+        &code.sha256_hex,
+        &code.sha256_base64,
+        code.size,
+        &code.dir,
+        &code.summary,
+    )
+}
+
+/// The hash and directory of stored code, its pin dropped.
+fn unpinned(code: StoredCode) -> (String, PathBuf) {
+    (code.sha256_hex, code.dir)
+}
+
+#[test]
+fn discard_removes_what_only_its_caller_holds() {
+    let (_root, store) = store();
+    let first = store.put_zip(&sample()).unwrap();
+    let second = store.put_zip(&sample()).unwrap();
+    let (hash, dir) = (first.sha256_hex.clone(), first.dir.clone());
+    assert!(
+        store.discard(first).unwrap().is_none(),
+        "second still holds it"
+    );
+    assert!(dir.is_dir() && store.blob_path(&hash).is_file());
+
+    let gone = store.discard(second).unwrap().expect("the last holder");
+    assert!(!exists(&dir).unwrap() && !exists(&store.blob_path(&hash)).unwrap());
+    assert_eq!(names(&store.tmp()).len(), 1, "hidden until dropped");
+    drop(gone);
+    assert!(names(&store.tmp()).is_empty());
+    assert!(names(&store.code()).is_empty() && names(&store.blobs()).is_empty());
+
+    // Stored again after a discard, it is written anew.
+    let again = store.put_zip(&sample()).unwrap();
+    assert_eq!(
+        fs::read(again.dir.join("lib/deep/data.json")).unwrap(),
+        b"{}"
+    );
 }
 
 mod hostile;
