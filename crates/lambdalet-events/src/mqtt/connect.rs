@@ -53,6 +53,20 @@ pub(crate) fn connack(code: u8) -> [u8; 4] {
     [0x20, 0x02, 0x00, code]
 }
 
+/// Reads what `client` sends next onto `buf`; the end of the stream is `Closed`.
+async fn read_more<R: AsyncRead + Unpin>(
+    client: &mut R,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8; 4096],
+) -> Result<(), ConnectError> {
+    let n = client.read(chunk).await.map_err(|_| ConnectError::Closed)?;
+    if n == 0 {
+        return Err(ConnectError::Closed);
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
 /// Reads the first packet from `client`, which must be a CONNECT of at most `max` bytes of
 /// body. Returns it with whatever the client sent after it.
 pub(crate) async fn read<R: AsyncRead + Unpin>(
@@ -65,14 +79,7 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
         if let Some(header) = fixed_header(&buf)? {
             break header;
         }
-        let n = client
-            .read(&mut chunk)
-            .await
-            .map_err(|_| ConnectError::Closed)?;
-        if n == 0 {
-            return Err(ConnectError::Closed);
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(client, &mut buf, &mut chunk).await?;
     };
     if buf[0] != 0x10 {
         return Err(ConnectError::NotConnect(buf[0] >> 4));
@@ -81,14 +88,7 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
         return Err(ConnectError::TooLarge(len));
     }
     while buf.len() < start + len {
-        let n = client
-            .read(&mut chunk)
-            .await
-            .map_err(|_| ConnectError::Closed)?;
-        if n == 0 {
-            return Err(ConnectError::Closed);
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(client, &mut buf, &mut chunk).await?;
     }
     let rest = buf.split_off(start + len);
     let body = buf.split_off(start);
