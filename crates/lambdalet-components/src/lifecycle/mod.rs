@@ -1,0 +1,1 @@
+//! The lifecycle of a generic component (placeholder; being written).
