@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -201,6 +201,36 @@ CREATE TABLE access_keys (
 CREATE INDEX access_keys_by_function ON access_keys(function);
 ";
 
+/// Version 6: Greengrass components. The component store (recipes as written, with the hashes
+/// of their artifacts), the deployed set and the deployments.
+const SCHEMA_V6: &str = "
+CREATE TABLE component_recipes (
+    name       TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    file_name  TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    artifacts  TEXT NOT NULL DEFAULT '{}',
+    stored_ms  INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE components (
+    name          TEXT PRIMARY KEY,
+    version       TEXT NOT NULL,
+    configuration TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    requested     INTEGER NOT NULL
+);
+CREATE TABLE deployments (
+    id         TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    document   TEXT NOT NULL,
+    error      TEXT,
+    detail     TEXT NOT NULL DEFAULT '[]'
+);
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -231,6 +261,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 5 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V5} PRAGMA user_version = 5; COMMIT;"
+        ))?;
+    }
+    if version < 6 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V6} PRAGMA user_version = 6; COMMIT;"
         ))?;
     }
     Ok(())

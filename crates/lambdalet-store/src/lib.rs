@@ -6,6 +6,7 @@
 //! Code zips themselves are files managed by `lambdalet-package`; rows reference them by hash.
 
 mod async_queue;
+mod components;
 mod db;
 mod error;
 mod functions;
@@ -15,6 +16,7 @@ mod settings;
 mod writer;
 
 pub use async_queue::{AsyncEventMeta, AsyncQueueStore, FailedAsyncEvent, NewAsyncEvent};
+pub use components::{ComponentRecord, DeploymentRecord, KEPT_DEPLOYMENTS, RecipeRecord};
 pub use db::Store;
 pub use error::StoreError;
 pub use functions::{AliasRecord, FunctionRecord, LATEST, StoredFunction, VersionRecord};
