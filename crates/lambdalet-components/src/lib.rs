@@ -9,4 +9,8 @@
     )
 )]
 
+pub mod artifacts;
+mod error;
 pub mod lifecycle;
+
+pub use error::DeployError;
