@@ -51,6 +51,30 @@ async fn stop_kills_a_run_that_ignores_sigterm_after_the_grace_period() {
 }
 
 #[tokio::test]
+async fn stop_during_startup_cancels_it_without_an_error() {
+    let mut fx = Fixture::new();
+    fx.plan.startup = step("echo $$ > pid; sleep 30");
+    fx.plan.shutdown = step("touch shut");
+    fx.plan.recover = step("touch recovered");
+    let runner = fx.runner();
+    runner.start();
+    let pid = read_pid(&fx.work("pid")).await;
+    assert_eq!(runner.state(), (State::Starting, None));
+
+    runner.stop().await;
+    assert_eq!(runner.state(), (State::Finished, None));
+    assert!(!alive(pid));
+    assert!(
+        fx.work("shut").exists(),
+        "shutdown runs for a startup under way"
+    );
+    assert!(!fx.work("recovered").exists());
+    // Nothing more happens once stopped.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(runner.wait_settled(SEC).await, (State::Finished, None));
+}
+
+#[tokio::test]
 async fn a_failing_shutdown_is_reported_and_the_component_still_stops() {
     let mut fx = Fixture::new();
     fx.plan.startup = step("true");
