@@ -8,8 +8,8 @@
 //! exactly as written. Every lifecycle a device could run is checked at parse time.
 //!
 //! Given a parsed recipe, the deployment engine picks the manifest for a device
-//! ([`Recipe::select_manifest`]) and gets the effective lifecycle
-//! ([`Recipe::lifecycle_for`]).
+//! ([`Recipe::select_manifest`]), gets the effective lifecycle ([`Recipe::lifecycle_for`])
+//! and fills in recipe variables ([`interpolate`]).
 //!
 //! This module must not do I/O or run anything: no downloads, no files, no processes.
 //! It decides what a recipe means; the engine acts on it.
@@ -27,6 +27,7 @@ mod range;
 mod selection;
 mod source;
 mod uri;
+mod vars;
 
 pub use artifact::{Access, Artifact, ArtifactUri, DigestAlgorithm, Permission, Unarchive};
 pub use document::RECIPE_FORMAT_VERSION;
@@ -34,6 +35,7 @@ pub use error::RecipeError;
 pub use lifecycle::{Lifecycle, SkipIf, Step, StepKind};
 pub use model::{ComponentType, Dependency, DependencyType, Manifest, Recipe};
 pub use platform::{DevicePlatform, Platform};
+pub use vars::{ComponentVars, VarContext, interpolate};
 
 /// Parses and checks the recipe `text`, read from `file_name`.
 ///
