@@ -8,13 +8,15 @@
 //! exactly as written. Every lifecycle a device could run is checked at parse time.
 //!
 //! Given a parsed recipe, the deployment engine picks the manifest for a device
-//! ([`Recipe::select_manifest`]), gets the effective lifecycle ([`Recipe::lifecycle_for`])
-//! and fills in recipe variables ([`interpolate`]).
+//! ([`Recipe::select_manifest`]), gets the effective lifecycle ([`Recipe::lifecycle_for`]),
+//! fills in recipe variables ([`interpolate`]) and applies configuration updates
+//! ([`apply_config_update`]).
 //!
 //! This module must not do I/O or run anything: no downloads, no files, no processes.
 //! It decides what a recipe means; the engine acts on it.
 
 mod artifact;
+mod config;
 mod document;
 mod error;
 mod fields;
@@ -30,6 +32,9 @@ mod uri;
 mod vars;
 
 pub use artifact::{Access, Artifact, ArtifactUri, DigestAlgorithm, Permission, Unarchive};
+pub use config::{
+    ConfigUpdate, apply_config_update, parse_cli_config_update, parse_deployment_config_update,
+};
 pub use document::RECIPE_FORMAT_VERSION;
 pub use error::RecipeError;
 pub use lifecycle::{Lifecycle, SkipIf, Step, StepKind};
