@@ -53,3 +53,6 @@ pub fn parse_recipe(file_name: &str, text: &[u8]) -> Result<Recipe, RecipeError>
         .and_then(|doc| document::parse_document(&doc))
         .map_err(|fault| fault.in_file(file_name))
 }
+
+#[cfg(test)]
+mod proptests;
