@@ -6,6 +6,9 @@
 //! content-addressed by SHA-256 and unpacks it once per hash ([`CodeStore`]), and builds
 //! zips from a directory for `lambdalet deploy DIR` ([`zip_directory`]).
 //!
+//! It also reads the other package format lambdalet accepts, Greengrass component recipes
+//! ([`recipe`]): parsed and checked, with the pure rules a deployment applies to them.
+//!
 //! It must not know about functions, versions or sandboxes: callers keep the mapping from a
 //! function version to a code hash, and sandboxes only ever see [`StoredCode::dir`].
 
@@ -22,6 +25,7 @@ mod entry;
 mod error;
 mod pack;
 mod plan;
+pub mod recipe;
 mod store;
 mod unpack;
 
