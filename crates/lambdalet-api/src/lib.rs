@@ -9,6 +9,7 @@
 mod aliases;
 mod auth;
 mod body;
+mod components;
 mod concurrency;
 mod error;
 mod event_config;
@@ -114,6 +115,28 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/lambdalet/v1/keys/{id}",
             axum::routing::delete(keys::delete),
+        )
+        .route(
+            "/lambdalet/v1/artifacts/{sha256}",
+            axum::routing::put(components::put_artifact).head(components::head_artifact),
+        )
+        .route(
+            "/lambdalet/v1/deployments",
+            get(components::list_deployments).post(components::create_deployment),
+        )
+        .route(
+            "/lambdalet/v1/deployments/{id}",
+            get(components::get_deployment),
+        )
+        .route("/lambdalet/v1/components", get(components::list_components))
+        .route(
+            "/lambdalet/v1/components/restart",
+            post(components::restart),
+        )
+        .route("/lambdalet/v1/components/stop", post(components::stop))
+        .route(
+            "/lambdalet/v1/components/{name}",
+            get(components::get_component),
         )
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))

@@ -9,6 +9,8 @@ use lambdalet_store::{RecordWriter, Store};
 #[derive(Clone)]
 pub struct ApiState {
     pub control: Arc<Control>,
+    /// Greengrass components and deployments.
+    pub components: Arc<lambdalet_components::Components>,
     pub invoker: Arc<Invoker>,
     pub store: Store,
     pub records: RecordWriter,

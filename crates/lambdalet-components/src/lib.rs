@@ -10,7 +10,21 @@
 )]
 
 pub mod artifacts;
+mod builtin;
+mod engine;
 mod error;
+mod generic;
+mod lambda;
 pub mod lifecycle;
+mod live;
+mod request;
+mod resolve;
+mod runtime;
+mod status;
 
+pub use builtin::BUILTIN;
+pub use engine::{Components, ComponentsConfig};
 pub use error::DeployError;
+pub use request::{ComponentRequest, DeploymentRequest, RecipeFile};
+pub use runtime::RuntimeFallback;
+pub use status::{ComponentView, DeploymentView};

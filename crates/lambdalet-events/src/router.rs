@@ -248,6 +248,15 @@ impl EventRouter {
         }
     }
 
+    /// Sets (or with `None` removes) the IPC authorization policies of a generic component,
+    /// which has no subscriptions of its own.
+    pub fn set_component_policies(&self, name: &str, access_control: Option<&serde_json::Value>) {
+        match access_control {
+            Some(p) => self.policies.write().insert(name.to_owned(), p.clone()),
+            None => self.policies.write().remove(name),
+        };
+    }
+
     /// A function's IPC authorization policies, if it has any.
     pub fn access_control(&self, name: &str) -> Option<serde_json::Value> {
         self.policies.read().get(name).cloned()

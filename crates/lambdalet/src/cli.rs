@@ -53,6 +53,11 @@ pub enum Command {
     Subscriptions(SubscriptionsArgs),
     /// Create, list or delete access keys (AWS-style credentials for the Lambda API).
     Keys(crate::client::keys::KeysArgs),
+    /// Deploy Greengrass components from recipes and artifacts (the Greengrass CLI's
+    /// `deployment create|list|status`, same flags).
+    Deployment(crate::client::deployment::DeploymentArgs),
+    /// List, inspect, restart or stop deployed Greengrass components.
+    Component(crate::client::component::ComponentArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -190,6 +195,17 @@ pub struct ServeArgs {
     /// Largest message on a topic (local pub/sub, MQTT, IPC), in bytes (Greengrass: 128 KB).
     #[arg(long, default_value_t = 128 * 1024)]
     pub max_message_size: usize,
+
+    /// What a Greengrass Lambda component whose runtime (say python3.8) is not installed
+    /// gets: `none` fails its deployment, naming what to install; `nearest` runs it on the
+    /// nearest newer installed version of the same language and says so in `component details`.
+    #[arg(long, env = "LAMBDALET_RUNTIME_FALLBACK", default_value = "none", value_parser = ["none", "nearest"])]
+    pub runtime_fallback: String,
+
+    /// The device's thing name, `{iot:thingName}` in recipes and AWS_IOT_THING_NAME in
+    /// components [default: the host name].
+    #[arg(long, env = "LAMBDALET_THING_NAME", default_value_t = default_thing_name())]
+    pub thing_name: String,
 
     /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
     #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
@@ -397,4 +413,13 @@ pub struct SubscriptionsArgs {
     /// A JSON file with Greengrass's {"subscriptions": {...}}; replaces the current ones.
     #[arg(long)]
     pub set: Option<PathBuf>,
+}
+
+/// The host name, the default thing name.
+fn default_thing_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "lambdalet".to_owned())
 }

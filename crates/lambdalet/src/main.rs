@@ -3,6 +3,7 @@
 
 mod cli;
 mod client;
+mod components;
 mod examples;
 mod keyfile;
 mod open_files;
@@ -49,6 +50,8 @@ fn main() -> ExitCode {
             Command::Publish(args) => client::events::publish(&cli.endpoint, args).await,
             Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, args).await,
             Command::Keys(args) => client::keys::run(&cli.endpoint, args).await,
+            Command::Deployment(args) => client::deployment::run(&cli.endpoint, args).await,
+            Command::Component(args) => client::component::run(&cli.endpoint, args).await,
             Command::Subscriptions(args) => {
                 client::events::subscriptions(&cli.endpoint, args).await
             }

@@ -142,12 +142,18 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         })?;
     }
 
+    let components = crate::components::start(
+        &args, &data_dir, &store, &control, &router, &tokens, &ipc_path,
+    )
+    .await?;
+
     tracing::info!(data_dir = %data_dir.display(), functions = control.function_names().len(), "lambdalet started");
     tracing::info!("listening on http://{addr}");
 
     let connections = Arc::new(ConnectionStats::default());
     let state = ApiState {
         control: control.clone(),
+        components: components.clone(),
         invoker: invoker.clone(),
         store: store.clone(),
         records: records.clone(),
@@ -189,6 +195,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let grace = Duration::from_secs(args.shutdown_grace);
     let _ = stop_tx.send(true);
     queue.close();
+    components.shutdown().await;
     invoker.shutdown(grace).await;
     if tokio::time::timeout(Duration::from_secs(5), server)
         .await

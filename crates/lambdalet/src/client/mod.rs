@@ -1,8 +1,10 @@
 //! The client subcommands: they talk to a running daemon over its HTTP API, the same API the
 //! AWS CLI uses, so anything they do can also be done with `aws lambda ...`.
 
+pub mod component;
 mod credentials;
 pub mod deploy;
+pub mod deployment;
 pub mod events;
 pub mod functions;
 pub mod invoke;

@@ -1,0 +1,67 @@
+//! Wiring Greengrass components into the daemon: where they live, what their steps' environment
+//! holds (the IPC socket and their `SVCUID`, as Greengrass gives them) and where their IPC
+//! policies go.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use lambdalet_components::{Components, ComponentsConfig, RuntimeFallback};
+use lambdalet_control::Control;
+use lambdalet_core::Tokens;
+use lambdalet_events::EventRouter;
+use lambdalet_store::Store;
+
+use crate::cli::ServeArgs;
+
+/// Opens the component store and starts what was deployed (in the background).
+pub async fn start(
+    args: &ServeArgs,
+    data_dir: &Path,
+    store: &Store,
+    control: &Arc<Control>,
+    router: &Arc<EventRouter>,
+    tokens: &Arc<Tokens>,
+    ipc_path: &Path,
+) -> anyhow::Result<Arc<Components>> {
+    let fallback = RuntimeFallback::parse(&args.runtime_fallback).map_err(anyhow::Error::msg)?;
+    let thing = args.thing_name.clone();
+    let region = args.region.clone();
+    let (tokens, ipc) = (tokens.clone(), ipc_path.display().to_string());
+    let thing_env = thing.clone();
+    let env = move |name: &str, version: &str| {
+        let token = tokens.token_for(&format!("{name}:{version}"));
+        BTreeMap::from([
+            ("SVCUID".to_owned(), token.clone()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN".to_owned(), token),
+            (
+                "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH".to_owned(),
+                ipc.clone(),
+            ),
+            (
+                "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT".to_owned(),
+                ipc.clone(),
+            ),
+            ("AWS_IOT_THING_NAME".to_owned(), thing_env.clone()),
+            ("AWS_REGION".to_owned(), region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), region.clone()),
+            ("GGC_VERSION".to_owned(), "2.14.0".to_owned()),
+        ])
+    };
+    let router = router.clone();
+    let policies = move |name: &str, acl: Option<&serde_json::Value>| {
+        router.set_component_policies(name, acl);
+    };
+    let config = ComponentsConfig::new(
+        data_dir.join("components"),
+        data_dir.to_owned(),
+        fallback,
+        thing,
+        Box::new(env),
+        Box::new(policies),
+    );
+    Components::open(store.clone(), control.clone(), config)
+        .await
+        .context("cannot open the component store")
+}

@@ -1,0 +1,294 @@
+//! Generic Greengrass components: lifecycle, recipe variables, dependencies, configuration
+//! merge and reset, a failed install rolled back, deployments that cannot resolve, and the
+//! Greengrass CLI's output lines.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::greengrass::{Workspace, component, components, out, read};
+use crate::harness::{Daemon, eventually};
+
+const WRITER: &str = "com.example.Writer";
+
+/// A component whose `run` writes its message, configuration and paths to `out`, then stays up.
+fn writer(version: &str, out_file: &Path, install: &str) -> String {
+    format!(
+        r#"RecipeFormatVersion: '2020-01-25'
+ComponentName: {WRITER}
+ComponentVersion: '{version}'
+ComponentDescription: writes what it was given
+ComponentConfiguration:
+  DefaultConfiguration:
+    message: hello
+    nested: {{a: 1, b: 2}}
+Manifests:
+  - Platform: {{os: /linux|darwin/}}
+    Artifacts:
+      - Uri: greengrass:write.sh
+        Permission: {{Read: OWNER, Execute: OWNER}}
+    Lifecycle:
+      Setenv:
+        OUT: {out}
+      Install:
+        Script: {install}
+        Timeout: 10
+      Run: '{{artifacts:path}}/write.sh {version} "{{configuration:/message}}" ''{{configuration:/nested}}'' {{work:path}} {{iot:thingName}}'
+"#,
+        out = out_file.display(),
+    )
+}
+
+const WRITE_SH: &[u8] = b"#!/bin/sh\nprintf '%s|%s|%s|%s|%s|%s\\n' \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$SVCUID\" > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"\nexec sleep 600\n";
+
+fn writer_workspace(version: &str, out_file: &Path, install: &str) -> Workspace {
+    let w = Workspace::new();
+    w.add_recipe(
+        &format!("{WRITER}-{version}.yaml"),
+        &writer(version, out_file, install),
+    );
+    w.add_artifact(WRITER, version, "write.sh", WRITE_SH);
+    w
+}
+
+fn fields(out_file: &Path) -> Vec<String> {
+    read(out_file)
+        .trim()
+        .split('|')
+        .map(str::to_owned)
+        .collect()
+}
+
+fn state(d: &Daemon, name: &str) -> Value {
+    component(&components(d), name)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_generic_component_runs_with_its_variables_filled_in() {
+    let d = Daemon::start_with(
+        tempfile::tempdir().expect("tempdir").keep().as_path(),
+        "serve",
+        &["--thing-name", "gateway-7"],
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_file = tmp.path().join("out");
+    let w = writer_workspace("1.0.0", &out_file, "echo installed");
+    let o = w.deploy(&d, &["--merge", &format!("{WRITER}=1.0.0")]);
+    assert!(o.status.success(), "{}\n{}", out(&o), d.log());
+    eventually(Duration::from_secs(10), "the run step to write", || {
+        out_file.exists()
+    });
+    let f = fields(&out_file);
+    assert_eq!(f[0], "1.0.0");
+    assert_eq!(f[1], "hello");
+    assert_eq!(
+        serde_json::from_str::<Value>(&f[2]).expect("json"),
+        serde_json::json!({"a": 1, "b": 2})
+    );
+    assert!(
+        f[3].ends_with(&format!("components/work/{WRITER}")),
+        "{f:?}"
+    );
+    assert_eq!(f[4], "gateway-7");
+    assert!(f[5].len() > 10, "SVCUID is set: {f:?}");
+    assert_eq!(state(&d, WRITER)["state"], "RUNNING");
+    // The Greengrass CLI's lines.
+    let list = d.cli(&["component", "list"]);
+    let text = out(&list);
+    assert!(
+        text.contains(&format!("Component Name: {WRITER}")),
+        "{text}"
+    );
+    assert!(text.contains("    Version: 1.0.0"), "{text}");
+    assert!(text.contains("    State: RUNNING"), "{text}");
+    assert!(
+        text.contains(r#"    Configuration: {"message":"hello","nested":{"a":1,"b":2}}"#),
+        "{text}"
+    );
+    let deployments = out(&d.cli(&["deployment", "list"]));
+    assert!(deployments.contains("Deployment ID: "), "{deployments}");
+    assert!(deployments.contains("Status: SUCCEEDED"), "{deployments}");
+    // Stop and restart.
+    let o = d.cli(&["component", "stop", "--names", WRITER]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(state(&d, WRITER)["state"], "FINISHED");
+    std::fs::remove_file(&out_file).expect("rm");
+    let o = d.cli(&["component", "restart", "-n", WRITER]);
+    assert!(o.status.success(), "{}", out(&o));
+    eventually(
+        Duration::from_secs(10),
+        "the restart to run it again",
+        || out_file.exists(),
+    );
+}
+
+#[test]
+fn configuration_updates_merge_and_reset_as_greengrass_does() {
+    let d = Daemon::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_file = tmp.path().join("out");
+    let w = writer_workspace("1.0.0", &out_file, "true");
+    let merge =
+        format!(r#"{{"{WRITER}": {{"MERGE": {{"message": "bonjour", "nested": {{"c": 3}}}}}}}}"#);
+    let o = w.deploy(
+        &d,
+        &[
+            "--merge",
+            &format!("{WRITER}=1.0.0"),
+            "--update-config",
+            &merge,
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", out(&o), d.log());
+    eventually(Duration::from_secs(10), "the run step to write", || {
+        out_file.exists()
+    });
+    assert_eq!(fields(&out_file)[1], "bonjour");
+    assert_eq!(
+        serde_json::from_str::<Value>(&fields(&out_file)[2]).expect("json"),
+        serde_json::json!({"a": 1, "b": 2, "c": 3})
+    );
+    // RESET a key back to its default; the component restarts with it.
+    std::fs::remove_file(&out_file).expect("rm");
+    let reset = format!(r#"{{"{WRITER}": {{"RESET": ["/message", "/nested/c"]}}}}"#);
+    let o = d.cli(&[
+        "deployment",
+        "create",
+        "-m",
+        &format!("{WRITER}=1.0.0"),
+        "-c",
+        &reset,
+        "--wait",
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    eventually(
+        Duration::from_secs(10),
+        "the restart after the reset",
+        || out_file.exists(),
+    );
+    assert_eq!(fields(&out_file)[1], "hello");
+    assert_eq!(
+        state(&d, WRITER)["configuration"],
+        serde_json::json!({"message": "hello", "nested": {"a": 1, "b": 2}})
+    );
+}
+
+#[test]
+fn a_failed_install_rolls_the_deployment_back() {
+    let d = Daemon::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_file = tmp.path().join("out");
+    let w = writer_workspace("1.0.0", &out_file, "true");
+    let o = w.deploy(&d, &["--merge", &format!("{WRITER}=1.0.0")]);
+    assert!(o.status.success(), "{}", out(&o));
+    eventually(Duration::from_secs(10), "version 1 to run", || {
+        out_file.exists()
+    });
+    let w2 = writer_workspace("2.0.0", &out_file, "echo cannot install >&2; exit 3");
+    let o = w2.deploy(&d, &["--merge", &format!("{WRITER}=2.0.0")]);
+    let text = out(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains(": FAILED"), "{text}");
+    assert!(text.contains(WRITER) && text.contains("install"), "{text}");
+    assert!(text.contains("rolled back"), "{text}");
+    let c = state(&d, WRITER);
+    assert_eq!(c["version"], "1.0.0", "{c}");
+    eventually(Duration::from_secs(10), "version 1 to run again", || {
+        fields(&out_file)[0] == "1.0.0" && state(&d, WRITER)["state"] == "RUNNING"
+    });
+    let log = read(Path::new(c["logFile"].as_str().unwrap_or("")));
+    assert!(
+        log.contains("cannot install"),
+        "the install's output is in the component log:\n{log}"
+    );
+}
+
+#[test]
+fn dependencies_start_first_and_cycles_or_unknown_platforms_fail() {
+    let d = Daemon::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let order = tmp.path().join("order");
+    let w = Workspace::new();
+    let comp = |name: &str, deps: &str, platform: &str| {
+        format!(
+            "RecipeFormatVersion: '2020-01-25'\nComponentName: {name}\nComponentVersion: '1.0.0'\n{deps}Manifests:\n  - Platform: {platform}\n    Lifecycle:\n      Run: echo {name} >> {}; test -d '{{artifacts:path}}' && exec sleep 600\n",
+            order.display()
+        )
+    };
+    w.add_recipe("lib.yaml", &comp("com.example.Lib", "", "{os: linux}"));
+    w.add_recipe(
+        "app.yaml",
+        &comp(
+            "com.example.App",
+            "ComponentDependencies:\n  com.example.Lib:\n    VersionRequirement: ^1.0.0\n",
+            "{os: '*'}",
+        ),
+    );
+    let o = w.deploy(&d, &["--merge", "com.example.App=1.0.0"]);
+    assert!(o.status.success(), "{}\n{}", out(&o), d.log());
+    assert_eq!(read(&order), "com.example.Lib\ncom.example.App\n");
+    let all = components(&d);
+    assert_eq!(
+        component(&all, "com.example.Lib").expect("lib")["requested"],
+        false
+    );
+
+    let w = Workspace::new();
+    w.add_recipe(
+        "a.yaml",
+        &comp(
+            "com.example.A",
+            "ComponentDependencies:\n  com.example.B: {}\n",
+            "{}",
+        ),
+    );
+    w.add_recipe(
+        "b.yaml",
+        &comp(
+            "com.example.B",
+            "ComponentDependencies:\n  com.example.A: {}\n",
+            "{}",
+        ),
+    );
+    let text = out(&w.deploy(&d, &["--merge", "com.example.A=1.0.0"]));
+    assert!(
+        text.contains("dependency cycle: com.example.A → com.example.B → com.example.A"),
+        "{text}"
+    );
+
+    let w = Workspace::new();
+    w.add_recipe("w.yaml", &comp("com.example.Win", "", "{os: windows}"));
+    let text = out(&w.deploy(&d, &["--merge", "com.example.Win=1.0.0"]));
+    assert!(
+        text.contains(": FAILED") && text.contains("windows"),
+        "{text}"
+    );
+    // Neither failure touched what runs.
+    assert_eq!(components(&d).len(), 2);
+}
+
+#[test]
+fn a_bad_recipe_is_refused_at_submit_with_its_file_and_field() {
+    let d = Daemon::start();
+    let w = Workspace::new();
+    w.add_recipe(
+        "broken.yaml",
+        "RecipeFormatVersion: '2020-01-25'\nComponentName: com.example.Bad\nComponentVersion: 'one'\n",
+    );
+    let o = w.deploy(&d, &["--merge", "com.example.Bad=1.0.0"]);
+    let text = out(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(
+        text.contains("broken.yaml") && text.contains("ComponentVersion"),
+        "{text}"
+    );
+    let list = d.http("GET", "/lambdalet/v1/deployments", None, &[]);
+    assert_eq!(
+        list.json()["deployments"],
+        serde_json::json!([]),
+        "nothing was queued"
+    );
+}
