@@ -292,3 +292,122 @@ fn a_bad_recipe_is_refused_at_submit_with_its_file_and_field() {
         "nothing was queued"
     );
 }
+
+#[test]
+fn a_function_that_may_manage_functions_still_cannot_deploy_components() {
+    // A generic component runs on the host as the daemon's user: deploying one from inside a
+    // sandbox would be an escape, even for a function given allowManagement.
+    let d = Daemon::start();
+    crate::containment::deploy_escape(&d, "manager", "app.api", &["--allow-management"]);
+    let w = writer_workspace("1.0.0", Path::new("/tmp/never-written"), "true");
+    let recipe = read(&w.recipes().join(format!("{WRITER}-1.0.0.yaml")));
+    let body = serde_json::json!({
+        "recipes": [{"fileName": "w.yaml", "text": recipe}],
+        "components": {WRITER: {"version": "1.0.0"}},
+    });
+    let calls = serde_json::json!([
+        {"op": "signed", "method": "POST", "path": "/lambdalet/v1/deployments", "body": body.to_string()},
+    ]);
+    let got = crate::containment::call(&d, "manager", serde_json::json!({ "calls": calls }));
+    assert_eq!(got["signed"], "AccessDeniedException", "{got}\n{}", d.log());
+    for (method, path) in [
+        ("PUT", format!("/lambdalet/v1/artifacts/{}", "0".repeat(64))),
+        ("POST", "/lambdalet/v1/components/stop".to_owned()),
+        ("GET", "/lambdalet/v1/components".to_owned()),
+    ] {
+        let calls = serde_json::json!([{"op": "signed", "method": method, "path": path, "body": "{\"componentNames\": []}"}]);
+        let got = crate::containment::call(&d, "manager", serde_json::json!({ "calls": calls }));
+        assert_eq!(
+            got["signed"], "AccessDeniedException",
+            "{method} {path}: {got}"
+        );
+    }
+    // It still manages functions (the right it was given).
+    let calls = serde_json::json!([{"op": "list"}]);
+    let got = crate::containment::call(&d, "manager", serde_json::json!({ "calls": calls }));
+    assert_eq!(got["list"], "OK", "{got}");
+    let list = d.http("GET", "/lambdalet/v1/deployments", None, &[]);
+    assert_eq!(list.json()["deployments"], serde_json::json!([]));
+}
+
+#[test]
+fn components_start_again_with_the_daemon_and_go_when_removed() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut d = Daemon::start_in(data.path());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_file = tmp.path().join("out");
+    let installs = tmp.path().join("installs");
+    let w = writer_workspace(
+        "1.0.0",
+        &out_file,
+        &format!("echo once >> {}", installs.display()),
+    );
+    let o = w.deploy(&d, &["--merge", &format!("{WRITER}=1.0.0")]);
+    assert!(o.status.success(), "{}", out(&o));
+    eventually(Duration::from_secs(10), "the run step to write", || {
+        out_file.exists()
+    });
+    d.stop();
+    std::fs::remove_file(&out_file).expect("rm");
+    let d = Daemon::start_in(data.path());
+    eventually(
+        Duration::from_secs(20),
+        "the component to run again",
+        || out_file.exists() && state(&d, WRITER)["state"] == "RUNNING",
+    );
+    assert_eq!(read(&installs), "once\n", "Install runs once per version");
+    let svcuid = format!("SVCUID={}", fields(&out_file)[5]);
+    assert!(!crate::harness::processes_with_env(&svcuid).is_empty());
+    let o = d.cli(&["deployment", "create", "--remove", WRITER, "--wait"]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(components(&d).is_empty());
+    assert!(
+        crate::harness::processes_with_env(&svcuid).is_empty(),
+        "a removed component's processes are gone"
+    );
+}
+
+#[test]
+fn the_greengrass_example_deploys_a_lambda_and_a_generic_component() {
+    let d = Daemon::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    crate::harness::copy_into(
+        &crate::harness::repo().join("examples/greengrass"),
+        tmp.path(),
+    );
+    let o = std::process::Command::new(tmp.path().join("deploy.sh"))
+        .env("LAMBDALET", env!("CARGO_BIN_EXE_lambdalet"))
+        .env("LAMBDALET_ENDPOINT", &d.url)
+        .env("XDG_CONFIG_HOME", "/nonexistent/lambdalet-test-config")
+        .output()
+        .expect("run deploy.sh");
+    let text = out(&o);
+    assert!(o.status.success(), "{text}\n{}", d.log());
+    assert!(
+        text.contains("Component Name: com.example.TemperatureAlert"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Component Name: com.example.Logger"),
+        "{text}"
+    );
+    let p = d.cli(&["publish", "sensors/temperature", r#"{"celsius": 35}"#]);
+    assert!(p.status.success(), "{}", out(&p));
+    eventually(
+        Duration::from_secs(10),
+        "the reading to reach the Lambda component",
+        || {
+            d.logs("temperature-alert")
+                .iter()
+                .any(|r| r["log"].as_str().unwrap_or("").contains(r#""alert": true"#))
+        },
+    );
+    let heartbeat = d
+        .data_dir
+        .join("components/work/com.example.Logger/heartbeat.log");
+    eventually(
+        Duration::from_secs(10),
+        "the generic component's heartbeat",
+        || read(&heartbeat).contains("still alive"),
+    );
+}

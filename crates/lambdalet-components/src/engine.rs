@@ -300,7 +300,7 @@ impl Components {
                 Ok((set, notes))
             }
             Err((e, started)) => {
-                self.roll_back(&before, &plan, started).await;
+                self.roll_back(&before, &plan, &changed, started).await;
                 Err(DeployError::Component(format!(
                     "{e}; rolled back to the components deployed before"
                 )))
@@ -334,7 +334,16 @@ impl Components {
                     Ok(s) => s,
                     Err(e) => return Err((e, started)),
                 };
-                match live::start(c, &stored, &self.artifacts, &self.control, &self.config).await {
+                match live::start(
+                    c,
+                    &stored,
+                    &self.artifacts,
+                    &self.control,
+                    &self.config,
+                    live::Start::Deploy,
+                )
+                .await
+                {
                     Ok(l) => {
                         started.push(l.clone());
                         after.push(l);
@@ -353,24 +362,29 @@ impl Components {
         Ok(after)
     }
 
-    /// Puts back the components of `before` after a failed switch.
-    async fn roll_back(&self, before: &[Live], plan: &Plan, started: Vec<Live>) {
+    /// Puts back the components of `before` after a failed switch: what it started goes,
+    /// what it stopped or changed (removed or changed components) comes back as it was.
+    async fn roll_back(
+        &self,
+        before: &[Live],
+        plan: &Plan,
+        changed: &BTreeSet<String>,
+        started: Vec<Live>,
+    ) {
         let had: BTreeSet<&str> = before.iter().map(|l| l.resolved.name.as_str()).collect();
         for l in started.iter().rev() {
             let new = !had.contains(l.resolved.name.as_str());
             live::stop(l, &self.control, new).await;
         }
-        let touched: BTreeSet<String> = plan
-            .components
+        let wanted: BTreeSet<&str> = plan.components.iter().map(|c| c.name.as_str()).collect();
+        let touched: BTreeSet<String> = before
             .iter()
-            .map(|c| c.name.clone())
-            .chain(before.iter().map(|l| l.resolved.name.clone()))
+            .map(|l| l.resolved.name.clone())
+            .filter(|n| changed.contains(n) || !wanted.contains(n.as_str()))
             .collect();
         let mut restored = Vec::new();
         for l in before {
-            let still_running = matches!(&l.kind, live::Kind::Generic(r) if !matches!(r.state().0, crate::lifecycle::State::Finished | crate::lifecycle::State::Broken | crate::lifecycle::State::Errored))
-                && !touched.contains(&l.resolved.name);
-            if still_running {
+            if !touched.contains(&l.resolved.name) {
                 restored.push(l.clone());
                 continue;
             }
@@ -381,6 +395,7 @@ impl Components {
                 &self.artifacts,
                 &self.control,
                 &self.config,
+                live::Start::Deploy,
             )
             .await
             {
@@ -424,7 +439,16 @@ impl Components {
         let mut after = Vec::new();
         for c in &plan.components {
             let stored = self.stored_artifacts(c).unwrap_or_default();
-            match live::start(c, &stored, &self.artifacts, &self.control, &self.config).await {
+            match live::start(
+                c,
+                &stored,
+                &self.artifacts,
+                &self.control,
+                &self.config,
+                live::Start::Boot,
+            )
+            .await
+            {
                 Ok(l) => after.push(l),
                 Err(e) => {
                     tracing::error!(component = %c.name, "could not start a deployed component: {e}")

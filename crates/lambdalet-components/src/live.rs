@@ -111,18 +111,28 @@ fn hex_to_base64(hex: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Starts (or updates in place) one component. `running` are the components already up,
-/// for the recipe variables of dependencies.
+/// How a component is being started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// By a deployment (or its rollback): a Lambda component's function is brought in line
+    /// with the recipe.
+    Deploy,
+    /// At daemon start: a Lambda component's function is as the last deployment left it.
+    Boot,
+}
+
+/// Starts (or updates in place) one component.
 pub async fn start(
     c: &Resolved,
     stored_artifacts: &BTreeMap<String, String>,
     store: &ArtifactStore,
     control: &Control,
     config: &ComponentsConfig,
+    how: Start,
 ) -> Result<Live, DeployError> {
     let laid = artifacts_of(c, stored_artifacts, store)?;
     match c.recipe.component_type {
-        ComponentType::Lambda => start_lambda(c, &laid, store, control, config).await,
+        ComponentType::Lambda => start_lambda(c, &laid, store, control, config, how).await,
         ComponentType::Generic => start_generic(c, &laid, store, config).await,
         other => Err(DeployError::Invalid(format!(
             "{} {}: ComponentType {} runs inside Greengrass's Java nucleus; lambdalet runs aws.greengrass.generic and aws.greengrass.lambda components",
@@ -199,6 +209,7 @@ async fn start_lambda(
     store: &ArtifactStore,
     control: &Control,
     config: &ComponentsConfig,
+    how: Start,
 ) -> Result<Live, DeployError> {
     let spec = lambda_spec(c)?;
     let chosen = runtime::choose(&spec.runtime, config.runtime_fallback)
@@ -232,6 +243,8 @@ async fn start_lambda(
     };
     let fail = |e: ControlError| DeployError::Component(format!("{} {}: {e}", c.name, c.version));
     match control.get_function(&spec.function, None) {
+        Ok(existing) if how == Start::Boot && existing.tags.get(COMPONENT_TAG) == Some(&c.name) => {
+        }
         Ok(existing) => {
             if existing.tags.get(COMPONENT_TAG) != Some(&c.name) {
                 return Err(DeployError::Component(format!(

@@ -84,10 +84,16 @@ impl Components {
             .ok_or_else(|| not_deployed(name, &names))
     }
 
-    /// Restarts components by name (a Lambda component's sandboxes are replaced).
+    /// Restarts components by name (a Lambda component's sandboxes are replaced), then the
+    /// generic components that depend on them HARD, as Greengrass does.
     pub async fn restart(&self, names: &[String]) -> Result<(), DeployError> {
         let _held = self.applying.lock().await;
-        for l in self.find(names)? {
+        let named = self.find(names)?;
+        let all: Vec<live::Live> = self.live.read().clone();
+        let resolved: Vec<_> = all.iter().map(|l| l.resolved.clone()).collect();
+        let dependents = live::hard_dependents(&resolved, &names.iter().cloned().collect());
+        let then = all.into_iter().filter(|l| dependents.contains(&l.resolved.name));
+        for l in named.into_iter().chain(then) {
             match &l.kind {
                 Kind::Generic(r) => r.restart().await,
                 Kind::Lambda { function, .. } => {
