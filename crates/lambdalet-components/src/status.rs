@@ -92,7 +92,9 @@ impl Components {
         let all: Vec<live::Live> = self.live.read().clone();
         let resolved: Vec<_> = all.iter().map(|l| l.resolved.clone()).collect();
         let dependents = live::hard_dependents(&resolved, &names.iter().cloned().collect());
-        let then = all.into_iter().filter(|l| dependents.contains(&l.resolved.name));
+        let then = all
+            .into_iter()
+            .filter(|l| dependents.contains(&l.resolved.name));
         for l in named.into_iter().chain(then) {
             match &l.kind {
                 Kind::Generic(r) => r.restart().await,
