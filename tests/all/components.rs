@@ -411,3 +411,63 @@ fn the_greengrass_example_deploys_a_lambda_and_a_generic_component() {
         || read(&heartbeat).contains("still alive"),
     );
 }
+
+const PUB_PY: &[u8] = br#"import json, sys
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
+
+client = GreengrassCoreIPCClientV2()
+out = {}
+for topic in sys.argv[2:]:
+    try:
+        client.publish_to_topic(topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message={"from": "component"})))
+        out[topic] = "ok"
+    except Exception as e:
+        out[topic] = type(e).__name__
+open(sys.argv[1], "w").write(json.dumps(out))
+"#;
+
+#[test]
+fn a_generic_component_talks_ipc_as_its_access_control_allows() {
+    let d = Daemon::start();
+    let sdk = crate::harness::pip_cache("awsiotsdk");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_file = tmp.path().join("out.json");
+    let w = Workspace::new();
+    w.add_artifact("com.example.Pub", "1.0.0", "pub.py", PUB_PY);
+    w.add_recipe(
+        "pub.yaml",
+        &format!(
+            r#"RecipeFormatVersion: '2020-01-25'
+ComponentName: com.example.Pub
+ComponentVersion: '1.0.0'
+ComponentConfiguration:
+  DefaultConfiguration:
+    sdk: {sdk}
+    accessControl:
+      aws.greengrass.ipc.pubsub:
+        com.example.Pub:pubsub:1:
+          policyDescription: publish under allowed/ only
+          operations: [aws.greengrass#PublishToTopic]
+          resources: [allowed/*]
+Manifests:
+  - Lifecycle:
+      Setenv:
+        PYTHONPATH: '{{configuration:/sdk}}'
+      Run: python3 -u {{artifacts:path}}/pub.py {out} allowed/x forbidden/x
+    Artifacts:
+      - Uri: greengrass:pub.py
+"#,
+            sdk = sdk.display(),
+            out = out_file.display()
+        ),
+    );
+    let o = w.deploy(&d, &["--merge", "com.example.Pub=1.0.0"]);
+    assert!(o.status.success(), "{}\n{}", out(&o), d.log());
+    eventually(Duration::from_secs(30), "the component to publish", || {
+        out_file.exists()
+    });
+    let got: Value = serde_json::from_str(&read(&out_file)).expect("json");
+    assert_eq!(got["allowed/x"], "ok", "{got}");
+    assert_eq!(got["forbidden/x"], "UnauthorizedError", "{got}");
+}

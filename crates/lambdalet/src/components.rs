@@ -30,9 +30,14 @@ pub async fn start(
     let region = args.region.clone();
     let (tokens, ipc) = (tokens.clone(), ipc_path.display().to_string());
     let thing_env = thing.clone();
+    // Components find programs where the daemon does, as Greengrass's see the nucleus's PATH;
+    // nothing else of the daemon's environment is passed on.
+    let path = std::env::var("PATH")
+        .unwrap_or_else(|_| lambdalet_components::lifecycle::BASE_PATH.to_owned());
     let env = move |name: &str, version: &str| {
         let token = tokens.token_for(&format!("{name}:{version}"));
         BTreeMap::from([
+            ("PATH".to_owned(), path.clone()),
             ("SVCUID".to_owned(), token.clone()),
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN".to_owned(), token),
             (
