@@ -9,6 +9,7 @@
     )
 )]
 
+mod apply;
 pub mod artifacts;
 mod builtin;
 mod engine;

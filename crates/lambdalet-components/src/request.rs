@@ -45,6 +45,8 @@ pub struct RecipeFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ComponentRequest {
+    /// `componentVersion` in Greengrass's deployment documents.
+    #[serde(alias = "componentVersion")]
     pub version: String,
     /// `{"merge": {...} | "<json>", "reset": ["/pointer", ...]}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

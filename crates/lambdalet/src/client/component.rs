@@ -103,6 +103,9 @@ fn print_component(c: &Value, details: bool) {
     println!("    State: {}", c["state"].as_str().unwrap_or("?"));
     println!("    Configuration: {}", c["configuration"]);
     if !details {
+        if let Some(e) = c["lastError"].as_str() {
+            println!("    Last error: {e}");
+        }
         return;
     }
     println!("    Type: {}", c["componentType"].as_str().unwrap_or("?"));

@@ -64,7 +64,7 @@ pub struct CreateArgs {
     /// Components to remove (repeatable, or comma-separated).
     #[arg(long = "remove", value_delimiter = ',')]
     pub remove: Vec<String>,
-    /// Configuration updates: JSON, or a file with it,
+    /// Configuration updates: JSON, or a file with it (FILE or @FILE),
     /// {"NAME": {"MERGE": {...}, "RESET": ["/pointer"]}}.
     #[arg(short = 'c', long = "update-config")]
     pub update_config: Option<String>,
@@ -181,7 +181,8 @@ async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<ExitCode> {
         let text = if c.trim_start().starts_with('{') {
             c.clone()
         } else {
-            std::fs::read_to_string(c)
+            let file = c.strip_prefix('@').unwrap_or(c);
+            std::fs::read_to_string(file)
                 .with_context(|| format!("--update-config {c}: not JSON and not a readable file"))?
         };
         let v: Value = serde_json::from_str(&text).context("--update-config is not JSON")?;
