@@ -12,7 +12,7 @@ use crate::engine::{Components, StoredRecipes};
 use crate::error::DeployError;
 use crate::live::{self, Live};
 use crate::request::{self, DeploymentRequest};
-use crate::resolve::{self, Current, Plan};
+use crate::resolve::{self, Current, Plan, Resolved};
 
 impl Components {
     /// Resolves and applies a deployment; on a component's failure, rolls back.
@@ -104,20 +104,7 @@ impl Components {
         let mut started = Vec::new();
         for c in &plan.components {
             if changed.contains(&c.name) {
-                let stored = match self.stored_artifacts(c) {
-                    Ok(s) => s,
-                    Err(e) => return Err((e, started)),
-                };
-                match live::start(
-                    c,
-                    &stored,
-                    &self.artifacts,
-                    &self.control,
-                    &self.config,
-                    live::Start::Deploy,
-                )
-                .await
-                {
+                match self.start_one(c, live::Start::Deploy).await {
                     Ok(l) => {
                         started.push(l.clone());
                         after.push(l);
@@ -162,17 +149,7 @@ impl Components {
                 restored.push(l.clone());
                 continue;
             }
-            let stored = self.stored_artifacts(&l.resolved).unwrap_or_default();
-            match live::start(
-                &l.resolved,
-                &stored,
-                &self.artifacts,
-                &self.control,
-                &self.config,
-                live::Start::Deploy,
-            )
-            .await
-            {
+            match self.start_one(&l.resolved, live::Start::Deploy).await {
                 Ok(n) => restored.push(n),
                 Err(e) => {
                     tracing::error!(component = %l.resolved.name, "rollback could not restart it: {e}");
@@ -181,6 +158,20 @@ impl Components {
             }
         }
         *self.live.write() = restored;
+    }
+
+    /// Starts one component with the artifacts its recipe was stored with.
+    async fn start_one(&self, c: &Resolved, how: live::Start) -> Result<Live, DeployError> {
+        let stored = self.stored_artifacts(c)?;
+        live::start(
+            c,
+            &stored,
+            &self.artifacts,
+            &self.control,
+            &self.config,
+            how,
+        )
+        .await
     }
 
     /// Starts the deployed set at daemon start.
@@ -212,17 +203,7 @@ impl Components {
         };
         let mut after = Vec::new();
         for c in &plan.components {
-            let stored = self.stored_artifacts(c).unwrap_or_default();
-            match live::start(
-                c,
-                &stored,
-                &self.artifacts,
-                &self.control,
-                &self.config,
-                live::Start::Boot,
-            )
-            .await
-            {
+            match self.start_one(c, live::Start::Boot).await {
                 Ok(l) => after.push(l),
                 Err(e) => {
                     tracing::error!(component = %c.name, "could not start a deployed component: {e}")

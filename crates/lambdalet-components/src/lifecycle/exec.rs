@@ -40,7 +40,7 @@ pub(crate) struct Started {
 impl Ctx {
     /// Starts `step` as `kind`; `Ok(None)` when its `Skipif` holds.
     pub(crate) fn start(&self, kind: StepKind, step: &Step) -> Result<Option<Started>, String> {
-        let name = kind.as_str();
+        let name = super::plan::step_name(kind);
         let env = self.plan.step_env(step);
         if let Some(skip) = &step.skipif
             && skip.holds(env.get("PATH").map(String::as_str), &self.plan.work_dir)
@@ -175,7 +175,7 @@ impl Ctx {
     ) -> Result<i32, Failure> {
         match self.start(kind, step).map_err(Failure::Failed)? {
             None => Ok(0),
-            Some(mut started) => match started.wait(self, kind.timeout_of(step), cancel).await {
+            Some(mut started) => match started.wait(self, step.timeout_as(kind), cancel).await {
                 Ended::Exited(Exit::Code(code)) if code == 0 || also_ok.contains(&code) => Ok(code),
                 Ended::Cancelled => Err(Failure::Cancelled),
                 ended => Err(Failure::Failed(failure_message(kind, ended))),

@@ -26,7 +26,7 @@ pub(crate) enum Ended {
 
 /// Why a step did not succeed, as the component's error message.
 pub(crate) fn failure_message(kind: StepKind, ended: Ended) -> String {
-    let step = kind.as_str();
+    let step = super::plan::step_name(kind);
     match ended {
         Ended::Exited(Exit::Code(code)) => format!("{step} exited with status {code}"),
         Ended::Exited(Exit::Signal(sig)) => format!("{step} killed by signal {sig}"),

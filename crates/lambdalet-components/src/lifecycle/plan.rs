@@ -15,7 +15,7 @@ use std::time::Duration;
 pub struct Step {
     /// Run as `/bin/sh -c <script>`.
     pub script: String,
-    /// `None`: the step's default ([`StepKind::default_timeout`]).
+    /// `None`: the step's default ([`StepKind::default_timeout`], see [`Step::timeout_as`]).
     pub timeout: Option<Duration>,
     pub skipif: Option<SkipIf>,
     /// This step's own `Setenv`; wins over every other source.
@@ -135,44 +135,27 @@ impl Plan {
     }
 }
 
-/// The six lifecycle steps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StepKind {
-    Bootstrap,
-    Install,
-    Run,
-    Startup,
-    Shutdown,
-    Recover,
+/// The six lifecycle steps (the recipe's own kinds, with their default timeouts).
+pub use lambdalet_package::recipe::StepKind;
+
+/// A step kind's name in messages and in the log file: `install`, `run`, ...
+pub fn step_name(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::Bootstrap => "bootstrap",
+        StepKind::Install => "install",
+        StepKind::Run => "run",
+        StepKind::Startup => "startup",
+        StepKind::Shutdown => "shutdown",
+        StepKind::Recover => "recover",
+    }
 }
 
-impl StepKind {
-    /// The recipe's name for the step, as it appears in messages and the log file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKind::Bootstrap => "bootstrap",
-            StepKind::Install => "install",
-            StepKind::Run => "run",
-            StepKind::Startup => "startup",
-            StepKind::Shutdown => "shutdown",
-            StepKind::Recover => "recover",
-        }
-    }
-
-    /// The timeout when the recipe gives none (`None`: unlimited).
-    pub fn default_timeout(self) -> Option<Duration> {
-        let secs = match self {
-            StepKind::Bootstrap | StepKind::Install | StepKind::Startup => 120,
-            StepKind::Shutdown => 15,
-            StepKind::Recover => 60,
-            StepKind::Run => return None,
-        };
-        Some(Duration::from_secs(secs))
-    }
-
-    /// The timeout of `step` when it runs as this kind.
-    pub fn timeout_of(self, step: &Step) -> Option<Duration> {
-        step.timeout.or(self.default_timeout())
+impl Step {
+    /// The timeout of this step when it runs as `kind`: its own, else the kind's default
+    /// (`None`: unlimited).
+    pub fn timeout_as(&self, kind: StepKind) -> Option<Duration> {
+        self.timeout
+            .or(kind.default_timeout().map(Duration::from_secs))
     }
 }
 
@@ -215,7 +198,7 @@ mod tests {
 
     #[test]
     fn default_timeouts_follow_the_recipe_reference() {
-        let secs = |k: StepKind| k.default_timeout().map(|d| d.as_secs());
+        let secs = |k: StepKind| Step::default().timeout_as(k).map(|d| d.as_secs());
         assert_eq!(secs(StepKind::Bootstrap), Some(120));
         assert_eq!(secs(StepKind::Install), Some(120));
         assert_eq!(secs(StepKind::Startup), Some(120));
@@ -226,10 +209,7 @@ mod tests {
             timeout: Some(Duration::from_secs(7)),
             ..Step::default()
         };
-        assert_eq!(
-            StepKind::Run.timeout_of(&step),
-            Some(Duration::from_secs(7))
-        );
+        assert_eq!(step.timeout_as(StepKind::Run), Some(Duration::from_secs(7)));
     }
 
     #[test]

@@ -166,7 +166,7 @@ async fn attempt(inner: &Inner, cancel: &mut Cancel) -> Attempt {
         return Attempt::Cancelled;
     }
     match started
-        .wait(ctx, StepKind::Run.timeout_of(step), cancel)
+        .wait(ctx, step.timeout_as(StepKind::Run), cancel)
         .await
     {
         Ended::Exited(Exit::Code(0)) => done(Event::Finish),
