@@ -67,6 +67,17 @@ fn device() -> DevicePlatform {
     }
 }
 
+/// Resolves a first deployment (nothing deployed yet) merging `items`.
+fn fresh(s: &Store, items: &[(&str, &str)]) -> Result<Plan, DeployError> {
+    resolve(
+        &BTreeMap::new(),
+        &merge(items),
+        &BTreeSet::new(),
+        s,
+        &device(),
+    )
+}
+
 fn names(p: &Plan) -> Vec<String> {
     p.components
         .iter()
@@ -82,14 +93,7 @@ fn dependencies_come_first_at_the_newest_accepted_version() {
         &recipe("lib", "1.4.0", &[]),
         &recipe("lib", "2.0.0", &[]),
     ]);
-    let p = resolve(
-        &BTreeMap::new(),
-        &merge(&[("app", "1.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap();
+    let p = fresh(&s, &[("app", "1.0.0")]).unwrap();
     assert_eq!(names(&p), ["lib=1.4.0", "app=1.0.0"]);
     assert!(!p.get("lib").unwrap().requested);
     assert!(p.get("app").unwrap().requested);
@@ -105,29 +109,14 @@ fn builtin_dependencies_are_met_by_lambdalet() {
             ("aws.greengrass.LambdaRuntimes", ">=2.0.0 <3.0.0", "SOFT"),
         ],
     )]);
-    let p = resolve(
-        &BTreeMap::new(),
-        &merge(&[("fn", "8.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap();
+    let p = fresh(&s, &[("fn", "8.0.0")]).unwrap();
     assert_eq!(names(&p), ["fn=8.0.0"]);
     let s = Store::new(&[&recipe(
         "fn",
         "8.0.0",
         &[("aws.greengrass.Nucleus", ">=3.0.0", "HARD")],
     )]);
-    let e = resolve(
-        &BTreeMap::new(),
-        &merge(&[("fn", "8.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = fresh(&s, &[("fn", "8.0.0")]).unwrap_err().to_string();
     assert!(
         e.contains("lambdalet provides aws.greengrass.Nucleus"),
         "{e}"
@@ -141,29 +130,14 @@ fn a_missing_hard_dependency_is_named_and_a_soft_one_noted() {
         "1.0.0",
         &[("com.example.Missing", "^1.0.0", "HARD")],
     )]);
-    let e = resolve(
-        &BTreeMap::new(),
-        &merge(&[("app", "1.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = fresh(&s, &[("app", "1.0.0")]).unwrap_err().to_string();
     assert!(e.contains("com.example.Missing ^1.0.0 (HARD)"), "{e}");
     let s = Store::new(&[&recipe(
         "app",
         "1.0.0",
         &[("com.example.Missing", "^1.0.0", "SOFT")],
     )]);
-    let p = resolve(
-        &BTreeMap::new(),
-        &merge(&[("app", "1.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap();
+    let p = fresh(&s, &[("app", "1.0.0")]).unwrap();
     assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
 }
 
@@ -174,15 +148,7 @@ fn a_cycle_is_refused_and_named() {
         &recipe("b", "1.0.0", &[("c", "*", "SOFT")]),
         &recipe("c", "1.0.0", &[("a", "*", "HARD")]),
     ]);
-    let e = resolve(
-        &BTreeMap::new(),
-        &merge(&[("a", "1.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = fresh(&s, &[("a", "1.0.0")]).unwrap_err().to_string();
     assert!(e.contains("dependency cycle: a → b → c → a"), "{e}");
 }
 
@@ -192,15 +158,9 @@ fn a_conflicting_requirement_is_refused() {
         &recipe("app", "1.0.0", &[("lib", "^1.0.0", "HARD")]),
         &recipe("lib", "2.0.0", &[]),
     ]);
-    let e = resolve(
-        &BTreeMap::new(),
-        &merge(&[("app", "1.0.0"), ("lib", "2.0.0")]),
-        &BTreeSet::new(),
-        &s,
-        &device(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = fresh(&s, &[("app", "1.0.0"), ("lib", "2.0.0")])
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("needs lib ^1.0.0, but lib 2.0.0 is being deployed"),
         "{e}"
