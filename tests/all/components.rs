@@ -471,3 +471,20 @@ Manifests:
     assert_eq!(got["allowed/x"], "ok", "{got}");
     assert_eq!(got["forbidden/x"], "UnauthorizedError", "{got}");
 }
+
+#[test]
+fn a_deployment_naming_what_is_not_there_is_refused_at_once() {
+    let d = Daemon::start();
+    let o = d.cli(&["deployment", "create", "--merge", "com.example.Nothing=1.0.0"]);
+    let text = out(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("no recipe for com.example.Nothing 1.0.0"), "{text}");
+    let o = d.cli(&["deployment", "create", "--remove", "com.example.Nothing"]);
+    let text = out(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("cannot remove com.example.Nothing: it is not deployed"), "{text}");
+    let o = d.cli(&["deployment", "create", "--merge", "bad"]);
+    assert!(out(&o).contains("is not NAME=VERSION"), "{}", out(&o));
+    let list = d.http("GET", "/lambdalet/v1/deployments", None, &[]);
+    assert_eq!(list.json()["deployments"], serde_json::json!([]), "nothing was queued");
+}

@@ -160,6 +160,32 @@ impl Components {
     /// Checks and stores a deployment, and queues it. Returns its id.
     pub async fn submit(&self, req: DeploymentRequest) -> Result<DeploymentRecord, DeployError> {
         let checked = request::check(&req, &|sha| self.artifacts.has(sha))?;
+        for (name, w) in &checked.merge {
+            let given = checked
+                .recipes
+                .iter()
+                .any(|(r, _, _)| &r.name == name && r.version == w.version);
+            if !given && self.store.recipe(name, &w.version)?.is_none() {
+                return Err(DeployError::Invalid(format!(
+                    "no recipe for {name} {}: put {name}-{}.yaml (or .json) in the directory given with --recipeDir",
+                    w.version, w.version
+                )));
+            }
+        }
+        let deployed = self.current()?;
+        for name in &checked.remove {
+            if !deployed.contains_key(name) {
+                let names: Vec<&str> = deployed.keys().map(String::as_str).collect();
+                return Err(DeployError::Invalid(format!(
+                    "cannot remove {name}: it is not deployed (deployed: {})",
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            }
+        }
         let now = now_ms();
         let mut rows = Vec::new();
         for (r, file, artifacts) in &checked.recipes {
