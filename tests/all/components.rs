@@ -194,6 +194,10 @@ fn a_failed_install_rolls_the_deployment_back() {
     assert!(text.contains(": FAILED"), "{text}");
     assert!(text.contains(WRITER) && text.contains("install"), "{text}");
     assert!(text.contains("rolled back"), "{text}");
+    assert!(
+        text.contains("Detailed Status: FAILED_ROLLBACK_COMPLETE"),
+        "{text}"
+    );
     let c = state(&d, WRITER);
     assert_eq!(c["version"], "1.0.0", "{c}");
     eventually(Duration::from_secs(10), "version 1 to run again", || {
@@ -475,16 +479,31 @@ Manifests:
 #[test]
 fn a_deployment_naming_what_is_not_there_is_refused_at_once() {
     let d = Daemon::start();
-    let o = d.cli(&["deployment", "create", "--merge", "com.example.Nothing=1.0.0"]);
+    let o = d.cli(&[
+        "deployment",
+        "create",
+        "--merge",
+        "com.example.Nothing=1.0.0",
+    ]);
     let text = out(&o);
     assert!(!o.status.success(), "{text}");
-    assert!(text.contains("no recipe for com.example.Nothing 1.0.0"), "{text}");
+    assert!(
+        text.contains("no recipe for com.example.Nothing 1.0.0"),
+        "{text}"
+    );
     let o = d.cli(&["deployment", "create", "--remove", "com.example.Nothing"]);
     let text = out(&o);
     assert!(!o.status.success(), "{text}");
-    assert!(text.contains("cannot remove com.example.Nothing: it is not deployed"), "{text}");
+    assert!(
+        text.contains("cannot remove com.example.Nothing: it is not deployed"),
+        "{text}"
+    );
     let o = d.cli(&["deployment", "create", "--merge", "bad"]);
     assert!(out(&o).contains("is not NAME=VERSION"), "{}", out(&o));
     let list = d.http("GET", "/lambdalet/v1/deployments", None, &[]);
-    assert_eq!(list.json()["deployments"], serde_json::json!([]), "nothing was queued");
+    assert_eq!(
+        list.json()["deployments"],
+        serde_json::json!([]),
+        "nothing was queued"
+    );
 }

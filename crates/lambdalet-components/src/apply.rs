@@ -14,6 +14,9 @@ use crate::live::{self, Live};
 use crate::request::{self, DeploymentRequest};
 use crate::resolve::{self, Current, Plan, Resolved};
 
+/// How the failure cause of a deployment that was rolled back ends.
+pub(crate) const ROLLED_BACK: &str = "; rolled back to the components deployed before";
+
 impl Components {
     /// Resolves and applies a deployment; on a component's failure, rolls back.
     pub(crate) async fn apply(
@@ -75,9 +78,7 @@ impl Components {
             }
             Err((e, started)) => {
                 self.roll_back(&before, &plan, &changed, started).await;
-                Err(DeployError::Component(format!(
-                    "{e}; rolled back to the components deployed before"
-                )))
+                Err(DeployError::Component(format!("{e}{ROLLED_BACK}")))
             }
         }
     }

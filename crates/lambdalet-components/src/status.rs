@@ -41,6 +41,11 @@ pub struct DeploymentView {
     pub updated_on: u64,
     /// `QUEUED`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED`.
     pub status: String,
+    /// Greengrass's detailed status: `SUCCESSFUL`, `FAILED_NO_STATE_CHANGE` (refused before
+    /// anything changed) or `FAILED_ROLLBACK_COMPLETE` (a component failed; the previous set
+    /// runs again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detailed_status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_cause: Option<String>,
     pub detail: Vec<String>,
@@ -158,7 +163,16 @@ impl Components {
 }
 
 fn view(d: lambdalet_store::DeploymentRecord) -> DeploymentView {
+    let detailed_status = match (d.status.as_str(), &d.error) {
+        ("SUCCEEDED", _) => Some("SUCCESSFUL"),
+        ("FAILED", Some(e)) if e.ends_with(crate::apply::ROLLED_BACK) => {
+            Some("FAILED_ROLLBACK_COMPLETE")
+        }
+        ("FAILED", _) => Some("FAILED_NO_STATE_CHANGE"),
+        _ => None,
+    };
     DeploymentView {
+        detailed_status,
         deployment_id: d.id,
         created_on: d.created_ms,
         updated_on: d.updated_ms,

@@ -131,11 +131,13 @@ fn print_status(d: &Value) {
     let status = d["status"].as_str().unwrap_or("?");
     println!("{}: {status}", d["deploymentId"].as_str().unwrap_or("?"));
     println!("Created on: {}", created_on(&d["createdOn"]));
-    if status == "FAILED"
-        && let Some(cause) = d["failureCause"].as_str()
-    {
-        println!("Detailed Status: FAILED_ROLLBACK_COMPLETE");
-        println!("Deployment Failure Cause: {cause}");
+    if status == "FAILED" {
+        if let Some(detailed) = d["detailedStatus"].as_str() {
+            println!("Detailed Status: {detailed}");
+        }
+        if let Some(cause) = d["failureCause"].as_str() {
+            println!("Deployment Failure Cause: {cause}");
+        }
     }
     if let Some(detail) = d["detail"].as_array() {
         for line in detail.iter().filter_map(Value::as_str) {
