@@ -13,12 +13,12 @@ use crate::harness::{Daemon, LAMBDALET, aws_env, curl, fixture, python_script_en
 
 /// An access key printed by `lambdalet keys create`.
 #[derive(Debug, Clone)]
-struct Key {
-    id: String,
-    secret: String,
+pub struct Key {
+    pub id: String,
+    pub secret: String,
 }
 
-fn key_from_output(out: &Output) -> Key {
+pub fn key_from_output(out: &Output) -> Key {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

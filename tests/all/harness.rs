@@ -90,6 +90,11 @@ impl Daemon {
         } else {
             &["--mqtt-listen", "off"]
         };
+        let s3_default: &[&str] = if extra.contains(&"--s3-listen") {
+            &[]
+        } else {
+            &["--s3-listen", "off"]
+        };
         let listen: &[&str] = if extra.contains(&"--listen") {
             &[]
         } else {
@@ -101,6 +106,7 @@ impl Daemon {
             .arg("--data-dir")
             .arg(data_dir)
             .args(mqtt_default)
+            .args(s3_default)
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

@@ -26,3 +26,4 @@ mod official_clients;
 mod persistence;
 mod pinned;
 mod runtime_api;
+mod s3;

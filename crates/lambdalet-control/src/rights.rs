@@ -58,6 +58,14 @@ impl Control {
         )))
     }
 
+    /// Whether function `f`'s credentials and sandboxes may use `bucket` of the embedded S3
+    /// endpoint: every bucket unless its configuration lists `allowedBuckets`.
+    pub fn function_may_use_bucket(&self, f: &str, bucket: &str) -> bool {
+        self.lifecycle_of(f).is_none_or(|l| {
+            l.allowed_buckets.is_empty() || l.allowed_buckets.iter().any(|b| b == bucket)
+        })
+    }
+
     /// Whether `who` may invoke function `target` (a name).
     pub fn authorize_invoke(&self, who: &Principal, target: &str) -> Result<(), LambdaError> {
         let Principal::Function(f) = who else {

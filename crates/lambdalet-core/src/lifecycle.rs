@@ -87,6 +87,10 @@ pub struct LifecycleConfig {
     /// function may only invoke functions (as `accessControl` allows) and publish/subscribe.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_management: bool,
+    /// lambdalet's extension: the buckets of the embedded S3 endpoint the function's own
+    /// credentials (and its sandboxes) may use. Empty: every bucket, as a role with S3 access.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_buckets: Vec<String>,
 }
 
 /// Where a subscription's messages come from.
@@ -132,6 +136,7 @@ impl Default for LifecycleConfig {
             container_params: ContainerParams::default(),
             network: NetworkMode::Host,
             allow_management: false,
+            allowed_buckets: Vec::new(),
         }
     }
 }
@@ -163,6 +168,8 @@ pub struct LifecyclePatch {
     pub network: Option<String>,
     /// Whether the function may manage functions.
     pub allow_management: Option<bool>,
+    /// Replaces the buckets the function may use (`[]`: every bucket).
+    pub allowed_buckets: Option<Vec<String>>,
 }
 
 /// Distinguishes a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -244,7 +251,33 @@ impl LifecycleConfig {
         if let Some(m) = patch.allow_management {
             c.allow_management = m;
         }
+        if let Some(buckets) = &patch.allowed_buckets {
+            for b in buckets {
+                check_bucket_name(b)?;
+            }
+            let mut buckets = buckets.clone();
+            buckets.sort();
+            buckets.dedup();
+            c.allowed_buckets = buckets;
+        }
         Ok(c)
+    }
+}
+
+/// S3's bucket naming rules (3-63 characters of lower-case letters, digits, `.` and `-`,
+/// starting and ending with a letter or digit).
+pub fn check_bucket_name(b: &str) -> Result<(), LambdaError> {
+    let ok = (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && b.bytes().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(LambdaError::invalid(format!(
+            "allowedBuckets: {b:?} is not a bucket name (3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit)"
+        )))
     }
 }
 

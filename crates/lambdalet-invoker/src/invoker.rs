@@ -45,6 +45,8 @@ pub struct GreengrassEnv {
     pub ipc_socket: Option<std::path::PathBuf>,
     /// `host:port` of the daemon's API.
     pub api_endpoint: Option<String>,
+    /// `host:port` of the embedded S3 endpoint, when it runs.
+    pub s3_endpoint: Option<String>,
 }
 
 pub(crate) struct Inner {

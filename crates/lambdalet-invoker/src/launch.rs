@@ -128,6 +128,12 @@ pub(crate) async fn sandbox_spec(
     {
         put("AWS_ENDPOINT_URL_LAMBDA", format!("http://{api}"));
     }
+    // `boto3.client("s3")` with no arguments reaches lambdalet's S3 endpoint.
+    if let Some(s3) = &greengrass.s3_endpoint
+        && !config.environment.contains_key("AWS_ENDPOINT_URL_S3")
+    {
+        put("AWS_ENDPOINT_URL_S3", format!("http://{s3}"));
+    }
     if family == RuntimeFamily::Python {
         put("PYTHONUNBUFFERED", "1".to_owned());
         // The Greengrass V1 SDK's runtime modules, after the function's own PYTHONPATH.

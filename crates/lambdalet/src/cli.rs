@@ -207,6 +207,16 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_THING_NAME", default_value_t = default_thing_name())]
     pub thing_name: String,
 
+    /// Address of the embedded S3 endpoint (buckets in DATA_DIR/s3; `aws s3 --endpoint-url`,
+    /// boto3, bucket notifications that invoke functions), or `off`. Signed requests are
+    /// required beyond loopback, as for the Lambda API (--auth).
+    #[arg(long, env = "LAMBDALET_S3_LISTEN", default_value = "127.0.0.1:9002")]
+    pub s3_listen: String,
+
+    /// A domain for virtual-hosted-style S3 requests (`BUCKET.DOMAIN`), besides `localhost`.
+    #[arg(long, env = "LAMBDALET_S3_DOMAIN")]
+    pub s3_domain: Option<String>,
+
     /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
     #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
     pub ipc_socket: Option<PathBuf>,
@@ -305,6 +315,10 @@ pub struct DeployArgs {
     /// as an administrator's key can (`--allow-management` or `--allow-management=false`).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub allow_management: Option<bool>,
+    /// Let the function use only this bucket of the embedded S3 endpoint (repeatable; other
+    /// buckets answer AccessDenied) [default: every bucket, as a role with S3 access].
+    #[arg(long = "allow-bucket", value_name = "BUCKET")]
+    pub allow_bucket: Vec<String>,
     /// Run in a `container` sandbox (Greengrass GreengrassContainer) or as a `process`
     /// (NoContainer) [default on create: the daemon's --sandbox].
     #[arg(long, value_parser = ["container", "process"])]

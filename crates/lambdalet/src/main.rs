@@ -7,6 +7,7 @@ mod components;
 mod examples;
 mod keyfile;
 mod open_files;
+mod s3;
 mod sandboxes;
 mod serve;
 mod telemetry;

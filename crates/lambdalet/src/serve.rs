@@ -56,6 +56,11 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         )
     })?;
     let addr = listener.local_addr()?;
+    let s3_listener = crate::s3::bind(&args).await?;
+    let s3_addr = match &s3_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
 
     let store = Store::open(&data_dir).context("cannot open the state database")?;
     let records = RecordWriter::start(&store).context("cannot start the log writer")?;
@@ -81,6 +86,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
                 tokens: tokens.clone(),
                 ipc_socket: Some(ipc_path.clone()),
                 api_endpoint: Some(addr.to_string()),
+                s3_endpoint: s3_addr.map(|a| a.to_string()),
             },
         },
     )
@@ -171,6 +177,19 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         keepalive_timeout: Duration::from_secs(args.keepalive_timeout),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let s3_server = match s3_listener {
+        Some(l) => Some(crate::s3::start(
+            l,
+            &args,
+            &data_dir,
+            &store,
+            &queue,
+            &control,
+            config.clone(),
+            stop_rx.clone(),
+        )?),
+        None => None,
+    };
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
         Server::new(listener, app, config)
@@ -202,6 +221,13 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("API connections did not close in time");
+    }
+    if let Some(s3) = s3_server
+        && tokio::time::timeout(Duration::from_secs(5), s3)
+            .await
+            .is_err()
+    {
+        tracing::warn!("S3 connections did not close in time");
     }
     let (records2, store2) = (records.clone(), store.clone());
     tokio::task::spawn_blocking(move || {

@@ -183,6 +183,9 @@ fn add_config(
     if let Some(m) = args.allow_management {
         lifecycle.insert("allowManagement".into(), json!(m));
     }
+    if !args.allow_bucket.is_empty() {
+        lifecycle.insert("allowedBuckets".into(), json!(args.allow_bucket));
+    }
     lifecycle.extend(sandbox.clone());
     if !lifecycle.is_empty() {
         req["LambdaletConfig"] = Value::Object(lifecycle);
