@@ -34,6 +34,8 @@ pub const MAX_ARTIFACT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 pub struct ArtifactStore {
     root: PathBuf,
     archives: CodeStore,
+    /// Where lambdalet's S3 endpoint keeps its buckets (`<data>/s3`), for `s3://` artifacts.
+    object_store: Option<PathBuf>,
 }
 
 /// Where a component version's artifacts are.
@@ -62,7 +64,38 @@ impl ArtifactStore {
         Ok(Self {
             root: root.to_owned(),
             archives,
+            object_store: None,
         })
+    }
+
+    /// Lets `s3://BUCKET/KEY` artifacts come from the buckets under `dir`.
+    pub fn with_object_store(mut self, dir: Option<PathBuf>) -> Self {
+        self.object_store = dir;
+        self
+    }
+
+    /// Stores the object `bucket/key` of lambdalet's S3 endpoint as an artifact; returns its
+    /// hash.
+    pub fn put_from_object_store(&self, bucket: &str, key: &str) -> Result<String, String> {
+        let Some(root) = &self.object_store else {
+            return Err(
+                "s3:// artifacts come from lambdalet's S3 endpoint, which is off (--s3-listen off); put the file in the artifact directory and use greengrass:NAME".to_owned(),
+            );
+        };
+        let unsafe_part = |p: &str| p.is_empty() || p == "." || p == ".." || p.contains('\0');
+        if bucket.contains('/') || unsafe_part(bucket) || key.split('/').any(unsafe_part) {
+            return Err(format!("s3://{bucket}/{key} is not an object lambdalet can read"));
+        }
+        let path = root.join(bucket).join(key);
+        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "no object s3://{bucket}/{key} in lambdalet's S3 endpoint: upload it first (aws --endpoint-url http://127.0.0.1:9002 s3 cp FILE s3://{bucket}/{key})"
+            ),
+            _ => format!("cannot read s3://{bucket}/{key}: {e}"),
+        })?;
+        let sha = hex(&Sha256::digest(&bytes));
+        self.put(&sha, &bytes).map_err(|e| e.to_string())?;
+        Ok(sha)
     }
 
     pub fn root(&self) -> &Path {

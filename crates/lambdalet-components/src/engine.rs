@@ -39,6 +39,8 @@ pub struct ComponentsConfig {
     /// `{iot:thingName}`.
     pub thing_name: String,
     pub device: DevicePlatform,
+    /// lambdalet's S3 endpoint's buckets (`<data>/s3`), when it runs: `s3://` artifacts.
+    pub object_store: Option<PathBuf>,
     /// What every generic component's steps get besides their recipe's `Setenv`.
     pub env: EnvFn,
     /// Called with a generic component's `accessControl` (its IPC policies) as it starts, and
@@ -63,6 +65,7 @@ impl ComponentsConfig {
             runtime_fallback,
             thing_name,
             device: DevicePlatform::current(),
+            object_store: None,
             env,
             access_control,
             running_vars: RwLock::default(),
@@ -131,7 +134,8 @@ impl Components {
         control: Arc<Control>,
         config: ComponentsConfig,
     ) -> Result<Arc<Self>, DeployError> {
-        let artifacts = ArtifactStore::open(&config.root)?;
+        let artifacts =
+            ArtifactStore::open(&config.root)?.with_object_store(config.object_store.clone());
         let this = Arc::new(Self {
             store,
             control,

@@ -49,6 +49,7 @@ pub fn artifacts_of(
     stored: &BTreeMap<String, String>,
     store: &ArtifactStore,
 ) -> Result<Vec<LaidOut>, DeployError> {
+    // `s3://` artifacts come from lambdalet's own S3 endpoint's buckets.
     let Some(m) = c.manifest.and_then(|i| c.recipe.manifests.get(i)) else {
         return Ok(Vec::new());
     };
@@ -69,11 +70,9 @@ pub fn artifacts_of(
                     c.name, c.version
                 ))
             })?,
-            ArtifactUri::S3 { .. } => {
-                return Err(DeployError::Artifact(format!(
-                    "{at}: s3:// artifacts come from lambdalet's object store, which this version does not have yet; put the file in the artifact directory and use greengrass:{file}"
-                )));
-            }
+            ArtifactUri::S3 { bucket, key } => store.put_from_object_store(bucket, key).map_err(|e| {
+                DeployError::Artifact(format!("{at}: {e}"))
+            })?,
             ArtifactUri::Https(_) => {
                 return Err(DeployError::Artifact(format!(
                     "{at}: lambdalet does not download artifacts; put the file in the artifact directory and use greengrass:{file}"

@@ -58,7 +58,7 @@ pub async fn start(
     let policies = move |name: &str, acl: Option<&serde_json::Value>| {
         router.set_component_policies(name, acl);
     };
-    let config = ComponentsConfig::new(
+    let mut config = ComponentsConfig::new(
         data_dir.join("components"),
         data_dir.to_owned(),
         fallback,
@@ -66,6 +66,9 @@ pub async fn start(
         Box::new(env),
         Box::new(policies),
     );
+    if args.s3_listen != "off" {
+        config.object_store = Some(data_dir.join("s3"));
+    }
     Components::open(store.clone(), control.clone(), config)
         .await
         .context("cannot open the component store")
