@@ -460,7 +460,16 @@ fn a_greengrass_artifact_can_come_from_a_bucket() {
     let out = tmp.path().join("out");
     std::fs::write(&script, format!("echo from-bucket > {}\n", out.display())).expect("write");
     s3_ok(&url, &["s3", "mb", "s3://gg-artifacts"]);
-    s3_ok(&url, &["s3", "cp", "--quiet", script.to_str().expect("utf-8"), "s3://gg-artifacts/v1/hello.sh"]);
+    s3_ok(
+        &url,
+        &[
+            "s3",
+            "cp",
+            "--quiet",
+            script.to_str().expect("utf-8"),
+            "s3://gg-artifacts/v1/hello.sh",
+        ],
+    );
     let w = crate::greengrass::Workspace::new();
     w.add_recipe(
         "hello.yaml",
@@ -468,8 +477,13 @@ fn a_greengrass_artifact_can_come_from_a_bucket() {
     );
     let o = w.deploy(&d, &["--merge", "com.example.FromS3=1.0.0"]);
     assert!(o.status.success(), "{}", crate::greengrass::out(&o));
-    eventually(Duration::from_secs(10), "the artifact to run", || out.exists());
-    assert_eq!(std::fs::read_to_string(&out).expect("read"), "from-bucket\n");
+    eventually(Duration::from_secs(10), "the artifact to run", || {
+        out.exists()
+    });
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("read"),
+        "from-bucket\n"
+    );
     // A missing object names what to do.
     let w = crate::greengrass::Workspace::new();
     w.add_recipe(
@@ -477,5 +491,8 @@ fn a_greengrass_artifact_can_come_from_a_bucket() {
         "RecipeFormatVersion: '2020-01-25'\nComponentName: com.example.Missing\nComponentVersion: '1.0.0'\nManifests:\n  - Artifacts:\n      - Uri: s3://gg-artifacts/nope.sh\n    Lifecycle:\n      Run: 'true'\n",
     );
     let text = crate::greengrass::out(&w.deploy(&d, &["--merge", "com.example.Missing=1.0.0"]));
-    assert!(text.contains("no object s3://gg-artifacts/nope.sh"), "{text}");
+    assert!(
+        text.contains("no object s3://gg-artifacts/nope.sh"),
+        "{text}"
+    );
 }

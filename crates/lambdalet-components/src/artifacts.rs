@@ -84,7 +84,9 @@ impl ArtifactStore {
         };
         let unsafe_part = |p: &str| p.is_empty() || p == "." || p == ".." || p.contains('\0');
         if bucket.contains('/') || unsafe_part(bucket) || key.split('/').any(unsafe_part) {
-            return Err(format!("s3://{bucket}/{key} is not an object lambdalet can read"));
+            return Err(format!(
+                "s3://{bucket}/{key} is not an object lambdalet can read"
+            ));
         }
         let path = root.join(bucket).join(key);
         let bytes = fs::read(&path).map_err(|e| match e.kind() {
