@@ -496,3 +496,68 @@ fn a_greengrass_artifact_can_come_from_a_bucket() {
         "{text}"
     );
 }
+
+#[test]
+fn an_external_s3_server_s_webhook_events_invoke_the_function() {
+    let d = Daemon::start();
+    d.deploy_python(&fixture("s3-processor"), "hook", "app.record", &[]);
+    let url = d.lifecycle("hook")["s3WebhookUrl"]
+        .as_str()
+        .expect("a webhook URL")
+        .to_owned();
+    assert!(
+        url.starts_with(&format!(
+            "{}/lambdalet/v1/functions/hook/s3-events?token=",
+            d.url
+        )),
+        "{url}"
+    );
+    // What MinIO's webhook target sends.
+    let minio = json!({
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": "photos/cat.jpg",
+        "Records": [{
+            "eventVersion": "2.0", "eventSource": "minio:s3", "awsRegion": "",
+            "eventTime": "2026-12-05T01:00:00.000Z", "eventName": "s3:ObjectCreated:Put",
+            "userIdentity": {"principalId": "minioadmin"},
+            "requestParameters": {"sourceIPAddress": "10.0.0.5"}, "responseElements": {},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "Config",
+                   "bucket": {"name": "photos", "ownerIdentity": {"principalId": "minioadmin"}, "arn": "arn:aws:s3:::photos"},
+                   "object": {"key": "cat.jpg", "size": 4, "eTag": "abc", "sequencer": "17E1"}}
+        }]
+    });
+    let r = curl(
+        "POST",
+        &url,
+        Some(minio.to_string().as_bytes()),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["accepted"], 1);
+    eventually(Duration::from_secs(20), "the webhook's event", || {
+        !events_of(&d, "hook").is_empty()
+    });
+    let rec = &events_of(&d, "hook")[0]["Records"][0];
+    assert_eq!(
+        rec["eventName"], "ObjectCreated:Put",
+        "written as Lambda's S3 events are"
+    );
+    assert_eq!(rec["s3"]["object"]["key"], "cat.jpg");
+    // A wrong token, a body that is not S3 event JSON.
+    let wrong = url.replace("token=", "token=x");
+    let r = curl("POST", &wrong, Some(minio.to_string().as_bytes()), &[]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = curl(
+        "POST",
+        &url,
+        Some(b"{\"Records\": [{\"eventName\": \"x\"}]}"),
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("Records[0]"), "{}", r.text());
+    assert_eq!(
+        events_of(&d, "hook").len(),
+        1,
+        "a refused request queues nothing"
+    );
+}

@@ -97,13 +97,24 @@ fn function_route(method: &http::Method, path: &str) -> bool {
         path.split('/').collect::<Vec<_>>()[..],
         ["", "2015-03-31", "functions", name, "invocations"] if !name.is_empty()
     );
-    (method == http::Method::POST && (invoke || path == "/lambdalet/v1/publish"))
+    let s3_events = matches!(
+        path.split('/').collect::<Vec<_>>()[..],
+        ["", "lambdalet", "v1", "functions", name, "s3-events"] if !name.is_empty()
+    );
+    (method == http::Method::POST && (invoke || s3_events || path == "/lambdalet/v1/publish"))
         || (method == http::Method::GET && path == "/lambdalet/v1/subscribe")
 }
 
 pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if path == "/lambdalet/v1/health" || path == "/lambdalet/v1/greengrass/invocations" {
+        return next.run(req).await;
+    }
+    // An S3 webhook with its token: the handler checks the token.
+    if path.starts_with("/lambdalet/v1/functions/")
+        && path.ends_with("/s3-events")
+        && crate::s3_events::token_of(req.uri().query()).is_some()
+    {
         return next.run(req).await;
     }
     if path.starts_with("/lambdalet/v1/code/") {

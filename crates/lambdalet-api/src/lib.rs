@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod own;
+mod s3_events;
 mod server;
 mod shapes;
 mod state;
@@ -99,6 +100,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/lambdalet/v1/functions/{name}/configuration",
             get(lifecycle::get).put(lifecycle::put),
+        )
+        .route(
+            "/lambdalet/v1/functions/{name}/s3-events",
+            post(s3_events::receive),
         )
         .route("/lambdalet/v1/queue", get(own::queue))
         .route("/lambdalet/v1/publish", post(events::publish))

@@ -40,11 +40,20 @@ pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    headers: http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let r = function_ref(&name, &params)?;
     let q = r.qualifier.as_ref().map(ToString::to_string);
     let d = s.control.get_function(r.name.as_str(), q.as_deref())?;
-    Ok(json_response(StatusCode::OK, &render(&s, &d.view)))
+    let mut body = render(&s, &d.view);
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:9001");
+    if let Some(url) = crate::s3_events::webhook_url(&s, host, r.name.as_str()) {
+        body["s3WebhookUrl"] = json!(url);
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// Changes the settings of `$LATEST`: any of `pinned`, `timeoutInSeconds`, `maxInstancesCount`,

@@ -54,6 +54,17 @@ pub fn session_token(secret: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// The token of a function's S3 event webhook (`/lambdalet/v1/functions/NAME/s3-events?token=`),
+/// for S3-compatible servers that cannot sign requests: an HMAC of the function's secret, so
+/// it lives as long as the function and needs no storage.
+pub fn webhook_token(secret: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"lambdalet s3 event webhook");
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 /// The key that seals stored secrets. `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MasterKey([u8; 32]);

@@ -238,6 +238,21 @@ impl Control {
         (!differ).then(|| k.principal())
     }
 
+    /// The token of function `f`'s S3 event webhook, if the function exists.
+    pub fn webhook_token(&self, f: &str) -> Option<String> {
+        self.credentials_of(f)
+            .map(|c| lambdalet_auth::webhook_token(&c.secret_access_key))
+    }
+
+    /// Whether `token` is function `f`'s webhook token (compared in constant time).
+    pub fn check_webhook_token(&self, f: &str, token: &str) -> bool {
+        let Some(want) = self.webhook_token(f) else {
+            return false;
+        };
+        let (a, b) = (want.as_bytes(), token.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
     /// Whether any administrator's key exists (a network listen with `--auth sigv4` needs one).
     pub fn has_admin_key(&self) -> bool {
         self.keys.read().values().any(|k| k.info.function.is_none())
