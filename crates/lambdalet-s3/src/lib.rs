@@ -86,8 +86,8 @@ pub fn router(
         .root
         .canonicalize()
         .unwrap_or_else(|_| config.root.clone());
-    let notifier = Arc::new(Notifier::new(store, queue, control.clone(), root));
-    let mut b = S3ServiceBuilder::new(objects::Objects { fs, notifier });
+    let notifier = Arc::new(Notifier::new(store, queue, control.clone(), root.clone()));
+    let mut b = S3ServiceBuilder::new(objects::Objects { fs, notifier, root });
     b.set_auth(access::Keys(control.clone()));
     b.set_access(access::Rules {
         control: control.clone(),

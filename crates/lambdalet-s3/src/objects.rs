@@ -14,6 +14,26 @@ use crate::notify::{Change, Notifier};
 pub struct Objects {
     pub(crate) fs: FileSystem,
     pub(crate) notifier: Arc<Notifier>,
+    /// Where s3s-fs keeps the buckets (`<root>/<bucket>/<key>`).
+    pub(crate) root: std::path::PathBuf,
+}
+
+impl Objects {
+    /// Makes a written object durable before the client hears it was stored: s3s-fs writes
+    /// and renames, but does not sync.
+    async fn sync(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let path = self.root.join(bucket).join(key);
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&path)?.sync_all()?;
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| s3s::s3_error!(InternalError, "{e}"))?
+        .map_err(|e| s3s::s3_error!(InternalError, "the object was written but not synced: {e}"))
+    }
 }
 
 #[async_trait::async_trait]
@@ -124,6 +144,7 @@ impl S3 for Objects {
         let (ext, creds) = (req.extensions.clone(), req.credentials.clone());
         let resp = self.fs.put_object(req).await?;
         let etag = resp.output.e_tag.as_ref().map(|e| e.value().to_owned());
+        self.sync(&bucket, &key).await?;
         let change = Change::Created {
             bucket,
             key,
@@ -148,6 +169,7 @@ impl S3 for Objects {
             .as_ref()
             .and_then(|r| r.e_tag.as_ref())
             .map(|e| e.value().to_owned());
+        self.sync(&bucket, &key).await?;
         let change = Change::Created {
             bucket,
             key,
@@ -167,6 +189,7 @@ impl S3 for Objects {
         let (ext, creds) = (req.extensions.clone(), req.credentials.clone());
         let resp = self.fs.complete_multipart_upload(req).await?;
         let etag = resp.output.e_tag.as_ref().map(|e| e.value().to_owned());
+        self.sync(&bucket, &key).await?;
         let change = Change::Created {
             bucket,
             key,
