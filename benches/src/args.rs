@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unpack|topics|mqtt] [--lambdalet PATH]
+usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unpack|topics|mqtt|s3] [--lambdalet PATH]
                        [--quick] [--json FILE] [--samples N] [--duration SECS]
 
   all (default)     every group below, in this order
@@ -30,6 +30,10 @@ usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unp
                     vs python3 zipfile.extractall + os.sync of the same zip, 3 rounds
   topics            idle memory; topic matching with 10 000 subscriptions: the subscription
                     trie vs a linear scan of TopicFilter::matches over all of them
+  s3                the embedded S3 endpoint: upload -> function start latency through a bucket
+                    notification (baseline: an Event invoke -> function start), the event rate
+                    at c=8, and PUT/GET of a 64 MB object (baseline: writing/reading the same
+                    bytes to a file on the same disk, with fsync)
   mqtt              idle memory; MQTT message -> function -> MQTT reply through the embedded
                     broker (a pinned Python function replying with greengrasssdk, one with an
                     mqtt: on-success destination, an on-demand one) vs an echo client through
@@ -59,6 +63,7 @@ pub enum Mode {
     Unpack,
     Topics,
     Mqtt,
+    S3,
 }
 
 impl Mode {
@@ -115,7 +120,7 @@ impl Args {
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
                 "all" | "warm" | "cold" | "sandbox" | "scale" | "pinned" | "async" | "memory"
-                | "auth" | "unpack" | "topics" | "mqtt"
+                | "auth" | "unpack" | "topics" | "mqtt" | "s3"
                     if mode.is_none() =>
                 {
                     mode = Some(match a.as_str() {
@@ -130,6 +135,7 @@ impl Args {
                         "unpack" => Mode::Unpack,
                         "topics" => Mode::Topics,
                         "mqtt" => Mode::Mqtt,
+                        "s3" => Mode::S3,
                         _ => Mode::All,
                     });
                 }

@@ -47,6 +47,8 @@ impl Daemon {
                 "127.0.0.1:0",
                 "--mqtt-listen",
                 "127.0.0.1:0",
+                "--s3-listen",
+                "127.0.0.1:0",
                 "--data-dir",
             ])
             .arg(data_dir.path())
@@ -108,6 +110,28 @@ impl Daemon {
     }
 
     /// The daemon's last log lines, for error messages.
+    /// The S3 endpoint's address (logged after the API's).
+    pub fn s3_addr(&self) -> anyhow::Result<SocketAddr> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(a) = self.log_lines().iter().find_map(|l| {
+                l.find("s3 listening on ")
+                    .and_then(|i| listening_addr(&l[i..], "http://"))
+            }) {
+                return Ok(a);
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon did not log its S3 endpoint's address");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Where the daemon keeps its state.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
     pub fn log_tail(&self) -> String {
         let lines = self.log_lines();
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")

@@ -24,6 +24,7 @@ mod proc;
 mod report;
 mod runc;
 mod runtime_loop;
+mod s3;
 mod sandbox;
 mod scale;
 mod sqlite_base;
@@ -258,6 +259,9 @@ async fn measure(
     }
     if let (Some(py), true) = (py, args.mode.includes(Mode::Mqtt)) {
         mqtt::run(bin, root, py, args, report).await?;
+    }
+    if py.is_some() && args.mode.includes(Mode::S3) {
+        s3::run(daemon, args, report).await?;
     }
     Ok(())
 }
