@@ -133,7 +133,13 @@ async fn deploy(control: &Control, data_dir: &Path, ex: &Example) -> anyhow::Res
 }
 
 /// What a newcomer sees after `lambdalet up`.
-pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control, mqtt: Option<&str>) {
+pub fn banner(
+    addr: SocketAddr,
+    data_dir: &Path,
+    control: &Control,
+    mqtt: Option<&str>,
+    s3: Option<SocketAddr>,
+) {
     let names = control.function_names();
     let first = names
         .iter()
@@ -161,7 +167,8 @@ pub fn banner(addr: SocketAddr, data_dir: &Path, control: &Control, mqtt: Option
         (_, Some(why)) => format!("processes: containers are unavailable here ({why})"),
     };
     eprintln!(
-        "\n  lambdalet is up\n\n    Lambda API   {url}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}\n  Ctrl-C stops it.\n",
+        "\n  lambdalet is up\n\n    Lambda API   {url}\n    S3           {}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}\n  Ctrl-C stops it.\n",
+        s3.map_or_else(|| "off".to_owned(), |a| format!("http://{a}")),
         mqtt.unwrap_or("off"),
         data_dir.display(),
         if names.is_empty() {

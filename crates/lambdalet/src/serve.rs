@@ -203,7 +203,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
 
     if with_examples {
         examples::deploy_all(&control, &data_dir).await;
-        examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref());
+        examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref(), s3_addr);
     }
 
     wait_for_signal().await?;
