@@ -118,6 +118,7 @@ pub(crate) fn view_of(
         config: record.config.clone(),
         code_sha256: record.code_sha256.clone(),
         code_dir,
+        layers: Vec::new(),
         uid_index: record.uid_index,
         credentials,
     };
