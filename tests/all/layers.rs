@@ -1,9 +1,11 @@
 //! Lambda layers with the AWS CLI and boto3: publishing, looking up, listing and deleting layer
-//! versions. Requests refused as AWS refuses them are in `layers/checks.rs`, the rules of a
-//! function's `Layers` (250 MB, five layers, deleted versions, restarts) in `layers/rules.rs`.
+//! versions. Requests refused as AWS refuses them are in `layers/checks.rs`, what functions see
+//! of their layers in each sandbox in `layers/run.rs`, the rules of a function's `Layers` (250 MB,
+//! five layers, deleted versions, restarts) in `layers/rules.rs`.
 
 mod checks;
 mod rules;
+mod run;
 
 use std::path::Path;
 
