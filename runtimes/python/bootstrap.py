@@ -878,7 +878,9 @@ def main():
         sys.meta_path.insert(0, _LoggingImportHook)
 
     task_root = _ENV.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    sys.path.insert(0, task_root)
+    layer_paths = _layer_paths()
+    sys.path[0:0] = [task_root] + layer_paths
+    _add_layer_site_dirs(layer_paths)
 
     try:
         request_handler = _get_handler(_ENV.get("_HANDLER", ""))
@@ -917,6 +919,36 @@ def main():
             _handle_event(client, request_handler, headers, body, binary)
         except (OSError, _ConnectionLost, ValueError) as e:
             _fatal("reporting the invocation result failed: %s" % _safe_str(e))
+
+
+def _layer_paths():
+    """The sys.path entries of the function's layers, placed where AWS's Python runtime puts
+    /opt's: after the code, each layer's python/lib/pythonX.Y/site-packages then python.
+
+    The layers are merged at /opt in a container. Where they are not (a process sandbox), the
+    daemon lists their directories in LAMBDALET_LAYERS, in the function's order; the last one
+    comes first, as its files would win at /opt.
+    """
+    listed = _ENV.get("LAMBDALET_LAYERS")
+    roots = ["/opt"] if listed is None else [r for r in reversed(listed.split(":")) if r]
+    site_packages = "python/lib/python%d.%d/site-packages" % sys.version_info[:2]
+    paths = []
+    for root in roots:
+        paths.append(root + "/" + site_packages)
+        paths.append(root + "/python")
+    return paths
+
+
+def _add_layer_site_dirs(paths):
+    """Reads the .pth files of the layers' directories, as site directories (AWS's runtime
+    does the same); they are on sys.path already, so only what the .pth files add is added."""
+    present = [p for p in paths if os.path.isdir(p)]
+    if not present:
+        return
+    import site
+
+    for p in present:
+        site.addsitedir(p)
 
 
 def _fatal(message):

@@ -403,6 +403,45 @@ class PythonBootstrapTests(unittest.TestCase):
         out = rt.invoke_json({}, trace_id=None)
         self.assertIsNone(out["trace"])
 
+    def test_layers_come_after_the_code_and_the_last_layer_wins(self):
+        version = "python%d.%d" % tuple(int(x) for x in subprocess.check_output(
+            [PYTHON, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"]).split())
+        layers = []
+        for name, files in (
+            ("first", {"python/shared.py": "WHO = 'first'\n", "python/only_first.py": "X = 1\n",
+                       "python/lib/%s/site-packages/deep.py" % version: "WHERE = 'site-packages'\n"}),
+            ("second", {"python/shared.py": "WHO = 'second'\n", "python/extra.pth": "extra\n",
+                        "python/extra/by_pth.py": "OK = True\n"}),
+        ):
+            root = tempfile.mkdtemp(prefix="lambdalet-layer-%s-" % name)
+            self.addCleanup(shutil.rmtree, root, True)
+            for rel, content in files.items():
+                full = os.path.join(root, rel)
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                with open(full, "w") as f:
+                    f.write(content)
+            layers.append(root)
+        app = textwrap.dedent("""
+            import sys
+            def handler(event, context):
+                import shared, only_first, deep, by_pth
+                return {"who": shared.WHO, "deep": deep.WHERE, "pth": by_pth.OK, "path": sys.path[:6]}
+        """)
+        rt = self.start("app.handler", files={"app.py": app}, env={"LAMBDALET_LAYERS": ":".join(layers)})
+        out = rt.invoke_json({})
+        self.assertEqual((out["who"], out["deep"], out["pth"]), ("second", "site-packages", True))
+        first, second = layers
+        self.assertEqual(out["path"][:5], [
+            rt.code_dir,
+            second + "/python/lib/%s/site-packages" % version, second + "/python",
+            first + "/python/lib/%s/site-packages" % version, first + "/python",
+        ])
+        # Without the variable the layers are where AWS has them, at /opt.
+        rt = self.start("app.env")
+        self.assertEqual(rt.invoke_json({})["sys_path0"], rt.code_dir)
+        rt = self.start("app.path", files={"app.py": "import sys\ndef path(e, c):\n    return sys.path[:3]\n"})
+        self.assertEqual(rt.invoke_json({})[1:], ["/opt/python/lib/%s/site-packages" % version, "/opt/python"])
+
     def test_bad_context_header(self):
         rt = self.start("app.ctx")
         rec = rt.invoke({}, client_context="{nope")

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::body::{json_response, max_items, parse_json};
 use crate::error::ApiError;
+use crate::own::code_location;
 use crate::shapes::{
     CreateFunctionRequest, PublishVersionRequest, UpdateCodeRequest, UpdateConfigurationRequest,
     check_architectures, configuration, zip_bytes,
@@ -77,21 +78,7 @@ pub(crate) async fn get(
     let r = function_ref(&name, &params)?;
     let q = r.qualifier.as_ref().map(ToString::to_string);
     let d = s.control.get_function(r.name.as_str(), q.as_deref())?;
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
-        })
-        .unwrap_or("127.0.0.1:9001");
-    // Presigned and short-lived: the URL is the only way to the zip, as on Lambda.
-    let path = format!("/lambdalet/v1/code/{}.zip", d.view.record.code_sha256);
-    let location = format!(
-        "http://{host}{path}?{}",
-        s.control.presign_code_url(host, &path)
-    );
+    let location = code_location(&s.control, &headers, &d.view.record.code_sha256);
     let mut body = json!({
         "Configuration": configuration(&s.control, &d.view, q.is_some()),
         "Code": { "RepositoryType": "S3", "Location": location },

@@ -1,8 +1,8 @@
 //! lambdalet's HTTP front door.
 //!
-//! It speaks the AWS Lambda management API (`/2015-03-31/functions/...`) and Invoke API with
-//! AWS's JSON shapes, so the AWS CLI and boto3 work with `--endpoint-url`, plus lambdalet's
-//! own endpoints under `/lambdalet/v1`. It parses and validates requests into typed calls on
+//! It speaks the AWS Lambda management API (`/2015-03-31/functions/...`, the layers API under
+//! `/2018-10-31/layers`) and Invoke API with AWS's JSON shapes, so the AWS CLI and boto3 work
+//! with `--endpoint-url`, plus lambdalet's own endpoints under `/lambdalet/v1`. It parses and validates requests into typed calls on
 //! `lambdalet-control` and `lambdalet-invoker` and renders their answers; it never touches
 //! sandboxes or the store's rows directly. Every error goes through [`error::ApiError`].
 
@@ -17,6 +17,8 @@ mod events;
 mod functions;
 mod invoke;
 mod keys;
+mod layer_shapes;
+mod layers;
 mod lifecycle;
 mod limits;
 mod metrics;
@@ -71,6 +73,15 @@ pub fn router(state: ApiState) -> Router {
                 .delete(aliases::delete),
         )
         .route(&format!("{fns}/{{name}}/invocations"), post(invoke::invoke))
+        .route("/2018-10-31/layers", get(layers::root))
+        .route(
+            "/2018-10-31/layers/{layer}/versions",
+            get(layers::list_versions).post(layers::publish),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}",
+            get(layers::get).delete(layers::delete),
+        )
         .route(
             "/2017-10-31/functions/{name}/concurrency",
             axum::routing::put(concurrency::put_reserved).delete(concurrency::delete_reserved),

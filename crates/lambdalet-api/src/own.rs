@@ -79,7 +79,32 @@ pub(crate) async fn logs(
     ))
 }
 
-/// `GET /lambdalet/v1/code/{sha256}.zip`: the stored zip (GetFunction's `Code.Location`).
+/// The URL of a stored zip (GetFunction's `Code.Location`, a layer version's
+/// `Content.Location`) for a client that reached the API as `Host`: presigned and short-lived,
+/// the only way to the zip, as on Lambda.
+pub(crate) fn code_location(
+    control: &lambdalet_control::Control,
+    headers: &http::HeaderMap,
+    sha256_hex: &str,
+) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        })
+        .unwrap_or("127.0.0.1:9001");
+    let path = format!("/lambdalet/v1/code/{sha256_hex}.zip");
+    format!(
+        "http://{host}{path}?{}",
+        control.presign_code_url(host, &path)
+    )
+}
+
+/// `GET /lambdalet/v1/code/{sha256}.zip`: the stored zip (GetFunction's `Code.Location`, a
+/// layer version's `Content.Location`).
 pub(crate) async fn code(
     State(s): State<ApiState>,
     Path(file): Path<String>,

@@ -175,6 +175,12 @@ pub(crate) fn zip_bytes(code: CodeParam) -> Result<Vec<u8>, ApiError> {
     let b64 = code.zip_file.ok_or_else(|| {
         ApiError::invalid("Code.ZipFile is required: upload the function zip (aws lambda ... --zip-file fileb://function.zip)")
     })?;
+    decode_zip(&b64, "Code.ZipFile")
+}
+
+/// Decodes a base64 zip (`field` names it in errors), refusing one over the upload limit before
+/// decoding it.
+pub(crate) fn decode_zip(b64: &str, field: &str) -> Result<Vec<u8>, ApiError> {
     let max_b64 = (lambdalet_core::limits::MAX_ZIP_BYTES as usize).div_ceil(3) * 4;
     if b64.len() > max_b64 + 4 {
         let size = b64.len() / 4 * 3;
@@ -190,7 +196,7 @@ pub(crate) fn zip_bytes(code: CodeParam) -> Result<Vec<u8>, ApiError> {
         .decode(b64.trim())
         .map_err(|e| {
             ApiError::invalid(format!(
-                "Code.ZipFile is not valid base64 ({e}): send the zip's bytes base64-encoded"
+                "{field} is not valid base64 ({e}): send the zip's bytes base64-encoded"
             ))
         })
 }
@@ -249,6 +255,9 @@ pub(crate) struct FunctionConfiguration {
     /// The sandbox this version runs in on this host (`Mode`, `Warning` when it is not the
     /// one asked for).
     pub lambdalet_sandbox: serde_json::Value,
+    /// The layer versions it uses, in order (absent without any, as on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<serde_json::Value>>,
 }
 
 /// The Greengrass settings of a version as JSON, with `timeoutInSeconds`.
@@ -312,6 +321,12 @@ pub(crate) fn configuration(
         }),
         lambdalet_config: lifecycle_json(v),
         lambdalet_sandbox: sandbox_json(control, c),
+        layers: (!v.layers.is_empty()).then(|| {
+            v.layers
+                .iter()
+                .map(|l| serde_json::json!({ "Arn": l.arn, "CodeSize": l.code_size }))
+                .collect()
+        }),
     }
 }
 

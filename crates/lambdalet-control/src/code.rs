@@ -20,7 +20,8 @@ use lambdalet_store::{FunctionRecord, LATEST, VersionRecord};
 use crate::control::{Control, new_revision, now_ms};
 use crate::error::ControlError;
 use crate::functions::check_revision;
-use crate::table::{FunctionEntry, VersionView, view_of};
+use crate::layer_table::check_total_size;
+use crate::table::{FunctionEntry, VersionView};
 
 /// What CreateFunction carries.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +50,7 @@ impl Control {
         input: CreateFunctionInput,
     ) -> Result<VersionView, ControlError> {
         let name = FunctionName::new(&input.name)?;
-        let config = FunctionConfig::create(input.config)?;
+        let mut config = FunctionConfig::create(input.config)?;
         crate::events::check(&config)?;
         self.invoker.check_runtime(&config.runtime).await?;
         self.invoker
@@ -58,6 +59,7 @@ impl Control {
         let _turn = self.order.turn(name.as_str()).await;
         // Before the upload is unpacked, and again under the lock.
         self.check_absent(&name)?;
+        self.resolve_layers(&mut config, &[])?;
         let stored = self.put_code(input.zip).await?;
         let w = self.writes.lock().await;
         let view = match self
@@ -94,11 +96,13 @@ impl Control {
     async fn insert_function(
         &self,
         name: &FunctionName,
-        config: FunctionConfig,
+        mut config: FunctionConfig,
         tags: BTreeMap<String, String>,
         stored: &StoredCode,
     ) -> Result<VersionView, ControlError> {
         self.check_absent(name)?;
+        let layers = self.resolve_layers(&mut config, &[])?;
+        check_total_size(stored.summary.unzipped_bytes, &layers)?;
         check_code(&config, &stored.dir)?;
         let now = now_ms();
         let latest = VersionRecord {
@@ -144,7 +148,8 @@ impl Control {
         };
         let entry = FunctionEntry::from_stored(
             &self.account,
-            &|sha| self.code.code_dir(sha),
+            &self.code,
+            &self.layers.read(),
             stored,
             Some(new_key.credentials),
         );
@@ -181,12 +186,7 @@ impl Control {
             }
         };
         if input.dry_run {
-            let view = view_of(
-                &self.account,
-                stored.dir.clone(),
-                record,
-                self.credentials_of(name),
-            );
+            let view = self.view(record, self.credentials_of(name));
             self.discard_code(stored).await;
             return Ok(view);
         }
@@ -217,6 +217,12 @@ impl Control {
         let entry = self.entry(name)?;
         check_revision(revision_id, &entry.latest.record.revision_id)?;
         check_code(&entry.latest.record.config, &stored.dir)?;
+        // The layers it has stay, deleted or not; the new code must fit beside them.
+        let layers = self
+            .layers
+            .read()
+            .uses_of(&self.account, &entry.latest.record.config.layers);
+        check_total_size(stored.summary.unzipped_bytes, &layers)?;
         let mut record = entry.latest.record.clone();
         record.code_sha256.clone_from(&stored.sha256_hex);
         record.code_size = stored.size;
@@ -230,13 +236,14 @@ impl Control {
     }
 
     /// Removes code an operation stored but will not use (refused after the upload, or a dry
-    /// run), unless a version uses it or another operation in flight holds it. The caller holds
-    /// `writes` (under which uses are recorded); the tree itself is deleted in the background.
+    /// run), unless a function version or layer version uses it or another operation in flight
+    /// holds it. The caller holds `writes` (under which uses are recorded); the tree itself is
+    /// deleted in the background.
     pub(crate) async fn discard_code(&self, stored: StoredCode) {
         let in_use = self.table.read().values().any(|e| {
             e.all_versions()
                 .any(|v| v.record.code_sha256 == stored.sha256_hex)
-        });
+        }) || self.layers.read().holds(&stored.sha256_hex);
         if in_use {
             return;
         }

@@ -11,7 +11,8 @@ use lambdalet_store::Store;
 use parking_lot::RwLock;
 
 use crate::error::ControlError;
-use crate::table::FunctionEntry;
+use crate::layer_table::LayerTable;
+use crate::table::{FunctionEntry, VersionView, view_of};
 
 /// The management operations of the Lambda API over lambdalet's state.
 pub struct Control {
@@ -22,6 +23,8 @@ pub struct Control {
     /// The event router, once the daemon has started it.
     pub(crate) router: std::sync::OnceLock<Arc<lambdalet_events::EventRouter>>,
     pub(crate) table: RwLock<BTreeMap<String, FunctionEntry>>,
+    /// Every layer version, deleted ones included (see `layers.rs`).
+    pub(crate) layers: RwLock<LayerTable>,
     /// Serializes management writes: each is a read-check-write over table and store. Never
     /// held while a zip is unpacked.
     pub(crate) writes: tokio::sync::Mutex<()>,
@@ -36,9 +39,10 @@ pub struct Control {
 }
 
 impl Control {
-    /// Loads every function and access key from the store, re-unpacking code that is missing
-    /// on disk, deleting stored zips no version uses any more and giving functions stored
-    /// before keys existed their own key. `master` opens the keys' secrets.
+    /// Loads every function, layer version and access key from the store, re-unpacking code
+    /// that is missing on disk, deleting stored zips no function version or layer version needs
+    /// any more and giving functions stored before keys existed their own key. `master` opens
+    /// the keys' secrets.
     pub async fn open(
         store: Store,
         code: CodeStore,
@@ -48,30 +52,40 @@ impl Control {
     ) -> Result<Arc<Self>, ControlError> {
         let code = Arc::new(code);
         let (store2, code2, master2) = (store.clone(), code.clone(), master.clone());
-        let (loaded, keys) = tokio::task::spawn_blocking(move || -> Result<_, ControlError> {
-            let all = store2.load_all()?;
-            let names: Vec<String> = all.iter().map(|f| f.function.name.clone()).collect();
-            let keys = crate::keys::load(&store2, &master2, &names)?;
-            let referenced = store2.referenced_code()?;
-            for sha in &referenced {
-                code2.ensure_unpacked(sha)?;
-            }
-            let removed = code2.remove_unreferenced(&referenced)?;
-            if removed > 0 {
-                tracing::info!(removed, "removed stored code no function version uses");
-            }
-            Ok((all, keys))
-        })
-        .await??;
+        let account2 = account.clone();
+        let (loaded, layers, keys) =
+            tokio::task::spawn_blocking(move || -> Result<_, ControlError> {
+                let all = store2.load_all()?;
+                let layers = LayerTable::from_records(store2.load_layer_versions()?);
+                let names: Vec<String> = all.iter().map(|f| f.function.name.clone()).collect();
+                let keys = crate::keys::load(&store2, &master2, &names)?;
+                let mut referenced = store2.referenced_code()?;
+                let used = all
+                    .iter()
+                    .flat_map(|f| std::iter::once(&f.function.latest).chain(&f.versions))
+                    .flat_map(|v| &v.config.layers);
+                referenced.extend(layers.kept_hashes(&account2, used));
+                for sha in &referenced {
+                    code2.ensure_unpacked(sha)?;
+                }
+                let removed = code2.remove_unreferenced(&referenced)?;
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        "removed stored code no function version or layer version needs"
+                    );
+                }
+                Ok((all, layers, keys))
+            })
+            .await??;
         let mut table = BTreeMap::new();
-        let code_dir = |sha: &str| code.code_dir(sha);
         let mut credentials = crate::keys::function_credentials(&keys);
         for stored in loaded {
             let name = stored.function.name.clone();
             let own = credentials.remove(&name);
             table.insert(
                 name,
-                FunctionEntry::from_stored(&account, &code_dir, stored, own),
+                FunctionEntry::from_stored(&account, &code, &layers, stored, own),
             );
         }
         // Tell the invoker about every version: pinned ones start now, before any event.
@@ -92,6 +106,7 @@ impl Control {
             invoker,
             router: std::sync::OnceLock::new(),
             table: RwLock::new(table),
+            layers: RwLock::new(layers),
             writes: tokio::sync::Mutex::new(()),
             master,
             keys: RwLock::new(keys),
@@ -141,6 +156,21 @@ impl Control {
         let valid = sha256_hex.len() == 64 && sha256_hex.bytes().all(|b| b.is_ascii_hexdigit());
         let path = self.code.blob_path(sha256_hex);
         (valid && path.is_file()).then_some(path)
+    }
+
+    /// The runnable form of `record` with this daemon's code and layers.
+    pub(crate) fn view(
+        &self,
+        record: lambdalet_store::VersionRecord,
+        credentials: Option<lambdalet_core::Credentials>,
+    ) -> VersionView {
+        view_of(
+            &self.account,
+            &self.code,
+            &self.layers.read(),
+            record,
+            credentials,
+        )
     }
 
     /// Runs a store operation off the async threads.

@@ -9,7 +9,7 @@ use lambdalet_store::VersionRecord;
 use crate::code::check_code;
 use crate::control::{Control, new_revision, now_ms};
 use crate::error::ControlError;
-use crate::table::{VersionView, view_of};
+use crate::table::VersionView;
 
 /// GetFunction's answer.
 #[derive(Debug, Clone)]
@@ -38,7 +38,13 @@ impl Control {
         let _w = self.writes.lock().await;
         let entry = self.entry(name)?;
         check_revision(revision_id, &entry.latest.record.revision_id)?;
-        let config = entry.latest.record.config.apply(patch)?;
+        let mut config = entry.latest.record.config.apply(patch)?;
+        let had = &entry.latest.record.config.layers;
+        if config.layers != *had {
+            let layers = self.resolve_layers(&mut config, had)?;
+            self.check_stored_size(&entry.latest.record.code_sha256, &layers)
+                .await?;
+        }
         crate::events::check(&config)?;
         if config.runtime != entry.latest.record.config.runtime {
             self.invoker.check_runtime(&config.runtime).await?;
@@ -61,12 +67,7 @@ impl Control {
         let r = record.clone();
         self.blocking(move |s| s.update_latest(&r)).await?;
         let credentials = self.credentials_of(&record.function);
-        let view = view_of(
-            &self.account,
-            self.code.code_dir(&record.code_sha256),
-            record,
-            credentials,
-        );
+        let view = self.view(record, credentials);
         if let Some(e) = self.table.write().get_mut(&view.record.function) {
             e.latest = view.clone();
         }

@@ -2,8 +2,9 @@
 //!
 //! `lambdalet-api` parses requests and calls [`Control`]; `Control` validates them (through
 //! `lambdalet-core`), stores code (`lambdalet-package`) and rows (`lambdalet-store`), keeps an
-//! in-memory table of every deployed version for fast lookups on the invoke path, and tells
-//! the invoker when warm environments are out of date. It never touches HTTP or sandboxes.
+//! in-memory table of every deployed version (and of every layer version) for fast lookups on
+//! the invoke path, and tells the invoker when warm environments are out of date. It never
+//! touches HTTP or sandboxes.
 
 mod aliases;
 mod code;
@@ -15,6 +16,9 @@ mod event_config;
 mod events;
 mod functions;
 mod keys;
+mod layer_table;
+mod layer_uses;
+mod layers;
 mod order;
 mod resolve;
 mod rights;
@@ -30,6 +34,8 @@ pub use control::Control;
 pub use error::ControlError;
 pub use functions::{FunctionDetails, ListPage};
 pub use keys::{KeyInfo, NewKey, check_description, make_key};
+pub use layer_table::LayerUse;
+pub use layers::{LayerFilter, PublishLayerInput};
 pub use resolve::Resolved;
 pub use rights::{INVOKE_OPERATION, LAMBDA_SERVICE, TopicAccess};
 pub use table::VersionView;

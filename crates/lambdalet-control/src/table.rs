@@ -6,13 +6,18 @@ use std::sync::Arc;
 use base64::Engine as _;
 use lambdalet_core::EventInvokeConfig;
 use lambdalet_core::{AccountInfo, Credentials, DeployedVersion, FunctionName};
+use lambdalet_package::CodeStore;
 use lambdalet_store::{AliasRecord, StoredFunction, VersionRecord};
+
+use crate::layer_table::{LayerTable, LayerUse};
 
 /// A version as the management API shows it: the stored record plus the runnable form.
 #[derive(Debug, Clone)]
 pub struct VersionView {
     pub record: VersionRecord,
     pub deployed: Arc<DeployedVersion>,
+    /// The layer versions of its `Layers`, in order.
+    pub layers: Vec<LayerUse>,
 }
 
 impl VersionView {
@@ -40,12 +45,12 @@ pub(crate) struct FunctionEntry {
 impl FunctionEntry {
     pub(crate) fn from_stored(
         account: &AccountInfo,
-        code_dir: &dyn Fn(&str) -> std::path::PathBuf,
+        code: &CodeStore,
+        layers: &LayerTable,
         s: StoredFunction,
         credentials: Option<Credentials>,
     ) -> Self {
-        let view =
-            |r: VersionRecord| view_of(account, code_dir(&r.code_sha256), r, credentials.clone());
+        let view = |r: VersionRecord| view_of(account, code, layers, r, credentials.clone());
         let event_configs = s
             .event_configs
             .into_iter()
@@ -102,14 +107,16 @@ impl FunctionEntry {
     }
 }
 
-/// Builds the runnable form of a version record.
+/// Builds the runnable form of a version record: its code and layers as `code` stores them.
 pub(crate) fn view_of(
     account: &AccountInfo,
-    code_dir: std::path::PathBuf,
+    code: &CodeStore,
+    layers: &LayerTable,
     record: VersionRecord,
     credentials: Option<Credentials>,
 ) -> VersionView {
     let name = FunctionName::new(&record.function).expect("stored function names were validated");
+    let uses = layers.uses_of(account, &record.config.layers);
     let deployed = DeployedVersion {
         function_arn: account.function_arn(name.as_str()),
         name,
@@ -117,12 +124,14 @@ pub(crate) fn view_of(
         revision_id: record.revision_id.clone(),
         config: record.config.clone(),
         code_sha256: record.code_sha256.clone(),
-        code_dir,
+        code_dir: code.code_dir(&record.code_sha256),
+        layers: uses.iter().map(|u| code.code_dir(&u.code_sha256)).collect(),
         uid_index: record.uid_index,
         credentials,
     };
     VersionView {
         record,
         deployed: Arc::new(deployed),
+        layers: uses,
     }
 }

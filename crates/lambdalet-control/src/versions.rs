@@ -5,7 +5,7 @@ use lambdalet_core::{ErrorCode, LambdaError};
 use crate::control::Control;
 use crate::error::ControlError;
 use crate::functions::{ListPage, check_revision, paginate};
-use crate::table::{VersionView, view_of};
+use crate::table::VersionView;
 
 impl Control {
     /// PublishVersion: snapshots `$LATEST` as the next version number. If `$LATEST` has not
@@ -61,12 +61,7 @@ impl Control {
                 format!("the store assigned a bad version {:?}", published.version),
             )
         })?;
-        let view = view_of(
-            &self.account,
-            self.code.code_dir(&published.code_sha256),
-            published,
-            self.credentials_of(name),
-        );
+        let view = self.view(published, self.credentials_of(name));
         if let Some(e) = self.table.write().get_mut(name) {
             e.versions.insert(number, view.clone());
         }

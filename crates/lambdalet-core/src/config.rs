@@ -61,6 +61,10 @@ pub struct FunctionConfig {
     /// Greengrass scheduling settings.
     #[serde(default)]
     pub lifecycle: LifecycleConfig,
+    /// The layer versions the function uses (full version ARNs), in order: a later layer's
+    /// files win.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 fn default_architectures() -> Vec<String> {
@@ -126,6 +130,7 @@ impl FunctionConfig {
             ephemeral_storage_mb: default_ephemeral(),
             tracing_mode: default_tracing(),
             lifecycle: LifecycleConfig::default(),
+            layers: Vec::new(),
         };
         base.apply(patch)
     }
@@ -182,13 +187,9 @@ impl FunctionConfig {
         if let Some(t) = patch.tracing_mode {
             c.tracing_mode = t;
         }
-        if let Some(layers) = patch.layers
-            && !layers.is_empty()
-        {
-            return Err(LambdaError::invalid(format!(
-                "layers are not supported by this lambdalet version ({} given): put the layer's files into the function zip",
-                layers.len()
-            )));
+        if let Some(layers) = patch.layers {
+            crate::layer::check_function_layers(&layers)?;
+            c.layers = layers;
         }
         c.validate()?;
         Ok(c)

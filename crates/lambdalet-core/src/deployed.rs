@@ -22,6 +22,9 @@ pub struct DeployedVersion {
     pub code_sha256: String,
     /// The unpacked code (`LAMBDA_TASK_ROOT`).
     pub code_dir: PathBuf,
+    /// The unpacked layers, in the function's order: what a container shows merged at
+    /// `/opt` (a later layer's file wins), and what a process's search paths point into.
+    pub layers: Vec<PathBuf>,
     /// The unqualified function ARN.
     pub function_arn: String,
     /// The function's sandbox identity, given at creation and never reused: its container

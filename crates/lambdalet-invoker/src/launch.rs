@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::catalog::LAMBDA_PATH;
 use crate::error::InvokeError;
 use crate::instance::StartContext;
+use crate::layer_paths::{LAYERS_ENV, LayerRoots};
 
 /// How the sandbox came to be, as `AWS_LAMBDA_INITIALIZATION_TYPE` tells the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,15 +72,20 @@ pub(crate) async fn sandbox_spec(
     let task_root = layout.task_root.display().to_string();
     let runtime_dir = layout.runtime_dir.display().to_string();
 
+    let layers = LayerRoots::new(container, &version.layers);
     let mut env: Vec<(String, String)> = Vec::with_capacity(32);
     let mut put = |k: &str, v: String| env.push((k.to_owned(), v));
-    put("PATH", sandbox_path(&program, !container));
+    let lambda_path = layers.expand(LAMBDA_PATH, "bin");
+    put("PATH", sandbox_path(&lambda_path, &program, !container));
     put("LANG", "en_US.UTF-8".to_owned());
     put("TZ", ":UTC".to_owned());
     put(
         "LD_LIBRARY_PATH",
-        format!(
-            "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:/opt/lib"
+        layers.expand(
+            &format!(
+                "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:/opt/lib"
+            ),
+            "lib",
         ),
     );
     put("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".to_owned());
@@ -113,6 +119,12 @@ pub(crate) async fn sandbox_spec(
         log_stream_name(&version.version, sandbox_id),
     );
     put("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned());
+    if family == RuntimeFamily::Node && !config.environment.contains_key("NODE_PATH") {
+        put(
+            "NODE_PATH",
+            layers.node_path(&config.runtime, &runtime_dir, &task_root),
+        );
+    }
     put("LAMBDA_TASK_ROOT", task_root);
     put("LAMBDA_RUNTIME_DIR", runtime_dir);
     // Lambda hands functions the credentials of their role; lambdalet gives each function its
@@ -143,6 +155,9 @@ pub(crate) async fn sandbox_spec(
             _ => shims,
         };
         put("PYTHONPATH", path);
+        if let Some(dirs) = layers.python_env(&version.layers) {
+            put(LAYERS_ENV, dirs);
+        }
     }
     greengrass_env(&mut put, greengrass, &layout, account, version);
     // How events arrive: our bootstraps read LAMBDALET_PAYLOAD_ENCODING; Greengrass's runtimes
@@ -163,6 +178,7 @@ pub(crate) async fn sandbox_spec(
         };
         Some(ContainerSpec {
             code_dir: version.code_dir.clone(),
+            layers: version.layers.clone(),
             runtime_dir: host_runtime_dir,
             host_dirs: visible_homes(homes, catalog.data_dir())?,
             ipc_socket: greengrass.ipc_socket.clone(),
@@ -259,11 +275,11 @@ fn greengrass_env(
     );
 }
 
-/// Lambda's PATH, then the directory of the interpreter, then (for a process sandbox, which
-/// sees the host's files) the host's PATH, so a `provided` bootstrap can find `python3` or
-/// `node` where the host has them.
-fn sandbox_path(program: &Path, with_host: bool) -> String {
-    let mut parts: Vec<String> = LAMBDA_PATH.split(':').map(str::to_owned).collect();
+/// Lambda's PATH (`lambda_path`, with the layers' `bin` directories), then the directory of
+/// the interpreter, then (for a process sandbox, which sees the host's files) the host's PATH,
+/// so a `provided` bootstrap can find `python3` or `node` where the host has them.
+fn sandbox_path(lambda_path: &str, program: &Path, with_host: bool) -> String {
+    let mut parts: Vec<String> = lambda_path.split(':').map(str::to_owned).collect();
     if let Some(dir) = program.parent().filter(|_| program.is_absolute()) {
         parts.push(dir.display().to_string());
     }

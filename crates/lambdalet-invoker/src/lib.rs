@@ -14,6 +14,7 @@ mod execute;
 mod instance;
 mod invoker;
 mod launch;
+mod layer_paths;
 mod logs;
 mod outcome;
 mod request;

@@ -146,6 +146,16 @@ impl HasErrorCode for PackageError {
             | Self::InvalidHash { .. }
             | Self::UnsupportedSource { .. }
             | Self::DirUnzippedTooLarge { .. } => ErrorCode::InvalidParameterValue,
+            // The disk (or the data directory's quota) is full: AWS's name for running out of
+            // code storage.
+            Self::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+                ) =>
+            {
+                ErrorCode::CodeStorageExceeded
+            }
             Self::Io { .. }
             | Self::BlobMissing { .. }
             | Self::BlobCorrupt { .. }
@@ -206,6 +216,17 @@ mod tests {
             e.to_string()
                 .starts_with("could not create /data/code/x: disk full")
         );
+    }
+
+    #[test]
+    fn a_full_disk_is_code_storage_exceeded() {
+        for errno in [28, 122] {
+            // ENOSPC, EDQUOT
+            let e = PackageError::io("store", "/data/blobs/x")(io::Error::from_raw_os_error(errno));
+            assert_eq!(e.error_code(), ErrorCode::CodeStorageExceeded);
+            assert_eq!(e.error_code().http_status(), 400);
+            assert!(e.to_string().contains("free space"), "{e}");
+        }
     }
 
     #[test]

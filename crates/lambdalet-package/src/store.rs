@@ -8,10 +8,10 @@
 //! not use in [`CodeStore::discard`]; each stored zip comes with a [`CodePin`] that keeps its
 //! hash from both until the caller has recorded that it uses it (see `pins.rs`).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::atomic::{self, TempPath, exists, rename_synced, temp_name, write_synced};
 use crate::plan::{self, Archive, Plan};
@@ -50,6 +50,8 @@ pub struct CodeStore {
     root: PathBuf,
     limits: Limits,
     pins: Arc<pins::Pins>,
+    /// What each zip unpacks to, as [`CodeStore::unzipped_size`] found it.
+    sizes: Mutex<HashMap<String, u64>>,
 }
 
 impl CodeStore {
@@ -63,6 +65,7 @@ impl CodeStore {
             root: root.to_path_buf(),
             limits,
             pins: Arc::default(),
+            sizes: Mutex::default(),
         };
         for dir in [store.blobs(), store.code(), store.tmp()] {
             fs::create_dir_all(&dir).map_err(PackageError::io("create directory", &dir))?;
@@ -108,6 +111,7 @@ impl CodeStore {
             tmp.keep();
         }
         let dir = self.unpack_once(&sha256_hex, &mut archive, &plan)?;
+        self.remember_size(&sha256_hex, plan.summary.unzipped_bytes);
         Ok(StoredCode {
             sha256_hex,
             sha256_base64,
@@ -144,6 +148,45 @@ impl CodeStore {
         if exists(&dir)? {
             return Ok(dir);
         }
+        let bytes = self.read_blob(sha256_hex)?;
+        let mut archive = plan::open(&bytes, &self.limits)?;
+        let plan = Plan::read(&mut archive, &self.limits)?;
+        self.remember_size(sha256_hex, plan.summary.unzipped_bytes);
+        self.unpack_once(sha256_hex, &mut archive, &plan)
+    }
+
+    /// What the stored zip of `sha256_hex` unpacks to, in bytes: a function's share of the
+    /// unzipped size it shares with its layers. Read from the zip's listing the first time
+    /// (without unpacking anything), then remembered.
+    pub fn unzipped_size(&self, sha256_hex: &str) -> Result<u64, PackageError> {
+        check_hash(sha256_hex)?;
+        let known = self
+            .sizes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sha256_hex)
+            .copied();
+        if let Some(n) = known {
+            return Ok(n);
+        }
+        let bytes = self.read_blob(sha256_hex)?;
+        let mut archive = plan::open(&bytes, &self.limits)?;
+        let n = Plan::read(&mut archive, &self.limits)?
+            .summary
+            .unzipped_bytes;
+        self.remember_size(sha256_hex, n);
+        Ok(n)
+    }
+
+    fn remember_size(&self, sha256_hex: &str, unzipped: u64) {
+        self.sizes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sha256_hex.to_owned(), unzipped);
+    }
+
+    /// The stored zip of `sha256_hex`, checked against its hash.
+    fn read_blob(&self, sha256_hex: &str) -> Result<Vec<u8>, PackageError> {
         let blob = self.blob_path(sha256_hex);
         let bytes = fs::read(&blob).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => PackageError::BlobMissing {
@@ -156,9 +199,7 @@ impl CodeStore {
         if actual != sha256_hex {
             return Err(PackageError::BlobCorrupt { path: blob, actual });
         }
-        let mut archive = plan::open(&bytes, &self.limits)?;
-        let plan = Plan::read(&mut archive, &self.limits)?;
-        self.unpack_once(sha256_hex, &mut archive, &plan)
+        Ok(bytes)
     }
 
     /// Deletes blobs and code dirs whose hash is not in `keep`; returns how many hashes were

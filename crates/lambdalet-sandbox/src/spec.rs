@@ -72,6 +72,9 @@ impl Limits {
 pub struct ContainerSpec {
     /// The function's unpacked code (host path), read-only at `/var/task` and `/lambda`.
     pub code_dir: PathBuf,
+    /// The function's unpacked layers (host paths), in its order: merged read-only at `/opt`,
+    /// a later layer's file over an earlier one's.
+    pub layers: Vec<PathBuf>,
     /// lambdalet's bootstraps for this runtime (host path), read-only at `/var/runtime`.
     pub runtime_dir: PathBuf,
     /// Host directories shown read-only at the same path (the interpreter's installation

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -231,6 +231,25 @@ CREATE TABLE deployments (
 );
 ";
 
+/// Version 7: Lambda layer versions. A deleted version keeps its row (flagged) while functions
+/// may use it, and so that its number is never given again.
+const SCHEMA_V7: &str = "
+CREATE TABLE layer_versions (
+    name          TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    code_sha256   TEXT NOT NULL,
+    code_size     INTEGER NOT NULL,
+    unzipped_size INTEGER NOT NULL,
+    description   TEXT NOT NULL DEFAULT '',
+    runtimes      TEXT NOT NULL DEFAULT '[]',
+    architectures TEXT NOT NULL DEFAULT '[]',
+    license       TEXT,
+    created_ms    INTEGER NOT NULL,
+    deleted       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (name, version)
+);
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -266,6 +285,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 6 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V6} PRAGMA user_version = 6; COMMIT;"
+        ))?;
+    }
+    if version < 7 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V7} PRAGMA user_version = 7; COMMIT;"
         ))?;
     }
     Ok(())

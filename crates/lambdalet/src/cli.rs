@@ -53,6 +53,8 @@ pub enum Command {
     Subscriptions(SubscriptionsArgs),
     /// Create, list or delete access keys (AWS-style credentials for the Lambda API).
     Keys(crate::client::keys::KeysArgs),
+    /// Publish, list or delete Lambda layers (files functions share, merged at /opt).
+    Layers(crate::client::layers::LayersArgs),
     /// Deploy Greengrass components from recipes and artifacts (the Greengrass CLI's
     /// `deployment create|list|status`, same flags).
     Deployment(crate::client::deployment::DeploymentArgs),
@@ -342,6 +344,8 @@ pub struct DeployArgs {
     /// Container memory in KB (Greengrass containerParams.memorySize) [default: --memory].
     #[arg(long, value_name = "KB")]
     pub container_memory: Option<u64>,
+    #[command(flatten)]
+    pub layers: crate::client::layers::LayerFlags,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
             Command::Publish(args) => client::events::publish(&cli.endpoint, args).await,
             Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, args).await,
             Command::Keys(args) => client::keys::run(&cli.endpoint, args).await,
+            Command::Layers(args) => client::layers::run(&cli.endpoint, args).await,
             Command::Deployment(args) => client::deployment::run(&cli.endpoint, args).await,
             Command::Component(args) => client::component::run(&cli.endpoint, args).await,
             Command::Subscriptions(args) => {

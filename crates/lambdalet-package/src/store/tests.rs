@@ -261,4 +261,26 @@ fn discard_removes_what_only_its_caller_holds() {
     );
 }
 
+#[test]
+fn unzipped_size_reads_the_listing_once_and_remembers() {
+    let (_root, store) = store();
+    let zip = sample();
+    let stored = store.put_zip(&zip).unwrap();
+    let hash = stored.sha256_hex.clone();
+    let expected = stored.summary.unzipped_bytes;
+    drop(stored);
+    assert_eq!(store.unzipped_size(&hash).unwrap(), expected);
+    // A store opened anew reads it from the blob, without the unpacked tree.
+    let again = CodeStore::open(store.root()).unwrap();
+    fs::remove_dir_all(again.code_dir(&hash)).unwrap();
+    assert_eq!(again.unzipped_size(&hash).unwrap(), expected);
+    assert!(!exists(&again.code_dir(&hash)).unwrap(), "nothing unpacked");
+    let missing = "0".repeat(64);
+    assert!(matches!(
+        again.unzipped_size(&missing),
+        Err(PackageError::BlobMissing { .. })
+    ));
+    assert!(again.unzipped_size("../x").is_err());
+}
+
 mod hostile;

@@ -11,6 +11,7 @@ mod control;
 mod host;
 pub mod init;
 mod net;
+mod opt;
 mod os;
 mod plan;
 mod privileges;

@@ -5,8 +5,8 @@
 //!
 //! The root is a small tmpfs holding only mount points and generated files. The host's system
 //! directories (`/usr`, `/lib*`, `/bin`, `/sbin`) and a short list of `/etc` files are bound in
-//! read-only, the function's code at `/var/task` and `/lambda`, lambdalet's bootstraps at
-//! `/var/runtime`; `/tmp`, `/dev` and `/dev/shm` are private tmpfs; `/proc` belongs to the
+//! read-only, the function's code at `/var/task` and `/lambda`, its layers at `/opt`, lambdalet's
+//! bootstraps at `/var/runtime`; `/tmp`, `/dev` and `/dev/shm` are private tmpfs; `/proc` belongs to the
 //! sandbox's PID namespace with the kernel's sensitive files masked as runc masks them.
 
 use std::net::SocketAddrV4;
@@ -142,6 +142,13 @@ pub(crate) enum Step {
     ReadOnly {
         path: PathBuf,
     },
+    /// Mounts a read-only overlayfs of `lowers` (directory names in `base`, the top one first)
+    /// on `path`, from within `base` (see `opt.rs`).
+    Overlay {
+        base: PathBuf,
+        lowers: Vec<String>,
+        path: PathBuf,
+    },
     /// Makes the root itself read-only: nothing outside `/tmp` and rw volumes is writable.
     SealRoot,
 }
@@ -222,6 +229,7 @@ pub(crate) fn plan(
     steps.push(ro_bind(&spec.code_dir, paths::TASK_ROOT, false));
     steps.push(ro_bind(&spec.code_dir, paths::GREENGRASS_TASK_ROOT, false));
     steps.push(ro_bind(&spec.runtime_dir, paths::RUNTIME_DIR, false));
+    steps.extend(super::opt::layers(spec)?);
     steps.push(Step::Tmpfs {
         path: "/tmp".into(),
         mode: 0o1777,

@@ -57,6 +57,7 @@ pub(crate) fn debian() -> Table {
 pub(crate) fn spec() -> ContainerSpec {
     ContainerSpec {
         code_dir: "/data/packages/code/abc".into(),
+        layers: Vec::new(),
         runtime_dir: "/data/runtimes/1234/python".into(),
         host_dirs: vec!["/root/.pyenv/versions/3.11.7".into()],
         ipc_socket: Some("/data/ipc.socket".into()),

@@ -256,6 +256,26 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
             };
             at(|| format!("make {} read-only", path.display()), r)
         }
+        Step::Overlay { base, lowers, path } => {
+            let what = || {
+                format!(
+                    "merge the function's layers at {} with overlayfs (a container needs it for two or more layers)",
+                    path.display()
+                )
+            };
+            at(what, mkdir_p(os, root, path, 0o755))?;
+            at(what, os.chdir(base))?;
+            at(
+                what,
+                os.mount(
+                    Some(Path::new("overlay")),
+                    &inside(root, path),
+                    Some("overlay"),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                    Some(&format!("lowerdir={}", lowers.join(":"))),
+                ),
+            )
+        }
         Step::SealRoot => at(
             || "make the sandbox's root read-only".to_owned(),
             os.mount(

@@ -202,6 +202,7 @@ fn add_config(
     if let Some(env) = env {
         req["Environment"] = json!({ "Variables": env });
     }
+    args.layers.apply(req);
 }
 
 fn parse_env(pairs: &[String]) -> anyhow::Result<Option<BTreeMap<String, String>>> {
@@ -219,7 +220,7 @@ fn parse_env(pairs: &[String]) -> anyhow::Result<Option<BTreeMap<String, String>
 }
 
 /// The zip to upload: a directory is zipped (with a progress bar), a file is read as is.
-fn read_code(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_code(path: &Path) -> anyhow::Result<Vec<u8>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {

@@ -9,6 +9,7 @@ pub mod events;
 pub mod functions;
 pub mod invoke;
 pub mod keys;
+pub mod layers;
 pub mod logs;
 pub mod queue;
 mod sandbox_flags;
