@@ -561,3 +561,112 @@ fn an_external_s3_server_s_webhook_events_invoke_the_function() {
         "a refused request queues nothing"
     );
 }
+
+#[test]
+fn code_and_layers_come_from_a_bucket_beyond_the_direct_upload_limit() {
+    let (d, url) = s3_daemon(&[]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A layer over the 50 MB of a direct upload: incompressible data, stored.
+    let layer_dir = tmp.path().join("layer");
+    std::fs::create_dir_all(layer_dir.join("python")).expect("mkdir");
+    std::fs::write(
+        layer_dir.join("python/weights.py"),
+        "SIZE = 52 * 1024 * 1024\n",
+    )
+    .expect("write");
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let blob: Vec<u8> = (0..52 * 1024 * 1024 / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    std::fs::write(layer_dir.join("python/weights.bin"), &blob).expect("write");
+    // Zipped as a user would (`lambdalet deploy` itself refuses zips over the upload limit).
+    let layer_zip = tmp.path().join("layer.zip");
+    let status = Command::new("python3")
+        .args(["-m", "zipfile", "-c"])
+        .arg(&layer_zip)
+        .arg("python")
+        .current_dir(&layer_dir)
+        .status()
+        .expect("python3 -m zipfile");
+    assert!(status.success());
+    let code_zip = crate::harness::zip_file(&fixture("py-basic"));
+    s3_ok(&url, &["s3", "mb", "s3://deploy"]);
+    s3_ok(
+        &url,
+        &[
+            "s3",
+            "cp",
+            "--quiet",
+            layer_zip.to_str().expect("utf-8"),
+            "s3://deploy/layer.zip",
+        ],
+    );
+    s3_ok(
+        &url,
+        &[
+            "s3",
+            "cp",
+            "--quiet",
+            code_zip.path().to_str().expect("utf-8"),
+            "s3://deploy/code.zip",
+        ],
+    );
+    let layer = d.aws_ok(&[
+        "lambda",
+        "publish-layer-version",
+        "--layer-name",
+        "weights",
+        "--content",
+        "S3Bucket=deploy,S3Key=layer.zip",
+    ]);
+    assert!(
+        layer["Content"]["CodeSize"].as_u64().expect("size") > 50 * 1024 * 1024,
+        "{layer}"
+    );
+    let arn = layer["LayerVersionArn"].as_str().expect("arn").to_owned();
+    let f = d.aws_ok(&[
+        "lambda",
+        "create-function",
+        "--function-name",
+        "from-bucket",
+        "--runtime",
+        "python3.11",
+        "--handler",
+        "app.handler",
+        "--role",
+        "arn:aws:iam::000000000000:role/x",
+        "--code",
+        "S3Bucket=deploy,S3Key=code.zip",
+        "--layers",
+        &arn,
+    ]);
+    assert_eq!(f["FunctionName"], "from-bucket");
+    let r = d.invoke("from-bucket", "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A missing object, and half a location.
+    let missing = d.aws(&[
+        "lambda",
+        "update-function-code",
+        "--function-name",
+        "from-bucket",
+        "--s3-bucket",
+        "deploy",
+        "--s3-key",
+        "nope.zip",
+    ]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("NoSuchKey"), "{err}");
+    let r = d.http(
+        "POST",
+        "/2018-10-31/layers/half/versions",
+        Some(br#"{"Content": {"S3Bucket": "deploy"}}"#),
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("go together"), "{}", r.text());
+}

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::own::code_location;
 use crate::shapes::{
     CreateFunctionRequest, PublishVersionRequest, UpdateCodeRequest, UpdateConfigurationRequest,
-    check_architectures, configuration, zip_bytes,
+    check_architectures, code_zip, configuration,
 };
 use crate::state::ApiState;
 
@@ -53,11 +53,12 @@ pub(crate) async fn create(State(s): State<ApiState>, body: Bytes) -> Result<Res
         )));
     }
     check_architectures(req.architectures.as_ref())?;
-    let zip = zip_bytes(req.code.unwrap_or_default())?;
+    let (zip, zip_from_bucket) = code_zip(req.code.unwrap_or_default(), &s.control).await?;
     let input = CreateFunctionInput {
         name,
         config: req.config.into_patch()?,
         zip,
+        zip_from_bucket,
         publish: req.publish.unwrap_or(false),
         tags: req.tags.unwrap_or_default(),
     };
@@ -156,8 +157,10 @@ pub(crate) async fn update_code(
     let name = unqualified(&name)?;
     let req: UpdateCodeRequest = parse_json(&body, "UpdateFunctionCode")?;
     check_architectures(req.architectures.as_ref())?;
+    let (zip, zip_from_bucket) = code_zip(req.code, &s.control).await?;
     let input = UpdateCodeInput {
-        zip: zip_bytes(req.code)?,
+        zip,
+        zip_from_bucket,
         publish: req.publish.unwrap_or(false),
         dry_run: req.dry_run.unwrap_or(false),
         revision_id: req.revision_id,

@@ -32,27 +32,34 @@ pub(crate) struct PublishLayerRequest {
     pub license_info: Option<String>,
 }
 
-/// Decodes `Content.ZipFile`; a layer from S3 waits for lambdalet's object store.
-pub(crate) fn layer_zip(content: Option<LayerContent>) -> Result<Vec<u8>, ApiError> {
+/// The layer's zip: `Content.ZipFile` decoded, or the object `Content.S3Bucket`/`S3Key` names
+/// in lambdalet's S3 endpoint (then `true`: the direct-upload limit does not apply).
+pub(crate) async fn layer_zip(
+    content: Option<LayerContent>,
+    control: &lambdalet_control::Control,
+) -> Result<(Vec<u8>, bool), ApiError> {
     let content = content.ok_or_else(|| {
         ApiError::invalid(
             "Content is required: upload the layer's zip as Content.ZipFile (aws lambda publish-layer-version --zip-file fileb://layer.zip)",
         )
     })?;
-    if content.s3_bucket.is_some()
-        || content.s3_key.is_some()
-        || content.s3_object_version.is_some()
+    if let Some(zip) = crate::shapes::bucket_zip(
+        "Content",
+        content.s3_bucket,
+        content.s3_key,
+        content.s3_object_version,
+        control,
+    )
+    .await?
     {
-        return Err(ApiError::invalid(
-            "Content.S3Bucket/S3Key: lambdalet has no object store to fetch a layer from yet; upload the zip itself as Content.ZipFile (aws lambda publish-layer-version --zip-file fileb://layer.zip)",
-        ));
+        return Ok((zip, true));
     }
     let b64 = content.zip_file.ok_or_else(|| {
         ApiError::invalid(
-            "Content.ZipFile is required: upload the layer's zip (aws lambda publish-layer-version --zip-file fileb://layer.zip)",
+            "Content.ZipFile is required: upload the layer's zip (aws lambda publish-layer-version --zip-file fileb://layer.zip), or name an object of lambdalet's S3 endpoint with Content.S3Bucket and Content.S3Key",
         )
     })?;
-    decode_zip(&b64, "Content.ZipFile")
+    Ok((decode_zip(&b64, "Content.ZipFile")?, false))
 }
 
 /// `MaxItems` of the layer listings: 1 to 50, 50 when absent.

@@ -36,10 +36,12 @@ pub(crate) async fn publish(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: PublishLayerRequest = parse_json(&body, "PublishLayerVersion")?;
+    let (zip, zip_from_bucket) = layer_zip(req.content, &s.control).await?;
     let input = PublishLayerInput {
         layer,
         description: req.description,
-        zip: layer_zip(req.content)?,
+        zip,
+        zip_from_bucket,
         compatible_runtimes: req.compatible_runtimes,
         compatible_architectures: req.compatible_architectures,
         license_info: req.license_info,

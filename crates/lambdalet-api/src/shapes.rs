@@ -90,6 +90,7 @@ pub(crate) struct CodeParam {
     pub zip_file: Option<String>,
     pub s3_bucket: Option<String>,
     pub s3_key: Option<String>,
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
 }
 
@@ -160,22 +161,57 @@ pub(crate) struct AliasRequest {
     pub revision_id: Option<String>,
 }
 
-/// Decodes `Code.ZipFile`, refusing the code sources lambdalet has no way to fetch.
-pub(crate) fn zip_bytes(code: CodeParam) -> Result<Vec<u8>, ApiError> {
+/// The zip of `Code`: `ZipFile` decoded, or the object `S3Bucket`/`S3Key` names in lambdalet's
+/// own S3 endpoint (then `true`: the direct-upload limit does not apply).
+pub(crate) async fn code_zip(
+    code: CodeParam,
+    control: &lambdalet_control::Control,
+) -> Result<(Vec<u8>, bool), ApiError> {
     if code.image_uri.is_some() {
         return Err(ApiError::invalid(
             "container images (ImageUri) are not supported: deploy the function as a zip with Code.ZipFile",
         ));
     }
-    if code.s3_bucket.is_some() || code.s3_key.is_some() {
-        return Err(ApiError::invalid(
-            "code from S3 (S3Bucket/S3Key) is not supported: upload the zip itself with Code.ZipFile (aws lambda ... --zip-file fileb://function.zip)",
-        ));
+    if let Some(zip) = bucket_zip(
+        "Code",
+        code.s3_bucket,
+        code.s3_key,
+        code.s3_object_version,
+        control,
+    )
+    .await?
+    {
+        return Ok((zip, true));
     }
     let b64 = code.zip_file.ok_or_else(|| {
-        ApiError::invalid("Code.ZipFile is required: upload the function zip (aws lambda ... --zip-file fileb://function.zip)")
+        ApiError::invalid("Code.ZipFile is required: upload the function zip (aws lambda ... --zip-file fileb://function.zip), or name an object of lambdalet's S3 endpoint with Code.S3Bucket and Code.S3Key")
     })?;
-    decode_zip(&b64, "Code.ZipFile")
+    Ok((decode_zip(&b64, "Code.ZipFile")?, false))
+}
+
+/// A zip named by `S3Bucket`/`S3Key` (in `field`), read from lambdalet's S3 endpoint; `None`
+/// when neither is given.
+pub(crate) async fn bucket_zip(
+    field: &str,
+    bucket: Option<String>,
+    key: Option<String>,
+    version: Option<String>,
+    control: &lambdalet_control::Control,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    match (bucket, key) {
+        (None, None) => Ok(None),
+        (Some(b), Some(k)) => {
+            if version.is_some() {
+                return Err(ApiError::invalid(format!(
+                    "{field}.S3ObjectVersion: lambdalet's S3 endpoint keeps no object versions; leave it out"
+                )));
+            }
+            Ok(Some(control.object_bytes(&b, &k).await?))
+        }
+        _ => Err(ApiError::invalid(format!(
+            "{field}.S3Bucket and {field}.S3Key go together: give both, or the zip itself as {field}.ZipFile"
+        ))),
+    }
 }
 
 /// Decodes a base64 zip (`field` names it in errors), refusing one over the upload limit before

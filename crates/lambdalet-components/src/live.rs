@@ -256,6 +256,8 @@ async fn start_lambda(
                     &spec.function,
                     UpdateCodeInput {
                         zip,
+                        // An artifact, not a direct upload: the 250 MB unzipped limit holds.
+                        zip_from_bucket: true,
                         ..Default::default()
                     },
                 )
@@ -277,6 +279,7 @@ async fn start_lambda(
                     name: spec.function.clone(),
                     config: patch,
                     zip,
+                    zip_from_bucket: true,
                     publish: false,
                     tags: tags.into_iter().collect(),
                 })

@@ -29,6 +29,8 @@ pub struct CreateFunctionInput {
     pub name: String,
     pub config: FunctionConfigPatch,
     pub zip: Vec<u8>,
+    /// The zip came from a bucket (`Code.S3Bucket`): the direct-upload limit does not apply.
+    pub zip_from_bucket: bool,
     pub publish: bool,
     pub tags: BTreeMap<String, String>,
 }
@@ -37,6 +39,8 @@ pub struct CreateFunctionInput {
 #[derive(Debug, Clone, Default)]
 pub struct UpdateCodeInput {
     pub zip: Vec<u8>,
+    /// The zip came from a bucket (`S3Bucket`): the direct-upload limit does not apply.
+    pub zip_from_bucket: bool,
     pub publish: bool,
     pub dry_run: bool,
     pub revision_id: Option<String>,
@@ -60,7 +64,7 @@ impl Control {
         // Before the upload is unpacked, and again under the lock.
         self.check_absent(&name)?;
         self.resolve_layers(&mut config, &[])?;
-        let stored = self.put_code(input.zip).await?;
+        let stored = self.put_code(input.zip, input.zip_from_bucket).await?;
         let w = self.writes.lock().await;
         let view = match self
             .insert_function(&name, config, input.tags, &stored)
@@ -176,7 +180,7 @@ impl Control {
             input.revision_id.as_deref(),
             &entry.latest.record.revision_id,
         )?;
-        let stored = self.put_code(input.zip).await?;
+        let stored = self.put_code(input.zip, input.zip_from_bucket).await?;
         let w = self.writes.lock().await;
         let mut record = match self.with_code(name, input.revision_id.as_deref(), &stored) {
             Ok(record) => record,
@@ -230,9 +234,61 @@ impl Control {
     }
 
     /// Validates, stores and unpacks a zip, off the async threads, without any lock.
-    pub(crate) async fn put_code(&self, zip: Vec<u8>) -> Result<StoredCode, ControlError> {
+    pub(crate) async fn put_code(
+        &self,
+        zip: Vec<u8>,
+        from_bucket: bool,
+    ) -> Result<StoredCode, ControlError> {
         let code = self.code.clone();
-        Ok(tokio::task::spawn_blocking(move || code.put_zip(&zip)).await??)
+        Ok(tokio::task::spawn_blocking(move || {
+            if from_bucket {
+                code.put_zip_from_bucket(&zip)
+            } else {
+                code.put_zip(&zip)
+            }
+        })
+        .await??)
+    }
+
+    /// Where lambdalet's S3 endpoint keeps its buckets, when it runs: `Code.S3Bucket` and
+    /// `Content.S3Bucket` read zips from there.
+    pub fn set_object_store(&self, dir: std::path::PathBuf) {
+        let _ = self.object_store.set(dir);
+    }
+
+    /// The bytes of object `bucket/key` of lambdalet's S3 endpoint (`Code.S3Bucket`/`S3Key`).
+    pub async fn object_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, ControlError> {
+        let Some(root) = self.object_store.get().cloned() else {
+            return Err(LambdaError::invalid(
+                "S3Bucket/S3Key name an object of lambdalet's S3 endpoint, which is off (--s3-listen off): upload the zip itself with ZipFile",
+            )
+            .into());
+        };
+        let bad = |p: &str| p.is_empty() || p == "." || p == ".." || p.contains('\0');
+        if bucket.contains('/') || bad(bucket) || key.split('/').any(bad) {
+            return Err(LambdaError::invalid(format!(
+                "S3Bucket {bucket:?} / S3Key {key:?} do not name an object"
+            ))
+            .into());
+        }
+        let path = root.join(bucket).join(key);
+        let limit = lambdalet_core::limits::MAX_UNZIPPED_BYTES;
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        tokio::task::spawn_blocking(move || match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.len() > limit => Err(LambdaError::invalid(format!(
+                "s3://{b}/{k} has {} bytes; a deployment package may be at most {limit} bytes",
+                m.len()
+            ))
+            .into()),
+            Ok(m) if m.is_file() => std::fs::read(&path).map_err(|e| {
+                LambdaError::invalid(format!("cannot read s3://{b}/{k}: {e}")).into()
+            }),
+            _ => Err(LambdaError::invalid(format!(
+                "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. (s3://{b}/{k} in lambdalet's S3 endpoint)"
+            ))
+            .into()),
+        })
+        .await?
     }
 
     /// Removes code an operation stored but will not use (refused after the upload, or a dry

@@ -36,6 +36,8 @@ pub struct Control {
     pub(crate) code_url_secret: String,
     /// Code changes of one function in arrival order (taken before `writes`).
     pub(crate) order: crate::order::Order,
+    /// The S3 endpoint's buckets, when it runs (see `Control::object_bytes`).
+    pub(crate) object_store: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl Control {
@@ -112,6 +114,7 @@ impl Control {
             keys: RwLock::new(keys),
             code_url_secret: lambdalet_auth::new_access_key().1,
             order: crate::order::Order::default(),
+            object_store: std::sync::OnceLock::new(),
         }))
     }
 

@@ -23,6 +23,8 @@ pub struct PublishLayerInput {
     pub layer: String,
     pub description: Option<String>,
     pub zip: Vec<u8>,
+    /// The zip came from a bucket (`Content.S3Bucket`): the direct-upload limit does not apply.
+    pub zip_from_bucket: bool,
     pub compatible_runtimes: Option<Vec<String>>,
     pub compatible_architectures: Option<Vec<String>>,
     pub license_info: Option<String>,
@@ -72,7 +74,7 @@ impl Control {
             &architectures,
             input.license_info.as_deref(),
         )?;
-        let stored = self.put_code(input.zip).await?;
+        let stored = self.put_code(input.zip, input.zip_from_bucket).await?;
         let record = LayerVersionRecord {
             name,
             version: 0,

@@ -98,8 +98,22 @@ impl CodeStore {
     /// use (or [`Self::discard`]s it).
     #[tracing::instrument(name = "package.put_zip", skip_all, fields(size = bytes.len()))]
     pub fn put_zip(&self, bytes: &[u8]) -> Result<StoredCode, PackageError> {
-        let mut archive = plan::open(bytes, &self.limits)?;
-        let plan = Plan::read(&mut archive, &self.limits)?;
+        self.put_zip_within(bytes, self.limits)
+    }
+
+    /// As [`Self::put_zip`], for a zip that came from an S3 bucket: AWS takes those up to the
+    /// unzipped limit (250 MB), not the 50 MB of a direct upload.
+    pub fn put_zip_from_bucket(&self, bytes: &[u8]) -> Result<StoredCode, PackageError> {
+        let limits = Limits {
+            zip_bytes: self.limits.unzipped_bytes.max(self.limits.zip_bytes),
+            ..self.limits
+        };
+        self.put_zip_within(bytes, limits)
+    }
+
+    fn put_zip_within(&self, bytes: &[u8], limits: Limits) -> Result<StoredCode, PackageError> {
+        let mut archive = plan::open(bytes, &limits)?;
+        let plan = Plan::read(&mut archive, &limits)?;
         let (sha256_hex, sha256_base64) = sha256(bytes);
         // Before looking at what exists: a removal now either happened already or skips it.
         let pin = self.pins.pin(&sha256_hex);

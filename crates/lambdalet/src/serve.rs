@@ -96,6 +96,9 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         .await
         .context("cannot load functions from the state database")?;
     let auth = auth_mode(&args, &control, &data_dir)?;
+    if s3_addr.is_some() {
+        control.set_object_store(data_dir.join("s3"));
+    }
     let queue_store =
         AsyncQueueStore::start(&store).context("cannot open the async event queue")?;
     let settings = AsyncSettings {
