@@ -4,6 +4,7 @@
 
 ## Run lambdalet with the example functions deployed (release build).
 up:
+	[ -f examples/remove-background/build/layer.zip ] || examples/remove-background/build-layer.sh || echo "the background-removal example's layer could not be built (it needs PyPI once); up runs without that example"
 	cargo run --release -p lambdalet -- up
 
 ## Install what the tests need if missing, then run formatting, lints and every test.

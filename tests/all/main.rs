@@ -26,5 +26,6 @@ mod mqtt_auth;
 mod official_clients;
 mod persistence;
 mod pinned;
+mod remove_background;
 mod runtime_api;
 mod s3;

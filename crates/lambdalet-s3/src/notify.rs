@@ -47,7 +47,8 @@ pub struct Notifier {
     sequence: AtomicU64,
 }
 
-const SETTING: &str = "s3.notifications.";
+/// The settings key prefix a bucket's rules are stored under (`s3.notifications.BUCKET`).
+pub const SETTING: &str = "s3.notifications.";
 
 impl Notifier {
     pub fn new(store: Store, queue: Arc<AsyncQueue>, control: Arc<Control>, root: PathBuf) -> Self {

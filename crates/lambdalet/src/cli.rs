@@ -219,6 +219,12 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_S3_DOMAIN")]
     pub s3_domain: Option<String>,
 
+    /// `up` only: the OpenCV layer of the background-removal example (built by
+    /// examples/remove-background/build-layer.sh) [default:
+    /// examples/remove-background/build/layer.zip if it exists].
+    #[arg(long, env = "LAMBDALET_EXAMPLE_LAYER")]
+    pub example_layer: Option<PathBuf>,
+
     /// Path of the Greengrass IPC socket [default: DATA_DIR/ipc.socket].
     #[arg(long, env = "LAMBDALET_IPC_SOCKET")]
     pub ipc_socket: Option<PathBuf>,

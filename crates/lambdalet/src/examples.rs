@@ -159,6 +159,12 @@ pub fn banner(
     } else {
         String::new()
     };
+    let background = match s3.filter(|_| names.iter().any(|n| n == "remove-background")) {
+        Some(a) => format!(
+            "\n  Remove a photo's background (the seed's service):\n    aws --endpoint-url http://{a} s3 cp photo.jpg s3://images/uploads/photo.jpg\n    sleep 2\n    aws --endpoint-url http://{a} s3 cp s3://images/processed/photo.png .\n"
+        ),
+        None => String::new(),
+    };
     let sandboxes = match (control.default_sandbox(), control.container_unavailable()) {
         (lambdalet_core::ContainerMode::NoContainer, _) => {
             "processes (--sandbox process)".to_owned()
@@ -167,7 +173,7 @@ pub fn banner(
         (_, Some(why)) => format!("processes: containers are unavailable here ({why})"),
     };
     eprintln!(
-        "\n  lambdalet is up\n\n    Lambda API   {url}\n    S3           {}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}\n  Ctrl-C stops it.\n",
+        "\n  lambdalet is up\n\n    Lambda API   {url}\n    S3           {}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}{background}\n  Ctrl-C stops it.\n",
         s3.map_or_else(|| "off".to_owned(), |a| format!("http://{a}")),
         mqtt.unwrap_or("off"),
         data_dir.display(),

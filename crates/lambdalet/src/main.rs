@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod components;
+mod example_background;
 mod examples;
 mod keyfile;
 mod open_files;

@@ -206,6 +206,26 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
 
     if with_examples {
         examples::deploy_all(&control, &data_dir).await;
+        let layer = crate::example_background::layer_path(args.example_layer.clone());
+        let s3_root = s3_addr.map(|_| data_dir.join("s3"));
+        match crate::example_background::deploy(
+            &control,
+            &store,
+            &data_dir,
+            s3_root.as_deref(),
+            layer.as_deref(),
+        )
+        .await
+        {
+            Ok(()) => tracing::info!(
+                function = crate::example_background::FUNCTION,
+                "example deployed"
+            ),
+            Err(e) => tracing::warn!(
+                function = crate::example_background::FUNCTION,
+                "example not deployed: {e:#}"
+            ),
+        }
         examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref(), s3_addr);
     }
 

@@ -1,0 +1,121 @@
+//! `lambdalet up`'s background-removal service (the seed's): the function from
+//! `examples/remove-background`, its OpenCV layer, the bucket `images` and a notification on
+//! `uploads/` that invokes it. The layer is big (OpenCV, NumPy) and comes from PyPI, so it is
+//! not in the binary: `make up` builds it once (`examples/remove-background/build-layer.sh`) and
+//! `up` takes it from `--example-layer` or `LAMBDALET_EXAMPLE_LAYER`; without it the example
+//! is skipped with a message saying how to get it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use lambdalet_control::{Control, CreateFunctionInput, PublishLayerInput, UpdateCodeInput};
+use lambdalet_core::{FunctionConfigPatch, HasErrorCode};
+use lambdalet_store::Store;
+
+pub const FUNCTION: &str = "remove-background";
+pub const BUCKET: &str = "images";
+const LAYER: &str = "opencv-python";
+const SOURCE: &str = include_str!("../../../examples/remove-background/app.py");
+
+/// Deploys the service; `s3_root` is the S3 endpoint's bucket directory (`None`: S3 is off).
+pub async fn deploy(
+    control: &Control,
+    store: &Store,
+    data_dir: &Path,
+    s3_root: Option<&Path>,
+    layer_zip: Option<&Path>,
+) -> anyhow::Result<()> {
+    let Some(s3_root) = s3_root else {
+        anyhow::bail!("it needs the S3 endpoint (--s3-listen is off)");
+    };
+    let Some(layer_zip) = layer_zip.filter(|p| p.is_file()) else {
+        anyhow::bail!(
+            "its OpenCV layer is missing: run examples/remove-background/build-layer.sh once (it needs PyPI), then start `lambdalet up --example-layer examples/remove-background/build/layer.zip` (make up does both)"
+        );
+    };
+    let layer_arn = publish_layer(control, layer_zip).await?;
+    let dir = data_dir.join("examples").join(FUNCTION);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("app.py"), SOURCE)?;
+    let zip = lambdalet_package::zip_directory(&dir, &mut |_, _| {})?;
+    let config = FunctionConfigPatch {
+        runtime: Some("python3.11".to_owned()),
+        handler: Some("app.lambda_handler".to_owned()),
+        description: Some("lambdalet example (lambdalet up): removes the background of images uploaded to s3://images/uploads/".to_owned()),
+        timeout_secs: Some(60),
+        memory_mb: Some(1024),
+        layers: Some(vec![layer_arn]),
+        ..Default::default()
+    };
+    let create = CreateFunctionInput {
+        name: FUNCTION.to_owned(),
+        config: config.clone(),
+        zip: zip.clone(),
+        ..Default::default()
+    };
+    match control.create_function(create).await {
+        Ok(_) => {}
+        Err(e) if e.error_code() == lambdalet_core::ErrorCode::ResourceConflict => {
+            let update = UpdateCodeInput {
+                zip,
+                ..Default::default()
+            };
+            control.update_code(FUNCTION, update).await?;
+            control.update_configuration(FUNCTION, config, None).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // The bucket (a directory of the S3 endpoint's storage) and its notification, as
+    // `aws s3 mb` and `put-bucket-notification-configuration` would make them.
+    std::fs::create_dir_all(s3_root.join(BUCKET))?;
+    let rule = lambdalet_s3::rules::Rule {
+        id: "remove-background".to_owned(),
+        function_arn: control.account().function_arn(FUNCTION),
+        function: FUNCTION.to_owned(),
+        qualifier: None,
+        events: vec!["s3:ObjectCreated:*".to_owned()],
+        prefix: Some("uploads/".to_owned()),
+        suffix: None,
+    };
+    store.put_setting(
+        &format!("{}{BUCKET}", lambdalet_s3::notify::SETTING),
+        &serde_json::to_string(&[rule])?,
+    )?;
+    Ok(())
+}
+
+/// Publishes the layer unless its newest version has the same zip; returns the version's ARN.
+async fn publish_layer(control: &Control, zip: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(zip).with_context(|| format!("cannot read {}", zip.display()))?;
+    let (sha, _) = lambdalet_package::sha256(&bytes);
+    let newest = control
+        .list_layer_versions(LAYER, Default::default(), None, 1)
+        .ok()
+        .and_then(|p| p.items.into_iter().next());
+    if let Some(v) = newest.filter(|v| v.code_sha256 == sha) {
+        return Ok(control.account().layer_version_arn(LAYER, v.version));
+    }
+    let r = control
+        .publish_layer_version(PublishLayerInput {
+            layer: LAYER.to_owned(),
+            description: Some(
+                "OpenCV (headless) and NumPy, for the remove-background example".to_owned(),
+            ),
+            zip: bytes,
+            zip_from_bucket: true,
+            compatible_runtimes: Some(vec!["python3.11".to_owned()]),
+            compatible_architectures: None,
+            license_info: Some("Apache-2.0 (OpenCV), BSD-3-Clause (NumPy)".to_owned()),
+        })
+        .await?;
+    Ok(control.account().layer_version_arn(LAYER, r.version))
+}
+
+/// `--example-layer`, `LAMBDALET_EXAMPLE_LAYER`, or the build script's output under the
+/// current directory.
+pub fn layer_path(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        let p = PathBuf::from("examples/remove-background/build/layer.zip");
+        p.is_file().then_some(p)
+    })
+}
