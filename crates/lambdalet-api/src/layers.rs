@@ -93,16 +93,12 @@ pub(crate) async fn list_versions(
         params.get("Marker").map(String::as_str),
         max,
     )?;
-    let items: Vec<_> = page
+    let items = page
         .items
         .iter()
         .map(|r| list_item(&s.control, r))
         .collect();
-    let mut body = json!({ "LayerVersions": items });
-    if let Some(m) = page.next_marker {
-        body["NextMarker"] = json!(m);
-    }
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(page_response("LayerVersions", items, page.next_marker))
 }
 
 /// `GET /2018-10-31/layers`: ListLayers, or GetLayerVersionByArn with `?find=LayerVersion`.
@@ -135,14 +131,19 @@ pub(crate) async fn root(
         params.get("Marker").map(String::as_str),
         max,
     )?;
-    let items: Vec<_> = page
+    let items = page
         .items
         .iter()
         .map(|r| layers_list_item(&s.control, r))
         .collect();
-    let mut body = json!({ "Layers": items });
-    if let Some(m) = page.next_marker {
+    Ok(page_response("Layers", items, page.next_marker))
+}
+
+/// A listing's answer: `{KEY: [...], "NextMarker": ...}` (the marker only when there is more).
+fn page_response(key: &str, items: Vec<serde_json::Value>, next: Option<String>) -> Response {
+    let mut body = json!({ key: items });
+    if let Some(m) = next {
         body["NextMarker"] = json!(m);
     }
-    Ok(json_response(StatusCode::OK, &body))
+    json_response(StatusCode::OK, &body)
 }
