@@ -60,6 +60,11 @@ impl ImageStore {
     }
 
     /// Loads the one image in `archive` (see [`Self::load_named`] for archives with several).
+    ///
+    /// An image already stored is not unpacked again, only given the archive's names: its id
+    /// is its config's hash, and the stored tree was checked against that config's diff ids
+    /// when it was first loaded. On error nothing new is left behind. Blocking and long (it
+    /// reads and writes the whole image): call it from a blocking thread.
     pub fn load(
         &self,
         archive: &Path,

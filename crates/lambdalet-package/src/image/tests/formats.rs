@@ -224,3 +224,59 @@ fn giant_tar_headers_are_refused_before_they_are_buffered() {
     );
     fx.assert_contained();
 }
+
+#[test]
+fn a_multi_platform_index_yields_this_machines_image() {
+    use crate::image::digest::sha256_hex;
+    use serde_json::json;
+    let native = Image::gzipped(two_layers());
+    let mut archive = oci_layout(&[(&native, &[])]);
+    let manifest = native.manifest();
+    let descriptor = |blob: &[u8], platform: serde_json::Value| {
+        json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", sha256_hex(blob)),
+            "size": blob.len(),
+            "platform": platform,
+        })
+    };
+    let arch = crate::image::oci::host_architecture();
+    let foreign = if arch == "s390x" { "riscv64" } else { "s390x" };
+    let mut attestation = descriptor(b"{}", json!({ "os": "unknown", "architecture": "unknown" }));
+    attestation["annotations"] = json!({ "vnd.docker.reference.type": "attestation-manifest" });
+    let nested = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            // Listed first, and its blob is not in the archive: skipped.
+            descriptor(b"not saved", json!({ "os": "linux", "architecture": foreign })),
+            descriptor(&manifest, json!({ "os": "linux", "architecture": arch })),
+            attestation,
+        ],
+    }))
+    .unwrap();
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{}", sha256_hex(&nested)),
+            "size": nested.len(),
+            "annotations": { "io.containerd.image.name": "docker.io/library/multi:1" },
+        }],
+    });
+    archive.blob(nested);
+    let mut replaced = Archive::new();
+    for (name, bytes) in archive.members() {
+        let bytes = if name == "index.json" {
+            serde_json::to_vec(&index).unwrap()
+        } else {
+            bytes.clone()
+        };
+        replaced.add(name, bytes);
+    }
+    let fx = Fixture::new();
+    let loaded = fx.load(&replaced).unwrap();
+    assert_eq!(loaded.id, native.id());
+    assert_eq!(loaded.names, ["docker.io/library/multi:1"]);
+    assert_eq!(fx.store.get("multi:1").unwrap().unwrap().id, native.id());
+}
