@@ -236,7 +236,6 @@ impl HasErrorCode for ImageError {
     fn error_code(&self) -> ErrorCode {
         match self {
             Self::Io { .. } | Self::BadRecord { .. } => ErrorCode::Service,
-            Self::TooLarge { .. } | Self::TooManyEntries { .. } => ErrorCode::CodeStorageExceeded,
             _ => ErrorCode::InvalidParameterValue,
         }
     }
@@ -252,7 +251,8 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("10737418240 bytes (10.0 GiB)"), "{text}");
         assert!(text.contains("raise max_unpacked_bytes"), "{text}");
-        assert_eq!(e.error_code(), ErrorCode::CodeStorageExceeded);
+        // Too big for Lambda is a bad parameter; CodeStorageExceeded is the account's total.
+        assert_eq!(e.error_code(), ErrorCode::InvalidParameterValue);
     }
 
     #[test]
