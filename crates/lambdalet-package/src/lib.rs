@@ -23,6 +23,7 @@
 mod atomic;
 mod entry;
 mod error;
+pub mod image;
 mod pack;
 mod plan;
 pub mod recipe;
