@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: the Lambda APIs on --listen, state in --data-dir.
+    /// Run the daemon: the Lambda APIs on --listen, S3 on --s3-listen, state in --data-dir.
     Serve(ServeArgs),
     /// Run the daemon with the example functions deployed: the first command to try.
     Up(ServeArgs),
