@@ -59,13 +59,6 @@ impl S3 for Objects {
         self.fs.get_bucket_location(req).await
     }
 
-    async fn get_object(
-        &self,
-        req: S3Request<GetObjectInput>,
-    ) -> S3Result<S3Response<GetObjectOutput>> {
-        self.fs.get_object(req).await
-    }
-
     async fn head_bucket(
         &self,
         req: S3Request<HeadBucketInput>,
@@ -236,6 +229,42 @@ impl S3 for Objects {
         self.notifier
             .changed(change, None, &ext, creds.as_ref())
             .await?;
+        Ok(resp)
+    }
+
+    /// s3s-fs's, with a faster body for a whole object: it streams the file in 4 KB reads (each
+    /// a hop to tokio's blocking pool); this reads it in 256 KB ones. The metadata, ranges and
+    /// errors stay s3s-fs's.
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let i = &req.input;
+        let plain_key = !i.key.starts_with('/')
+            && !i
+                .key
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..");
+        let path = self.root.join(&i.bucket).join(&i.key);
+        let mine = if i.range.is_none() && i.part_number.is_none() && plain_key {
+            tokio::fs::File::open(&path).await.ok()
+        } else {
+            None
+        };
+        let mut resp = self.fs.get_object(req).await?;
+        if let Some(file) = mine
+            && let (Ok(a), Ok(b)) = (file.metadata().await, tokio::fs::metadata(&path).await)
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            // The same file s3s-fs described (no PUT replaced it in between).
+            let same = a.dev() == b.dev()
+                && a.ino() == b.ino()
+                && resp.output.content_length == i64::try_from(a.len()).ok();
+            if same {
+                let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+                resp.output.body = Some(StreamingBlob::wrap(stream));
+            }
+        }
         Ok(resp)
     }
 
