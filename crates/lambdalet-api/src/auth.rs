@@ -142,7 +142,23 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
             .query()
             .is_some_and(|q| q.contains("X-Amz-Algorithm="));
     let mut key_principal = None;
-    let body = if signed {
+    // A body the signature does not cover (`UNSIGNED-PAYLOAD`, for uploads streamed from a
+    // file) is not read here: it goes to the handler as it comes.
+    let unsigned_payload = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes() == lambdalet_auth::UNSIGNED_PAYLOAD.as_bytes());
+    let body = if signed && unsigned_payload {
+        match verify(&s, &parts, &[]) {
+            Ok(p) => key_principal = Some(p),
+            Err(Refused::Unknown(_)) if s.auth == AuthMode::None => {}
+            Err(Refused::Unknown(e) | Refused::Bad(e)) => {
+                tracing::info!(peer = %conn.peer, path = %parts.uri.path(), error_type = e.error_type(), "api.unauthenticated");
+                return auth_error(&e);
+            }
+        }
+        body
+    } else if signed {
         let bytes = match axum::body::to_bytes(body, MAX_SIGNED_BODY).await {
             Ok(b) => b,
             Err(e) => {

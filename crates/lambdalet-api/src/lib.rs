@@ -15,6 +15,7 @@ mod error;
 mod event_config;
 mod events;
 mod functions;
+mod images;
 mod invoke;
 mod keys;
 mod layer_shapes;
@@ -153,6 +154,11 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/lambdalet/v1/components/{name}",
             get(components::get_component),
+        )
+        .route(images::UPLOAD_PATH, get(images::list).put(images::upload))
+        .route(
+            "/lambdalet/v1/images/{id}",
+            axum::routing::delete(images::remove),
         )
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))

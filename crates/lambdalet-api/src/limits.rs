@@ -66,8 +66,13 @@ fn check_head(req: &Request) -> Option<ApiError> {
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // An image upload streams to a file; its handler enforces its own limit.
+    let image_upload =
+        req.method() == http::Method::PUT && req.uri().path() == crate::images::UPLOAD_PATH;
     match declared {
-        Some(len) if len > MAX_BODY_BYTES as u64 => Some(body_too_large(Some(len))),
+        Some(len) if len > MAX_BODY_BYTES as u64 && !image_upload => {
+            Some(body_too_large(Some(len)))
+        }
         _ => None,
     }
 }

@@ -33,7 +33,7 @@ pub use credential::Credential;
 pub use error::AuthError;
 pub use keys::{ACCESS_KEY_PREFIX, MasterKey, new_access_key, session_token, webhook_token};
 pub use presign::presign;
-pub use sign::{Outgoing, sign};
+pub use sign::{Outgoing, sign, sign_unsigned_payload};
 pub use sigv4::{
     Request, Service, UNSIGNED_PAYLOAD, Verified, canonical_request, credential, string_to_sign,
     verify,

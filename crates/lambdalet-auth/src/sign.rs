@@ -33,9 +33,39 @@ pub fn sign(
     service: &str,
     now: OffsetDateTime,
 ) -> [(&'static str, String); 3] {
+    let payload = hex::encode(Sha256::digest(req.body));
+    sign_payload(req, payload, access_key_id, secret, region, service, now)
+}
+
+/// As [`sign`], with `x-amz-content-sha256: UNSIGNED-PAYLOAD`: for a body streamed from a
+/// file, which the signature then does not cover (`req.body` is ignored).
+pub fn sign_unsigned_payload(
+    req: &Outgoing,
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now: OffsetDateTime,
+) -> [(&'static str, String); 3] {
+    let payload = crate::sigv4::UNSIGNED_PAYLOAD.to_owned();
+    sign_payload(req, payload, access_key_id, secret, region, service, now)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "sign's arguments and the payload line"
+)]
+fn sign_payload(
+    req: &Outgoing,
+    payload: String,
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now: OffsetDateTime,
+) -> [(&'static str, String); 3] {
     let amz_date = timestamp::format(now);
     let scope_date = amz_date.get(..8).unwrap_or_default().to_owned();
-    let payload = hex::encode(Sha256::digest(req.body));
     let signed_headers = vec![
         "host".to_owned(),
         "x-amz-content-sha256".to_owned(),
@@ -155,5 +185,40 @@ mod tests {
         };
         let cred = crate::credential(&req).expect("credential");
         assert!(crate::verify(&req, &cred, "secret", Service::Lambda, now).is_err());
+    }
+
+    #[test]
+    fn an_unsigned_payload_signs_the_head_only() {
+        let now = time::macros::datetime!(2026-12-04 12:00:00 UTC);
+        let out = Outgoing {
+            method: "PUT",
+            host: "127.0.0.1:9001",
+            path: "/lambdalet/v1/images",
+            query: "name=x",
+            body: b"ignored",
+        };
+        let signed = sign_unsigned_payload(&out, "LKIATEST", "secret", "us-east-1", "lambda", now);
+        assert_eq!(
+            signed[1],
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD".to_owned())
+        );
+        let mut headers: Vec<(&str, &str)> = vec![("Host", "127.0.0.1:9001")];
+        headers.extend(signed.iter().map(|(k, v)| (*k, v.as_str())));
+        let req = Request {
+            method: "PUT",
+            path: "/lambdalet/v1/images",
+            query: "name=x",
+            headers: &headers,
+            body_sha256: "",
+        };
+        let cred = crate::credential(&req).unwrap();
+        let v = crate::verify(&req, &cred, "secret", Service::Lambda, now).unwrap();
+        assert!(!v.payload_signed);
+        // The head is still covered: another query fails.
+        let tampered = Request {
+            query: "name=y",
+            ..req
+        };
+        assert!(crate::verify(&tampered, &cred, "secret", Service::Lambda, now).is_err());
     }
 }

@@ -38,6 +38,8 @@ pub struct Control {
     pub(crate) order: crate::order::Order,
     /// The S3 endpoint's buckets, when it runs (see `Control::object_bytes`).
     pub(crate) object_store: std::sync::OnceLock<std::path::PathBuf>,
+    /// Loaded container images (see `images.rs`).
+    pub(crate) images: std::sync::OnceLock<Arc<lambdalet_package::image::ImageStore>>,
 }
 
 impl Control {
@@ -115,6 +117,7 @@ impl Control {
             code_url_secret: lambdalet_auth::new_access_key().1,
             order: crate::order::Order::default(),
             object_store: std::sync::OnceLock::new(),
+            images: std::sync::OnceLock::new(),
         }))
     }
 

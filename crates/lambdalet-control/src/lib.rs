@@ -15,6 +15,7 @@ mod error;
 mod event_config;
 mod events;
 mod functions;
+mod images;
 mod keys;
 mod layer_table;
 mod layer_uses;

@@ -60,6 +60,8 @@ pub enum Command {
     Deployment(crate::client::deployment::DeploymentArgs),
     /// List, inspect, restart or stop deployed Greengrass components.
     Component(crate::client::component::ComponentArgs),
+    /// Load, list or remove container images (docker save or OCI layout tarballs).
+    Image(crate::client::image::ImageArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
             Command::Layers(args) => client::layers::run(&cli.endpoint, args).await,
             Command::Deployment(args) => client::deployment::run(&cli.endpoint, args).await,
             Command::Component(args) => client::component::run(&cli.endpoint, args).await,
+            Command::Image(args) => client::image::run(&cli.endpoint, args).await,
             Command::Subscriptions(args) => {
                 client::events::subscriptions(&cli.endpoint, args).await
             }

@@ -99,6 +99,10 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     if s3_addr.is_some() {
         control.set_object_store(data_dir.join("s3"));
     }
+    control.set_image_store(
+        lambdalet_package::image::ImageStore::open(&data_dir.join("images"))
+            .context("cannot open the image store")?,
+    );
     let queue_store =
         AsyncQueueStore::start(&store).context("cannot open the async event queue")?;
     let settings = AsyncSettings {

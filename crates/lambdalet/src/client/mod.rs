@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod deployment;
 pub mod events;
 pub mod functions;
+pub mod image;
 pub mod invoke;
 pub mod keys;
 pub mod layers;
@@ -61,6 +62,43 @@ impl Client {
                 anyhow!("request to {} failed: {e}", self.endpoint)
             }
         })
+    }
+
+    /// Sends a request whose body is a stream (an upload from a file): signed, when there is
+    /// a key, with `UNSIGNED-PAYLOAD`.
+    pub async fn send_streamed(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Response> {
+        let mut req = req.build().context("cannot build the request")?;
+        if let Some(key) = &self.key {
+            let url = req.url().clone();
+            let mut host = url.host_str().unwrap_or_default().to_owned();
+            if let Some(port) = url.port() {
+                host = format!("{host}:{port}");
+            }
+            let out = lambdalet_auth::Outgoing {
+                method: req.method().as_str(),
+                host: &host,
+                path: url.path(),
+                query: url.query().unwrap_or(""),
+                body: &[],
+            };
+            let headers = lambdalet_auth::sign_unsigned_payload(
+                &out,
+                &key.id,
+                &key.secret,
+                "us-east-1",
+                "lambda",
+                time::OffsetDateTime::now_utc(),
+            );
+            let h = req.headers_mut();
+            h.insert(reqwest::header::HOST, host.parse()?);
+            for (name, value) in headers {
+                h.insert(name, value.parse()?);
+            }
+        }
+        self.http
+            .execute(req)
+            .await
+            .map_err(|e| anyhow!("request to {} failed: {e}", self.endpoint))
     }
 
     /// Sends a request and returns its JSON body, turning an API error into its message.

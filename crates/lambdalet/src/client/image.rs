@@ -1,0 +1,143 @@
+//! `lambdalet image load|list|rm`: container images for image functions. `load` streams a
+//! `docker save` or OCI layout tarball to the daemon (with progress), which checks and unpacks
+//! it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+use serde_json::Value;
+
+use super::{Client, segment};
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Load an image from a `docker save` tarball or an OCI image layout tarball (not
+    /// compressed: `gunzip` it first). Prints its id.
+    Load {
+        /// The archive.
+        file: PathBuf,
+        /// Which image, when the archive holds several (a name it records), and a name it
+        /// will be known by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The loaded images: id, names, unpacked size, layers.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a loaded image (by id, id prefix or name).
+    Rm { image: String },
+}
+
+pub async fn run(endpoint: &str, args: ImageArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(endpoint)?;
+    match args.command {
+        ImageCommand::Load { file, name } => {
+            let f = tokio::fs::File::open(&file)
+                .await
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let size = f.metadata().await?.len();
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("uploading {}", file.display()));
+            let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024);
+            let b2 = bar.clone();
+            let counted = tokio_stream::StreamExt::map(stream, move |chunk| {
+                if let Ok(c) = &chunk {
+                    b2.inc(c.len() as u64);
+                }
+                chunk
+            });
+            let mut path = "/lambdalet/v1/images".to_owned();
+            if let Some(n) = &name {
+                path = format!("{path}?name={}", segment(n));
+            }
+            let req = client
+                .request(Method::PUT, &path)
+                .header(reqwest::header::CONTENT_LENGTH, size)
+                .body(reqwest::Body::wrap_stream(counted));
+            let resp = client.send_streamed(req).await?;
+            bar.finish_and_clear();
+            let status = resp.status();
+            let body = resp.bytes().await?;
+            if !status.is_success() {
+                return Err(super::api_error(status, &body));
+            }
+            let v: Value = serde_json::from_slice(&body).context("the daemon's answer")?;
+            eprintln!(
+                "loaded {} ({} layers, {} bytes unpacked{})",
+                v["Names"]
+                    .as_array()
+                    .and_then(|n| n.first())
+                    .and_then(Value::as_str)
+                    .unwrap_or("unnamed"),
+                v["Layers"],
+                v["SizeBytes"],
+                match v["SkippedSpecialFiles"].as_u64() {
+                    Some(n) if n > 0 => format!(", {n} device nodes or FIFOs skipped"),
+                    _ => String::new(),
+                }
+            );
+            println!("{}", v["ImageId"].as_str().unwrap_or("?"));
+        }
+        ImageCommand::List { json } => {
+            let v = client
+                .json(client.request(Method::GET, "/lambdalet/v1/images"))
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v["Images"])?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for i in v["Images"].as_array().into_iter().flatten() {
+                let id = i["ImageId"].as_str().unwrap_or("?");
+                let names: Vec<&str> = i["Names"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!(
+                    "{}  {:<40} {:>12} bytes  {} layers",
+                    id.get(..19).unwrap_or(id),
+                    if names.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        names.join(",")
+                    },
+                    i["SizeBytes"],
+                    i["Layers"]
+                );
+            }
+        }
+        ImageCommand::Rm { image } => {
+            let path = format!("/lambdalet/v1/images/{}", segment(&image));
+            let resp = client.send(client.request(Method::DELETE, &path)).await?;
+            let status = resp.status();
+            if !status.is_success() {
+                let body = resp.bytes().await?;
+                return Err(super::api_error(status, &body));
+            }
+            if status.as_u16() != 204 {
+                bail!("unexpected answer {status}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
