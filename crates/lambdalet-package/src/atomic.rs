@@ -23,11 +23,21 @@ pub(crate) fn temp_name(label: &str) -> String {
 pub(crate) struct TempPath {
     path: PathBuf,
     armed: bool,
+    remove: fn(&Path) -> io::Result<()>,
 }
 
 impl TempPath {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, armed: true }
+        Self::removed_by(path, remove_any)
+    }
+
+    /// A temporary path that `remove` deletes (an image's tree needs more than `remove_any`).
+    pub(crate) fn removed_by(path: PathBuf, remove: fn(&Path) -> io::Result<()>) -> Self {
+        Self {
+            path,
+            armed: true,
+            remove,
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -43,7 +53,7 @@ impl TempPath {
 impl Drop for TempPath {
     fn drop(&mut self) {
         if self.armed
-            && let Err(error) = remove_any(&self.path)
+            && let Err(error) = (self.remove)(&self.path)
         {
             tracing::warn!(path = %self.path.display(), %error, "could not remove a temporary path");
         }

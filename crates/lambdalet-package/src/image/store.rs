@@ -121,7 +121,7 @@ impl ImageStore {
             members.push(member);
         }
         let total: u64 = members.iter().map(|m| m.size).sum();
-        let tree = TempTree::new(self.tmp().join(temp_name(&id)));
+        let tree = super::tree::temp_tree(self.tmp().join(temp_name(&id)));
         fs::create_dir(tree.path()).map_err(ImageError::io("create directory", tree.path()))?;
         let as_root = nix::unistd::geteuid().is_root();
         let mut extractor = Extractor::new(tree.path(), limits, as_root);
@@ -242,7 +242,7 @@ impl ImageStore {
         let Some(image) = self.get(id)? else {
             return Ok(false);
         };
-        let doomed = TempTree::new(self.tmp().join(temp_name(&image.id)));
+        let doomed = super::tree::temp_tree(self.tmp().join(temp_name(&image.id)));
         {
             let _records = self
                 .records

@@ -8,36 +8,12 @@ use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as
 use std::path::{Path, PathBuf};
 
 /// A path in the store's `tmp/` that is removed (file or whole tree) when dropped, unless
-/// [`TempTree::keep`] ran: a load that fails leaves nothing behind.
-#[derive(Debug)]
-pub(crate) struct TempTree {
-    path: PathBuf,
-    armed: bool,
-}
+/// `keep` ran: a load that fails leaves nothing behind.
+pub(crate) type TempTree = crate::atomic::TempPath;
 
-impl TempTree {
-    pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, armed: true }
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The path was renamed away: nothing to remove.
-    pub(crate) fn keep(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        if self.armed
-            && let Err(error) = remove_tree(&self.path)
-        {
-            tracing::warn!(path = %self.path.display(), %error, "could not remove a temporary tree");
-        }
-    }
+/// A [`TempTree`] at `path`, removed with [`remove_tree`] (read-only directories included).
+pub(crate) fn temp_tree(path: PathBuf) -> TempTree {
+    crate::atomic::TempPath::removed_by(path, remove_tree)
 }
 
 /// Removes a file, symlink or directory tree; a path that is already gone is fine.

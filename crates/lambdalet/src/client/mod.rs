@@ -69,31 +69,7 @@ impl Client {
     pub async fn send_streamed(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Response> {
         let mut req = req.build().context("cannot build the request")?;
         if let Some(key) = &self.key {
-            let url = req.url().clone();
-            let mut host = url.host_str().unwrap_or_default().to_owned();
-            if let Some(port) = url.port() {
-                host = format!("{host}:{port}");
-            }
-            let out = lambdalet_auth::Outgoing {
-                method: req.method().as_str(),
-                host: &host,
-                path: url.path(),
-                query: url.query().unwrap_or(""),
-                body: &[],
-            };
-            let headers = lambdalet_auth::sign_unsigned_payload(
-                &out,
-                &key.id,
-                &key.secret,
-                "us-east-1",
-                "lambda",
-                time::OffsetDateTime::now_utc(),
-            );
-            let h = req.headers_mut();
-            h.insert(reqwest::header::HOST, host.parse()?);
-            for (name, value) in headers {
-                h.insert(name, value.parse()?);
-            }
+            sign_with(&mut req, key, Payload::Unsigned)?;
         }
         self.http
             .execute(req)
@@ -116,16 +92,33 @@ impl Client {
     }
 }
 
+/// What the signature covers of the body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    /// Its SHA-256 (the body must be in memory).
+    Signed,
+    /// `UNSIGNED-PAYLOAD`: a body streamed from a file.
+    Unsigned,
+}
+
 /// Adds SigV4 headers (and `Host`, to sign exactly what is sent).
 fn sign(req: &mut reqwest::Request, key: &credentials::Key) -> anyhow::Result<()> {
+    sign_with(req, key, Payload::Signed)
+}
+
+fn sign_with(
+    req: &mut reqwest::Request,
+    key: &credentials::Key,
+    payload: Payload,
+) -> anyhow::Result<()> {
     let url = req.url().clone();
     let mut host = url.host_str().unwrap_or_default().to_owned();
     if let Some(port) = url.port() {
         host = format!("{host}:{port}");
     }
-    let body = match req.body() {
-        None => &[][..],
-        Some(b) => b
+    let body = match (payload, req.body()) {
+        (Payload::Unsigned, _) | (_, None) => &[][..],
+        (Payload::Signed, Some(b)) => b
             .as_bytes()
             .context("a streamed request body cannot be signed")?,
     };
@@ -136,7 +129,11 @@ fn sign(req: &mut reqwest::Request, key: &credentials::Key) -> anyhow::Result<()
         query: url.query().unwrap_or(""),
         body,
     };
-    let headers = lambdalet_auth::sign(
+    let sign = match payload {
+        Payload::Signed => lambdalet_auth::sign,
+        Payload::Unsigned => lambdalet_auth::sign_unsigned_payload,
+    };
+    let headers = sign(
         &out,
         &key.id,
         &key.secret,
