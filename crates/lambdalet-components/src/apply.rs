@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lambdalet_store::{ComponentRecord, DeploymentRecord, Store};
+use lambdalet_store::{ComponentRecord, DeploymentRecord};
 use parking_lot::Mutex;
 use serde_json::Value;
 
@@ -32,7 +32,13 @@ impl Components {
         .map_err(|e| DeployError::Invalid(format!("the stored deployment is not valid: {e}")))?;
         let checked = request::check(&req, &|_| true)?;
         let before: Vec<Live> = self.live.read().clone();
-        let current: BTreeMap<String, Current> = self.current()?;
+        let rows = self.store.deployed_components()?;
+        let current: BTreeMap<String, Current> = crate::engine::current_of(&rows);
+        // Which deployment last changed each component (kept for the unchanged ones).
+        let last_changed: BTreeMap<&str, &str> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.deployment_id.as_str()))
+            .collect();
         let recipes = StoredRecipes {
             store: &self.store,
             cache: Mutex::default(),
@@ -65,10 +71,9 @@ impl Components {
                         name: c.name.clone(),
                         version: c.version.clone(),
                         configuration_json: c.configuration.to_string(),
-                        deployment_id: if changed.contains(&c.name) {
-                            d.id.clone()
-                        } else {
-                            current_deployment(&self.store, &c.name).unwrap_or_else(|| d.id.clone())
+                        deployment_id: match last_changed.get(c.name.as_str()) {
+                            Some(id) if !changed.contains(&c.name) => (*id).to_owned(),
+                            _ => d.id.clone(),
                         },
                         requested: c.requested,
                     })
@@ -99,6 +104,10 @@ impl Components {
             if removed || changed.contains(name) {
                 live::stop(l, &self.control, removed).await;
                 self.config.running_vars.write().remove(name);
+                if removed && matches!(l.kind, live::Kind::Generic(_)) {
+                    // Its IPC policies go with it (a Lambda component's go with its function).
+                    (self.config.access_control)(name, None);
+                }
             }
         }
         let mut after = Vec::new();
@@ -232,13 +241,4 @@ fn changed(before: &[Live], plan: &Plan) -> BTreeSet<String> {
         })
         .map(|c| c.name.clone())
         .collect()
-}
-
-fn current_deployment(store: &Store, name: &str) -> Option<String> {
-    store
-        .deployed_components()
-        .ok()?
-        .into_iter()
-        .find(|c| c.name == name)
-        .map(|c| c.deployment_id)
 }

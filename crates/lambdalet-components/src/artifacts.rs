@@ -22,7 +22,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use lambdalet_package::CodeStore;
-use sha2::{Digest as _, Sha256};
 
 use crate::error::DeployError;
 
@@ -95,7 +94,7 @@ impl ArtifactStore {
             ),
             _ => format!("cannot read s3://{bucket}/{key}: {e}"),
         })?;
-        let sha = hex(&Sha256::digest(&bytes));
+        let sha = lambdalet_package::sha256(&bytes).0;
         self.put(&sha, &bytes).map_err(|e| e.to_string())?;
         Ok(sha)
     }
@@ -133,7 +132,7 @@ impl ArtifactStore {
                 bytes.len()
             )));
         }
-        let actual = hex(&Sha256::digest(bytes));
+        let actual = lambdalet_package::sha256(bytes).0;
         if actual != sha256_hex {
             return Err(DeployError::Invalid(format!(
                 "the upload's SHA-256 is {actual}, not {sha256_hex} as its address says: the file changed while it was sent, send it again"
@@ -143,11 +142,10 @@ impl ArtifactStore {
         if blob.is_file() {
             return Ok(());
         }
-        let tmp = self.root.join("tmp").join(format!(
-            "{sha256_hex}.{}.{}",
-            std::process::id(),
-            fastrand_suffix()
-        ));
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{sha256_hex}.{}", uuid::Uuid::new_v4()));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
@@ -303,24 +301,12 @@ fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn fastrand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sha(bytes: &[u8]) -> String {
-        hex(&Sha256::digest(bytes))
+        lambdalet_package::sha256(bytes).0
     }
 
     #[test]

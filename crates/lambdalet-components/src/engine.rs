@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambdalet_control::Control;
 use lambdalet_package::recipe::{ComponentVars, DevicePlatform, Recipe, parse_recipe};
-use lambdalet_store::{DeploymentRecord, RecipeRecord, Store};
+use lambdalet_store::{ComponentRecord, DeploymentRecord, RecipeRecord, Store};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -272,23 +272,7 @@ impl Components {
     }
 
     pub(crate) fn current(&self) -> Result<BTreeMap<String, Current>, DeployError> {
-        Ok(self
-            .store
-            .deployed_components()?
-            .into_iter()
-            .map(|c| {
-                let configuration =
-                    serde_json::from_str(&c.configuration_json).unwrap_or(Value::Null);
-                (
-                    c.name,
-                    Current {
-                        version: c.version,
-                        configuration,
-                        requested: c.requested,
-                    },
-                )
-            })
-            .collect())
+        Ok(current_of(&self.store.deployed_components()?))
     }
 
     pub(crate) fn stored_artifacts(
@@ -338,4 +322,21 @@ async fn worker(this: std::sync::Weak<Components>, mut rx: mpsc::UnboundedReceiv
         };
         c.run_deployment(&id).await;
     }
+}
+
+/// The deployed set as `resolve` takes it.
+pub(crate) fn current_of(rows: &[ComponentRecord]) -> BTreeMap<String, Current> {
+    rows.iter()
+        .map(|c| {
+            let configuration = serde_json::from_str(&c.configuration_json).unwrap_or(Value::Null);
+            (
+                c.name.clone(),
+                Current {
+                    version: c.version.clone(),
+                    configuration,
+                    requested: c.requested,
+                },
+            )
+        })
+        .collect()
 }

@@ -103,11 +103,9 @@ pub fn artifacts_of(
     Ok(out)
 }
 
-fn hex_to_base64(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+/// The base64 form of a hex digest (the store's form to the recipe's).
+fn hex_to_base64(hex_digest: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(hex::decode(hex_digest).unwrap_or_default())
 }
 
 /// How a component is being started.

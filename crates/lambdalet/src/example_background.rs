@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use lambdalet_control::{Control, CreateFunctionInput, PublishLayerInput, UpdateCodeInput};
-use lambdalet_core::{FunctionConfigPatch, HasErrorCode};
+use lambdalet_control::{Control, CreateFunctionInput, PublishLayerInput};
+use lambdalet_core::FunctionConfigPatch;
 use lambdalet_store::Store;
 
 pub const FUNCTION: &str = "remove-background";
@@ -49,22 +49,11 @@ pub async fn deploy(
     };
     let create = CreateFunctionInput {
         name: FUNCTION.to_owned(),
-        config: config.clone(),
-        zip: zip.clone(),
+        config,
+        zip,
         ..Default::default()
     };
-    match control.create_function(create).await {
-        Ok(_) => {}
-        Err(e) if e.error_code() == lambdalet_core::ErrorCode::ResourceConflict => {
-            let update = UpdateCodeInput {
-                zip,
-                ..Default::default()
-            };
-            control.update_code(FUNCTION, update).await?;
-            control.update_configuration(FUNCTION, config, None).await?;
-        }
-        Err(e) => return Err(e.into()),
-    }
+    crate::examples::create_or_update(control, create).await?;
     // The bucket (a directory of the S3 endpoint's storage) and its notification, as
     // `aws s3 mb` and `put-bucket-notification-configuration` would make them.
     std::fs::create_dir_all(s3_root.join(BUCKET))?;

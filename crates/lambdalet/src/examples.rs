@@ -96,24 +96,7 @@ async fn deploy(control: &Control, data_dir: &Path, ex: &Example) -> anyhow::Res
         zip: zip.clone(),
         ..Default::default()
     };
-    match control.create_function(create.clone()).await {
-        Ok(_) => {}
-        Err(e) if e.error_code() == lambdalet_core::ErrorCode::ResourceConflict => {
-            control
-                .update_code(
-                    ex.name,
-                    UpdateCodeInput {
-                        zip,
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            control
-                .update_configuration(ex.name, create.config, None)
-                .await?;
-        }
-        Err(e) => return Err(e.into()),
-    }
+    create_or_update(control, create).await?;
     if let Some(dest) = ex.on_success {
         let config = EventInvokeConfig {
             maximum_retry_attempts: Some(0),
@@ -130,6 +113,29 @@ async fn deploy(control: &Control, data_dir: &Path, ex: &Example) -> anyhow::Res
             .await?;
     }
     Ok(())
+}
+
+/// Creates an example function, or brings an existing one up to date (its code, then its
+/// configuration).
+pub async fn create_or_update(
+    control: &Control,
+    create: CreateFunctionInput,
+) -> anyhow::Result<()> {
+    match control.create_function(create.clone()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.error_code() == lambdalet_core::ErrorCode::ResourceConflict => {
+            let update = UpdateCodeInput {
+                zip: create.zip,
+                ..Default::default()
+            };
+            control.update_code(&create.name, update).await?;
+            control
+                .update_configuration(&create.name, create.config, None)
+                .await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What a newcomer sees after `lambdalet up`.
