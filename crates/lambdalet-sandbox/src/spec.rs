@@ -16,12 +16,16 @@ use crate::output::OutputReader;
 pub struct SandboxSpec {
     /// A short id for logs and resource names (`hello-3f2a`).
     pub id: String,
-    /// The executable to run (absolute, as the sandbox sees it).
+    /// The executable to run, as the sandbox sees it: an absolute path, or (container backend)
+    /// a bare name like `python3`, looked up on the `PATH` of [`env`](Self::env) inside the
+    /// sandbox as Docker resolves an image's `ENTRYPOINT`, or a relative path with a slash,
+    /// from [`cwd`](Self::cwd).
     pub program: PathBuf,
     pub args: Vec<String>,
     /// The complete environment; nothing is inherited from the daemon.
     pub env: Vec<(String, String)>,
-    /// Working directory (as the sandbox sees it): the function's code directory.
+    /// Working directory (as the sandbox sees it): the function's code directory (an image's
+    /// `WORKDIR`).
     pub cwd: PathBuf,
     pub limits: Limits,
     /// What a container sandbox is made of; `None` for the process backend.

@@ -8,15 +8,17 @@
 //! runtime; when the runtime exits it reports how and exits, and the kernel kills whatever is
 //! left in the namespace. It dies with the daemon (the parent-death signal), so a `kill -9` of
 //! the daemon takes every container down with it.
+//!
+//! A program named without a slash (an image's `ENTRYPOINT`, `python3`) is looked up on the
+//! `PATH` of its environment inside the sandbox, as Docker does ([`command`](super::command)).
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::seccomp::Filter;
 
+use super::command::Prepared;
 use super::control::{InitEnd, Report};
 use super::os::{Linux, Os};
 use super::plan::{Exec, InitPlan};
@@ -94,7 +96,11 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
 
 /// Forks the runtime, which drops privileges and execs. Returns its pid once the exec has
 /// happened (a pipe closed by the exec says so), or the step that failed.
-fn start_runtime(plan: &InitPlan, exec: &Exec, filter: &Filter) -> Result<libc::pid_t, Failure> {
+pub(super) fn start_runtime(
+    plan: &InitPlan,
+    exec: &Exec,
+    filter: &Filter,
+) -> Result<libc::pid_t, Failure> {
     let prepared =
         Prepared::new(exec).map_err(|e| ("prepare the runtime's command".to_owned(), e))?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -107,8 +113,9 @@ fn start_runtime(plan: &InitPlan, exec: &Exec, filter: &Filter) -> Result<libc::
     }
     if pid == 0 {
         drop(r);
-        let (step, e) = exec_runtime(plan, exec, filter, &prepared);
-        let msg = format!("{step}\n{}", e.raw_os_error().unwrap_or(0));
+        let (step, e, candidate) = exec_runtime(plan, exec, filter, &prepared);
+        let candidate = candidate.map(|i| i.to_string()).unwrap_or_default();
+        let msg = format!("{step}\n{}\n{candidate}", e.raw_os_error().unwrap_or(0));
         let _ = nix::unistd::write(&w, msg.as_bytes());
         // SAFETY: leaving the child without running destructors or atexit handlers.
         unsafe { libc::_exit(127) };
@@ -121,90 +128,48 @@ fn start_runtime(plan: &InitPlan, exec: &Exec, filter: &Filter) -> Result<libc::
         return Ok(pid);
     }
     let text = String::from_utf8_lossy(&buf);
-    let (step, errno) = text.split_once('\n').unwrap_or((&text, "0"));
+    let mut lines = text.splitn(3, '\n');
+    let step = lines.next().unwrap_or_default();
+    let errno = lines.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let candidate = lines.next().and_then(|i| i.parse().ok());
     let mut status = 0;
     // SAFETY: reaping the child that just failed.
     unsafe { libc::waitpid(pid, &raw mut status, 0) };
-    let e = io::Error::from_raw_os_error(errno.parse().unwrap_or(0));
-    Err((step.to_owned(), e))
-}
-
-/// The runtime's command as C strings, made before the fork.
-struct Prepared {
-    program: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
-    cwd: CString,
-}
-
-impl Prepared {
-    fn new(exec: &Exec) -> io::Result<Self> {
-        let c = |b: &[u8]| {
-            CString::new(b).map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the command")
-            })
-        };
-        let program = c(exec.program.as_os_str().as_bytes())?;
-        let mut argv = vec![program.clone()];
-        for a in &exec.args {
-            argv.push(c(a.as_bytes())?);
-        }
-        let envp = exec
-            .env
-            .iter()
-            .map(|(k, v)| c(format!("{k}={v}").as_bytes()))
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            program,
-            argv,
-            envp,
-            cwd: c(exec.cwd.as_os_str().as_bytes())?,
-        })
-    }
+    Err((step.to_owned(), prepared.exec_error(errno, candidate)))
 }
 
 /// In the forked child: a session of its own, death with the init, the code directory, the
-/// unprivileged identity, then exec. Returns only on failure.
+/// unprivileged identity, then exec. Returns only on failure: the step, its error and, for the
+/// exec, which candidate made it.
 fn exec_runtime(
     plan: &InitPlan,
     exec: &Exec,
     filter: &Filter,
     cmd: &Prepared,
-) -> (String, io::Error) {
+) -> (String, io::Error, Option<usize>) {
     // SAFETY: plain system calls on integers and live C strings, in the forked child.
     unsafe {
         if libc::setsid() < 0 {
-            return ("start a session".to_owned(), io::Error::last_os_error());
+            return (
+                "start a session".to_owned(),
+                io::Error::last_os_error(),
+                None,
+            );
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         if libc::chdir(cmd.cwd.as_ptr()) != 0 {
             return (
                 format!("change to {}", exec.cwd.display()),
                 io::Error::last_os_error(),
+                None,
             );
         }
     }
     if let Err((step, e)) = privileges::drop_to(&plan.identity, filter, true) {
-        return (step.to_owned(), e);
+        return (step.to_owned(), e, None);
     }
-    let argv: Vec<*const libc::c_char> = cmd
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const libc::c_char> = cmd
-        .envp
-        .iter()
-        .map(|e| e.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    // SAFETY: NULL-terminated arrays of live C strings.
-    unsafe { libc::execve(cmd.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    (
-        format!("exec {}", exec.program.display()),
-        io::Error::last_os_error(),
-    )
+    let (e, candidate) = cmd.exec();
+    (format!("exec {}", exec.program.display()), e, candidate)
 }
 
 extern "C" fn forward(sig: libc::c_int) {

@@ -7,6 +7,7 @@
 //! its own binary, [`init`]); everything inside the namespaces is done by that init, which is
 //! single-threaded and may take its time, while the daemon awaits its reports.
 
+mod command;
 mod control;
 mod host;
 pub mod init;
