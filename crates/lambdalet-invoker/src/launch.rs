@@ -181,6 +181,7 @@ pub(crate) async fn sandbox_spec(
             layers: version.layers.clone(),
             runtime_dir: host_runtime_dir,
             host_dirs: visible_homes(homes, catalog.data_dir())?,
+            image_root: None,
             ipc_socket: greengrass.ipc_socket.clone(),
             tmp_bytes: u64::from(config.ephemeral_storage_mb) * 1024 * 1024,
             network: config.lifecycle.network,

@@ -100,6 +100,14 @@ pub struct ContainerSpec {
     pub groups: Vec<u32>,
     /// The sandbox's host name.
     pub hostname: String,
+    /// An image function's unpacked root filesystem (host path, never written to). When set,
+    /// the sandbox's root is this tree (an overlay whose changes live in memory and are sealed
+    /// read-only like any root) instead of the host's system directories, with the image's own
+    /// `/etc` but for `hostname`, `hosts` and, with the host's network, `resolv.conf`; and
+    /// [`code_dir`](Self::code_dir), [`runtime_dir`](Self::runtime_dir),
+    /// [`host_dirs`](Self::host_dirs) and [`layers`](Self::layers) are not shown. `/tmp`,
+    /// `/dev`, `/proc`, `/sys`, the IPC socket, volumes and devices are as for any function.
+    pub image_root: Option<PathBuf>,
 }
 
 /// Where things are inside a container sandbox.

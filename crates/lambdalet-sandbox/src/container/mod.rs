@@ -1,7 +1,8 @@
 //! The container backend (Greengrass `GreengrassContainer`): each sandbox gets new mount, PID,
 //! IPC, UTS and cgroup namespaces (and a network namespace with `network: none`), a root
 //! filesystem of its own ([`plan`]), a cgroup with its memory, process and CPU limits, and runs
-//! as an unprivileged user with no capabilities, `no_new_privs` and a seccomp filter.
+//! as an unprivileged user with no capabilities, `no_new_privs` and a seccomp filter. An image
+//! function's root is its image's tree ([`image`]).
 //!
 //! The daemon only creates the cgroup, the control socket and the init process (a re-exec of
 //! its own binary, [`init`]); everything inside the namespaces is done by that init, which is
@@ -10,6 +11,7 @@
 mod command;
 mod control;
 mod host;
+mod image;
 pub mod init;
 mod net;
 mod opt;
@@ -20,6 +22,7 @@ mod probe;
 mod rootfs;
 mod sandbox;
 mod setup;
+mod walk;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -6,8 +6,10 @@
 //! mount costs about as much as a bind (docs/layers.md has the measurements). The trees all sit
 //! in the package store's `code/` directory, so the init changes into it and names them by
 //! their hashes: overlayfs's option string then holds no host path that would need escaping.
+//! An image function's root (`setup.rs`) names its directories by full path, escaped.
 
 use std::ffi::OsStr;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::spec::ContainerSpec;
@@ -63,8 +65,29 @@ fn plain_name(dir: &Path) -> Result<String, PlanError> {
         })
 }
 
+/// `path` as overlayfs's options take it: `\`, `,` and `:` (which separate options and lower
+/// layers) preceded by a backslash, as the kernel's option parser unescapes them.
+pub(super) fn escape(path: &Path) -> io::Result<String> {
+    let s = path.to_str().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not UTF-8", path.display()),
+        )
+    })?;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | ',' | ':') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
     use super::*;
     use crate::container::os::Recorder;
     use crate::container::plan::plan;
@@ -137,6 +160,20 @@ mod tests {
             .position(|c| c == "mount overlay /r/opt overlay [ro,nosuid,nodev] lowerdir=l3:l2:l1")
             .unwrap_or_else(|| panic!("{:#?}", os.calls));
         assert_eq!(os.calls[mount - 1], "chdir /data/packages/code");
+    }
+
+    #[test]
+    fn paths_in_overlay_options_are_escaped() {
+        assert_eq!(
+            escape(Path::new("/data/images/rootfs/abc")).expect("utf-8"),
+            "/data/images/rootfs/abc"
+        );
+        assert_eq!(
+            escape(Path::new(r"/d,x/a:b\c=d")).expect("utf-8"),
+            r"/d\,x/a\:b\\c=d"
+        );
+        let not_utf8 = std::ffi::OsStr::from_bytes(b"/d/\xff");
+        assert!(escape(Path::new(not_utf8)).is_err());
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub(crate) type MsFlags = libc::c_ulong;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Dir,
+    /// A symbolic link: the set-up never goes through one (it could lead anywhere on the host).
+    Symlink,
+    /// A file, device node, socket or fifo.
     Other,
 }
 
@@ -28,11 +31,18 @@ pub(crate) trait Os {
         data: Option<&str>,
     ) -> io::Result<()>;
     fn umount_detach(&mut self, target: &Path) -> io::Result<()>;
-    /// Creates a directory; an existing one is fine.
+    /// Creates a directory; an existing one is fine (a symbolic link is not, and is not
+    /// followed).
     fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()>;
-    /// Creates an empty file (a mount point for a file); an existing one is fine.
+    /// Creates an empty file (a mount point for a file); an existing one is fine (a symbolic
+    /// link is not, and is not followed).
     fn touch(&mut self, path: &Path) -> io::Result<()>;
+    /// Creates a new file with `contents`; anything already at `path` (a symbolic link
+    /// included, which is not followed) is an error.
     fn write_file(&mut self, path: &Path, contents: &str, mode: u32) -> io::Result<()>;
+    /// Removes a file or symbolic link (not what it points to). On an overlayfs root this
+    /// hides the image's entry behind a whiteout; the image itself is untouched.
+    fn remove(&mut self, path: &Path) -> io::Result<()>;
     fn symlink(&mut self, target: &Path, path: &Path) -> io::Result<()>;
     fn mknod(
         &mut self,
@@ -116,10 +126,16 @@ impl Os for Linux {
     }
 
     fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         exists_ok(std::fs::DirBuilder::new().mode(mode).create(path))?;
-        // The umask must not take bits away (0o1777 for /tmp).
-        self.chmod(path, mode)
+        // The umask must not take bits away (0o1777 for /tmp). Through a descriptor opened
+        // without following a link, so an existing link is refused instead of its target
+        // changed.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(path)?
+            .set_permissions(std::fs::Permissions::from_mode(mode))
     }
 
     fn touch(&mut self, path: &Path) -> io::Result<()> {
@@ -129,13 +145,27 @@ impl Os for Linux {
             .create(true)
             .truncate(false)
             .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map(drop)
     }
 
     fn write_file(&mut self, path: &Path, contents: &str, mode: u32) -> io::Result<()> {
-        std::fs::write(path, contents)?;
-        self.chmod(path, mode)
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // O_CREAT | O_EXCL: never through a final link, never into an existing file.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)?;
+        file.write_all(contents.as_bytes())?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+    }
+
+    fn remove(&mut self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
     }
 
     fn symlink(&mut self, target: &Path, path: &Path) -> io::Result<()> {
@@ -173,8 +203,14 @@ impl Os for Linux {
     }
 
     fn kind(&mut self, path: &Path) -> Option<Kind> {
-        let m = std::fs::symlink_metadata(path).ok()?;
-        Some(if m.is_dir() { Kind::Dir } else { Kind::Other })
+        let t = std::fs::symlink_metadata(path).ok()?.file_type();
+        Some(if t.is_dir() {
+            Kind::Dir
+        } else if t.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        })
     }
 
     fn chdir(&mut self, path: &Path) -> io::Result<()> {
@@ -202,155 +238,8 @@ impl Os for Linux {
     }
 }
 
-/// Records every call as a line of text, for tests of the set-up's order. The filesystem it
-/// pretends to have is empty but for what the calls create and a kernel's `/proc`; paths in
-/// `missing` never exist; `fail_on` makes the call whose line starts with it fail with EPERM.
 #[cfg(test)]
-#[derive(Debug, Default)]
-pub(crate) struct Recorder {
-    pub calls: Vec<String>,
-    pub missing: Vec<std::path::PathBuf>,
-    pub created: std::collections::HashMap<std::path::PathBuf, Kind>,
-    pub fail_on: Option<String>,
-}
-
+#[path = "recorder.rs"]
+mod recorder;
 #[cfg(test)]
-impl Recorder {
-    fn record(&mut self, line: String) -> io::Result<()> {
-        let fail = self
-            .fail_on
-            .as_ref()
-            .is_some_and(|f| line.starts_with(f.as_str()));
-        self.calls.push(line);
-        if fail {
-            Err(io::Error::from_raw_os_error(libc::EPERM))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn create(&mut self, path: &Path, kind: Kind, line: String) -> io::Result<()> {
-        self.record(line)?;
-        self.created.insert(path.to_owned(), kind);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-impl Os for Recorder {
-    fn mount(
-        &mut self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> io::Result<()> {
-        let names = [
-            (libc::MS_BIND, "bind"),
-            (libc::MS_REC, "rec"),
-            (libc::MS_REMOUNT, "remount"),
-            (libc::MS_RDONLY, "ro"),
-            (libc::MS_NOSUID, "nosuid"),
-            (libc::MS_NODEV, "nodev"),
-            (libc::MS_NOEXEC, "noexec"),
-            (libc::MS_PRIVATE, "private"),
-        ];
-        let f: Vec<&str> = names
-            .iter()
-            .filter(|(b, _)| flags & b != 0)
-            .map(|(_, n)| *n)
-            .collect();
-        self.record(format!(
-            "mount {} {} {} [{}]{}",
-            source.map_or("-".to_owned(), |s| s.display().to_string()),
-            target.display(),
-            fstype.unwrap_or("-"),
-            f.join(","),
-            data.map(|d| format!(" {d}")).unwrap_or_default()
-        ))
-    }
-    fn umount_detach(&mut self, target: &Path) -> io::Result<()> {
-        self.record(format!("umount {}", target.display()))
-    }
-    fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()> {
-        self.create(
-            path,
-            Kind::Dir,
-            format!("mkdir {} {mode:o}", path.display()),
-        )
-    }
-    fn touch(&mut self, path: &Path) -> io::Result<()> {
-        self.create(path, Kind::Other, format!("touch {}", path.display()))
-    }
-    fn write_file(&mut self, path: &Path, contents: &str, mode: u32) -> io::Result<()> {
-        self.create(
-            path,
-            Kind::Other,
-            format!(
-                "write {} {mode:o} {} lines",
-                path.display(),
-                contents.lines().count()
-            ),
-        )
-    }
-    fn symlink(&mut self, target: &Path, path: &Path) -> io::Result<()> {
-        self.create(
-            path,
-            Kind::Other,
-            format!("symlink {} -> {}", path.display(), target.display()),
-        )
-    }
-    fn mknod(
-        &mut self,
-        path: &Path,
-        char: bool,
-        major: u32,
-        minor: u32,
-        mode: u32,
-    ) -> io::Result<()> {
-        self.create(
-            path,
-            Kind::Other,
-            format!(
-                "mknod {} {} {major}:{minor} {mode:o}",
-                path.display(),
-                if char { 'c' } else { 'b' }
-            ),
-        )
-    }
-    fn chown(&mut self, path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-        self.record(format!("chown {} {uid}:{gid}", path.display()))
-    }
-    fn chmod(&mut self, path: &Path, mode: u32) -> io::Result<()> {
-        self.record(format!("chmod {} {mode:o}", path.display()))
-    }
-    fn kind(&mut self, path: &Path) -> Option<Kind> {
-        if self.missing.iter().any(|m| m == path) {
-            return None;
-        }
-        if let Some(k) = self.created.get(path) {
-            return Some(*k);
-        }
-        let s = path.to_string_lossy();
-        let (_, rest) = s.split_once("/proc/")?;
-        let dirs = ["acpi", "asound", "scsi", "bus", "fs", "irq", "sys"];
-        Some(if dirs.contains(&rest) {
-            Kind::Dir
-        } else {
-            Kind::Other
-        })
-    }
-    fn chdir(&mut self, path: &Path) -> io::Result<()> {
-        self.record(format!("chdir {}", path.display()))
-    }
-    fn pivot_here(&mut self) -> io::Result<()> {
-        self.record("pivot_root . .".to_owned())
-    }
-    fn sethostname(&mut self, name: &str) -> io::Result<()> {
-        self.record(format!("sethostname {name}"))
-    }
-    fn unshare(&mut self, flags: libc::c_int) -> io::Result<()> {
-        self.record(format!("unshare {flags:#x}"))
-    }
-}
+pub(crate) use recorder::Recorder;

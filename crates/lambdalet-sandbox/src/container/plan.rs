@@ -8,6 +8,8 @@
 //! read-only, the function's code at `/var/task` and `/lambda`, its layers at `/opt`, lambdalet's
 //! bootstraps at `/var/runtime`; `/tmp`, `/dev` and `/dev/shm` are private tmpfs; `/proc` belongs to the
 //! sandbox's PID namespace with the kernel's sensitive files masked as runc masks them.
+//!
+//! An image function's root is its image instead ([`image`](super::image)).
 
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::{ContainerSpec, Limits, paths};
 
-use super::rootfs::{SYSTEM_DIRS, dev, etc, proc_and_sys};
+use super::rootfs::{SYSTEM_DIRS, dev, etc, ipc_and_volumes, proc_and_sys};
 
 /// What the plan needs to know about the host. Implemented on the real filesystem in the
 /// daemon and by a table in tests.
@@ -151,6 +153,19 @@ pub(crate) enum Step {
     },
     /// Makes the root itself read-only: nothing outside `/tmp` and rw volumes is writable.
     SealRoot,
+    /// An image function's root: `lower` (the unpacked image, a host directory) under an
+    /// overlayfs whose upper layer is a small private tmpfs, so the steps that follow can make
+    /// mount points and files without writing to the image.
+    ImageRoot {
+        lower: PathBuf,
+    },
+    /// Makes `path`, which the plan owns, a directory (or an empty `file`) of the root's own:
+    /// whatever file or symbolic link an image has there, or at one of its parents, is
+    /// removed first, never followed.
+    Fresh {
+        path: PathBuf,
+        file: bool,
+    },
 }
 
 /// Who the runtime runs as, and with what limits.
@@ -200,6 +215,42 @@ pub(crate) fn plan(
     limits: &Limits,
     exec: Exec,
 ) -> Result<InitPlan, PlanError> {
+    let (steps, mut groups) = match &spec.image_root {
+        Some(image) => super::image::steps(host, spec, limits, image)?,
+        None => zip_steps(host, spec, limits)?,
+    };
+    groups.extend(&spec.groups);
+    groups.sort_unstable();
+    groups.dedup();
+    groups.retain(|g| *g != spec.gid);
+    let runtime_api = (spec.network == NetworkMode::None).then(|| {
+        paths::RUNTIME_API
+            .parse()
+            .expect("the Runtime API address is a valid IPv4 address")
+    });
+    Ok(InitPlan {
+        root: root.to_owned(),
+        hostname: spec.hostname.clone(),
+        steps,
+        runtime_api,
+        identity: Identity {
+            uid: spec.uid,
+            gid: spec.gid,
+            groups,
+            open_files: limits.open_files,
+            user_processes: limits.user_processes,
+        },
+        exec: Some(exec),
+    })
+}
+
+/// A zip function's root: the host's system directories, its code, runtime and layers. Returns
+/// the steps and the groups of `addGroupOwner` volumes and devices.
+fn zip_steps(
+    host: &dyn HostView,
+    spec: &ContainerSpec,
+    limits: &Limits,
+) -> Result<(Vec<Step>, Vec<u32>), PlanError> {
     let mut steps = vec![Step::Tmpfs {
         path: "/".into(),
         mode: 0o755,
@@ -236,71 +287,11 @@ pub(crate) fn plan(
         size: Some(spec.tmp_bytes),
         flags: NOSUID_NODEV,
     });
-    let groups = dev(host, spec, limits, &mut steps)?;
+    let mut groups = dev(host, spec, limits, &mut steps)?;
     proc_and_sys(spec, &mut steps);
-    if let Some(socket) = &spec.ipc_socket {
-        steps.push(Step::Bind {
-            source: socket.clone(),
-            path: paths::IPC_SOCKET.into(),
-            file: true,
-            readonly: false,
-            flags: LOCKED,
-        });
-    }
-    let mut groups = groups;
-    for (i, v) in spec.volumes.iter().enumerate() {
-        let source = PathBuf::from(&v.source_path);
-        let (file, gid) = match host.entry(&source) {
-            Some(HostEntry::Dir { gid }) => (false, gid),
-            Some(HostEntry::File { gid }) => (true, gid),
-            Some(_) => {
-                return Err(PlanError(format!(
-                    "volume {i}: {} is not a file or directory",
-                    v.source_path
-                )));
-            }
-            None => {
-                return Err(PlanError(format!(
-                    "volume {i}: {} does not exist on this host",
-                    v.source_path
-                )));
-            }
-        };
-        if v.add_group_owner {
-            groups.push(gid);
-        }
-        steps.push(Step::Bind {
-            source,
-            path: v.destination_path.clone().into(),
-            file,
-            readonly: !v.permission.writable(),
-            flags: NOSUID_NODEV,
-        });
-    }
+    ipc_and_volumes(host, spec, &mut steps, &mut groups)?;
     steps.push(Step::SealRoot);
-    groups.extend(&spec.groups);
-    groups.sort_unstable();
-    groups.dedup();
-    groups.retain(|g| *g != spec.gid);
-    let runtime_api = (spec.network == NetworkMode::None).then(|| {
-        paths::RUNTIME_API
-            .parse()
-            .expect("the Runtime API address is a valid IPv4 address")
-    });
-    Ok(InitPlan {
-        root: root.to_owned(),
-        hostname: spec.hostname.clone(),
-        steps,
-        runtime_api,
-        identity: Identity {
-            uid: spec.uid,
-            gid: spec.gid,
-            groups,
-            open_files: limits.open_files,
-            user_processes: limits.user_processes,
-        },
-        exec: Some(exec),
-    })
+    Ok((steps, groups))
 }
 
 /// The smallest container: namespaces, a tmpfs root with its own `/proc`, sealed and entered,

@@ -70,6 +70,7 @@ pub(crate) fn spec() -> ContainerSpec {
         gid: 200_003,
         groups: Vec::new(),
         hostname: "hello-1f2e".into(),
+        image_root: None,
     }
 }
 
@@ -338,4 +339,55 @@ fn a_failing_step_is_named() {
         !os.calls.iter().any(|c| c.starts_with("pivot_root")),
         "stops at the failure"
     );
+}
+
+#[test]
+fn zip_plans_set_up_exactly_as_before_images() {
+    let mut s = spec();
+    s.mount_ro_sysfs = true;
+    s.network = NetworkMode::None;
+    s.layers = vec![
+        "/data/packages/code/l1".into(),
+        "/data/packages/code/l2".into(),
+    ];
+    s.volumes = vec![
+        VolumeMount {
+            source_path: "/srv/data".into(),
+            destination_path: "/data".into(),
+            permission: Permission::Rw,
+            add_group_owner: true,
+        },
+        VolumeMount {
+            source_path: "/srv/config.json".into(),
+            destination_path: "/etc/app.json".into(),
+            permission: Permission::Ro,
+            add_group_owner: false,
+        },
+    ];
+    s.devices = vec![DeviceMount {
+        path: "/dev/ttyUSB0".into(),
+        permission: Permission::Ro,
+        add_group_owner: true,
+    }];
+    let p = plan(
+        &debian(),
+        Path::new("/r"),
+        &s,
+        &Limits::lambda(128 << 20),
+        exec(),
+    )
+    .expect("plans");
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| matches!(s, Step::Fresh { .. } | Step::ImageRoot { .. }))
+    );
+    let mut os = Recorder::default();
+    assemble_root(&mut os, &p).expect("runs");
+    // Recorded from the set-up before image functions existed.
+    let before: Vec<&str> = include_str!("testdata/zip_setup_calls.txt")
+        .lines()
+        .collect();
+    assert_eq!(os.calls, before);
+    assert!(os.followed.is_empty());
 }

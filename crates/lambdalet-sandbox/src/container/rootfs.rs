@@ -1,11 +1,14 @@
 //! The parts of a sandbox's root that come from the host: which system directories and `/etc`
-//! entries it shows, its `/dev` and its `/proc` (and `/sys`), as plan steps.
+//! entries it shows, its `/dev` and its `/proc` (and `/sys`), the IPC socket and volumes, as
+//! plan steps.
 
 use std::path::{Path, PathBuf};
 
-use crate::spec::{ContainerSpec, Limits};
+use crate::spec::{ContainerSpec, Limits, paths};
 
-use super::plan::{DeviceNode, Flags, HostEntry, HostView, LOCKED, PlanError, Step, ro_bind};
+use super::plan::{
+    DeviceNode, Flags, HostEntry, HostView, LOCKED, NOSUID_NODEV, PlanError, Step, ro_bind,
+};
 
 /// Host directories whose contents every sandbox sees read-only (when the host has them).
 pub const SYSTEM_DIRS: &[&str] = &[
@@ -54,6 +57,21 @@ fn lexical(path: &Path) -> PathBuf {
     out
 }
 
+/// What a host path leads to, symbolic links followed (up to 8): the final path and its
+/// entry (a link still, if there were more).
+pub(super) fn follow(host: &dyn HostView, path: &Path) -> (PathBuf, Option<HostEntry>) {
+    let mut path = path.to_owned();
+    let mut entry = host.entry(&path);
+    for _ in 0..8 {
+        let Some(HostEntry::Symlink(target)) = &entry else {
+            break;
+        };
+        path = lexical(&path.parent().unwrap_or(Path::new("/")).join(target));
+        entry = host.entry(&path);
+    }
+    (path, entry)
+}
+
 /// The allow-listed `/etc` entries (symbolic links followed on the host, so a
 /// `resolv.conf` pointing into `/run` still works), and generated `passwd` and `group`.
 pub(super) fn etc(
@@ -62,15 +80,7 @@ pub(super) fn etc(
     steps: &mut Vec<Step>,
 ) -> Result<(), PlanError> {
     for name in ETC_ENTRIES {
-        let mut path = Path::new("/etc").join(name);
-        let mut entry = host.entry(&path);
-        for _ in 0..8 {
-            let Some(HostEntry::Symlink(target)) = &entry else {
-                break;
-            };
-            path = lexical(&path.parent().unwrap_or(Path::new("/")).join(target));
-            entry = host.entry(&path);
-        }
+        let (path, entry) = follow(host, &Path::new("/etc").join(name));
         let dst = Path::new("/etc").join(name);
         match entry {
             Some(HostEntry::Dir { .. }) => steps.push(ro_bind(&path, &dst, false)),
@@ -213,4 +223,53 @@ pub(super) fn proc_and_sys(spec: &ContainerSpec, steps: &mut Vec<Step>) {
             });
         }
     }
+}
+
+/// The Greengrass IPC socket and the configured volumes; adds the groups of volumes with
+/// `addGroupOwner` to `groups`.
+pub(super) fn ipc_and_volumes(
+    host: &dyn HostView,
+    spec: &ContainerSpec,
+    steps: &mut Vec<Step>,
+    groups: &mut Vec<u32>,
+) -> Result<(), PlanError> {
+    if let Some(socket) = &spec.ipc_socket {
+        steps.push(Step::Bind {
+            source: socket.clone(),
+            path: paths::IPC_SOCKET.into(),
+            file: true,
+            readonly: false,
+            flags: LOCKED,
+        });
+    }
+    for (i, v) in spec.volumes.iter().enumerate() {
+        let source = PathBuf::from(&v.source_path);
+        let (file, gid) = match host.entry(&source) {
+            Some(HostEntry::Dir { gid }) => (false, gid),
+            Some(HostEntry::File { gid }) => (true, gid),
+            Some(_) => {
+                return Err(PlanError(format!(
+                    "volume {i}: {} is not a file or directory",
+                    v.source_path
+                )));
+            }
+            None => {
+                return Err(PlanError(format!(
+                    "volume {i}: {} does not exist on this host",
+                    v.source_path
+                )));
+            }
+        };
+        if v.add_group_owner {
+            groups.push(gid);
+        }
+        steps.push(Step::Bind {
+            source,
+            path: v.destination_path.clone().into(),
+            file,
+            readonly: !v.permission.writable(),
+            flags: NOSUID_NODEV,
+        });
+    }
+    Ok(())
 }

@@ -3,10 +3,11 @@
 //! the host. Runs in the container's init, as root, in the sandbox's new namespaces.
 
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use super::os::{Kind, MsFlags, Os};
 use super::plan::{Flags, InitPlan, Step};
+use super::walk::{file_point, fresh, inside, mkdir_p, real_parents};
 
 /// A failed step: what was being done and the system's answer.
 #[derive(Debug)]
@@ -48,19 +49,6 @@ pub(crate) fn assemble_root(os: &mut dyn Os, plan: &InitPlan) -> Result<(), Step
     )
 }
 
-/// `path` (as the sandbox sees it) under the root.
-fn inside(root: &Path, path: &Path) -> PathBuf {
-    let rel: PathBuf = path
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect();
-    if rel.as_os_str().is_empty() {
-        root.to_owned()
-    } else {
-        root.join(rel)
-    }
-}
-
 fn flag_bits(f: Flags) -> MsFlags {
     let mut bits = 0;
     if f.nosuid {
@@ -73,55 +61,6 @@ fn flag_bits(f: Flags) -> MsFlags {
         bits |= libc::MS_NOEXEC;
     }
     bits
-}
-
-/// Creates `path` and its missing parents as directories, refusing to pass through anything
-/// that is not a directory: a symbolic link could lead the set-up out of the sandbox's root
-/// onto the host's filesystem.
-fn mkdir_p(os: &mut dyn Os, root: &Path, path: &Path, mode: u32) -> io::Result<()> {
-    let mut cur = root.to_owned();
-    for c in path
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-    {
-        cur.push(c);
-        match os.kind(&cur) {
-            Some(Kind::Dir) => {}
-            None => os.mkdir(
-                &cur,
-                if cur == inside(root, path) {
-                    mode
-                } else {
-                    0o755
-                },
-            )?,
-            Some(Kind::Other) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "{} is a file or a symbolic link, not a directory",
-                        cur.strip_prefix(root).unwrap_or(&cur).display()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Creates a mount point for a file: its directory, then an empty file if there is none.
-fn file_point(os: &mut dyn Os, root: &Path, path: &Path) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        mkdir_p(os, root, parent, 0o755)?;
-    }
-    match os.kind(&inside(root, path)) {
-        None => os.touch(&inside(root, path)),
-        Some(Kind::Other) => Ok(()),
-        Some(Kind::Dir) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is a directory, the source is a file", path.display()),
-        )),
-    }
 }
 
 fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
@@ -203,7 +142,7 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
         ),
         Step::Symlink { target, path } => at(
             || format!("link {} to {}", path.display(), target.display()),
-            os.symlink(target, &inside(root, path)),
+            real_parents(os, root, path).and_then(|()| os.symlink(target, &inside(root, path))),
         ),
         Step::File {
             path,
@@ -211,16 +150,25 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
             mode,
         } => at(
             || format!("write {}", path.display()),
-            os.write_file(&inside(root, path), contents, *mode),
+            new_file(os, root, path, contents, *mode),
         ),
         Step::Mknod { path, node } => {
             let target = inside(root, path);
             at(
                 || format!("create the device node {}", path.display()),
-                os.mknod(&target, node.char, node.major, node.minor, node.mode)
+                real_parents(os, root, path)
+                    .and_then(|()| os.mknod(&target, node.char, node.major, node.minor, node.mode))
                     .and_then(|()| os.chown(&target, node.uid, node.gid)),
             )
         }
+        Step::Fresh { path, file } => at(
+            || format!("make {} the sandbox's own", path.display()),
+            fresh(os, root, path, *file),
+        ),
+        Step::ImageRoot { lower } => at(
+            || format!("mount the image {} as the sandbox's root", lower.display()),
+            image_root(os, root, lower),
+        ),
         Step::Mask { path } => {
             let target = inside(root, path);
             let r = match os.kind(&target) {
@@ -235,6 +183,7 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
                 Some(Kind::Other) => {
                     bind(os, Path::new("/dev/null"), &target, true, Flags::default())
                 }
+                Some(Kind::Symlink) => Err(link_refused()),
             };
             at(|| format!("hide {}", path.display()), r)
         }
@@ -242,7 +191,8 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
             let target = inside(root, path);
             let r = match os.kind(&target) {
                 None => Ok(()),
-                Some(_) => bind(
+                Some(Kind::Symlink) => Err(link_refused()),
+                Some(Kind::Dir | Kind::Other) => bind(
                     os,
                     &target,
                     &target,
@@ -291,6 +241,68 @@ fn run(os: &mut dyn Os, root: &Path, step: &Step) -> Result<(), StepError> {
             ),
         ),
     }
+}
+
+fn link_refused() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "a symbolic link, which is never followed",
+    )
+}
+
+/// Writes a generated file: its directory made if missing (never through a link), whatever
+/// file or link is there removed (an image's own), then a new file created.
+fn new_file(
+    os: &mut dyn Os,
+    root: &Path,
+    path: &Path,
+    contents: &str,
+    mode: u32,
+) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        mkdir_p(os, root, parent, 0o755)?;
+    }
+    let target = inside(root, path);
+    match os.kind(&target) {
+        None => {}
+        Some(Kind::Dir) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a directory", path.display()),
+            ));
+        }
+        Some(Kind::Symlink | Kind::Other) => os.remove(&target)?,
+    }
+    os.write_file(&target, contents, mode)
+}
+
+/// An image function's root: a small tmpfs on the root holding overlayfs's upper and work
+/// directories, then an overlay of the image (its only lower layer) over it, so that mount
+/// points and generated files are made in memory and the image is never written to.
+fn image_root(os: &mut dyn Os, root: &Path, lower: &Path) -> io::Result<()> {
+    os.mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=755,size=1048576"),
+    )?;
+    let (upper, work) = (root.join("upper"), root.join("work"));
+    os.mkdir(&upper, 0o755)?;
+    os.mkdir(&work, 0o755)?;
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        super::opt::escape(lower)?,
+        super::opt::escape(&upper)?,
+        super::opt::escape(&work)?
+    );
+    os.mount(
+        Some(Path::new("overlay")),
+        root,
+        Some("overlay"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&data),
+    )
 }
 
 /// A bind mount, then the remount that applies read-only and the other flags to it (a bind
