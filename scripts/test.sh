@@ -21,6 +21,8 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosq
 command -v openssl >/dev/null || need_apt+=(openssl)
 # The sandbox tests run a daemon as an unprivileged user (setpriv) to see the fallback.
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+# The image-function tests build a busybox image (a static busybox).
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static || need_apt+=(busybox-static file)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]} (apt)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -33,6 +35,12 @@ if [ ${#need_pip[@]} -gt 0 ]; then
   step "installing ${need_pip[*]} (pip)"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
   hash -r
+fi
+
+# The image-function tests build a static lambda_runtime binary for a FROM-scratch image.
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  step "adding the x86_64-unknown-linux-musl target (rustup)"
+  rustup target add x86_64-unknown-linux-musl
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

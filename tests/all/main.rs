@@ -20,6 +20,7 @@ mod execution;
 mod greengrass;
 mod handlers;
 mod hardening;
+mod image_functions;
 mod images;
 mod layers;
 mod limits;

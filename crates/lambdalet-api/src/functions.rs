@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::own::code_location;
 use crate::shapes::{
     CreateFunctionRequest, PublishVersionRequest, UpdateCodeRequest, UpdateConfigurationRequest,
-    check_architectures, code_zip, configuration,
+    check_architectures, code_in, configuration,
 };
 use crate::state::ApiState;
 
@@ -47,20 +47,18 @@ pub(crate) async fn create(State(s): State<ApiState>, body: Bytes) -> Result<Res
         .function_name
         .ok_or_else(|| ApiError::invalid("FunctionName is required"))?;
     let name = unqualified(&name)?;
-    if let Some(p) = req.package_type.as_deref().filter(|p| *p != "Zip") {
-        return Err(ApiError::invalid(format!(
-            "PackageType {p} is not supported: lambdalet runs zip packages (PackageType Zip)"
-        )));
-    }
     check_architectures(req.architectures.as_ref())?;
-    let (zip, zip_from_bucket) = code_zip(req.code.unwrap_or_default(), &s.control).await?;
+    let code = code_in(req.code.unwrap_or_default(), &s.control).await?;
+    let mut config = req.config.into_patch()?;
+    config.package_type = req.package_type;
     let input = CreateFunctionInput {
         name,
-        config: req.config.into_patch()?,
-        zip,
-        zip_from_bucket,
+        config,
+        zip: code.zip,
+        zip_from_bucket: code.from_bucket,
         publish: req.publish.unwrap_or(false),
         tags: req.tags.unwrap_or_default(),
+        image_uri: code.image_uri,
     };
     let view = s.control.create_function(input).await?;
     let qualify = view.record.version != lambdalet_store::LATEST;
@@ -79,10 +77,20 @@ pub(crate) async fn get(
     let r = function_ref(&name, &params)?;
     let q = r.qualifier.as_ref().map(ToString::to_string);
     let d = s.control.get_function(r.name.as_str(), q.as_deref())?;
-    let location = code_location(&s.control, &headers, &d.view.record.code_sha256);
+    let code = match &d.view.record.config.image {
+        Some(image) => json!({
+            "RepositoryType": "ECR",
+            "ImageUri": image.uri,
+            "ResolvedImageUri": image.resolved_uri(),
+        }),
+        None => json!({
+            "RepositoryType": "S3",
+            "Location": code_location(&s.control, &headers, &d.view.record.code_sha256),
+        }),
+    };
     let mut body = json!({
         "Configuration": configuration(&s.control, &d.view, q.is_some()),
-        "Code": { "RepositoryType": "S3", "Location": location },
+        "Code": code,
     });
     if !d.tags.is_empty() {
         body["Tags"] = json!(d.tags);
@@ -157,10 +165,11 @@ pub(crate) async fn update_code(
     let name = unqualified(&name)?;
     let req: UpdateCodeRequest = parse_json(&body, "UpdateFunctionCode")?;
     check_architectures(req.architectures.as_ref())?;
-    let (zip, zip_from_bucket) = code_zip(req.code, &s.control).await?;
+    let code = code_in(req.code, &s.control).await?;
     let input = UpdateCodeInput {
-        zip,
-        zip_from_bucket,
+        zip: code.zip,
+        zip_from_bucket: code.from_bucket,
+        image_uri: code.image_uri,
         publish: req.publish.unwrap_or(false),
         dry_run: req.dry_run.unwrap_or(false),
         revision_id: req.revision_id,

@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::extract::{Extension, Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt as _;
 use lambdalet_core::{ErrorCode, Principal};
-use lambdalet_package::image::{LoadedImage, MAX_IMAGE_BYTES};
+use lambdalet_package::image::{LoadedImage, Progress};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
+use tokio_stream::StreamExt as _;
 
 use crate::body::json_response;
 use crate::error::ApiError;
@@ -23,7 +24,7 @@ use crate::state::ApiState;
 pub(crate) const UPLOAD_PATH: &str = "/lambdalet/v1/images";
 
 /// An archive a little bigger than the unpacked limit is still plausible (tar headers).
-const MAX_ARCHIVE_BYTES: u64 = MAX_IMAGE_BYTES + 256 * 1024 * 1024;
+const ARCHIVE_SLACK_BYTES: u64 = 256 * 1024 * 1024;
 
 fn admin_only(who: &Principal) -> Result<(), ApiError> {
     match who {
@@ -46,32 +47,104 @@ pub(crate) fn image_json(i: &LoadedImage) -> Value {
     })
 }
 
-/// `PUT /lambdalet/v1/images?name=NAME`: the body is the archive.
+/// What a client that sends `Accept: application/x-ndjson` gets: one JSON line per step of the
+/// load, then the image or the error.
+const NDJSON: &str = "application/x-ndjson";
+
+/// `PUT /lambdalet/v1/images?name=NAME`: the body is the archive. The answer is the loaded
+/// image (201), or with `Accept: application/x-ndjson` a stream of lines while the archive is
+/// checked and unpacked: `{"Progress":{"Layer":i,"Layers":n,"LayerBytes":b}}`,
+/// `{"Progress":{"Done":d,"Total":t}}` (bytes of layers read), and last
+/// `{"Image":{...}}` or `{"Error":{"Type":...,"Message":...}}`.
 pub(crate) async fn upload(
     State(s): State<ApiState>,
     Extension(who): Extension<Principal>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     admin_only(&who)?;
     let path = s.control.image_upload_path()?;
-    let result = receive(body, &path).await;
-    let loaded = match result {
-        Ok(()) => {
-            s.control
-                .load_image(path.clone(), q.get("name").cloned())
-                .await
+    let max_archive = s.control.max_image_bytes() + ARCHIVE_SLACK_BYTES;
+    if let Err(e) = receive(body, &path, max_archive).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e.into());
+    }
+    let streamed = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(NDJSON));
+    let name = q.get("name").cloned();
+    if !streamed {
+        let loaded = s
+            .control
+            .load_image(path.clone(), name, Box::new(|_| {}))
+            .await;
+        let _ = tokio::fs::remove_file(&path).await;
+        let image = loaded?;
+        tracing::info!(image = %image.id, names = ?image.names, size = image.size_bytes, "image.loaded");
+        return Ok(json_response(StatusCode::CREATED, &image_json(&image)));
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let progress_tx = tx.clone();
+    tokio::spawn(async move {
+        let loaded = s
+            .control
+            .load_image(
+                path.clone(),
+                name,
+                Box::new(move |p| {
+                    if let Some(line) = progress_json(p) {
+                        let _ = progress_tx.send(line);
+                    }
+                }),
+            )
+            .await;
+        let _ = tokio::fs::remove_file(&path).await;
+        let last = match loaded {
+            Ok(image) => {
+                tracing::info!(image = %image.id, names = ?image.names, size = image.size_bytes, "image.loaded");
+                json!({ "Image": image_json(&image) })
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                json!({ "Error": { "Type": e.code.as_str(), "Message": e.message } })
+            }
+        };
+        let _ = tx.send(last);
+    });
+    let lines = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|v| {
+        let mut line = v.to_string();
+        line.push('\n');
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, NDJSON)
+        .body(Body::from_stream(lines))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+fn progress_json(p: Progress) -> Option<Value> {
+    match p {
+        Progress::Reading { done, total } => {
+            Some(json!({ "Progress": { "Done": done, "Total": total } }))
         }
-        Err(e) => Err(e.into()),
-    };
-    let _ = tokio::fs::remove_file(&path).await;
-    let image = loaded?;
-    tracing::info!(image = %image.id, names = ?image.names, size = image.size_bytes, "image.loaded");
-    Ok(json_response(StatusCode::CREATED, &image_json(&image)))
+        Progress::Layer {
+            index,
+            count,
+            bytes,
+        } => Some(json!({ "Progress": { "Layer": index, "Layers": count, "LayerBytes": bytes } })),
+        Progress::Done => None,
+    }
 }
 
 /// Streams the body to `path`, refusing more than an image may be.
-async fn receive(body: Body, path: &std::path::Path) -> Result<(), lambdalet_core::LambdaError> {
+async fn receive(
+    body: Body,
+    path: &std::path::Path,
+    max_archive: u64,
+) -> Result<(), lambdalet_core::LambdaError> {
     let io = |e: std::io::Error| {
         lambdalet_core::LambdaError::new(
             ErrorCode::Service,
@@ -89,11 +162,12 @@ async fn receive(body: Body, path: &std::path::Path) -> Result<(), lambdalet_cor
             continue;
         };
         total += chunk.len() as u64;
-        if total > MAX_ARCHIVE_BYTES {
+        if total > max_archive {
             return Err(lambdalet_core::LambdaError::new(
                 ErrorCode::RequestTooLarge,
                 format!(
-                    "the image archive is over {MAX_ARCHIVE_BYTES} bytes; an image may unpack to at most {MAX_IMAGE_BYTES}"
+                    "the image archive is over {max_archive} bytes; an image may unpack to at most {} (lambdalet serve --max-image-size)",
+                    max_archive - ARCHIVE_SLACK_BYTES
                 ),
             ));
         }
@@ -120,7 +194,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     admin_only(&who)?;
-    if s.control.remove_image(&id)? {
+    if s.control.remove_image(&id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::new(

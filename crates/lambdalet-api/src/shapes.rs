@@ -30,6 +30,15 @@ pub(crate) struct TracingParam {
     pub mode: Option<String>,
 }
 
+/// `ImageConfig`: what overrides an image's ENTRYPOINT, CMD and WORKDIR.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ImageConfigParam {
+    pub entry_point: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub working_directory: Option<String>,
+}
+
 /// The configuration fields shared by CreateFunction and UpdateFunctionConfiguration.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,7 +53,7 @@ pub(crate) struct ConfigFields {
     pub layers: Option<Vec<String>>,
     pub ephemeral_storage: Option<SizeParam>,
     pub tracing_config: Option<TracingParam>,
-    pub image_config: Option<serde_json::Value>,
+    pub image_config: Option<ImageConfigParam>,
     pub file_system_configs: Option<Vec<serde_json::Value>>,
     /// lambdalet's extension: the Greengrass lifecycle settings (`pinned`, `maxQueueSize`, ...).
     /// The AWS CLI cannot send it; `lambdalet deploy` and the `/lambdalet/v1` API do.
@@ -53,11 +62,6 @@ pub(crate) struct ConfigFields {
 
 impl ConfigFields {
     pub(crate) fn into_patch(self) -> Result<FunctionConfigPatch, ApiError> {
-        if self.image_config.is_some() {
-            return Err(ApiError::invalid(
-                "ImageConfig is for container images, which lambdalet does not run: deploy a zip package",
-            ));
-        }
         if self
             .file_system_configs
             .as_ref()
@@ -80,6 +84,12 @@ impl ConfigFields {
             tracing_mode: self.tracing_config.and_then(|t| t.mode),
             layers: self.layers,
             lifecycle: self.lambdalet_config.unwrap_or_default(),
+            package_type: None,
+            image_config: self.image_config.map(|i| lambdalet_core::ImageOverrides {
+                entry_point: i.entry_point,
+                command: i.command,
+                working_directory: i.working_directory,
+            }),
         })
     }
 }
@@ -163,14 +173,28 @@ pub(crate) struct AliasRequest {
 
 /// The zip of `Code`: `ZipFile` decoded, or the object `S3Bucket`/`S3Key` names in lambdalet's
 /// own S3 endpoint (then `true`: the direct-upload limit does not apply).
-pub(crate) async fn code_zip(
+/// A request's code: a zip (given, or read from a bucket) or an image's URI.
+#[derive(Debug, Default)]
+pub(crate) struct CodeIn {
+    pub zip: Vec<u8>,
+    pub from_bucket: bool,
+    pub image_uri: Option<String>,
+}
+
+pub(crate) async fn code_in(
     code: CodeParam,
     control: &lambdalet_control::Control,
-) -> Result<(Vec<u8>, bool), ApiError> {
-    if code.image_uri.is_some() {
-        return Err(ApiError::invalid(
-            "container images (ImageUri) are not supported: deploy the function as a zip with Code.ZipFile",
-        ));
+) -> Result<CodeIn, ApiError> {
+    if let Some(uri) = code.image_uri {
+        if code.zip_file.is_some() || code.s3_bucket.is_some() || code.s3_key.is_some() {
+            return Err(ApiError::invalid(
+                "give either ImageUri (an image function) or ZipFile / S3Bucket+S3Key (a zip function), not both",
+            ));
+        }
+        return Ok(CodeIn {
+            image_uri: Some(uri),
+            ..CodeIn::default()
+        });
     }
     if let Some(zip) = bucket_zip(
         "Code",
@@ -181,12 +205,20 @@ pub(crate) async fn code_zip(
     )
     .await?
     {
-        return Ok((zip, true));
+        return Ok(CodeIn {
+            zip,
+            from_bucket: true,
+            image_uri: None,
+        });
     }
     let b64 = code.zip_file.ok_or_else(|| {
-        ApiError::invalid("Code.ZipFile is required: upload the function zip (aws lambda ... --zip-file fileb://function.zip), or name an object of lambdalet's S3 endpoint with Code.S3Bucket and Code.S3Key")
+        ApiError::invalid("Code.ZipFile is required: upload the function zip (aws lambda ... --zip-file fileb://function.zip), or name an object of lambdalet's S3 endpoint with Code.S3Bucket and Code.S3Key, or (PackageType Image) a loaded image with Code.ImageUri")
     })?;
-    Ok((decode_zip(&b64, "Code.ZipFile")?, false))
+    Ok(CodeIn {
+        zip: decode_zip(&b64, "Code.ZipFile")?,
+        from_bucket: false,
+        image_uri: None,
+    })
 }
 
 /// A zip named by `S3Bucket`/`S3Key` (in `field`), read from lambdalet's S3 endpoint; `None`
@@ -260,9 +292,11 @@ pub(crate) struct EnvironmentOut {
 pub(crate) struct FunctionConfiguration {
     pub function_name: String,
     pub function_arn: String,
-    pub runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     pub role: String,
-    pub handler: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
     pub code_size: u64,
     pub description: String,
     pub timeout: u32,
@@ -285,7 +319,11 @@ pub(crate) struct FunctionConfiguration {
     pub ephemeral_storage: serde_json::Value,
     pub snap_start: serde_json::Value,
     pub logging_config: serde_json::Value,
-    pub runtime_version_config: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_version_config: Option<serde_json::Value>,
+    /// An image function's `ImageConfig`, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_config_response: Option<serde_json::Value>,
     /// The Greengrass lifecycle settings of this version, under their Greengrass names.
     pub lambdalet_config: serde_json::Value,
     /// The sandbox this version runs in on this host (`Mode`, `Warning` when it is not the
@@ -322,9 +360,9 @@ pub(crate) fn configuration(
     FunctionConfiguration {
         function_name: r.function.clone(),
         function_arn: arn,
-        runtime: c.runtime.to_string(),
+        runtime: c.runtime.as_ref().map(ToString::to_string),
         role: c.role.clone(),
-        handler: c.handler.clone(),
+        handler: c.runtime.as_ref().map(|_| c.handler.clone()),
         code_size: r.code_size,
         description: c.description.clone(),
         timeout: c.timeout_secs,
@@ -344,7 +382,7 @@ pub(crate) fn configuration(
         state_reason_code: state_reason.as_ref().map(|_| "FunctionError".to_owned()),
         state_reason,
         last_update_status: "Successful".to_owned(),
-        package_type: "Zip".to_owned(),
+        package_type: c.package_type.as_str().to_owned(),
         architectures: c.architectures.clone(),
         ephemeral_storage: serde_json::json!({ "Size": c.ephemeral_storage_mb }),
         snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
@@ -352,9 +390,16 @@ pub(crate) fn configuration(
             "LogFormat": "Text",
             "LogGroup": format!("/aws/lambda/{}", r.function),
         }),
-        runtime_version_config: serde_json::json!({
-            "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{}", account.region, c.runtime),
-        }),
+        runtime_version_config: c.runtime.as_ref().map(|rt| serde_json::json!({
+            "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{rt}", account.region),
+        })),
+        image_config_response: c.image_config.as_ref().map(|i| serde_json::json!({
+            "ImageConfig": {
+                "EntryPoint": i.entry_point,
+                "Command": i.command,
+                "WorkingDirectory": i.working_directory,
+            }
+        })),
         lambdalet_config: lifecycle_json(v),
         lambdalet_sandbox: sandbox_json(control, c),
         layers: (!v.layers.is_empty()).then(|| {

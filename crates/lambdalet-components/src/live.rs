@@ -280,6 +280,7 @@ async fn start_lambda(
                     zip_from_bucket: true,
                     publish: false,
                     tags: tags.into_iter().collect(),
+                    image_uri: None,
                 })
                 .await
                 .map_err(fail)?;

@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use lambdalet_core::{
-    FunctionConfig, FunctionConfigPatch, FunctionName, LambdaError, RuntimeFamily,
+    FunctionConfig, FunctionConfigPatch, FunctionName, LambdaError, PackageType, RuntimeFamily,
 };
 use lambdalet_package::StoredCode;
 use lambdalet_store::{FunctionRecord, LATEST, VersionRecord};
@@ -33,6 +33,9 @@ pub struct CreateFunctionInput {
     pub zip_from_bucket: bool,
     pub publish: bool,
     pub tags: BTreeMap<String, String>,
+    /// `Code.ImageUri`: the loaded image a function of PackageType Image runs (by name, id
+    /// or `repo@sha256:id`).
+    pub image_uri: Option<String>,
 }
 
 /// What UpdateFunctionCode carries.
@@ -44,6 +47,8 @@ pub struct UpdateCodeInput {
     pub publish: bool,
     pub dry_run: bool,
     pub revision_id: Option<String>,
+    /// `ImageUri`: an image function's new image.
+    pub image_uri: Option<String>,
 }
 
 impl Control {
@@ -54,9 +59,18 @@ impl Control {
         input: CreateFunctionInput,
     ) -> Result<VersionView, ControlError> {
         let name = FunctionName::new(&input.name)?;
-        let mut config = FunctionConfig::create(input.config)?;
+        let mut config = FunctionConfig::create(input.config.clone())?;
+        if config.package_type == PackageType::Image {
+            return self.create_image_function(name, config, input).await;
+        }
+        if input.image_uri.is_some() {
+            return Err(LambdaError::invalid(
+                "Code.ImageUri is for a function of PackageType Image: set PackageType Image (lambdalet deploy --image does), or upload a zip with Code.ZipFile",
+            )
+            .into());
+        }
         crate::events::check(&config)?;
-        self.invoker.check_runtime(&config.runtime).await?;
+        self.check_runtime(&config).await?;
         self.invoker
             .check_sandbox(&config)
             .map_err(LambdaError::invalid)?;
@@ -77,12 +91,20 @@ impl Control {
             }
         };
         drop(stored);
-        tracing::info!(function = %name, runtime = %view.record.config.runtime, code = %view.record.code_sha256, "function.created");
+        tracing::info!(function = %name, runtime = %view.record.config.runtime.as_ref().map(ToString::to_string).unwrap_or_default(), code = %view.record.code_sha256, "function.created");
         if input.publish {
             drop(w);
             return self.publish_version(name.as_str(), None, None, None).await;
         }
         Ok(view)
+    }
+
+    /// Checks this host has `config`'s runtime (a zip function's), naming what to install.
+    pub(crate) async fn check_runtime(&self, config: &FunctionConfig) -> Result<(), ControlError> {
+        if let Some(r) = &config.runtime {
+            self.invoker.check_runtime(r).await?;
+        }
+        Ok(())
     }
 
     /// The conflict a CreateFunction of an existing name gets.
@@ -108,13 +130,28 @@ impl Control {
         let layers = self.resolve_layers(&mut config, &[])?;
         check_total_size(stored.summary.unzipped_bytes, &layers)?;
         check_code(&config, &stored.dir)?;
+        self.insert_record(name, config, tags, &stored.sha256_hex, stored.size)
+            .await
+    }
+
+    /// Stores a new function whose code (a zip's hash, an image's id) is in place and
+    /// checked; the caller holds `writes`.
+    pub(crate) async fn insert_record(
+        &self,
+        name: &FunctionName,
+        config: FunctionConfig,
+        tags: BTreeMap<String, String>,
+        code_sha256: &str,
+        code_size: u64,
+    ) -> Result<VersionView, ControlError> {
+        self.check_absent(name)?;
         let now = now_ms();
         let latest = VersionRecord {
             function: name.to_string(),
             version: LATEST.to_owned(),
             config,
-            code_sha256: stored.sha256_hex.clone(),
-            code_size: stored.size,
+            code_sha256: code_sha256.to_owned(),
+            code_size,
             revision_id: new_revision(),
             last_modified_ms: now,
             uid_index: 0,
@@ -153,6 +190,7 @@ impl Control {
         let entry = FunctionEntry::from_stored(
             &self.account,
             &self.code,
+            &self.images,
             &self.layers.read(),
             stored,
             Some(new_key.credentials),
@@ -176,6 +214,15 @@ impl Control {
         let _turn = self.order.turn(name).await;
         // Before the upload is unpacked, and again under the lock.
         let entry = self.entry(name)?;
+        if entry.latest.record.config.package_type == PackageType::Image {
+            return self.update_image_code(name, input).await;
+        }
+        if input.image_uri.is_some() {
+            return Err(LambdaError::invalid(format!(
+                "{name} is a function of PackageType Zip: give it a zip (ZipFile or S3Bucket/S3Key), not ImageUri; the package type of a function cannot change"
+            ))
+            .into());
+        }
         check_revision(
             input.revision_id.as_deref(),
             &entry.latest.record.revision_id,
@@ -321,14 +368,16 @@ impl Control {
 
 /// A `provided` runtime needs an executable `bootstrap` at the top of its code.
 pub(crate) fn check_code(config: &FunctionConfig, dir: &Path) -> Result<(), ControlError> {
-    if config.runtime.family() != RuntimeFamily::Provided {
+    let Some(runtime) = &config.runtime else {
+        return Ok(());
+    };
+    if runtime.family() != RuntimeFamily::Provided {
         return Ok(());
     }
     let bootstrap = dir.join("bootstrap");
     match std::fs::metadata(&bootstrap) {
         Err(_) => Err(LambdaError::invalid(format!(
-            "runtime {} runs the file `bootstrap` at the top of the zip, and this zip has none: add your executable as `bootstrap` (for Rust: name the binary bootstrap)",
-            config.runtime
+            "runtime {runtime} runs the file `bootstrap` at the top of the zip, and this zip has none: add your executable as `bootstrap` (for Rust: name the binary bootstrap)"
         ))
         .into()),
         Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(LambdaError::invalid(

@@ -39,7 +39,7 @@ pub struct Control {
     /// The S3 endpoint's buckets, when it runs (see `Control::object_bytes`).
     pub(crate) object_store: std::sync::OnceLock<std::path::PathBuf>,
     /// Loaded container images (see `images.rs`).
-    pub(crate) images: std::sync::OnceLock<Arc<lambdalet_package::image::ImageStore>>,
+    pub(crate) images: Arc<lambdalet_package::image::ImageStore>,
 }
 
 impl Control {
@@ -50,11 +50,13 @@ impl Control {
     pub async fn open(
         store: Store,
         code: CodeStore,
+        images: lambdalet_package::image::ImageStore,
         account: AccountInfo,
         invoker: Arc<Invoker>,
         master: lambdalet_auth::MasterKey,
     ) -> Result<Arc<Self>, ControlError> {
         let code = Arc::new(code);
+        let images = Arc::new(images);
         let (store2, code2, master2) = (store.clone(), code.clone(), master.clone());
         let account2 = account.clone();
         let (loaded, layers, keys) =
@@ -64,6 +66,16 @@ impl Control {
                 let names: Vec<String> = all.iter().map(|f| f.function.name.clone()).collect();
                 let keys = crate::keys::load(&store2, &master2, &names)?;
                 let mut referenced = store2.referenced_code()?;
+                // An image function's code hash is its image's id, which the image store
+                // keeps (and `lambdalet image rm` refuses to remove while it is used).
+                for v in all
+                    .iter()
+                    .flat_map(|f| std::iter::once(&f.function.latest).chain(&f.versions))
+                {
+                    if let Some(image) = &v.config.image {
+                        referenced.remove(&image.id);
+                    }
+                }
                 let used = all
                     .iter()
                     .flat_map(|f| std::iter::once(&f.function.latest).chain(&f.versions))
@@ -89,7 +101,7 @@ impl Control {
             let own = credentials.remove(&name);
             table.insert(
                 name,
-                FunctionEntry::from_stored(&account, &code, &layers, stored, own),
+                FunctionEntry::from_stored(&account, &code, &images, &layers, stored, own),
             );
         }
         // Tell the invoker about every version: pinned ones start now, before any event.
@@ -117,7 +129,7 @@ impl Control {
             code_url_secret: lambdalet_auth::new_access_key().1,
             order: crate::order::Order::default(),
             object_store: std::sync::OnceLock::new(),
-            images: std::sync::OnceLock::new(),
+            images,
         }))
     }
 
@@ -173,6 +185,7 @@ impl Control {
         view_of(
             &self.account,
             &self.code,
+            &self.images,
             &self.layers.read(),
             record,
             credentials,

@@ -47,7 +47,7 @@ impl Control {
         }
         crate::events::check(&config)?;
         if config.runtime != entry.latest.record.config.runtime {
-            self.invoker.check_runtime(&config.runtime).await?;
+            self.check_runtime(&config).await?;
         }
         self.invoker
             .check_sandbox(&config)

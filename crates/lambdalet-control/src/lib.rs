@@ -15,6 +15,7 @@ mod error;
 mod event_config;
 mod events;
 mod functions;
+mod image_code;
 mod images;
 mod keys;
 mod layer_table;

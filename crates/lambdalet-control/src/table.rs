@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use lambdalet_core::EventInvokeConfig;
-use lambdalet_core::{AccountInfo, Credentials, DeployedVersion, FunctionName};
+use lambdalet_core::{AccountInfo, Credentials, DeployedImage, DeployedVersion, FunctionName};
 use lambdalet_package::CodeStore;
+use lambdalet_package::image::ImageStore;
 use lambdalet_store::{AliasRecord, StoredFunction, VersionRecord};
 
 use crate::layer_table::{LayerTable, LayerUse};
@@ -21,8 +22,12 @@ pub struct VersionView {
 }
 
 impl VersionView {
-    /// `CodeSha256` as the API reports it (base64 of the digest).
+    /// `CodeSha256` as the API reports it: base64 of a zip's digest, an image's digest in hex
+    /// (as Lambda shows both).
     pub fn code_sha256_base64(&self) -> String {
+        if self.record.config.image.is_some() {
+            return self.record.code_sha256.clone();
+        }
         let digest = hex::decode(&self.record.code_sha256).unwrap_or_default();
         base64::engine::general_purpose::STANDARD.encode(digest)
     }
@@ -46,11 +51,13 @@ impl FunctionEntry {
     pub(crate) fn from_stored(
         account: &AccountInfo,
         code: &CodeStore,
+        images: &ImageStore,
         layers: &LayerTable,
         s: StoredFunction,
         credentials: Option<Credentials>,
     ) -> Self {
-        let view = |r: VersionRecord| view_of(account, code, layers, r, credentials.clone());
+        let view =
+            |r: VersionRecord| view_of(account, code, images, layers, r, credentials.clone());
         let event_configs = s
             .event_configs
             .into_iter()
@@ -107,16 +114,24 @@ impl FunctionEntry {
     }
 }
 
-/// Builds the runnable form of a version record: its code and layers as `code` stores them.
+/// Builds the runnable form of a version record: its code and layers as `code` stores them,
+/// or its image as `images` does.
 pub(crate) fn view_of(
     account: &AccountInfo,
     code: &CodeStore,
+    images: &ImageStore,
     layers: &LayerTable,
     record: VersionRecord,
     credentials: Option<Credentials>,
 ) -> VersionView {
     let name = FunctionName::new(&record.function).expect("stored function names were validated");
     let uses = layers.uses_of(account, &record.config.layers);
+    let image = record.config.image.as_ref().map(|i| DeployedImage {
+        id: i.id.clone(),
+        rootfs: images.rootfs_path(&i.id),
+        run: i.run(record.config.image_config.as_ref()),
+        env: i.env.clone(),
+    });
     let deployed = DeployedVersion {
         function_arn: account.function_arn(name.as_str()),
         name,
@@ -124,7 +139,11 @@ pub(crate) fn view_of(
         revision_id: record.revision_id.clone(),
         config: record.config.clone(),
         code_sha256: record.code_sha256.clone(),
-        code_dir: code.code_dir(&record.code_sha256),
+        code_dir: match &image {
+            Some(i) => i.rootfs.clone(),
+            None => code.code_dir(&record.code_sha256),
+        },
+        image,
         layers: uses.iter().map(|u| code.code_dir(&u.code_sha256)).collect(),
         uid_index: record.uid_index,
         credentials,

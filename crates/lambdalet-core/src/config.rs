@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::LambdaError;
+use crate::image::{ImageCode, ImageOverrides, PackageType};
 use crate::lifecycle::{LifecycleConfig, LifecyclePatch};
 use crate::limits::*;
 use crate::runtime::Runtime;
@@ -43,7 +44,14 @@ pub const DEFAULT_ROLE: &str = "arn:aws:iam::000000000000:role/lambdalet";
 /// Validated configuration of a function version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionConfig {
-    pub runtime: Runtime,
+    /// How the code is packaged; an image function has no runtime, handler or layers.
+    #[serde(default)]
+    pub package_type: PackageType,
+    /// A zip function's runtime (`None` for an image function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
+    /// A zip function's handler (empty for an image function).
+    #[serde(default)]
     pub handler: String,
     pub role: String,
     #[serde(default)]
@@ -65,6 +73,12 @@ pub struct FunctionConfig {
     /// files win.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<String>,
+    /// An image function's image, set with its code (`Code.ImageUri`), never by a patch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageCode>,
+    /// An image function's `ImageConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_config: Option<ImageOverrides>,
 }
 
 fn default_architectures() -> Vec<String> {
@@ -103,23 +117,40 @@ pub struct FunctionConfigPatch {
     pub tracing_mode: Option<String>,
     pub layers: Option<Vec<String>>,
     pub lifecycle: LifecyclePatch,
+    /// `PackageType` (CreateFunction only).
+    pub package_type: Option<String>,
+    /// `ImageConfig` (image functions only).
+    pub image_config: Option<ImageOverrides>,
 }
 
 impl FunctionConfig {
-    /// Builds the configuration of a new function. `runtime` and `handler` are required.
-    pub fn create(patch: FunctionConfigPatch) -> Result<Self, LambdaError> {
-        let runtime = patch.runtime.as_deref().ok_or_else(|| {
-            LambdaError::invalid(
-                "Runtime is required for a zip function: give one of python3.11, nodejs20.x, provided.al2023, ...",
-            )
-        })?;
-        let handler = patch.handler.clone().ok_or_else(|| {
-            LambdaError::invalid(
-                "Handler is required: for Python give module.function (app.handler), for Node.js file.export (index.handler), for provided runtimes any name your bootstrap understands",
-            )
-        })?;
+    /// Builds the configuration of a new function. A zip function needs `runtime` and
+    /// `handler`; an image function (`package_type` Image) may have neither, and gets its
+    /// image from [`FunctionConfig::with_image`].
+    pub fn create(mut patch: FunctionConfigPatch) -> Result<Self, LambdaError> {
+        let package_type = match patch.package_type.take() {
+            Some(p) => PackageType::parse(&p)?,
+            None => PackageType::Zip,
+        };
+        let (runtime, handler) = match package_type {
+            PackageType::Image => (None, String::new()),
+            PackageType::Zip => {
+                let runtime = patch.runtime.take().ok_or_else(|| {
+                    LambdaError::invalid(
+                        "Runtime is required for a zip function: give one of python3.11, nodejs20.x, provided.al2023, ... (or PackageType Image with Code.ImageUri)",
+                    )
+                })?;
+                let handler = patch.handler.take().ok_or_else(|| {
+                    LambdaError::invalid(
+                        "Handler is required: for Python give module.function (app.handler), for Node.js file.export (index.handler), for provided runtimes any name your bootstrap understands",
+                    )
+                })?;
+                (Some(Runtime::parse(&runtime)?), handler)
+            }
+        };
         let base = Self {
-            runtime: Runtime::parse(runtime)?,
+            package_type,
+            runtime,
             handler,
             role: DEFAULT_ROLE.to_owned(),
             description: String::new(),
@@ -131,18 +162,41 @@ impl FunctionConfig {
             tracing_mode: default_tracing(),
             lifecycle: LifecycleConfig::default(),
             layers: Vec::new(),
+            image: None,
+            image_config: None,
         };
         base.apply(patch)
+    }
+
+    /// This image function's configuration running `image`.
+    pub fn with_image(&self, image: ImageCode) -> Self {
+        Self {
+            image: Some(image),
+            ..self.clone()
+        }
     }
 
     /// Returns this configuration with `patch` applied and everything re-validated.
     pub fn apply(&self, patch: FunctionConfigPatch) -> Result<Self, LambdaError> {
         let mut c = self.clone();
+        if let Some(p) = &patch.package_type
+            && PackageType::parse(p)? != c.package_type
+        {
+            return Err(LambdaError::invalid(format!(
+                "PackageType cannot be changed (this function is {}): create a new function",
+                c.package_type.as_str()
+            )));
+        }
+        crate::image::check_patch(c.package_type, &patch)?;
         if let Some(r) = patch.runtime {
-            c.runtime = Runtime::parse(&r)?;
+            c.runtime = Some(Runtime::parse(&r)?);
         }
         if let Some(h) = patch.handler {
             c.handler = h;
+        }
+        if let Some(o) = patch.image_config {
+            o.validate()?;
+            c.image_config = (!o.is_empty()).then_some(o);
         }
         if let Some(r) = patch.role {
             c.role = if r.is_empty() {
@@ -206,7 +260,9 @@ impl FunctionConfig {
 
     /// Checks every field against the Lambda limits; the message names the limit and the value.
     pub fn validate(&self) -> Result<(), LambdaError> {
-        if self.handler.is_empty() || self.handler.len() > MAX_HANDLER_LEN {
+        if self.package_type == PackageType::Zip
+            && (self.handler.is_empty() || self.handler.len() > MAX_HANDLER_LEN)
+        {
             return Err(LambdaError::invalid(format!(
                 "Handler must be 1 to {MAX_HANDLER_LEN} characters long (it has {})",
                 self.handler.len()

@@ -11,6 +11,7 @@ pub mod deployed;
 pub mod destination;
 pub mod error;
 pub mod ids;
+pub mod image;
 pub mod layer;
 pub mod lifecycle;
 pub mod limits;
@@ -23,10 +24,11 @@ pub use config::{FunctionConfig, FunctionConfigPatch};
 pub use container::{
     ContainerMode, ContainerParams, DeviceMount, NetworkMode, Permission, VolumeMount,
 };
-pub use deployed::DeployedVersion;
+pub use deployed::{DeployedImage, DeployedVersion};
 pub use destination::{Destination, EventInvokeConfig};
 pub use error::{ErrorCode, HasErrorCode, LambdaError};
 pub use ids::{AccountInfo, FunctionName, FunctionRef, Qualifier};
+pub use image::{ImageCode, ImageOverrides, ImageRun, PackageType};
 pub use layer::{LayerName, LayerRef};
 pub use lifecycle::{Encoding, LifecycleConfig, LifecyclePatch};
 pub use principal::{Credentials, Principal};

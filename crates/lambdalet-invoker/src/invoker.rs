@@ -103,6 +103,16 @@ impl Invoker {
     /// sources and devices exist (when it will run in a container).
     pub fn check_sandbox(&self, config: &FunctionConfig) -> Result<(), String> {
         let choice = self.sandbox_choice(config);
+        if config.package_type == lambdalet_core::PackageType::Image
+            && choice.mode != ContainerMode::GreengrassContainer
+        {
+            return Err(match &self.inner.ctx.sandboxes.container_unavailable {
+                Some(why) => format!(
+                    "a container image function runs only in a container sandbox, which this host cannot make: {why}"
+                ),
+                None => "a container image function runs only in a container sandbox: leave out containerMode NoContainer (or set GreengrassContainer)".to_owned(),
+            });
+        }
         if choice.mode == ContainerMode::GreengrassContainer {
             let params = &config.lifecycle.container_params;
             lambdalet_sandbox::check_container_params(params)?;

@@ -21,7 +21,7 @@ pub enum InitType {
 }
 
 impl InitType {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::OnDemand => "on-demand",
             Self::Provisioned => "provisioned-concurrency",
@@ -45,9 +45,24 @@ pub(crate) async fn sandbox_spec(
     runtime_api: &str,
     init_type: InitType,
 ) -> Result<SandboxSpec, InvokeError> {
-    let (catalog, account, greengrass) = (&ctx.catalog, &ctx.account, &ctx.greengrass);
+    let start = Start {
+        ctx,
+        version,
+        sandbox_id,
+        runtime_api,
+        init_type,
+    };
+    if let Some(image) = &version.image {
+        return crate::launch_image::image_spec(&start, image, mode);
+    }
+    let (catalog, greengrass) = (&ctx.catalog, &ctx.greengrass);
     let config = &version.config;
-    let family = config.runtime.family();
+    let runtime = config.runtime.as_ref().ok_or_else(|| {
+        InvokeError::Sandbox(lambdalet_sandbox::SandboxError::Setup(
+            "a zip function without a runtime cannot start".to_owned(),
+        ))
+    })?;
+    let family = runtime.family();
     let host_runtime_dir = catalog.runtime_dir(family);
     let container = mode == ContainerMode::GreengrassContainer;
     let layout = if container {
@@ -67,7 +82,7 @@ pub(crate) async fn sandbox_spec(
         }
     };
     let (program, args) = catalog
-        .command(&config.runtime, &layout.task_root, &layout.runtime_dir)
+        .command(runtime, &layout.task_root, &layout.runtime_dir)
         .await?;
     let task_root = layout.task_root.display().to_string();
     let runtime_dir = layout.runtime_dir.display().to_string();
@@ -95,57 +110,18 @@ pub(crate) async fn sandbox_spec(
         put(k, v.clone());
     }
     put("_HANDLER", config.handler.clone());
-    put("AWS_REGION", account.region.clone());
-    put("AWS_DEFAULT_REGION", account.region.clone());
-    if let Some(exec_env) = config.runtime.execution_env() {
+    if let Some(exec_env) = runtime.execution_env() {
         put("AWS_EXECUTION_ENV", exec_env);
     }
-    put("AWS_LAMBDA_FUNCTION_NAME", version.name.to_string());
-    put(
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        config.memory_mb.to_string(),
-    );
-    put("AWS_LAMBDA_FUNCTION_VERSION", version.version.clone());
-    put(
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        init_type.as_str().to_owned(),
-    );
-    put(
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{}", version.name),
-    );
-    put(
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        log_stream_name(&version.version, sandbox_id),
-    );
-    put("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned());
+    start.platform_env(&mut put, layout.ipc_socket.as_deref());
     if family == RuntimeFamily::Node && !config.environment.contains_key("NODE_PATH") {
         put(
             "NODE_PATH",
-            layers.node_path(&config.runtime, &runtime_dir, &task_root),
+            layers.node_path(runtime, &runtime_dir, &task_root),
         );
     }
     put("LAMBDA_TASK_ROOT", task_root);
     put("LAMBDA_RUNTIME_DIR", runtime_dir);
-    // Lambda hands functions the credentials of their role; lambdalet gives each function its
-    // own key, which may invoke functions (as its accessControl allows) and nothing more, and
-    // points the AWS SDKs' Lambda client at lambdalet. Never the daemon's own credentials.
-    if let Some(own) = &version.credentials {
-        put("AWS_ACCESS_KEY_ID", own.access_key_id.clone());
-        put("AWS_SECRET_ACCESS_KEY", own.secret_access_key.clone());
-        put("AWS_SESSION_TOKEN", own.session_token.clone());
-    }
-    if let Some(api) = &greengrass.api_endpoint
-        && !config.environment.contains_key("AWS_ENDPOINT_URL_LAMBDA")
-    {
-        put("AWS_ENDPOINT_URL_LAMBDA", format!("http://{api}"));
-    }
-    // `boto3.client("s3")` with no arguments reaches lambdalet's S3 endpoint.
-    if let Some(s3) = &greengrass.s3_endpoint
-        && !config.environment.contains_key("AWS_ENDPOINT_URL_S3")
-    {
-        put("AWS_ENDPOINT_URL_S3", format!("http://{s3}"));
-    }
     if family == RuntimeFamily::Python {
         put("PYTHONUNBUFFERED", "1".to_owned());
         // The Greengrass V1 SDK's runtime modules, after the function's own PYTHONPATH.
@@ -159,40 +135,18 @@ pub(crate) async fn sandbox_spec(
             put(LAYERS_ENV, dirs);
         }
     }
-    greengrass_env(&mut put, greengrass, &layout, account, version);
-    // How events arrive: our bootstraps read LAMBDALET_PAYLOAD_ENCODING; Greengrass's runtimes
-    // (and code written for them) read the other two.
-    let encoding = config.lifecycle.input_payload_encoding_type.as_str();
-    put("LAMBDALET_PAYLOAD_ENCODING", encoding.to_owned());
-    put("AWS_GREENGRASS_LAMBDA_ENCODING_TYPE", encoding.to_owned());
-    put("ENCODING_TYPE", encoding.to_owned());
 
-    let memory = config.memory_limit_bytes();
-    let mut limits = Limits::lambda(memory);
+    let mut limits = start.limits();
     let container = if container {
-        let (uid, gid, nproc) = ctx.sandboxes.identity(version);
-        limits.user_processes = nproc;
         let homes = match family {
             RuntimeFamily::Provided => Vec::new(),
-            _ => catalog.interpreter(&config.runtime).await?.homes,
+            _ => catalog.interpreter(runtime).await?.homes,
         };
-        Some(ContainerSpec {
-            code_dir: version.code_dir.clone(),
-            layers: version.layers.clone(),
-            runtime_dir: host_runtime_dir,
-            host_dirs: visible_homes(homes, catalog.data_dir())?,
-            image_root: None,
-            ipc_socket: greengrass.ipc_socket.clone(),
-            tmp_bytes: u64::from(config.ephemeral_storage_mb) * 1024 * 1024,
-            network: config.lifecycle.network,
-            mount_ro_sysfs: config.lifecycle.container_params.mount_ro_sysfs,
-            volumes: config.lifecycle.container_params.volumes.clone(),
-            devices: config.lifecycle.container_params.devices.clone(),
-            uid,
-            gid,
-            groups: vec![ctx.sandboxes.user.shared_group()],
-            hostname: sandbox_id.chars().take(63).collect(),
-        })
+        let mut spec = start.container_spec(&mut limits);
+        spec.layers = version.layers.clone();
+        spec.runtime_dir = host_runtime_dir;
+        spec.host_dirs = visible_homes(homes, catalog.data_dir())?;
+        Some(spec)
     } else {
         None
     };
@@ -205,6 +159,108 @@ pub(crate) async fn sandbox_spec(
         limits,
         container,
     })
+}
+
+/// What every new environment of a version is started with, zip or image.
+pub(crate) struct Start<'a> {
+    pub ctx: &'a StartContext,
+    pub version: &'a DeployedVersion,
+    pub sandbox_id: &'a str,
+    pub runtime_api: &'a str,
+    pub init_type: InitType,
+}
+
+impl Start<'_> {
+    /// The variables Lambda sets for every function (spec digest §1.7), lambdalet's
+    /// credentials and endpoints, Greengrass's, and how events are encoded. `ipc_socket` is
+    /// the IPC socket's path as the sandbox sees it.
+    pub(crate) fn platform_env(
+        &self,
+        put: &mut impl FnMut(&str, String),
+        ipc_socket: Option<&Path>,
+    ) {
+        let (account, greengrass) = (&self.ctx.account, &self.ctx.greengrass);
+        let (version, config) = (self.version, &self.version.config);
+        put("AWS_REGION", account.region.clone());
+        put("AWS_DEFAULT_REGION", account.region.clone());
+        put("AWS_LAMBDA_FUNCTION_NAME", version.name.to_string());
+        put(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            config.memory_mb.to_string(),
+        );
+        put("AWS_LAMBDA_FUNCTION_VERSION", version.version.clone());
+        put(
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            self.init_type.as_str().to_owned(),
+        );
+        put(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", version.name),
+        );
+        put(
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            log_stream_name(&version.version, self.sandbox_id),
+        );
+        put("AWS_LAMBDA_RUNTIME_API", self.runtime_api.to_owned());
+        // Lambda hands functions the credentials of their role; lambdalet gives each function
+        // its own key, which may invoke functions (as its accessControl allows) and nothing
+        // more, and points the AWS SDKs' Lambda client at lambdalet. Never the daemon's own
+        // credentials.
+        if let Some(own) = &version.credentials {
+            put("AWS_ACCESS_KEY_ID", own.access_key_id.clone());
+            put("AWS_SECRET_ACCESS_KEY", own.secret_access_key.clone());
+            put("AWS_SESSION_TOKEN", own.session_token.clone());
+        }
+        if let Some(api) = &greengrass.api_endpoint
+            && !config.environment.contains_key("AWS_ENDPOINT_URL_LAMBDA")
+        {
+            put("AWS_ENDPOINT_URL_LAMBDA", format!("http://{api}"));
+        }
+        // `boto3.client("s3")` with no arguments reaches lambdalet's S3 endpoint.
+        if let Some(s3) = &greengrass.s3_endpoint
+            && !config.environment.contains_key("AWS_ENDPOINT_URL_S3")
+        {
+            put("AWS_ENDPOINT_URL_S3", format!("http://{s3}"));
+        }
+        greengrass_env(put, greengrass, ipc_socket, account, version);
+        // How events arrive: our bootstraps read LAMBDALET_PAYLOAD_ENCODING; Greengrass's
+        // runtimes (and code written for them) read the other two.
+        let encoding = config.lifecycle.input_payload_encoding_type.as_str();
+        put("LAMBDALET_PAYLOAD_ENCODING", encoding.to_owned());
+        put("AWS_GREENGRASS_LAMBDA_ENCODING_TYPE", encoding.to_owned());
+        put("ENCODING_TYPE", encoding.to_owned());
+    }
+
+    /// Lambda's limits for the version's memory.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits::lambda(self.version.config.memory_limit_bytes())
+    }
+
+    /// A container of this version with nothing of a runtime in it yet (no code, layers or
+    /// interpreter: the caller adds those, or an image); sets `limits`' process limit for its
+    /// user.
+    pub(crate) fn container_spec(&self, limits: &mut Limits) -> ContainerSpec {
+        let (ctx, version, config) = (self.ctx, self.version, &self.version.config);
+        let (uid, gid, nproc) = ctx.sandboxes.identity(version);
+        limits.user_processes = nproc;
+        ContainerSpec {
+            code_dir: version.code_dir.clone(),
+            layers: Vec::new(),
+            runtime_dir: version.code_dir.clone(),
+            host_dirs: Vec::new(),
+            image_root: None,
+            ipc_socket: ctx.greengrass.ipc_socket.clone(),
+            tmp_bytes: u64::from(config.ephemeral_storage_mb) * 1024 * 1024,
+            network: config.lifecycle.network,
+            mount_ro_sysfs: config.lifecycle.container_params.mount_ro_sysfs,
+            volumes: config.lifecycle.container_params.volumes.clone(),
+            devices: config.lifecycle.container_params.devices.clone(),
+            uid,
+            gid,
+            groups: vec![ctx.sandboxes.user.shared_group()],
+            hostname: self.sandbox_id.chars().take(63).collect(),
+        }
+    }
 }
 
 /// The interpreter installations a container must show, leaving out those the system
@@ -238,7 +294,7 @@ fn visible_homes(homes: Vec<PathBuf>, data_dir: &Path) -> Result<Vec<PathBuf>, I
 fn greengrass_env(
     put: &mut impl FnMut(&str, String),
     gg: &crate::invoker::GreengrassEnv,
-    layout: &Layout,
+    ipc_socket: Option<&Path>,
     account: &AccountInfo,
     version: &DeployedVersion,
 ) {
@@ -247,7 +303,7 @@ fn greengrass_env(
         .token_for(&format!("{}:{}", version.name, version.version));
     put("SVCUID", token.clone());
     put("AWS_CONTAINER_AUTHORIZATION_TOKEN", token);
-    if let Some(socket) = &layout.ipc_socket {
+    if let Some(socket) = ipc_socket {
         let socket = socket.display().to_string();
         put("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH", socket.clone());
         put(

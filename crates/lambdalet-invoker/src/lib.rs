@@ -14,6 +14,7 @@ mod execute;
 mod instance;
 mod invoker;
 mod launch;
+mod launch_image;
 mod layer_paths;
 mod logs;
 mod outcome;

@@ -87,7 +87,12 @@ impl Sandboxes {
 
     /// What a function with `config` runs in on this host.
     pub fn choose(&self, config: &FunctionConfig) -> SandboxChoice {
-        let asked = config.lifecycle.container_mode.unwrap_or(self.default_mode);
+        // An image runs only in a container, whatever the daemon's default.
+        let default = match config.package_type {
+            lambdalet_core::PackageType::Image => ContainerMode::GreengrassContainer,
+            lambdalet_core::PackageType::Zip => self.default_mode,
+        };
+        let asked = config.lifecycle.container_mode.unwrap_or(default);
         match (asked, &self.container) {
             (ContainerMode::GreengrassContainer, None) => SandboxChoice {
                 mode: ContainerMode::NoContainer,

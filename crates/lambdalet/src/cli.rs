@@ -221,6 +221,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_S3_DOMAIN")]
     pub s3_domain: Option<String>,
 
+    /// The most a container image may unpack to, all layers together, in bytes or with a
+    /// suffix (K, M, G; powers of 1024) [Lambda's limit: 10G].
+    #[arg(long, env = "LAMBDALET_MAX_IMAGE_SIZE", value_name = "SIZE", default_value = "10G", value_parser = parse_size)]
+    pub max_image_size: u64,
+
     /// `up` only: the OpenCV layer of the background-removal example (built by
     /// examples/remove-background/build-layer.sh) [default:
     /// examples/remove-background/build/layer.zip if it exists].
@@ -263,8 +268,23 @@ pub enum MqttAuth {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// A directory (zipped for you) or a .zip file with the function's code.
-    pub path: PathBuf,
+    /// A directory (zipped for you) or a .zip file with the function's code (not with --image).
+    #[arg(required_unless_present = "image", conflicts_with = "image")]
+    pub path: Option<PathBuf>,
+    /// Deploy a container image function (PackageType Image) instead: FILE is a `docker save`
+    /// or OCI image layout tarball, loaded first (as `lambdalet image load` does); or the name
+    /// or id of an image already loaded. Runs in a container sandbox.
+    #[arg(long, value_name = "FILE|IMAGE", conflicts_with_all = ["runtime", "handler", "layer"])]
+    pub image: Option<String>,
+    /// With --image: replace the image's CMD (ImageConfig.Command; repeat for each word).
+    #[arg(long, value_name = "WORD", requires = "image")]
+    pub image_command: Vec<String>,
+    /// With --image: replace the image's ENTRYPOINT (ImageConfig.EntryPoint; repeat for each word).
+    #[arg(long, value_name = "WORD", requires = "image")]
+    pub image_entrypoint: Vec<String>,
+    /// With --image: replace the image's WORKDIR (ImageConfig.WorkingDirectory).
+    #[arg(long, value_name = "DIR", requires = "image")]
+    pub image_workdir: Option<String>,
     /// Function name (created if it does not exist, updated otherwise).
     #[arg(long)]
     pub name: String,
@@ -448,4 +468,38 @@ fn default_thing_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "lambdalet".to_owned())
+}
+
+/// `10G`, `512M`, `64K` or a number of bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.trim().char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.trim().split_at(i),
+        None => (s.trim(), ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: give bytes or a number with K, M or G"))?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        other => return Err(format!("unknown size unit {other:?}: use K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|b| *b > 0)
+        .ok_or_else(|| format!("{s:?} is not a usable size"))
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(super::parse_size("10G"), Ok(10 << 30));
+        assert_eq!(super::parse_size("512m"), Ok(512 << 20));
+        assert_eq!(super::parse_size("4096"), Ok(4096));
+        assert!(super::parse_size("0").is_err());
+        assert!(super::parse_size("ten").is_err());
+        assert!(super::parse_size("3T").is_err());
+    }
 }

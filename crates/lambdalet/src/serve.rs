@@ -92,17 +92,26 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     )
     .context("cannot install the runtime bootstraps")?;
     let master = crate::keyfile::load_or_create(&data_dir)?;
-    let control = Control::open(store.clone(), code, account, invoker.clone(), master)
-        .await
-        .context("cannot load functions from the state database")?;
+    let images = lambdalet_package::image::ImageStore::open(&data_dir.join("images"))
+        .context("cannot open the image store")?
+        .with_limits(lambdalet_package::image::ImageLimits {
+            max_unpacked_bytes: args.max_image_size,
+            ..Default::default()
+        });
+    let control = Control::open(
+        store.clone(),
+        code,
+        images,
+        account,
+        invoker.clone(),
+        master,
+    )
+    .await
+    .context("cannot load functions from the state database")?;
     let auth = auth_mode(&args, &control, &data_dir)?;
     if s3_addr.is_some() {
         control.set_object_store(data_dir.join("s3"));
     }
-    control.set_image_store(
-        lambdalet_package::image::ImageStore::open(&data_dir.join("images"))
-            .context("cannot open the image store")?,
-    );
     let queue_store =
         AsyncQueueStore::start(&store).context("cannot open the async event queue")?;
     let settings = AsyncSettings {

@@ -80,6 +80,7 @@ impl Harness {
             config,
             code_sha256: "0".repeat(64),
             code_dir,
+            image: None,
             layers: Vec::new(),
             function_arn: self.account.function_arn(name),
             credentials: None,

@@ -34,6 +34,7 @@ const PROGRESS_STEP: u64 = 4 * 1024 * 1024;
 pub struct ImageStore {
     root: PathBuf,
     records: Mutex<()>,
+    limits: ImageLimits,
 }
 
 impl ImageStore {
@@ -43,6 +44,7 @@ impl ImageStore {
         let store = Self {
             root: root.to_path_buf(),
             records: Mutex::new(()),
+            limits: ImageLimits::default(),
         };
         for dir in [store.rootfs_dir(), store.records_dir(), store.tmp()] {
             fs::create_dir_all(&dir).map_err(ImageError::io("create directory", &dir))?;
@@ -57,6 +59,16 @@ impl ImageStore {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// This store with `limits` as the limits its owner loads with ([`Self::limits`]).
+    pub fn with_limits(self, limits: ImageLimits) -> Self {
+        Self { limits, ..self }
+    }
+
+    /// The limits a load into this store should use (the daemon's `--max-image-size`).
+    pub fn limits(&self) -> ImageLimits {
+        self.limits
     }
 
     /// Loads the one image in `archive` (see [`Self::load_named`] for archives with several).
@@ -263,7 +275,8 @@ impl ImageStore {
         Ok(true)
     }
 
-    fn rootfs_path(&self, id: &str) -> PathBuf {
+    /// Where the image `id`'s tree is (or would be).
+    pub fn rootfs_path(&self, id: &str) -> PathBuf {
         self.rootfs_dir().join(id)
     }
 

@@ -30,37 +30,49 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let sandbox = super::sandbox_flags::settings(&args)?;
-    let zip = read_code(&args.path)?;
+    let code = match (&args.image, &args.path) {
+        (Some(image), _) => Code::Image(image_uri(&client, image).await?),
+        (None, Some(path)) => Code::Zip(read_code(path)?),
+        (None, None) => bail!("give the code: a directory or .zip, or --image FILE"),
+    };
     let path = format!("/2015-03-31/functions/{}", segment(&args.name));
 
     let existing = client.send(client.request(Method::GET, &path)).await?;
     let status = existing.status();
     let body = existing.bytes().await?;
-    let spinner = spinner(format!(
-        "uploading {} of code",
-        human_bytes(zip.len() as u64)
-    ));
-    let zip_b64 = base64::engine::general_purpose::STANDARD.encode(&zip);
+    let spinner = spinner(match &code {
+        Code::Zip(zip) => format!("uploading {} of code", human_bytes(zip.len() as u64)),
+        Code::Image(uri) => format!("deploying image {uri}"),
+    });
 
     let result = if status == StatusCode::NOT_FOUND {
-        let (runtime, handler) = match (&args.runtime, &args.handler) {
-            (Some(r), Some(h)) => (r.clone(), h.clone()),
-            _ => {
-                let (r, h) = guess(&args.path)?;
-                (
-                    args.runtime.clone().unwrap_or(r),
-                    args.handler.clone().unwrap_or(h),
-                )
-            }
-        };
         let mut req = json!({
             "FunctionName": args.name,
-            "Runtime": runtime,
-            "Handler": handler,
             "Role": "arn:aws:iam::000000000000:role/lambdalet",
-            "Code": { "ZipFile": zip_b64 },
             "Publish": args.publish,
         });
+        match &code {
+            Code::Zip(zip) => {
+                let dir = args.path.as_deref().context("a zip comes from a path")?;
+                let (runtime, handler) = match (&args.runtime, &args.handler) {
+                    (Some(r), Some(h)) => (r.clone(), h.clone()),
+                    _ => {
+                        let (r, h) = guess(dir)?;
+                        (
+                            args.runtime.clone().unwrap_or(r),
+                            args.handler.clone().unwrap_or(h),
+                        )
+                    }
+                };
+                req["Runtime"] = json!(runtime);
+                req["Handler"] = json!(handler);
+                req["Code"] = json!({ "ZipFile": code_b64(zip) });
+            }
+            Code::Image(uri) => {
+                req["PackageType"] = json!("Image");
+                req["Code"] = json!({ "ImageUri": uri });
+            }
+        }
         add_config(&mut req, &args, env, &access_control, &sandbox);
         let v = client
             .json(
@@ -71,11 +83,15 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
             .await?;
         ("created", v)
     } else if status.is_success() {
+        let update = match &code {
+            Code::Zip(zip) => json!({ "ZipFile": code_b64(zip), "Publish": false }),
+            Code::Image(uri) => json!({ "ImageUri": uri, "Publish": false }),
+        };
         let mut v = client
             .json(
                 client
                     .request(Method::PUT, &format!("{path}/code"))
-                    .json(&json!({ "ZipFile": zip_b64, "Publish": false })),
+                    .json(&update),
             )
             .await?;
         let mut config = json!({});
@@ -112,11 +128,17 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     spinner.finish_and_clear();
     let (verb, v) = result;
     let lc = &v["LambdaletConfig"];
+    let what = match &code {
+        Code::Zip(_) => format!(
+            "{}, handler {}",
+            v["Runtime"].as_str().unwrap_or("?"),
+            v["Handler"].as_str().unwrap_or("?")
+        ),
+        Code::Image(uri) => format!("image {uri}"),
+    };
     eprintln!(
-        "{verb} {} ({}, handler {}, {} MB, {} s timeout, {}, {} sandbox), version {}, code {} sha256 {}",
+        "{verb} {} ({what}, {} MB, {} s timeout, {}, {} sandbox), version {}, code {} sha256 {}",
         v["FunctionName"].as_str().unwrap_or(&args.name),
-        v["Runtime"].as_str().unwrap_or("?"),
-        v["Handler"].as_str().unwrap_or("?"),
         v["MemorySize"],
         v["Timeout"],
         if lc["pinned"] == true {
@@ -129,7 +151,10 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         },
         v["LambdaletSandbox"]["Backend"].as_str().unwrap_or("?"),
         v["Version"].as_str().unwrap_or("?"),
-        human_bytes(zip.len() as u64),
+        match &code {
+            Code::Zip(zip) => human_bytes(zip.len() as u64),
+            Code::Image(_) => "image".to_owned(),
+        },
         v["CodeSha256"].as_str().unwrap_or("?"),
     );
     if let Some(w) = v["LambdaletSandbox"]["Warning"].as_str() {
@@ -140,6 +165,30 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         args.name
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What is deployed: a zip's bytes, or a loaded image's URI.
+enum Code {
+    Zip(Vec<u8>),
+    Image(String),
+}
+
+fn code_b64(zip: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(zip)
+}
+
+/// The `ImageUri` for `--image`: a file is loaded first and named by its id; anything else
+/// names an image already loaded.
+async fn image_uri(client: &Client, image: &str) -> anyhow::Result<String> {
+    let file = Path::new(image);
+    if !file.is_file() {
+        return Ok(image.to_owned());
+    }
+    let loaded = super::image::load(client, file, None).await?;
+    loaded["ImageId"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the daemon did not say which image it loaded")
 }
 
 fn add_config(
@@ -198,6 +247,19 @@ fn add_config(
     }
     if let Some(d) = &args.description {
         req["Description"] = json!(d);
+    }
+    let mut image_config = serde_json::Map::new();
+    if !args.image_entrypoint.is_empty() {
+        image_config.insert("EntryPoint".into(), json!(args.image_entrypoint));
+    }
+    if !args.image_command.is_empty() {
+        image_config.insert("Command".into(), json!(args.image_command));
+    }
+    if let Some(dir) = &args.image_workdir {
+        image_config.insert("WorkingDirectory".into(), json!(dir));
+    }
+    if !image_config.is_empty() {
+        req["ImageConfig"] = Value::Object(image_config);
     }
     if let Some(env) = env {
         req["Environment"] = json!({ "Variables": env });

@@ -2,7 +2,7 @@
 //! `docker save` or OCI layout tarball to the daemon (with progress), which checks and unpacks
 //! it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -41,46 +41,81 @@ pub enum ImageCommand {
     Rm { image: String },
 }
 
+/// Streams `file` to the daemon with a progress bar, and returns the loaded image's
+/// description (`ImageId`, `Names`, `SizeBytes`, ...).
+pub async fn load(client: &Client, file: &Path, name: Option<&str>) -> anyhow::Result<Value> {
+    let f = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let size = f.metadata().await?.len();
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("uploading {}", file.display()));
+    let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024);
+    let b2 = bar.clone();
+    let counted = tokio_stream::StreamExt::map(stream, move |chunk| {
+        if let Ok(c) = &chunk {
+            b2.inc(c.len() as u64);
+        }
+        chunk
+    });
+    let mut path = "/lambdalet/v1/images".to_owned();
+    if let Some(n) = name {
+        path = format!("{path}?name={}", segment(n));
+    }
+    let req = client
+        .request(Method::PUT, &path)
+        .header(reqwest::header::CONTENT_LENGTH, size)
+        .header(reqwest::header::ACCEPT, "application/x-ndjson")
+        .body(reqwest::Body::wrap_stream(counted));
+    let resp = client.send_streamed(req).await?;
+    let status = resp.status();
+    if !status.is_success() {
+        bar.finish_and_clear();
+        let body = resp.bytes().await?;
+        return Err(super::api_error(status, &body));
+    }
+    // The daemon checks and unpacks the image, saying how far it got, one JSON line at a time.
+    bar.set_position(0);
+    bar.set_message("unpacking");
+    let mut stream = resp.bytes_stream();
+    let mut pending = Vec::new();
+    while let Some(chunk) = tokio_stream::StreamExt::next(&mut stream).await {
+        pending.extend_from_slice(&chunk.context("the daemon's answer was cut off")?);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let v: Value = serde_json::from_slice(&line).context("the daemon's answer")?;
+            let p = &v["Progress"];
+            if let (Some(i), Some(n)) = (p["Layer"].as_u64(), p["Layers"].as_u64()) {
+                bar.set_message(format!("unpacking layer {i}/{n}"));
+            } else if let (Some(done), Some(total)) = (p["Done"].as_u64(), p["Total"].as_u64()) {
+                bar.set_length(total);
+                bar.set_position(done);
+            } else if !v["Image"].is_null() {
+                bar.finish_and_clear();
+                return Ok(v["Image"].clone());
+            } else if let Some(e) = v.get("Error") {
+                bar.finish_and_clear();
+                bail!(
+                    "{}: {}",
+                    e["Type"].as_str().unwrap_or("error"),
+                    e["Message"].as_str().unwrap_or("the load failed")
+                );
+            }
+        }
+    }
+    bar.finish_and_clear();
+    bail!("the daemon stopped answering before the image was loaded: see its log")
+}
+
 pub async fn run(endpoint: &str, args: ImageArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     match args.command {
         ImageCommand::Load { file, name } => {
-            let f = tokio::fs::File::open(&file)
-                .await
-                .with_context(|| format!("cannot open {}", file.display()))?;
-            let size = f.metadata().await?.len();
-            let bar = ProgressBar::new(size);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.set_message(format!("uploading {}", file.display()));
-            let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024);
-            let b2 = bar.clone();
-            let counted = tokio_stream::StreamExt::map(stream, move |chunk| {
-                if let Ok(c) = &chunk {
-                    b2.inc(c.len() as u64);
-                }
-                chunk
-            });
-            let mut path = "/lambdalet/v1/images".to_owned();
-            if let Some(n) = &name {
-                path = format!("{path}?name={}", segment(n));
-            }
-            let req = client
-                .request(Method::PUT, &path)
-                .header(reqwest::header::CONTENT_LENGTH, size)
-                .body(reqwest::Body::wrap_stream(counted));
-            let resp = client.send_streamed(req).await?;
-            bar.finish_and_clear();
-            let status = resp.status();
-            let body = resp.bytes().await?;
-            if !status.is_success() {
-                return Err(super::api_error(status, &body));
-            }
-            let v: Value = serde_json::from_slice(&body).context("the daemon's answer")?;
+            let v = load(&client, &file, name.as_deref()).await?;
             eprintln!(
                 "loaded {} ({} layers, {} bytes unpacked{})",
                 v["Names"]
