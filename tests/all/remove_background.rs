@@ -1,7 +1,9 @@
 //! The seed's background-removal service end to end, as `lambdalet up` deploys it: an image
 //! uploaded to `s3://images/uploads/` comes back from `processed/` as a PNG whose background is
 //! transparent and whose subject is kept. The OpenCV layer is built by the example's own script
-//! (from PyPI, once; cached under target/test-cache).
+//! (from PyPI, once; cached under target/test-cache). The same function packaged as a container
+//! image (the example's build-image.sh: Debian's Python, awslambdaric and the wheels, no
+//! Docker) runs the same way as an image function.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,11 +25,13 @@ fn layer_build() -> PathBuf {
             String::from_utf8_lossy(&out.stderr)
         );
         let _ = std::fs::remove_dir_all(&cache);
-        std::fs::create_dir_all(cache.parent().expect("parent")).expect("mkdir");
+        std::fs::create_dir_all(&cache).expect("mkdir");
         let built = repo().join("examples/remove-background/build");
+        // Only the layer: the build directory may also hold the image's files.
         let status = Command::new("cp")
             .arg("-a")
-            .arg(&built)
+            .arg(built.join("layer.zip"))
+            .arg(built.join("layer"))
             .arg(&cache)
             .status()
             .expect("cp");
@@ -91,7 +95,13 @@ fn an_uploaded_photo_comes_back_without_its_background() {
         "{}",
         d.log()
     );
-    let photo = tmp.path().join("red flower.jpg");
+    upload_and_check(&url, tmp.path());
+}
+
+/// The README's three commands (upload, wait, download) and the cut-out's checks.
+fn upload_and_check(url: &str, tmp: &std::path::Path) {
+    let url = url.to_owned();
+    let photo = tmp.join("red flower.jpg");
     python_cv(MAKE_IMAGE, &[photo.to_str().expect("utf-8")]);
     // The README's three commands: upload, wait, download.
     s3_ok(
@@ -110,7 +120,7 @@ fn an_uploaded_photo_comes_back_without_its_background() {
             .windows(14)
             .any(|w| w == b"red flower.png")
     });
-    let out = tmp.path().join("cutout.png");
+    let out = tmp.join("cutout.png");
     s3_ok(
         &url,
         &[
@@ -149,4 +159,73 @@ fn an_uploaded_photo_comes_back_without_its_background() {
         head.contains("opencv-grabcut"),
         "the method is in the metadata: {head}"
     );
+}
+
+/// The example as a container image (`build/image.tar`), built once by its script.
+fn image_build() -> PathBuf {
+    let cache = repo().join("target/test-cache/remove-background-image");
+    let tar = cache.join("image.tar");
+    if !tar.exists() {
+        let script = repo().join("examples/remove-background/build-image.sh");
+        let out = Command::new(&script).output().expect("run build-image.sh");
+        assert!(
+            out.status.success(),
+            "build-image.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::create_dir_all(&cache).expect("mkdir");
+        let built = repo().join("examples/remove-background/build/image.tar");
+        let part = cache.join("image.tar.part");
+        std::fs::copy(&built, &part).expect("copy image.tar");
+        std::fs::rename(&part, &tar).expect("rename");
+    }
+    tar
+}
+
+#[test]
+fn the_example_packaged_as_a_container_image_does_the_same() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("http://{listen}");
+    let Some(d) = crate::containment::container_daemon(&["--s3-listen", &listen]) else {
+        return;
+    };
+    let image = image_build();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = d.cli(&[
+        "deploy",
+        "--image",
+        image.to_str().expect("utf-8"),
+        "--name",
+        "remove-background-image",
+        "--timeout",
+        "60",
+        "--memory",
+        "1024",
+    ]);
+    assert!(
+        o.status.success(),
+        "{}{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        d.log()
+    );
+    s3_ok(&url, &["s3", "mb", "s3://images"]);
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:remove-background-image";
+    let config = format!(
+        r#"{{"LambdaFunctionConfigurations":[{{"LambdaFunctionArn":"{arn}","Events":["s3:ObjectCreated:*"],"Filter":{{"Key":{{"FilterRules":[{{"Name":"prefix","Value":"uploads/"}}]}}}}}}]}}"#
+    );
+    s3_ok(
+        &url,
+        &[
+            "s3api",
+            "put-bucket-notification-configuration",
+            "--bucket",
+            "images",
+            "--notification-configuration",
+            &config,
+        ],
+    );
+    upload_and_check(&url, tmp.path());
 }
