@@ -28,6 +28,7 @@ mod s3_events;
 mod server;
 mod shapes;
 mod state;
+mod stream;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -74,6 +75,7 @@ pub fn router(state: ApiState) -> Router {
                 .delete(aliases::delete),
         )
         .route(&format!("{fns}/{{name}}/invocations"), post(invoke::invoke))
+        .route(stream::PATH, post(stream::invoke_stream))
         .route("/2018-10-31/layers", get(layers::root))
         .route(
             "/2018-10-31/layers/{layer}/versions",
