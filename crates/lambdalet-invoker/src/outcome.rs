@@ -99,11 +99,15 @@ pub(crate) fn conclude(
             status: None,
         },
         Ending::StreamFailed(e) => {
+            // The body is the caller's error document when it is one; else the trailer's type
+            // names the error and the body (if any) is its message.
             let error_type = e.error_type.as_deref().unwrap_or("Runtime.Unknown");
-            let payload = if e.body.is_empty() {
+            let payload = if error_type_of_json(&e.body).is_some() {
+                e.body
+            } else if e.body.is_empty() {
                 error_json(error_type, "the runtime reported an error in its response stream")
             } else {
-                e.body
+                error_json(error_type, &String::from_utf8_lossy(&e.body))
             };
             Concluded {
                 payload,
@@ -170,6 +174,12 @@ fn exited(request_id: &str, why: &str, error_type: &'static str, log: &mut Strin
         outcome: Outcome::Crash,
         status: Some(("error", Some(error_type))),
     }
+}
+
+/// The `errorType` of a JSON error document.
+fn error_type_of_json(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("errorType")?.as_str().map(str::to_owned)
 }
 
 /// `{"errorType": ..., "errorMessage": ...}`.
