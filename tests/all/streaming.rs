@@ -164,7 +164,10 @@ fn record(d: &Daemon, function: &str, outcome: &str) -> Value {
         std::time::Duration::from_secs(10),
         "the invocation record",
         || {
-            found = d.logs(function).into_iter().find(|r| r["outcome"] == outcome);
+            found = d
+                .logs(function)
+                .into_iter()
+                .find(|r| r["outcome"] == outcome);
             found.is_some()
         },
     );
@@ -192,9 +195,21 @@ fn text(out: &Value) -> String {
 fn boto3_reads_a_node_stream_as_it_is_written() {
     let d = Daemon::start();
     let dir = node_dir();
-    d.create("slow", dir.path(), "nodejs20.x", "index.slow", &["--timeout", "20"]);
+    d.create(
+        "slow",
+        dir.path(),
+        "nodejs20.x",
+        "index.slow",
+        &["--timeout", "20"],
+    );
 
-    let out = stream(&d, "boto3", "slow", r#"{"parts": 4, "gap": 400}"#, &["LogType=Tail"]);
+    let out = stream(
+        &d,
+        "boto3",
+        "slow",
+        r#"{"parts": 4, "gap": 400}"#,
+        &["LogType=Tail"],
+    );
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(out["executed"], "$LATEST");
     assert_eq!(out["content_type"], "application/octet-stream");
@@ -203,7 +218,10 @@ fn boto3_reads_a_node_stream_as_it_is_written() {
     assert!(c.len() >= 4, "one event per write: {out}");
     // Not buffered: the first part reached boto3 well before the stream ended.
     let (first, total) = (c[0].0, out["t_total"].as_f64().expect("t_total"));
-    assert!(first + 1.0 < total, "first chunk at {first}s of {total}s: {out}");
+    assert!(
+        first + 1.0 < total,
+        "first chunk at {first}s of {total}s: {out}"
+    );
     assert!(out["t_headers"].as_f64().expect("t") < total - 1.0, "{out}");
     let complete = &out["complete"];
     assert!(complete.get("ErrorCode").is_none(), "{out}");
@@ -211,14 +229,21 @@ fn boto3_reads_a_node_stream_as_it_is_written() {
     assert!(log.contains("INFO\tstreaming 4 parts"), "{log}");
     assert!(log.contains("REPORT RequestId: "), "{log}");
     let r = record(&d, "slow", "success");
-    assert!(r["log"].as_str().is_some_and(|l| l.contains("streaming 4 parts")));
+    assert!(
+        r["log"]
+            .as_str()
+            .is_some_and(|l| l.contains("streaming 4 parts"))
+    );
 
     // botocore's decoder over plain HTTP: every message's CRCs check, the headers are AWS's.
     let raw = stream(&d, "raw", "slow", r#"{"parts": 3, "gap": 300}"#, &[]);
     assert_eq!(raw["status"], 200, "{raw}");
     assert_eq!(text(&raw), "part0;part1;part2;");
     assert_eq!(raw["leftover"], 0);
-    let last = raw["events"].as_array().and_then(|e| e.last()).expect("events");
+    let last = raw["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .expect("events");
     assert_eq!(last["type"], "InvokeComplete");
     assert_eq!(last["headers"][":message-type"], "event");
     assert_eq!(last["headers"][":content-type"], "application/json");
@@ -275,7 +300,11 @@ fn errors_in_and_around_a_stream() {
         &[("X-Amz-Invocation-Type", "Event")],
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.message().contains("RequestResponse or DryRun"), "{}", r.text());
+    assert!(
+        r.message().contains("RequestResponse or DryRun"),
+        "{}",
+        r.text()
+    );
     let r = d.http(
         "POST",
         "/2021-11-15/functions/fails/response-streaming-invocations",
@@ -289,7 +318,13 @@ fn errors_in_and_around_a_stream() {
 fn a_buffered_function_streams_as_one_chunk() {
     let d = Daemon::start();
     let dir = node_dir();
-    d.create("plain", dir.path(), "nodejs20.x", "index.buffered", &["--publish"]);
+    d.create(
+        "plain",
+        dir.path(),
+        "nodejs20.x",
+        "index.buffered",
+        &["--publish"],
+    );
     d.aws_ok(&[
         "lambda",
         "create-alias",
@@ -366,7 +401,10 @@ fn the_aws_cli() {
         assert!(!o.status.success());
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(stderr.contains("Invalid choice"), "{stderr}");
-        assert!(!stderr.contains("invoke-with-response-stream  "), "{stderr}");
+        assert!(
+            !stderr.contains("invoke-with-response-stream  "),
+            "{stderr}"
+        );
     }
 }
 
@@ -375,7 +413,13 @@ fn a_custom_runtime_streams_with_trailers() {
     let d = Daemon::start();
     let tmp = tempfile::tempdir().expect("tempdir");
     write(tmp.path(), "bootstrap", RAW_RUNTIME, 0o755);
-    d.create("raw", tmp.path(), "provided.al2023", "raw.handler", &["--timeout", "30"]);
+    d.create(
+        "raw",
+        tmp.path(),
+        "provided.al2023",
+        "raw.handler",
+        &["--timeout", "30"],
+    );
 
     let out = stream(&d, "boto3", "raw", r#"{"step": "trailers"}"#, &[]);
     assert_eq!(out["content_type"], "text/event-stream", "{out}");
@@ -394,7 +438,13 @@ fn a_custom_runtime_streams_with_trailers() {
     assert_eq!(out["complete"], json!({}));
 
     // Over the limit: what went out stays out, the end says why it stopped.
-    let out = stream(&d, "raw", "raw", r#"{"step": "over", "mb": 201}"#, &["discard"]);
+    let out = stream(
+        &d,
+        "raw",
+        "raw",
+        r#"{"step": "over", "mb": 201}"#,
+        &["discard"],
+    );
     assert_eq!(
         out["complete"]["ErrorCode"], "Function.ResponseSizeTooLarge",
         "{out}"
@@ -439,7 +489,13 @@ fn a_custom_runtime_streams_with_trailers() {
 fn a_timeout_during_a_stream() {
     let d = Daemon::start();
     let dir = node_dir();
-    d.create("forever", dir.path(), "nodejs20.x", "index.forever", &["--timeout", "2"]);
+    d.create(
+        "forever",
+        dir.path(),
+        "nodejs20.x",
+        "index.forever",
+        &["--timeout", "2"],
+    );
     let out = stream(&d, "boto3", "forever", "{}", &[]);
     assert_eq!(out["complete"]["ErrorCode"], "Sandbox.Timedout", "{out}");
     assert!(
@@ -461,7 +517,13 @@ fn a_timeout_during_a_stream() {
     );
 
     // A stream bigger than 6 MB reaches a streaming caller whole.
-    d.create("big", dir.path(), "nodejs20.x", "index.big", &["--timeout", "60"]);
+    d.create(
+        "big",
+        dir.path(),
+        "nodejs20.x",
+        "index.big",
+        &["--timeout", "60"],
+    );
     let bytes = 9 * 1024 * 1024;
     let out = stream(
         &d,

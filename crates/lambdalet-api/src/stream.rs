@@ -69,7 +69,12 @@ pub(crate) async fn invoke_stream(
         .transpose()?;
     let payload = read_payload(&headers, body).await?;
     let resolved = s.control.resolve(&r)?;
-    let payload = match resolved.version.config.lifecycle.input_payload_encoding_type {
+    let payload = match resolved
+        .version
+        .config
+        .lifecycle
+        .input_payload_encoding_type
+    {
         Encoding::Json => validate_json(payload)?,
         Encoding::Binary => payload,
     };

@@ -121,7 +121,12 @@ fn a_stream_decodes_frame_by_frame_whatever_the_reads() {
     let kinds: Vec<_> = got.iter().map(|m| string(m, ":event-type")).collect();
     assert_eq!(
         kinds,
-        ["PayloadChunk", "PayloadChunk", "PayloadChunk", "InvokeComplete"]
+        [
+            "PayloadChunk",
+            "PayloadChunk",
+            "PayloadChunk",
+            "InvokeComplete"
+        ]
     );
     assert!(got.iter().all(|m| string(m, ":message-type") == "event"));
     assert_eq!(&got[0].payload[..], b"first ");

@@ -125,7 +125,15 @@ pub(crate) async fn run(
         Ending::Runtime(RuntimeOutcome::Stream { content_type, body }) => {
             let deadline = tokio::time::Instant::from_std(t0) + timeout;
             let ids = (request_id.as_str(), version.version.as_str());
-            streaming::pump(body, content_type, delivery, ids, deadline, &instance.sandbox).await
+            streaming::pump(
+                body,
+                content_type,
+                delivery,
+                ids,
+                deadline,
+                &instance.sandbox,
+            )
+            .await
         }
         other => other,
     };

@@ -18,11 +18,15 @@ pub(crate) enum Ending {
     OutOfMemory(String),
     TimedOut,
     /// A streamed response reached its caller whole and ended without an error.
-    Streamed { content_type: String },
+    Streamed {
+        content_type: String,
+    },
     /// A streamed response ended with an error in its trailers.
     StreamFailed(TrailerError),
     /// A streamed response went over the caller's limit of `limit` bytes.
-    StreamTooLarge { limit: usize },
+    StreamTooLarge {
+        limit: usize,
+    },
     /// A streamed response broke off before its end.
     Truncated,
 }
@@ -105,7 +109,10 @@ pub(crate) fn conclude(
             let payload = if error_type_of_json(&e.body).is_some() {
                 e.body
             } else if e.body.is_empty() {
-                error_json(error_type, "the runtime reported an error in its response stream")
+                error_json(
+                    error_type,
+                    "the runtime reported an error in its response stream",
+                )
             } else {
                 error_json(error_type, &String::from_utf8_lossy(&e.body))
             };

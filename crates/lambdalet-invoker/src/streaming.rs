@@ -92,7 +92,8 @@ impl ResponseStream {
                     // The invocation's task is gone without an end (it panicked): say so
                     // rather than let the caller take a cut response for a whole one.
                     self.ended = true;
-                    let message = "lambdalet lost the invocation before its end; see the daemon's log";
+                    let message =
+                        "lambdalet lost the invocation before its end; see the daemon's log";
                     Poll::Ready(Some(StreamItem::End(StreamEnd {
                         error: Some(StreamError {
                             error_type: "ServiceException".to_owned(),
@@ -334,7 +335,9 @@ mod tests {
         let mut stream = first(rx).await.expect("a head");
         assert_eq!(stream.content_type, "application/json");
         assert_eq!(stream.executed_version, "$LATEST");
-        assert!(matches!(stream.next().await, Some(StreamItem::Chunk(b)) if &b[..] == b"{\"a\":1}"));
+        assert!(
+            matches!(stream.next().await, Some(StreamItem::Chunk(b)) if &b[..] == b"{\"a\":1}")
+        );
         let Some(StreamItem::End(end)) = stream.next().await else {
             panic!("the end")
         };

@@ -30,7 +30,9 @@ pub enum StreamPart {
     /// The body ended; with the error its trailers reported, if any.
     End(Option<TrailerError>),
     /// The body went over `limit` bytes: the runtime was answered 413 and the rest not read.
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
     /// The body ended before its last chunk (the runtime's connection broke).
     Truncated,
 }
