@@ -27,6 +27,12 @@ exports.fails = awslambda.streamifyResponse(async (event, responseStream) => {
   throw new TypeError('went wrong mid-stream');
 });
 
+exports.exits = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('last words;');
+  await sleep(100);
+  process.exit(3);
+});
+
 exports.forever = awslambda.streamifyResponse(async (event, responseStream) => {
   for (let i = 0; ; i++) {
     responseStream.write('tick' + i + ';');
@@ -283,6 +289,36 @@ fn errors_in_and_around_a_stream() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"));
     assert_eq!(r.json()["errorType"], "TypeError");
+
+    // The runtime dies mid-stream.
+    d.create("exits", dir.path(), "nodejs20.x", "index.exits", &[]);
+    let out = stream(&d, "boto3", "exits", "{}", &[]);
+    assert_eq!(text(&out), "last words;");
+    assert_eq!(out["complete"]["ErrorCode"], "Runtime.ExitError", "{out}");
+    assert!(
+        out["complete"]["ErrorDetails"]
+            .as_str()
+            .is_some_and(|m| m.contains("Runtime exited with error: exit status 3")),
+        "{out}"
+    );
+
+    // A reader that hangs up does not stop the function: it runs to its end.
+    d.create("slow", dir.path(), "nodejs20.x", "index.slow", &[]);
+    let out = stream(
+        &d,
+        "raw",
+        "slow",
+        r#"{"parts": 5, "gap": 200}"#,
+        &["hang-up"],
+    );
+    assert_eq!(out["chunks"], 1, "{out}");
+    let r = record(&d, "slow", "success");
+    assert!(
+        r["log"]
+            .as_str()
+            .is_some_and(|l| l.contains("streaming 5 parts")),
+        "{r}"
+    );
 
     // Refusals before the function runs are ordinary API errors.
     let r = d.http(

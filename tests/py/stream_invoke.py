@@ -2,10 +2,11 @@
 event-stream decoder over a plain HTTP request (``raw``), printed as one JSON document.
 
 usage: stream_invoke.py boto3|raw ENDPOINT FUNCTION PAYLOAD [Qualifier=..] [LogType=..]
-                        [InvocationType=..] [discard]
+                        [InvocationType=..] [discard] [hang-up]
 
 Each event is listed with the seconds since the request was sent (``t``); ``discard`` keeps
-only the count and total size of the chunks (for big responses).
+only the count and total size of the chunks (for big responses); ``hang-up`` (raw) closes the
+connection after the first chunk.
 """
 import base64
 import json
@@ -16,6 +17,7 @@ import urllib.request
 kind, endpoint, function, payload = sys.argv[1:5]
 options = dict(a.split("=", 1) for a in sys.argv[5:] if "=" in a)
 discard = "discard" in sys.argv[5:]
+hang_up = "hang-up" in sys.argv[5:]
 out = {"events": [], "chunks": 0, "bytes": 0}
 
 
@@ -75,6 +77,10 @@ else:
             if h.get(":event-type") == "PayloadChunk":
                 assert h[":message-type"] == "event" and h[":content-type"] == "application/octet-stream", h
                 chunk(t, msg.payload)
+                if hang_up:
+                    resp.close()
+                    print(json.dumps(out))
+                    sys.exit(0)
             else:
                 out["events"].append({"t": t, "type": h.get(":event-type"), "headers": dict(h),
                                       "payload": msg.payload.decode()})
