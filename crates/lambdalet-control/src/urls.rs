@@ -24,6 +24,11 @@ impl Control {
         let _ = self.urls.port.set(port);
     }
 
+    /// The URL listener's port, when it runs.
+    pub fn url_port(&self) -> Option<u16> {
+        self.urls.port.get().copied()
+    }
+
     /// `FunctionUrl` of a configuration: `http://<id>.lambda-url.<region>.localhost:<port>/`.
     pub fn function_url(&self, u: &FunctionUrl) -> String {
         let port = self
