@@ -55,6 +55,19 @@ impl Control {
         qualifier: Option<&Qualifier>,
         input: UrlInput,
     ) -> Result<FunctionUrl, ControlError> {
+        let auth = input.auth_type.as_deref().ok_or_else(|| {
+            LambdaError::invalid("AuthType is required: NONE (public, with a resource policy) or AWS_IAM (signed requests)")
+        })?;
+        let auth_type = UrlAuthType::parse(auth)?;
+        let invoke_mode = input
+            .invoke_mode
+            .as_deref()
+            .map(InvokeMode::parse)
+            .transpose()?
+            .unwrap_or(InvokeMode::Buffered);
+        if let Some(c) = &input.cors {
+            c.validate()?;
+        }
         let _w = self.writes.lock().await;
         let q = self.url_target(function, qualifier)?;
         if let Some(u) = self
@@ -70,25 +83,14 @@ impl Control {
             ))
             .into());
         }
-        let auth = input.auth_type.as_deref().ok_or_else(|| {
-            LambdaError::invalid("AuthType is required: NONE (public, with a resource policy) or AWS_IAM (signed requests)")
-        })?;
-        if let Some(c) = &input.cors {
-            c.validate()?;
-        }
         let now = now_ms();
         let u = FunctionUrl {
             function: function.to_owned(),
             qualifier: q,
             url_id: new_url_id(),
-            auth_type: UrlAuthType::parse(auth)?,
+            auth_type,
             cors: input.cors,
-            invoke_mode: input
-                .invoke_mode
-                .as_deref()
-                .map(InvokeMode::parse)
-                .transpose()?
-                .unwrap_or(InvokeMode::Buffered),
+            invoke_mode,
             created_ms: now,
             modified_ms: now,
         };
