@@ -116,7 +116,8 @@ pub(crate) fn build(parts: &Parts, body: &[u8], c: &EventContext<'_>) -> Value {
     }
     event.insert("requestContext".into(), context);
     let text = is_text(headers.get("content-type").map(String::as_str));
-    let base64 = !body.is_empty() && !(text && std::str::from_utf8(body).is_ok());
+    let as_text = text && std::str::from_utf8(body).is_ok();
+    let base64 = !(body.is_empty() || as_text);
     if !body.is_empty() {
         let b = if base64 {
             base64::engine::general_purpose::STANDARD.encode(body)

@@ -168,7 +168,17 @@ async fn invoke(
         UrlAuthType::None => None,
         UrlAuthType::AwsIam => match signer_of(&s.control, parts, &body) {
             Ok(signer) => Some(signer),
-            Err(resp) => return resp,
+            Err(e) => {
+                tracing::info!(path = %parts.uri.path(), error_type = e.error_type(), "url.unauthenticated");
+                return match e {
+                    lambdalet_auth::AuthError::Missing => forbidden(),
+                    e => message(
+                        StatusCode::FORBIDDEN,
+                        "AccessDeniedException",
+                        &e.to_string(),
+                    ),
+                };
+            }
         },
     };
     if let Err(e) = s
@@ -272,40 +282,33 @@ async fn run(
     }
 }
 
-/// The signer of a request to an `AWS_IAM` URL; 403 when unsigned or badly signed (by any
-/// key, whatever `--auth` says for the Lambda API: unknown keys are refused here).
-fn signer_of(control: &Control, parts: &Parts, body: &[u8]) -> Result<Signer, Response> {
-    match crate::auth::verify(control, parts, body) {
-        Ok(principal) => {
-            let headers: Vec<(&str, &str)> = parts
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-                .collect();
-            let credential = lambdalet_auth::credential(&lambdalet_auth::Request {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query().unwrap_or(""),
-                headers: &headers,
-                body_sha256: "",
-            });
-            Ok(Signer {
-                access_key_id: credential.map(|c| c.access_key_id).unwrap_or_default(),
-                principal,
-            })
-        }
-        Err(crate::auth::Refused::Unknown(e) | crate::auth::Refused::Bad(e)) => {
-            tracing::info!(path = %parts.uri.path(), error_type = e.error_type(), "url.unauthenticated");
-            Err(match e {
-                lambdalet_auth::AuthError::Missing => forbidden(),
-                e => message(
-                    StatusCode::FORBIDDEN,
-                    "AccessDeniedException",
-                    &e.to_string(),
-                ),
-            })
-        }
-    }
+/// The signer of a request to an `AWS_IAM` URL; unsigned or badly signed requests are
+/// refused (by any key, whatever `--auth` says for the Lambda API: unknown keys too).
+fn signer_of(
+    control: &Control,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Signer, lambdalet_auth::AuthError> {
+    let principal = match crate::auth::verify(control, parts, body) {
+        Ok(p) => p,
+        Err(crate::auth::Refused::Unknown(e) | crate::auth::Refused::Bad(e)) => return Err(e),
+    };
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let credential = lambdalet_auth::credential(&lambdalet_auth::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body_sha256: "",
+    })?;
+    Ok(Signer {
+        access_key_id: credential.access_key_id,
+        principal,
+    })
 }
 
 /// The body, refusing more than 6 MB without reading it all.
