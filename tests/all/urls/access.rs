@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{create_url, deploy, get, url_daemon, url_id};
-use crate::harness::{curl, curl_with, eventually};
+use crate::harness::{curl, curl_with, eventually, python_script};
 
 #[test]
 fn cors_preflights_are_answered_without_the_function_and_headers_added() {
@@ -151,6 +151,18 @@ fn aws_iam_urls_take_only_requests_signed_by_lambdalet_keys() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["event"]["rawPath"], "/private");
+    // botocore's SigV4Auth signs as the SDKs and awscurl do, by host name and by path.
+    let path_url = format!("http://127.0.0.1:{port}/url/{id}/");
+    let py = python_script("url_sigv4.py", &[&url, &path_url, &key.id, &key.secret]);
+    assert_eq!(py["get"]["status"], 200, "{py}");
+    let event: serde_json::Value =
+        serde_json::from_str(py["post"]["body"].as_str().expect("body")).expect("json");
+    assert_eq!(py["post"]["status"], 200, "{py}");
+    assert_eq!(event["event"]["body"], r#"{"from":"botocore"}"#);
+    assert_eq!(
+        event["event"]["requestContext"]["authorizer"]["iam"]["accessKey"],
+        key.id.as_str()
+    );
     // A signed body cannot be swapped.
     let tampered = curl_with(
         &[
