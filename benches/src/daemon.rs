@@ -49,6 +49,8 @@ impl Daemon {
                 "127.0.0.1:0",
                 "--s3-listen",
                 "127.0.0.1:0",
+                "--url-listen",
+                "off",
                 "--data-dir",
             ])
             .arg(data_dir.path())

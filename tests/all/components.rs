@@ -216,10 +216,21 @@ fn dependencies_start_first_and_cycles_or_unknown_platforms_fail() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let order = tmp.path().join("order");
     let w = Workspace::new();
+    // A Run component is RUNNING once its script starts, so two Run scripts' writes could
+    // race; the dependency writes in Startup, after which (exit 0) it is RUNNING.
     let comp = |name: &str, deps: &str, platform: &str| {
+        let step = if deps.is_empty() {
+            "Startup: echo {name} >> {order}; test -d '{{artifacts:path}}'"
+        } else {
+            "Run: echo {name} >> {order}; test -d '{{artifacts:path}}' && exec sleep 600"
+        };
+        let step = step
+            .replace("{name}", name)
+            .replace("{order}", &order.display().to_string())
+            .replace("{{", "{")
+            .replace("}}", "}");
         format!(
-            "RecipeFormatVersion: '2020-01-25'\nComponentName: {name}\nComponentVersion: '1.0.0'\n{deps}Manifests:\n  - Platform: {platform}\n    Lifecycle:\n      Run: echo {name} >> {}; test -d '{{artifacts:path}}' && exec sleep 600\n",
-            order.display()
+            "RecipeFormatVersion: '2020-01-25'\nComponentName: {name}\nComponentVersion: '1.0.0'\n{deps}Manifests:\n  - Platform: {platform}\n    Lifecycle:\n      {step}\n"
         )
     };
     w.add_recipe("lib.yaml", &comp("com.example.Lib", "", "{os: linux}"));

@@ -95,6 +95,11 @@ impl Daemon {
         } else {
             &["--s3-listen", "off"]
         };
+        let url_default: &[&str] = if extra.contains(&"--url-listen") {
+            &[]
+        } else {
+            &["--url-listen", "off"]
+        };
         let listen: &[&str] = if extra.contains(&"--listen") {
             &[]
         } else {
@@ -107,6 +112,7 @@ impl Daemon {
             .arg(data_dir)
             .args(mqtt_default)
             .args(s3_default)
+            .args(url_default)
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -438,6 +444,8 @@ pub fn zip_bytes(dir: &Path) -> Vec<u8> {
 pub struct HttpResponse {
     pub status: u16,
     pub headers: HashMap<String, String>,
+    /// The response's head as received (repeated headers, such as `set-cookie`, all there).
+    pub head: String,
     pub body: Vec<u8>,
 }
 
@@ -490,6 +498,17 @@ pub fn curl(
     body: Option<&[u8]>,
     headers: &[(&str, &str)],
 ) -> HttpResponse {
+    curl_with(&[], method, url, body, headers)
+}
+
+/// [`curl`] with extra curl arguments (`--aws-sigv4 ...`, `--resolve ...`).
+pub fn curl_with(
+    extra: &[&str],
+    method: &str,
+    url: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
     let dir = tempfile::tempdir().expect("tempdir");
     let (hfile, bfile, infile) = (
         dir.path().join("h"),
@@ -497,7 +516,8 @@ pub fn curl(
         dir.path().join("in"),
     );
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-X", method, "-D"])
+    cmd.args(extra)
+        .args(["-sS", "-X", method, "-D"])
         .arg(&hfile)
         .arg("-o")
         .arg(&bfile)
@@ -537,6 +557,7 @@ pub fn curl(
     HttpResponse {
         status,
         headers,
+        head: raw,
         body,
     }
 }

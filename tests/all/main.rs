@@ -32,3 +32,4 @@ mod remove_background;
 mod runtime_api;
 mod s3;
 mod streaming;
+mod urls;

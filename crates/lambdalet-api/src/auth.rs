@@ -149,7 +149,7 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
         .get("x-amz-content-sha256")
         .is_some_and(|v| v.as_bytes() == lambdalet_auth::UNSIGNED_PAYLOAD.as_bytes());
     let body = if signed && unsigned_payload {
-        match verify(&s, &parts, &[]) {
+        match verify(&s.control, &parts, &[]) {
             Ok(p) => key_principal = Some(p),
             Err(Refused::Unknown(_)) if s.auth == AuthMode::None => {}
             Err(Refused::Unknown(e) | Refused::Bad(e)) => {
@@ -169,7 +169,7 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
                 .into_response();
             }
         };
-        match verify(&s, &parts, &bytes) {
+        match verify(&s.control, &parts, &bytes) {
             Ok(p) => key_principal = Some(p),
             Err(Refused::Unknown(_)) if s.auth == AuthMode::None => {}
             Err(Refused::Unknown(e) | Refused::Bad(e)) => {
@@ -207,7 +207,7 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
     next.run(Request::from_parts(parts, body)).await
 }
 
-enum Refused {
+pub(crate) enum Refused {
     /// No signature lambdalet can check: an unknown key, or not SigV4 at all.
     Unknown(AuthError),
     /// A known key whose signature does not hold.
@@ -222,7 +222,12 @@ fn header_pairs(parts: &Parts) -> Vec<(&str, &str)> {
         .collect()
 }
 
-fn verify(s: &ApiState, parts: &Parts, body: &[u8]) -> Result<Principal, Refused> {
+/// Checks a signed request against lambdalet's keys (also used by the function URL listener).
+pub(crate) fn verify(
+    control: &lambdalet_control::Control,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Principal, Refused> {
     let headers = header_pairs(parts);
     let body_sha256 = hex::encode(Sha256::digest(body));
     let req = lambdalet_auth::Request {
@@ -233,7 +238,7 @@ fn verify(s: &ApiState, parts: &Parts, body: &[u8]) -> Result<Principal, Refused
         body_sha256: &body_sha256,
     };
     let credential = lambdalet_auth::credential(&req).map_err(Refused::Unknown)?;
-    let Some((secret, principal)) = s.control.secret_of(&credential.access_key_id) else {
+    let Some((secret, principal)) = control.secret_of(&credential.access_key_id) else {
         return Err(Refused::Unknown(AuthError::UnknownAccessKey {
             access_key_id: credential.access_key_id,
         }));

@@ -29,6 +29,8 @@ mod server;
 mod shapes;
 mod state;
 mod stream;
+mod url_serve;
+mod urls;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -38,6 +40,7 @@ pub use auth::{AuthMode, ConnectionInfo};
 pub use error::ApiError;
 pub use server::{ConnectionHook, ConnectionStats, Server, ServerConfig};
 pub use state::ApiState;
+pub use url_serve::url_router;
 
 /// Every route lambdalet serves on its API port.
 pub fn router(state: ApiState) -> Router {
@@ -76,6 +79,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(&format!("{fns}/{{name}}/invocations"), post(invoke::invoke))
         .route(stream::PATH, post(stream::invoke_stream))
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(urls::get)
+                .post(urls::create)
+                .put(urls::update)
+                .delete(urls::delete),
+        )
+        .route("/2021-10-31/functions/{name}/urls", get(urls::list))
         .route("/2018-10-31/layers", get(layers::root))
         .route(
             "/2018-10-31/layers/{layer}/versions",

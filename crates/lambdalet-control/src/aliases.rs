@@ -145,6 +145,7 @@ impl Control {
             e.provisioned.remove(alias);
             e.event_configs.remove(alias);
         }
+        self.forget_function_urls(function, Some(alias));
         self.apply_provisioned(function);
         Ok(())
     }

@@ -40,6 +40,8 @@ pub struct Control {
     pub(crate) object_store: std::sync::OnceLock<std::path::PathBuf>,
     /// Loaded container images (see `images.rs`).
     pub(crate) images: Arc<lambdalet_package::image::ImageStore>,
+    /// Function URL configurations (see `urls.rs`).
+    pub(crate) urls: crate::url_config::Urls,
 }
 
 impl Control {
@@ -115,6 +117,7 @@ impl Control {
             }
         }
         tracing::info!(functions = table.len(), "control.loaded");
+        let urls = crate::url_config::Urls::load(&store)?;
         Ok(Arc::new(Self {
             store,
             code,
@@ -130,6 +133,7 @@ impl Control {
             order: crate::order::Order::default(),
             object_store: std::sync::OnceLock::new(),
             images,
+            urls,
         }))
     }
 

@@ -157,6 +157,7 @@ impl Control {
                 self.blocking(move |s| s.delete_function(&n)).await?;
                 self.table.write().remove(name);
                 self.forget_keys_of(name);
+                self.forget_function_urls(name, None);
                 self.invoker.remove(name, None);
                 self.sync_router(name);
                 tracing::info!(function = %name, "function.deleted");

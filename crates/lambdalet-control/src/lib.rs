@@ -26,6 +26,8 @@ mod resolve;
 mod rights;
 mod table;
 mod targets;
+mod url_config;
+mod urls;
 mod versions;
 
 pub use aliases::AliasInput;
@@ -41,3 +43,5 @@ pub use layers::{LayerFilter, PublishLayerInput};
 pub use resolve::Resolved;
 pub use rights::{INVOKE_OPERATION, LAMBDA_SERVICE, TopicAccess};
 pub use table::VersionView;
+pub use url_config::{Cors, FunctionUrl, InvokeMode, MAX_CORS_AGE, UrlAuthType, UrlInput};
+pub use urls::INVOKE_URL_ACTION;

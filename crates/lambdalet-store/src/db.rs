@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 11;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -291,6 +291,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V7} PRAGMA user_version = 7; COMMIT;"
         ))?;
+    }
+    // Function URLs (see `urls.rs`); self-contained, so it may follow any earlier step.
+    if version < 11 {
+        let v11 = crate::urls::SCHEMA_V11;
+        conn.execute_batch(&format!("BEGIN; {v11} PRAGMA user_version = 11; COMMIT;"))?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod keys;
 mod layers;
 mod records;
 mod settings;
+mod urls;
 mod writer;
 
 pub use async_queue::{AsyncEventMeta, AsyncQueueStore, FailedAsyncEvent, NewAsyncEvent};
@@ -25,4 +26,5 @@ pub use keys::KeyRecord;
 pub use layers::LayerVersionRecord;
 pub use records::{InvocationRecord, Outcome};
 pub use settings::EventConfigRecord;
+pub use urls::FunctionUrlRecord;
 pub use writer::RecordWriter;

@@ -31,7 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: the Lambda APIs on --listen, S3 on --s3-listen, state in --data-dir.
+    /// Run the daemon: the Lambda APIs on --listen, S3 on --s3-listen, function URLs on
+    /// --url-listen, state in --data-dir.
     Serve(ServeArgs),
     /// Run the daemon with the example functions deployed: the first command to try.
     Up(ServeArgs),
@@ -216,6 +217,12 @@ pub struct ServeArgs {
     /// required beyond loopback, as for the Lambda API (--auth).
     #[arg(long, env = "LAMBDALET_S3_LISTEN", default_value = "127.0.0.1:9002")]
     pub s3_listen: String,
+
+    /// Address of the function URL listener (plain HTTP; `aws lambda
+    /// create-function-url-config` gives each URL `http://<url-id>.lambda-url.<region>.localhost:<port>/`,
+    /// also reachable as `/url/<url-id>/` on this address), or `off`.
+    #[arg(long, env = "LAMBDALET_URL_LISTEN", default_value = "127.0.0.1:9003")]
+    pub url_listen: String,
 
     /// A domain for virtual-hosted-style S3 requests (`BUCKET.DOMAIN`), besides `localhost`.
     #[arg(long, env = "LAMBDALET_S3_DOMAIN")]

@@ -178,8 +178,17 @@ pub fn banner(
         (_, None) => "containers (own namespaces, uid and /tmp; cgroup limits)".to_owned(),
         (_, Some(why)) => format!("processes: containers are unavailable here ({why})"),
     };
+    let urls = control.url_port().map_or_else(
+        || "off".to_owned(),
+        |p| {
+            format!(
+                "http://<url-id>.lambda-url.{}.localhost:{p}/ (aws lambda create-function-url-config)",
+                control.account().region
+            )
+        },
+    );
     eprintln!(
-        "\n  lambdalet is up\n\n    Lambda API   {url}\n    S3           {}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}{background}\n  Ctrl-C stops it.\n",
+        "\n  lambdalet is up\n\n    Lambda API   {url}\n    S3           {}\n    URLs         {urls}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}{background}\n  Ctrl-C stops it.\n",
         s3.map_or_else(|| "off".to_owned(), |a| format!("http://{a}")),
         mqtt.unwrap_or("off"),
         data_dir.display(),

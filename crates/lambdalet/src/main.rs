@@ -12,6 +12,7 @@ mod s3;
 mod sandboxes;
 mod serve;
 mod telemetry;
+mod urls;
 
 use std::process::ExitCode;
 

@@ -61,6 +61,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         Some(l) => Some(l.local_addr()?),
         None => None,
     };
+    let url_listener = crate::urls::bind(&args).await?;
 
     let store = Store::open(&data_dir).context("cannot open the state database")?;
     let records = RecordWriter::start(&store).context("cannot start the log writer")?;
@@ -206,6 +207,16 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         )?),
         None => None,
     };
+    let url_server = match url_listener {
+        Some(l) => Some(crate::urls::start(
+            l,
+            &control,
+            &invoker,
+            config.clone(),
+            stop_rx.clone(),
+        )?),
+        None => None,
+    };
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
         Server::new(listener, app, config)
@@ -264,6 +275,13 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
             .is_err()
     {
         tracing::warn!("S3 connections did not close in time");
+    }
+    if let Some(urls) = url_server
+        && tokio::time::timeout(Duration::from_secs(5), urls)
+            .await
+            .is_err()
+    {
+        tracing::warn!("function URL connections did not close in time");
     }
     let (records2, store2) = (records.clone(), store.clone());
     tokio::task::spawn_blocking(move || {

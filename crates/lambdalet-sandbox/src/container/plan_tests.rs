@@ -169,25 +169,7 @@ fn volumes_devices_sysfs_and_no_network() {
     let mut s = spec();
     s.mount_ro_sysfs = true;
     s.network = NetworkMode::None;
-    s.volumes = vec![
-        VolumeMount {
-            source_path: "/srv/data".into(),
-            destination_path: "/data".into(),
-            permission: Permission::Rw,
-            add_group_owner: true,
-        },
-        VolumeMount {
-            source_path: "/srv/config.json".into(),
-            destination_path: "/etc/app.json".into(),
-            permission: Permission::Ro,
-            add_group_owner: false,
-        },
-    ];
-    s.devices = vec![DeviceMount {
-        path: "/dev/ttyUSB0".into(),
-        permission: Permission::Ro,
-        add_group_owner: true,
-    }];
+    with_volumes_and_devices(&mut s);
     let p = plan(
         &debian(),
         Path::new("/r"),
@@ -350,25 +332,7 @@ fn zip_plans_set_up_exactly_as_before_images() {
         "/data/packages/code/l1".into(),
         "/data/packages/code/l2".into(),
     ];
-    s.volumes = vec![
-        VolumeMount {
-            source_path: "/srv/data".into(),
-            destination_path: "/data".into(),
-            permission: Permission::Rw,
-            add_group_owner: true,
-        },
-        VolumeMount {
-            source_path: "/srv/config.json".into(),
-            destination_path: "/etc/app.json".into(),
-            permission: Permission::Ro,
-            add_group_owner: false,
-        },
-    ];
-    s.devices = vec![DeviceMount {
-        path: "/dev/ttyUSB0".into(),
-        permission: Permission::Ro,
-        add_group_owner: true,
-    }];
+    with_volumes_and_devices(&mut s);
     let p = plan(
         &debian(),
         Path::new("/r"),
@@ -390,4 +354,27 @@ fn zip_plans_set_up_exactly_as_before_images() {
         .collect();
     assert_eq!(os.calls, before);
     assert!(os.followed.is_empty());
+}
+
+/// Two volumes (one read-write with the group owner added, one read-only file) and a device.
+fn with_volumes_and_devices(s: &mut ContainerSpec) {
+    s.volumes = vec![
+        VolumeMount {
+            source_path: "/srv/data".into(),
+            destination_path: "/data".into(),
+            permission: Permission::Rw,
+            add_group_owner: true,
+        },
+        VolumeMount {
+            source_path: "/srv/config.json".into(),
+            destination_path: "/etc/app.json".into(),
+            permission: Permission::Ro,
+            add_group_owner: false,
+        },
+    ];
+    s.devices = vec![DeviceMount {
+        path: "/dev/ttyUSB0".into(),
+        permission: Permission::Ro,
+        add_group_owner: true,
+    }];
 }
