@@ -8,6 +8,12 @@
  * the console log format follow AWS's aws-lambda-nodejs-runtime-interface-client
  * (the runtime behind nodejs16.x-nodejs22.x).
  *
+ * Response streaming follows the same client: `awslambda.streamifyResponse(handler)`
+ * marks a handler `async (event, responseStream, context)` whose writes go to the
+ * Runtime API as they happen (`Lambda-Runtime-Function-Response-Mode: streaming`,
+ * chunked, an error as trailers), and `awslambda.HttpResponseStream.from(stream,
+ * {statusCode, headers, cookies})` puts the JSON prelude and 8 NUL bytes first.
+ *
  * Node 16+, no npm dependencies.  HTTP goes through the `http` module with one
  * keep-alive socket.
  */
@@ -18,6 +24,7 @@ const http = require('http');
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
+const { Writable } = require('stream');
 const { pathToFileURL } = require('url');
 
 const API_PREFIX = '/2018-06-01';
@@ -337,6 +344,164 @@ function marshal(result) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Response streaming (the global `awslambda`)                               */
+/* ------------------------------------------------------------------------ */
+
+const STREAMING_SYMBOL = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK_SYMBOL = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const STREAM_RESPONSE = 'response';
+const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+const DEFAULT_STREAM_CONTENT_TYPE = 'application/octet-stream';
+const PRELUDE_DELIMITER = Buffer.alloc(8); // eight NUL bytes end the HTTP prelude
+const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
+
+/**
+ * The `responseStream` of a streaming handler: a Writable whose chunks go to
+ * POST /runtime/invocation/{id}/response in streaming mode.  The request opens at
+ * the first write (or at the end), so the content type can be set until then.
+ */
+class ResponseStream extends Writable {
+  constructor(id, highWaterMark) {
+    super(highWaterMark === undefined ? {} : { highWaterMark });
+    this._id = id;
+    this._contentType = DEFAULT_STREAM_CONTENT_TYPE;
+    this._req = null;
+    this._answered = false; // the Runtime API answered (or the request failed): drop the rest
+    this._error = undefined; // an error to report in the trailers
+    this._onBeforeFirstWrite = null;
+    this._finished = null;
+    this._finishing = false;
+    this.done = new Promise((resolve) => {
+      this._resolveDone = resolve;
+    });
+    // An error of the stream itself (a destroy(err)) is reported in the trailers.
+    this.on('error', NO_OP);
+  }
+
+  setContentType(contentType) {
+    if (this._req) throw new Error('Cannot set content-type, too late.');
+    this._contentType = String(contentType);
+  }
+
+  _open() {
+    if (this._req) return;
+    const req = http.request({
+      host: RAPID.host,
+      port: RAPID.port,
+      method: 'POST',
+      path: `${API_PREFIX}/runtime/invocation/${encodeURIComponent(this._id)}/response`,
+      agent,
+      headers: {
+        'Content-Type': sanitizeHeaderValue(this._contentType),
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        Trailer: `${ERROR_TYPE_HEADER}, ${ERROR_BODY_TRAILER}`,
+      },
+    });
+    req.setNoDelay(true);
+    this._finished = new Promise((resolve) => {
+      req.on('response', (res) => {
+        this._answered = true;
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+        res.on('error', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', (err) => {
+        this._answered = true;
+        resolve({ error: err });
+      });
+    });
+    this._req = req;
+    const before = this._onBeforeFirstWrite;
+    this._onBeforeFirstWrite = null;
+    if (before) before((chunk) => req.write(chunk));
+  }
+
+  _write(chunk, _encoding, callback) {
+    this._open();
+    if (this._answered) return callback();
+    // Errors surface on the request (its 'error' listener), never as the stream's own.
+    this._req.write(chunk, () => callback());
+  }
+
+  _final(callback) {
+    this._finish().then(() => callback());
+  }
+
+  _destroy(err, callback) {
+    // Destroyed before its end (by the handler, or by an error): end the request, with
+    // `err` in the trailers.
+    if (err && this._error === undefined) this._error = err;
+    this._finish();
+    callback(err);
+  }
+
+  /** Ends the request once (trailers first if there is an error) and waits for the answer. */
+  _finish() {
+    if (this._finishing) return this.done;
+    this._finishing = true;
+    this._open();
+    const finish = async () => {
+      const flushed = flushStdio();
+      if (flushed) await flushed;
+      if (!this._answered) {
+        if (this._error !== undefined) {
+          const response = toRapidResponse(this._error);
+          this._req.addTrailers({
+            [ERROR_TYPE_HEADER]: sanitizeHeaderValue(response.errorType),
+            [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(response)).toString('base64'),
+          });
+        }
+        this._req.end();
+      }
+      const res = await this._finished;
+      if (res.status === 413) {
+        console.error(`Invoke Error\tthe response stream was refused: ${res.body.toString('utf8', 0, 1024)}`);
+      } else if (res.status !== undefined && res.status >= 500) {
+        fatal(`streamed POST returned ${res.status}: ${res.body.toString('utf8', 0, 1024)}`);
+      }
+    };
+    finish().then(this._resolveDone, this._resolveDone);
+    return this.done;
+  }
+
+  /** Ends the stream with `error` in its trailers (after what was written). */
+  fail(error) {
+    if (!this.writableEnded && !this.destroyed) {
+      this._error = error;
+      this.end();
+    }
+    return this.done;
+  }
+}
+
+class HttpResponseStream {
+  /** The stream of a function URL in RESPONSE_STREAM mode: `prelude` (statusCode, headers,
+   * cookies) as JSON and 8 NUL bytes before the body. */
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+    const metadata = JSON.stringify(prelude);
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(PRELUDE_DELIMITER);
+    };
+    return underlyingStream;
+  }
+}
+
+global.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING_SYMBOL] = STREAM_RESPONSE;
+    if (options && Number.isInteger(options.highWaterMark)) {
+      handler[HIGH_WATER_MARK_SYMBOL] = options.highWaterMark;
+    }
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+/* ------------------------------------------------------------------------ */
 /* Loading the handler (mirrors the official UserFunction.js)                */
 /* ------------------------------------------------------------------------ */
 
@@ -559,6 +724,9 @@ function isPromise(obj) {
 class Runtime {
   constructor(handler) {
     this.handler = handler;
+    this.streaming = !!handler && handler[STREAMING_SYMBOL] === STREAM_RESPONSE;
+    this.highWaterMark = handler && handler[HIGH_WATER_MARK_SYMBOL];
+    this.stream = null; // the response stream of the running streaming invocation
     this.isAsync = !!(handler && handler.constructor && handler.constructor.name === 'AsyncFunction');
     this.currentId = undefined;
     this.completed = true;
@@ -586,6 +754,10 @@ class Runtime {
       this.completed = true;
       this.scheduleIteration();
     };
+    if (this.streaming) {
+      this.handleStreaming(id, headers, body, scheduleNext);
+      return;
+    }
     const [callback, callbackContext, markCompleted] = buildCallbackContext(id, scheduleNext);
 
     try {
@@ -605,6 +777,41 @@ class Runtime {
     }
   }
 
+  /** One invocation of a streaming handler: its writes go out as they happen. */
+  handleStreaming(id, headers, body, scheduleNext) {
+    const stream = new ResponseStream(id, this.highWaterMark);
+    this.stream = stream;
+    stream.done.then(() => {
+      beforeExitListener = NO_OP;
+      this.stream = null;
+      scheduleNext();
+    });
+    const fail = (err) => {
+      logError('Invoke Error', err);
+      stream.fail(err);
+    };
+    this.setErrorCallbacks(id);
+    // The event loop emptied before the handler ended its stream: end it for it.
+    beforeExitListener = () => {
+      beforeExitListener = NO_OP;
+      if (!stream.writableEnded) stream.end();
+    };
+    try {
+      const context = attachEnvironmentData({ callbackWaitsForEmptyEventLoop: true }, headers);
+      const event = BINARY ? body : JSON.parse(body.toString('utf8'));
+      const result = this.handler(event, stream, context);
+      if (!isPromise(result)) {
+        fail(new Error('Streaming does not support non-async handlers.'));
+        return;
+      }
+      result.then((value) => {
+        if (value !== undefined) console.warn('Streaming handlers ignore return values.');
+      }, fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
   setErrorCallbacks(id) {
     const report = (code) => (error) => {
       if (this.completed || nextInFlight) {
@@ -612,6 +819,11 @@ class Runtime {
         process.exit(code);
       }
       this.completed = true;
+      if (this.stream) {
+        // A streamed response reports its error in its trailers.
+        this.stream.fail(error).then(() => process.exit(code));
+        return;
+      }
       client.postInvocationError(error, id, () => process.exit(code));
     };
     errorCallbacks.uncaughtException = report(129);

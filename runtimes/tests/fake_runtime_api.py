@@ -182,6 +182,8 @@ class FakeRuntimeAPI(object):
             "request_id": request_id,
             "body": body,
             "headers": {k.lower(): v for k, v in handler.headers.items()},
+            "trailers": getattr(handler, "trailers", {}),
+            "chunks": getattr(handler, "chunks", []),
             "time": time.time(),
             "log_at_arrival": None,
         }
@@ -219,15 +221,24 @@ class _Handler(BaseHTTPRequestHandler):
     # -- helpers ---------------------------------------------------------------
 
     def _read_body(self):
+        # A chunked body's trailers and the arrival time of each chunk are kept for
+        # the streaming tests (``record["trailers"]``, ``record["chunks"]``).
+        self.trailers = {}
+        self.chunks = []
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             parts = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
+                    while True:
+                        line = self.rfile.readline()
+                        if line in (b"\r\n", b"\n", b""):
+                            break
+                        name, _, value = line.decode("latin-1").partition(":")
+                        self.trailers[name.strip().lower()] = value.strip()
                     return b"".join(parts)
                 parts.append(self.rfile.read(size))
+                self.chunks.append((time.time(), parts[-1]))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""

@@ -131,14 +131,14 @@ pub(crate) async fn invoke(
     Ok(resp)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
 }
 
-fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+pub(crate) fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(name, v);
     }
@@ -157,7 +157,7 @@ fn too_large(size: Option<usize>) -> ApiError {
 }
 
 /// Reads the payload, refusing more than 6 MB without reading it all.
-async fn read_payload(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_payload(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     if let Some(len) = header(headers, "content-length").and_then(|l| l.parse::<usize>().ok())
         && len > MAX_SYNC_PAYLOAD_BYTES
     {
@@ -174,7 +174,7 @@ async fn read_payload(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError
 }
 
 /// A function with `json` encoding takes JSON; an empty payload is `{}`.
-fn validate_json(payload: Bytes) -> Result<Bytes, ApiError> {
+pub(crate) fn validate_json(payload: Bytes) -> Result<Bytes, ApiError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));
     }
@@ -189,7 +189,7 @@ fn validate_json(payload: Bytes) -> Result<Bytes, ApiError> {
     }
 }
 
-fn decode_client_context(b64: &str) -> Result<String, ApiError> {
+pub(crate) fn decode_client_context(b64: &str) -> Result<String, ApiError> {
     if b64.len() > MAX_CLIENT_CONTEXT_BYTES {
         return Err(ApiError::invalid(format!(
             "X-Amz-Client-Context is {} bytes; the limit is {MAX_CLIENT_CONTEXT_BYTES} bytes of base64",

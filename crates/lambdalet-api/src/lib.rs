@@ -28,6 +28,7 @@ mod s3_events;
 mod server;
 mod shapes;
 mod state;
+mod stream;
 mod url_serve;
 mod urls;
 
@@ -77,6 +78,7 @@ pub fn router(state: ApiState) -> Router {
                 .delete(aliases::delete),
         )
         .route(&format!("{fns}/{{name}}/invocations"), post(invoke::invoke))
+        .route(stream::PATH, post(stream::invoke_stream))
         .route(
             "/2021-10-31/functions/{name}/url",
             get(urls::get)

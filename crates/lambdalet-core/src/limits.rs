@@ -8,6 +8,10 @@ pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 pub const MAX_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// Largest response a runtime may post (the Runtime API accepts 100 bytes of slack).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
+/// Largest response a runtime may stream (`Lambda-Runtime-Function-Response-Mode: streaming`)
+/// to a caller of `InvokeWithResponseStream`: the service's limit since July 2025 (20 MB
+/// before). A streamed response read by the buffered Invoke API keeps [`MAX_RESPONSE_BYTES`].
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
 /// Largest asynchronous (`Event`) invoke payload, in bytes (1 MB since October 2025).
 pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// Aggregate size of a function's environment variables (keys plus values), in bytes.

@@ -17,13 +17,15 @@ use crate::launch::InitType;
 use crate::logs::{Report, end_line, report_line, start_line, tail};
 use crate::outcome::{Ending, conclude, error_json};
 use crate::request::{Invocation, InvocationResult};
-use crate::runtime_api::Event;
+use crate::runtime_api::{Event, RuntimeOutcome};
 use crate::scheduler::{Acquired, Lease, PoolKey, Refusal};
+use crate::streaming::{self, Delivery};
 use crate::supervisor;
 
 pub(crate) async fn run(
     inner: &Arc<Inner>,
     inv: Invocation,
+    delivery: &mut Delivery,
 ) -> Result<InvocationResult, InvokeError> {
     let _guard = InFlight::enter(inner);
     let request_id = inv
@@ -96,7 +98,9 @@ pub(crate) async fn run(
         payload: inv.payload.clone(),
     };
     let t0 = Instant::now();
-    let reply = instance.channel.dispatch(event);
+    let reply = instance
+        .channel
+        .dispatch_with_limit(event, delivery.stream_limit());
     let mut exited = instance.sandbox.exited();
     let ending = tokio::select! {
         r = reply => match r {
@@ -117,9 +121,25 @@ pub(crate) async fn run(
         }
         _ = tokio::time::sleep(timeout) => Ending::TimedOut,
     };
+    let ending = match ending {
+        Ending::Runtime(RuntimeOutcome::Stream { content_type, body }) => {
+            let deadline = tokio::time::Instant::from_std(t0) + timeout;
+            let ids = (request_id.as_str(), version.version.as_str());
+            streaming::pump(
+                body,
+                content_type,
+                delivery,
+                ids,
+                deadline,
+                &instance.sandbox,
+            )
+            .await
+        }
+        other => other,
+    };
     let elapsed = t0.elapsed().min(timeout);
     let max_memory_used_mb = instance.max_memory_used_mb();
-    let healthy = matches!(ending, Ending::Runtime(_));
+    let healthy = ending.keeps_environment();
     if !healthy {
         instance.sandbox.kill();
     }

@@ -17,6 +17,7 @@ use crate::instance::StartContext;
 use crate::request::{Invocation, InvocationResult};
 use crate::sandboxes::{SandboxChoice, Sandboxes};
 use crate::scheduler::{Health, PoolKey, PoolStats, STOP_GRACE, Scheduler};
+use crate::streaming::ResponseStream;
 use crate::supervisor;
 
 /// Daemon-wide settings of the invoker.
@@ -204,9 +205,42 @@ impl Invoker {
             return Err(InvokeError::ShuttingDown);
         }
         let inner = self.inner.clone();
-        let task = tokio::spawn(async move { crate::execute::run(&inner, inv).await });
+        let task = tokio::spawn(async move {
+            crate::execute::run(&inner, inv, &mut crate::streaming::Delivery::Buffered).await
+        });
         task.await
             .map_err(|e| InvokeError::Internal(format!("the invocation task failed: {e}")))?
+    }
+
+    /// Runs one invocation whose response the caller reads as it comes (see
+    /// [`ResponseStream`]). Returns once the response starts (or the invocation ended without
+    /// one); refusals before the function runs (throttled, deleted, shutting down) are errors as
+    /// for [`Self::invoke`]. The invocation runs to its end even if the stream is dropped.
+    pub async fn invoke_stream(&self, inv: Invocation) -> Result<ResponseStream, InvokeError> {
+        if self.inner.closing.load(Ordering::Acquire) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let inner = self.inner.clone();
+        let (mut delivery, rx) = crate::streaming::streamed();
+        let task = tokio::spawn(async move {
+            let result = crate::execute::run(&inner, inv, &mut delivery).await?;
+            if let crate::streaming::Delivery::Streamed(s) = delivery {
+                s.complete(result).await;
+            }
+            Ok::<(), InvokeError>(())
+        });
+        if let Some(stream) = crate::streaming::first(rx).await {
+            return Ok(stream);
+        }
+        match task.await {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(InvokeError::Internal(
+                "the invocation ended without a response".to_owned(),
+            )),
+            Err(e) => Err(InvokeError::Internal(format!(
+                "the invocation task failed: {e}"
+            ))),
+        }
     }
 
     /// Stops taking invocations, lets those in flight finish for up to `grace`, then stops

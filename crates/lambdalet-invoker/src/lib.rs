@@ -22,6 +22,7 @@ mod request;
 pub mod runtime_api;
 mod sandboxes;
 mod scheduler;
+mod streaming;
 mod supervisor;
 #[cfg(test)]
 mod testing;
@@ -36,3 +37,4 @@ pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};
 pub use sandboxes::{DEFAULT_UID_BASE, SandboxChoice, SandboxUser, Sandboxes};
 pub use scheduler::{Health, PoolStats};
+pub use streaming::{ResponseStream, StreamEnd, StreamError, StreamItem};

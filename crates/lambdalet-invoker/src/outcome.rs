@@ -8,7 +8,7 @@ use lambdalet_core::limits::MAX_RESPONSE_BYTES;
 use lambdalet_core::timefmt;
 use lambdalet_store::Outcome;
 
-use crate::runtime_api::RuntimeOutcome;
+use crate::runtime_api::{RuntimeOutcome, TrailerError};
 
 /// How one invocation ended.
 pub(crate) enum Ending {
@@ -17,6 +17,29 @@ pub(crate) enum Ending {
     /// The runtime was killed for exceeding the sandbox's memory limit.
     OutOfMemory(String),
     TimedOut,
+    /// A streamed response reached its caller whole and ended without an error.
+    Streamed {
+        content_type: String,
+    },
+    /// A streamed response ended with an error in its trailers.
+    StreamFailed(TrailerError),
+    /// A streamed response went over the caller's limit of `limit` bytes.
+    StreamTooLarge {
+        limit: usize,
+    },
+    /// A streamed response broke off before its end.
+    Truncated,
+}
+
+impl Ending {
+    /// Whether the environment may run another invocation after this ending.
+    pub(crate) fn keeps_environment(&self) -> bool {
+        match self {
+            Self::Runtime(_) | Self::Streamed { .. } | Self::StreamFailed(_) => true,
+            Self::StreamTooLarge { .. } => true,
+            Self::Crashed(_) | Self::OutOfMemory(_) | Self::TimedOut | Self::Truncated => false,
+        }
+    }
 }
 
 /// The caller's payload, the record's outcome and the REPORT status of an ending.
@@ -70,6 +93,60 @@ pub(crate) fn conclude(
                 status: Some(("error", Some("Function.ResponseSizeTooLarge"))),
             }
         }
+        // Only a stream whose runtime outcome was never read ends here; `streaming::pump`
+        // turns every stream it reads into one of the endings below.
+        Ending::Runtime(RuntimeOutcome::Stream { content_type, .. })
+        | Ending::Streamed { content_type } => Concluded {
+            payload: Bytes::new(),
+            content_type,
+            outcome: Outcome::Success,
+            status: None,
+        },
+        Ending::StreamFailed(e) => {
+            // The body is the caller's error document when it is one; else the trailer's type
+            // names the error and the body (if any) is its message.
+            let error_type = e.error_type.as_deref().unwrap_or("Runtime.Unknown");
+            let payload = if error_type_of_json(&e.body).is_some() {
+                e.body
+            } else if e.body.is_empty() {
+                error_json(
+                    error_type,
+                    "the runtime reported an error in its response stream",
+                )
+            } else {
+                error_json(error_type, &String::from_utf8_lossy(&e.body))
+            };
+            Concluded {
+                payload,
+                content_type: json,
+                outcome: Outcome::FunctionError,
+                status: None,
+            }
+        }
+        Ending::StreamTooLarge { limit } => {
+            let msg = format!(
+                "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            );
+            log.push_str(&format!("{msg}\n"));
+            Concluded {
+                payload: error_json("Function.ResponseSizeTooLarge", &msg),
+                content_type: json,
+                outcome: Outcome::FunctionError,
+                status: Some(("error", Some("Function.ResponseSizeTooLarge"))),
+            }
+        }
+        Ending::Truncated => {
+            let msg = format!(
+                "RequestId: {request_id} Error: the runtime's response stream broke off before its end"
+            );
+            log.push_str(&format!("{msg}\nRuntime.TruncatedResponse\n"));
+            Concluded {
+                payload: error_json("Runtime.TruncatedResponse", &msg),
+                content_type: json,
+                outcome: Outcome::FunctionError,
+                status: Some(("error", Some("Runtime.TruncatedResponse"))),
+            }
+        }
         Ending::Crashed(why) => exited(request_id, &why, "Runtime.ExitError", log),
         Ending::OutOfMemory(why) => exited(request_id, &why, "Runtime.OutOfMemory", log),
         Ending::TimedOut => {
@@ -104,6 +181,12 @@ fn exited(request_id: &str, why: &str, error_type: &'static str, log: &mut Strin
         outcome: Outcome::Crash,
         status: Some(("error", Some(error_type))),
     }
+}
+
+/// The `errorType` of a JSON error document.
+fn error_type_of_json(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("errorType")?.as_str().map(str::to_owned)
 }
 
 /// `{"errorType": ..., "errorMessage": ...}`.

@@ -6,7 +6,9 @@ use std::fmt;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::stream::{STREAM_QUEUE, StreamPart};
 
 /// An event for the runtime, with what `next` sends as headers.
 #[derive(Debug, Clone)]
@@ -34,6 +36,13 @@ pub enum RuntimeOutcome {
     },
     /// The runtime tried to post a response above the 6 MB limit.
     ResponseTooLarge,
+    /// The runtime started a streamed response (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`): its parts follow on `body` as they arrive, ending with an end, a refusal
+    /// over the limit, or a truncation.
+    Stream {
+        content_type: String,
+        body: mpsc::Receiver<StreamPart>,
+    },
 }
 
 /// What the runtime reported during init, if it failed.
@@ -91,6 +100,8 @@ pub enum NextEvent {
 struct Current {
     request_id: String,
     reply: oneshot::Sender<RuntimeOutcome>,
+    /// Most bytes a streamed response may carry for this invocation's caller.
+    stream_limit: usize,
 }
 
 struct Inner {
@@ -188,11 +199,22 @@ impl RuntimeChannel {
     /// Hands an event to the runtime (now if it is waiting in `next`, else at its next `next`).
     /// The receiver yields the runtime's outcome; it is dropped if the channel is reset.
     pub fn dispatch(&self, event: Event) -> oneshot::Receiver<RuntimeOutcome> {
+        self.dispatch_with_limit(event, lambdalet_core::limits::MAX_RESPONSE_BYTES)
+    }
+
+    /// [`Self::dispatch`] for a caller that takes a streamed response of up to `stream_limit`
+    /// bytes (a buffered caller takes 6 MB, an `InvokeWithResponseStream` caller more).
+    pub fn dispatch_with_limit(
+        &self,
+        event: Event,
+        stream_limit: usize,
+    ) -> oneshot::Receiver<RuntimeOutcome> {
         let (reply, rx) = oneshot::channel();
         let mut inner = self.inner.lock();
         inner.current = Some(Current {
             request_id: event.request_id.clone(),
             reply,
+            stream_limit,
         });
         let mut event = Some(event);
         if inner.state == RuntimeState::Ready
@@ -210,9 +232,44 @@ impl RuntimeChannel {
         rx
     }
 
+    /// `POST /runtime/invocation/{id}/response` in streaming mode: the invocation takes the
+    /// stream whose parts the returned sender carries, of at most the returned number of bytes.
+    /// The runtime is in `ResponseSent` from here on; the invoker keeps its environment until
+    /// the stream ends.
+    pub fn begin_stream(
+        &self,
+        request_id: &str,
+        content_type: String,
+    ) -> Result<(mpsc::Sender<StreamPart>, usize), Refusal> {
+        let (tx, body) = mpsc::channel(STREAM_QUEUE);
+        let mut inner = self.inner.lock();
+        let current = self.take_current(&mut inner, request_id, "InvocationResponse")?;
+        let _ = current
+            .reply
+            .send(RuntimeOutcome::Stream { content_type, body });
+        Ok((tx, current.stream_limit))
+    }
+
     /// `POST /runtime/invocation/{id}/response` and `/error`.
     pub fn complete(&self, request_id: &str, outcome: RuntimeOutcome) -> Result<(), Refusal> {
+        let to = match outcome {
+            RuntimeOutcome::Error { .. } => "InvocationErrorResponse",
+            _ => "InvocationResponse",
+        };
         let mut inner = self.inner.lock();
+        let current = self.take_current(&mut inner, request_id, to)?;
+        let _ = current.reply.send(outcome);
+        Ok(())
+    }
+
+    /// Ends the running invocation `request_id` (state `ResponseSent`) and hands back its
+    /// reply channel, or refuses: a wrong or repeated id, or a runtime not running one.
+    fn take_current(
+        &self,
+        inner: &mut Inner,
+        request_id: &str,
+        to: &'static str,
+    ) -> Result<Current, Refusal> {
         let matches = inner
             .current
             .as_ref()
@@ -221,10 +278,6 @@ impl RuntimeChannel {
             return Err(Refusal::InvalidRequestId);
         }
         if inner.state != RuntimeState::Running {
-            let to = match outcome {
-                RuntimeOutcome::Error { .. } => "InvocationErrorResponse",
-                _ => "InvocationResponse",
-            };
             return Err(Refusal::InvalidState {
                 from: inner.state,
                 to,
@@ -232,8 +285,7 @@ impl RuntimeChannel {
         }
         let current = inner.current.take().expect("checked above");
         inner.set(RuntimeState::ResponseSent, &self.watch);
-        let _ = current.reply.send(outcome);
-        Ok(())
+        Ok(current)
     }
 
     /// `POST /runtime/init/error`.

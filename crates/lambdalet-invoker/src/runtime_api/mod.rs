@@ -3,6 +3,8 @@
 
 mod channel;
 mod server;
+mod stream;
 
 pub use channel::{Event, InitFailure, RuntimeChannel, RuntimeOutcome, RuntimeState};
 pub use server::RuntimeApiServer;
+pub use stream::{DEFAULT_STREAM_CONTENT_TYPE, StreamPart, TrailerError};

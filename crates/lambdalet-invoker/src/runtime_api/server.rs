@@ -249,6 +249,15 @@ async fn response(channel: &RuntimeChannel, id: &str, req: Request<Incoming>) ->
             &format!("response mode {mode:?} is not valid: the only accepted value is streaming"),
         );
     }
+    if header(req.headers(), "lambda-runtime-function-response-mode").is_some() {
+        return match super::stream::receive(channel, id, content_type, req).await {
+            Ok(received) => match super::stream::answer(&received) {
+                None => accepted(Ok(())),
+                Some((status, error_type, message)) => error_body(status, error_type, &message),
+            },
+            Err(refusal) => refused(refusal),
+        };
+    }
     match read_body(req).await {
         Ok(body) => accepted(channel.complete(id, RuntimeOutcome::Response { body, content_type })),
         Err(BodyError::TooLarge) => {
