@@ -287,8 +287,8 @@ fn malformed_requests_unknown_functions_and_big_payloads() {
     let r = d.http("GET", "/2015-03-31/nothing-here", None, &[]);
     assert_error(
         &r,
-        404,
-        "ResourceNotFoundException",
+        400,
+        "UnknownOperationException",
         &["/2015-03-31/nothing-here"],
     );
     // The daemon is unharmed by all of it.

@@ -1,0 +1,544 @@
+//! Every operation of the Lambda API (botocore's model `lambda` 2015-03-31, as of botocore
+//! 1.43), with its method and path and what lambdalet does with it. The fallback (`unserved.rs`)
+//! names an operation it does not serve from here, and a test keeps docs/compatibility.md's
+//! table in step with it.
+
+/// What lambdalet does with an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Support {
+    /// Served as on AWS (with the differences docs/compatibility.md lists).
+    Served,
+    /// Answered as AWS answers for a function without the feature (empty, or the default).
+    Answered,
+    /// Refused with `UnsupportedOperationException`, for this reason.
+    Refused(&'static str),
+}
+
+use Support::{Answered, Refused, Served};
+
+/// One operation of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Operation {
+    pub method: &'static str,
+    /// The path, `{Name}` for a parameter, and the query that tells the operation apart.
+    pub path: &'static str,
+    pub name: &'static str,
+    pub support: Support,
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    name: &'static str,
+    support: Support,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        name,
+        support,
+    }
+}
+
+const ASYNC: &str = "InvokeAsync is deprecated on AWS: call Invoke with InvocationType Event";
+const ESM: &str = "event source mappings (SQS, Kinesis, DynamoDB streams, Kafka, MQ) are not served: trigger functions from MQTT or local topics (pubsubTopics) or from bucket notifications of lambdalet's S3 endpoint";
+const CODE_SIGNING: &str = "code signing is not served: lambdalet does not verify signed code";
+const URLS: &str = "function URLs are not served yet";
+const LAYER_POLICY: &str =
+    "layer permissions are not served: there are no other accounts to share a layer with";
+const RUNTIME: &str =
+    "a runtime is the host's interpreter: it cannot be pinned to a runtime version";
+const RECURSION: &str =
+    "recursive loop detection is not served; GetFunctionRecursionConfig answers Terminate";
+const STREAMING: &str = "response streaming is not served: call Invoke";
+const MANAGED_INSTANCES: &str = "Lambda Managed Instances (capacity providers, scaling configurations) are not served: functions run on this machine";
+const DURABLE: &str = "durable functions are not served";
+
+/// Every operation, by path.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    op(
+        "POST",
+        "/2014-11-13/functions/{FunctionName}/invoke-async",
+        "InvokeAsync",
+        Refused(ASYNC),
+    ),
+    op(
+        "GET",
+        "/2015-03-31/event-source-mappings",
+        "ListEventSourceMappings",
+        Answered,
+    ),
+    op(
+        "POST",
+        "/2015-03-31/event-source-mappings",
+        "CreateEventSourceMapping",
+        Refused(ESM),
+    ),
+    op(
+        "DELETE",
+        "/2015-03-31/event-source-mappings/{UUID}",
+        "DeleteEventSourceMapping",
+        Refused(ESM),
+    ),
+    op(
+        "GET",
+        "/2015-03-31/event-source-mappings/{UUID}",
+        "GetEventSourceMapping",
+        Refused(ESM),
+    ),
+    op(
+        "PUT",
+        "/2015-03-31/event-source-mappings/{UUID}",
+        "UpdateEventSourceMapping",
+        Refused(ESM),
+    ),
+    op("GET", "/2015-03-31/functions", "ListFunctions", Served),
+    op("POST", "/2015-03-31/functions", "CreateFunction", Served),
+    op(
+        "DELETE",
+        "/2015-03-31/functions/{FunctionName}",
+        "DeleteFunction",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}",
+        "GetFunction",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/aliases",
+        "ListAliases",
+        Served,
+    ),
+    op(
+        "POST",
+        "/2015-03-31/functions/{FunctionName}/aliases",
+        "CreateAlias",
+        Served,
+    ),
+    op(
+        "DELETE",
+        "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        "DeleteAlias",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        "GetAlias",
+        Served,
+    ),
+    op(
+        "PUT",
+        "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        "UpdateAlias",
+        Served,
+    ),
+    op(
+        "PUT",
+        "/2015-03-31/functions/{FunctionName}/code",
+        "UpdateFunctionCode",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/configuration",
+        "GetFunctionConfiguration",
+        Served,
+    ),
+    op(
+        "PUT",
+        "/2015-03-31/functions/{FunctionName}/configuration",
+        "UpdateFunctionConfiguration",
+        Served,
+    ),
+    op(
+        "POST",
+        "/2015-03-31/functions/{FunctionName}/invocations",
+        "Invoke",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/policy",
+        "GetPolicy",
+        Served,
+    ),
+    op(
+        "POST",
+        "/2015-03-31/functions/{FunctionName}/policy",
+        "AddPermission",
+        Served,
+    ),
+    op(
+        "DELETE",
+        "/2015-03-31/functions/{FunctionName}/policy/{StatementId}",
+        "RemovePermission",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/versions",
+        "ListVersionsByFunction",
+        Served,
+    ),
+    op(
+        "POST",
+        "/2015-03-31/functions/{FunctionName}/versions",
+        "PublishVersion",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2016-08-19/account-settings",
+        "GetAccountSettings",
+        Served,
+    ),
+    op(
+        "DELETE",
+        "/2017-03-31/tags/{Resource}",
+        "UntagResource",
+        Served,
+    ),
+    op("GET", "/2017-03-31/tags/{Resource}", "ListTags", Served),
+    op("POST", "/2017-03-31/tags/{Resource}", "TagResource", Served),
+    op(
+        "DELETE",
+        "/2017-10-31/functions/{FunctionName}/concurrency",
+        "DeleteFunctionConcurrency",
+        Served,
+    ),
+    op(
+        "PUT",
+        "/2017-10-31/functions/{FunctionName}/concurrency",
+        "PutFunctionConcurrency",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2018-10-31/layers?find=LayerVersion",
+        "GetLayerVersionByArn",
+        Served,
+    ),
+    op("GET", "/2018-10-31/layers", "ListLayers", Served),
+    op(
+        "GET",
+        "/2018-10-31/layers/{LayerName}/versions",
+        "ListLayerVersions",
+        Served,
+    ),
+    op(
+        "POST",
+        "/2018-10-31/layers/{LayerName}/versions",
+        "PublishLayerVersion",
+        Served,
+    ),
+    op(
+        "DELETE",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+        "DeleteLayerVersion",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+        "GetLayerVersion",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
+        "GetLayerVersionPolicy",
+        Refused(LAYER_POLICY),
+    ),
+    op(
+        "POST",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
+        "AddLayerVersionPermission",
+        Refused(LAYER_POLICY),
+    ),
+    op(
+        "DELETE",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}",
+        "RemoveLayerVersionPermission",
+        Refused(LAYER_POLICY),
+    ),
+    op(
+        "DELETE",
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        "DeleteFunctionEventInvokeConfig",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        "GetFunctionEventInvokeConfig",
+        Served,
+    ),
+    op(
+        "POST",
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        "UpdateFunctionEventInvokeConfig",
+        Served,
+    ),
+    op(
+        "PUT",
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        "PutFunctionEventInvokeConfig",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config/list",
+        "ListFunctionEventInvokeConfigs",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2019-09-30/functions/{FunctionName}/concurrency",
+        "GetFunctionConcurrency",
+        Served,
+    ),
+    op(
+        "DELETE",
+        "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+        "DeleteProvisionedConcurrencyConfig",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+        "GetProvisionedConcurrencyConfig",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL",
+        "ListProvisionedConcurrencyConfigs",
+        Served,
+    ),
+    op(
+        "PUT",
+        "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+        "PutProvisionedConcurrencyConfig",
+        Served,
+    ),
+    op(
+        "GET",
+        "/2020-04-22/code-signing-configs",
+        "ListCodeSigningConfigs",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "POST",
+        "/2020-04-22/code-signing-configs",
+        "CreateCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "DELETE",
+        "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}",
+        "DeleteCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "GET",
+        "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}",
+        "GetCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "PUT",
+        "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}",
+        "UpdateCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "GET",
+        "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions",
+        "ListFunctionsByCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "DELETE",
+        "/2020-06-30/functions/{FunctionName}/code-signing-config",
+        "DeleteFunctionCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "GET",
+        "/2020-06-30/functions/{FunctionName}/code-signing-config",
+        "GetFunctionCodeSigningConfig",
+        Answered,
+    ),
+    op(
+        "PUT",
+        "/2020-06-30/functions/{FunctionName}/code-signing-config",
+        "PutFunctionCodeSigningConfig",
+        Refused(CODE_SIGNING),
+    ),
+    op(
+        "GET",
+        "/2021-07-20/functions/{FunctionName}/runtime-management-config",
+        "GetRuntimeManagementConfig",
+        Answered,
+    ),
+    op(
+        "PUT",
+        "/2021-07-20/functions/{FunctionName}/runtime-management-config",
+        "PutRuntimeManagementConfig",
+        Refused(RUNTIME),
+    ),
+    op(
+        "DELETE",
+        "/2021-10-31/functions/{FunctionName}/url",
+        "DeleteFunctionUrlConfig",
+        Refused(URLS),
+    ),
+    op(
+        "GET",
+        "/2021-10-31/functions/{FunctionName}/url",
+        "GetFunctionUrlConfig",
+        Refused(URLS),
+    ),
+    op(
+        "POST",
+        "/2021-10-31/functions/{FunctionName}/url",
+        "CreateFunctionUrlConfig",
+        Refused(URLS),
+    ),
+    op(
+        "PUT",
+        "/2021-10-31/functions/{FunctionName}/url",
+        "UpdateFunctionUrlConfig",
+        Refused(URLS),
+    ),
+    op(
+        "GET",
+        "/2021-10-31/functions/{FunctionName}/urls",
+        "ListFunctionUrlConfigs",
+        Answered,
+    ),
+    op(
+        "POST",
+        "/2021-11-15/functions/{FunctionName}/response-streaming-invocations",
+        "InvokeWithResponseStream",
+        Refused(STREAMING),
+    ),
+    op(
+        "GET",
+        "/2024-08-31/functions/{FunctionName}/recursion-config",
+        "GetFunctionRecursionConfig",
+        Answered,
+    ),
+    op(
+        "PUT",
+        "/2024-08-31/functions/{FunctionName}/recursion-config",
+        "PutFunctionRecursionConfig",
+        Refused(RECURSION),
+    ),
+    op(
+        "GET",
+        "/2025-11-30/capacity-providers",
+        "ListCapacityProviders",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "POST",
+        "/2025-11-30/capacity-providers",
+        "CreateCapacityProvider",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "DELETE",
+        "/2025-11-30/capacity-providers/{CapacityProviderName}",
+        "DeleteCapacityProvider",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "GET",
+        "/2025-11-30/capacity-providers/{CapacityProviderName}",
+        "GetCapacityProvider",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "PUT",
+        "/2025-11-30/capacity-providers/{CapacityProviderName}",
+        "UpdateCapacityProvider",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "GET",
+        "/2025-11-30/capacity-providers/{CapacityProviderName}/function-versions",
+        "ListFunctionVersionsByCapacityProvider",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "GET",
+        "/2025-11-30/functions/{FunctionName}/function-scaling-config",
+        "GetFunctionScalingConfig",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "PUT",
+        "/2025-11-30/functions/{FunctionName}/function-scaling-config",
+        "PutFunctionScalingConfig",
+        Refused(MANAGED_INSTANCES),
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-execution-callbacks/{CallbackId}/fail",
+        "SendDurableExecutionCallbackFailure",
+        Refused(DURABLE),
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat",
+        "SendDurableExecutionCallbackHeartbeat",
+        Refused(DURABLE),
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-execution-callbacks/{CallbackId}/succeed",
+        "SendDurableExecutionCallbackSuccess",
+        Refused(DURABLE),
+    ),
+    op(
+        "GET",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}",
+        "GetDurableExecution",
+        Refused(DURABLE),
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint",
+        "CheckpointDurableExecution",
+        Refused(DURABLE),
+    ),
+    op(
+        "GET",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}/history",
+        "GetDurableExecutionHistory",
+        Refused(DURABLE),
+    ),
+    op(
+        "GET",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}/state",
+        "GetDurableExecutionState",
+        Refused(DURABLE),
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}/stop",
+        "StopDurableExecution",
+        Refused(DURABLE),
+    ),
+    op(
+        "GET",
+        "/2025-12-01/functions/{FunctionName}/durable-executions",
+        "ListDurableExecutionsByFunction",
+        Refused(DURABLE),
+    ),
+];
