@@ -287,7 +287,7 @@ fn malformed_requests_unknown_functions_and_big_payloads() {
     let r = d.http("GET", "/2015-03-31/nothing-here", None, &[]);
     assert_error(
         &r,
-        400,
+        404,
         "UnknownOperationException",
         &["/2015-03-31/nothing-here"],
     );

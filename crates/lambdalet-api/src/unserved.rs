@@ -1,7 +1,7 @@
 //! The answer to a request no route takes. A path under a Lambda API version prefix
 //! (`/2015-03-31/...`, `/2020-06-30/...`) is an operation lambdalet does not serve, named from
 //! [`OPERATIONS`] (`UnsupportedOperationException`, 501, which no SDK retries), or no operation
-//! at all (`UnknownOperationException`, 400, naming the path). Never `ResourceNotFoundException`:
+//! at all (`UnknownOperationException`, 404 as AWS's other REST services answer, naming the path). Never `ResourceNotFoundException`:
 //! an SDK or Terraform would take that for a missing function. Other paths are 404.
 
 use http::{Method, Uri};
@@ -143,10 +143,10 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_lambda_path_is_a_400_naming_it() {
+    fn an_unknown_lambda_path_is_an_unknown_operation_naming_it() {
         let e = answer_to(Method::GET, "/2015-03-31/nothing-here");
         assert_eq!(e.code, ErrorCode::UnknownOperation);
-        assert_eq!(e.code.http_status(), 400);
+        assert_eq!(e.code.http_status(), 404);
         assert!(e.message.contains("GET /2015-03-31/nothing-here"));
         let e = answer_to(Method::PATCH, "/2015-03-31/functions/f/code");
         assert!(

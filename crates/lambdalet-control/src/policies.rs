@@ -1,16 +1,16 @@
 //! AddPermission, GetPolicy and RemovePermission: functions' resource-based policies, one per
 //! qualifier, and [`Control::permits`], the question other parts of lambdalet ask of them.
 //!
-//! Nothing enforces the policies yet: S3 notifications, the only service here that invokes
-//! functions on a principal's behalf, were configured before policies existed and work without
-//! a grant. Enforcing them needs a migration (see docs/compatibility.md, "Resource policies").
+//! Who asks: bucket notifications of the S3 endpoint with `--s3-require-permission`
+//! (`s3.amazonaws.com`), and the services that invoke on a principal's behalf (docs/security.md,
+//! "Resource-based policies").
 
 use std::collections::BTreeMap;
 
 use lambdalet_core::{
     ErrorCode, LambdaError, PermissionInput, Policy, PolicyRequest, Qualifier, Statement,
 };
-use lambdalet_store::{PolicyRecord, UNQUALIFIED};
+use lambdalet_store::{LATEST, PolicyRecord, UNQUALIFIED};
 
 use crate::control::{Control, new_revision};
 use crate::error::ControlError;
@@ -39,16 +39,15 @@ pub(crate) fn load(records: Vec<PolicyRecord>) -> BTreeMap<String, Policy> {
 }
 
 /// The policy of `qualifier` in `policies`, as [`Control::permits`] reads it: a version's or an
-/// alias's own, or the function's for none (a grant on the function does not reach its
-/// versions and aliases, as on AWS).
+/// alias's own, or the function's for none or `$LATEST` (a grant on the function does not reach
+/// its published versions and aliases, as on AWS).
 pub(crate) fn permits_in(
     policies: &BTreeMap<String, Policy>,
     qualifier: Option<&str>,
     request: &PolicyRequest<'_>,
 ) -> bool {
-    policies
-        .get(qualifier.unwrap_or(UNQUALIFIED))
-        .is_some_and(|p| p.permits(request))
+    let key = qualifier.filter(|q| *q != LATEST).unwrap_or(UNQUALIFIED);
+    policies.get(key).is_some_and(|p| p.permits(request))
 }
 
 impl Control {
@@ -63,6 +62,12 @@ impl Control {
     ) -> Result<Statement, ControlError> {
         let _w = self.writes.lock().await;
         let entry = self.entry(function)?;
+        if qualifier.is_some_and(|q| q.to_string() == LATEST) {
+            return Err(LambdaError::invalid(format!(
+                "Lambda does not keep a policy for version $LATEST: add the permission to the function itself (no Qualifier), which $LATEST and calls without a qualifier use, or to a published version or an alias of {function}"
+            ))
+            .into());
+        }
         let (key, resource) = self.policy_target(&entry, function, qualifier)?;
         let statement = input.statement(&resource)?;
         let current = entry.policies.get(&key);
@@ -174,7 +179,7 @@ impl Control {
         function: &str,
         qualifier: Option<&Qualifier>,
     ) -> Result<(String, String), ControlError> {
-        let Some(q) = qualifier else {
+        let Some(q) = qualifier.filter(|q| q.to_string() != LATEST) else {
             return Ok((UNQUALIFIED.to_owned(), self.account.function_arn(function)));
         };
         let q = q.to_string();
@@ -287,6 +292,10 @@ mod tests {
         assert!(permits_in(&p, Some("live"), &events));
         assert!(!permits_in(&p, None, &events));
         assert!(!permits_in(&p, Some("1"), &s3));
+        assert!(
+            permits_in(&p, Some("$LATEST"), &s3),
+            "$LATEST is the function's"
+        );
         assert!(!permits_in(&BTreeMap::new(), None, &s3));
     }
 

@@ -69,9 +69,11 @@ impl ErrorCode {
             | Self::InvalidRequestContent
             | Self::CodeStorageExceeded
             | Self::ResourceInUse
-            | Self::PolicyLengthExceeded
-            | Self::UnknownOperation => 400,
-            Self::ResourceNotFound | Self::ProvisionedConcurrencyConfigNotFound => 404,
+            | Self::PolicyLengthExceeded => 400,
+            // As AWS's other REST-JSON services answer a path that is no operation.
+            Self::ResourceNotFound
+            | Self::ProvisionedConcurrencyConfigNotFound
+            | Self::UnknownOperation => 404,
             Self::ResourceConflict => 409,
             Self::AccessDenied => 403,
             Self::PreconditionFailed => 412,
@@ -170,6 +172,6 @@ mod tests {
         assert_eq!(ErrorCode::InvalidZipFile.fault(), "User");
         assert_eq!(ErrorCode::Service.fault(), "Service");
         assert_eq!(ErrorCode::UnsupportedOperation.http_status(), 501);
-        assert_eq!(ErrorCode::UnknownOperation.http_status(), 400);
+        assert_eq!(ErrorCode::UnknownOperation.http_status(), 404);
     }
 }
