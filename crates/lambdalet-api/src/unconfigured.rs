@@ -83,12 +83,12 @@ pub(crate) async fn function_urls(
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
-    if let Some(m) = params.get("MaxItems") {
-        if !m.parse::<u32>().is_ok_and(|n| (1..=50).contains(&n)) {
-            return Err(ApiError::invalid(format!(
-                "MaxItems must be a number from 1 to 50 (got {m:?})"
-            )));
-        }
+    if let Some(m) = params.get("MaxItems")
+        && !m.parse::<u32>().is_ok_and(|n| (1..=50).contains(&n))
+    {
+        return Err(ApiError::invalid(format!(
+            "MaxItems must be a number from 1 to 50 (got {m:?})"
+        )));
     }
     existing(&s, &name, &HashMap::new())?;
     Ok(json_response(

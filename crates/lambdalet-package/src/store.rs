@@ -86,7 +86,7 @@ impl CodeStore {
     /// system says.
     pub fn available_bytes(&self) -> Option<u64> {
         let s = nix::sys::statvfs::statvfs(&self.root).ok()?;
-        Some(u64::from(s.blocks_available()).saturating_mul(u64::from(s.fragment_size())))
+        Some(s.blocks_available().saturating_mul(s.fragment_size()))
     }
 
     /// `<root>/blobs/<sha256hex>.zip`. Pass only hashes from [`StoredCode::sha256_hex`].
