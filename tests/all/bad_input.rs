@@ -288,7 +288,7 @@ fn malformed_requests_unknown_functions_and_big_payloads() {
     assert_error(
         &r,
         404,
-        "ResourceNotFoundException",
+        "UnknownOperationException",
         &["/2015-03-31/nothing-here"],
     );
     // The daemon is unharmed by all of it.

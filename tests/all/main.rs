@@ -24,6 +24,7 @@ mod image_functions;
 mod images;
 mod layers;
 mod limits;
+mod management;
 mod mqtt_auth;
 mod official_clients;
 mod persistence;

@@ -31,7 +31,7 @@ pub(crate) fn function_ref(
 }
 
 /// A function named without a qualifier (operations on the function itself).
-fn unqualified(name: &str) -> Result<String, ApiError> {
+pub(crate) fn unqualified(name: &str) -> Result<String, ApiError> {
     let r = FunctionRef::parse(name)?;
     if let Some(q) = r.qualifier {
         return Err(ApiError::invalid(format!(

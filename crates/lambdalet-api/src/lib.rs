@@ -6,6 +6,7 @@
 //! `lambdalet-control` and `lambdalet-invoker` and renders their answers; it never touches
 //! sandboxes or the store's rows directly. Every error goes through [`error::ApiError`].
 
+mod account;
 mod aliases;
 mod auth;
 mod body;
@@ -23,12 +24,17 @@ mod layers;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod operations;
 mod own;
+mod permissions;
 mod s3_events;
 mod server;
 mod shapes;
 mod state;
 mod stream;
+mod tags;
+mod unconfigured;
+mod unserved;
 mod url_serve;
 mod urls;
 
@@ -120,6 +126,41 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config/list",
             get(event_config::list),
+        )
+        // Tags, account settings, resource policies, and the read calls for features
+        // lambdalet does not have; their other methods are refused by name (`unserved.rs`).
+        .route(
+            "/2017-03-31/tags/{arn}",
+            get(tags::list).post(tags::tag).delete(tags::untag),
+        )
+        .route("/2016-08-19/account-settings", get(account::get))
+        .route(
+            &format!("{fns}/{{name}}/policy"),
+            get(permissions::get).post(permissions::add),
+        )
+        .route(
+            &format!("{fns}/{{name}}/policy/{{sid}}"),
+            axum::routing::delete(permissions::remove),
+        )
+        .route(
+            "/2020-06-30/functions/{name}/code-signing-config",
+            get(unconfigured::code_signing).fallback(own::not_found),
+        )
+        .route(
+            "/2021-07-20/functions/{name}/runtime-management-config",
+            get(unconfigured::runtime_management).fallback(own::not_found),
+        )
+        .route(
+            "/2024-08-31/functions/{name}/recursion-config",
+            get(unconfigured::recursion).fallback(own::not_found),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(unconfigured::event_source_mappings).fallback(own::not_found),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(unconfigured::event_source_mappings).fallback(own::not_found),
         )
         .route("/lambdalet/v1/health", get(own::health))
         .route(

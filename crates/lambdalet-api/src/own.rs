@@ -173,12 +173,7 @@ pub(crate) async fn failed_events(
     ))
 }
 
-pub(crate) async fn not_found(uri: Uri) -> ApiError {
-    ApiError::new(
-        ErrorCode::ResourceNotFound,
-        format!(
-            "{} is not an API lambdalet serves: see the Lambda API paths under /2015-03-31/functions and lambdalet's own under /lambdalet/v1",
-            uri.path()
-        ),
-    )
+/// The answer to a request no route (or no method of its route) takes: see `unserved.rs`.
+pub(crate) async fn not_found(method: http::Method, uri: Uri) -> ApiError {
+    crate::unserved::answer(&method, &uri)
 }

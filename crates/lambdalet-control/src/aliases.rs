@@ -137,6 +137,7 @@ impl Control {
         self.blocking(move |s| {
             s.delete_provisioned(&f, &a)?;
             s.delete_event_config(&f, &a)?;
+            s.delete_policy(&f, &a)?;
             s.delete_alias(&f, &a)
         })
         .await?;
@@ -144,6 +145,7 @@ impl Control {
             e.aliases.remove(alias);
             e.provisioned.remove(alias);
             e.event_configs.remove(alias);
+            e.policies.remove(alias);
         }
         self.forget_function_urls(function, Some(alias));
         self.apply_provisioned(function);

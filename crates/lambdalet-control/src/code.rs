@@ -59,6 +59,7 @@ impl Control {
         input: CreateFunctionInput,
     ) -> Result<VersionView, ControlError> {
         let name = FunctionName::new(&input.name)?;
+        lambdalet_core::tags::validate_tags(&input.tags)?;
         let mut config = FunctionConfig::create(input.config.clone())?;
         if config.package_type == PackageType::Image {
             return self.create_image_function(name, config, input).await;
@@ -186,6 +187,7 @@ impl Control {
             reserved_concurrency: None,
             provisioned: Vec::new(),
             event_configs: Vec::new(),
+            policies: Vec::new(),
         };
         let entry = FunctionEntry::from_stored(
             &self.account,

@@ -200,9 +200,14 @@ impl Control {
                     .into());
                 }
                 let (n, vs) = (name.to_owned(), v.to_string());
-                self.blocking(move |s| s.delete_version(&n, &vs)).await?;
+                self.blocking(move |s| {
+                    s.delete_policy(&n, &vs)?;
+                    s.delete_version(&n, &vs)
+                })
+                .await?;
                 if let Some(e) = self.table.write().get_mut(name) {
                     e.versions.remove(&v);
+                    e.policies.remove(&v.to_string());
                 }
                 self.invoker.remove(name, Some(&v.to_string()));
             }

@@ -68,6 +68,14 @@ impl LayerTable {
         })
     }
 
+    /// (code hash, zip size) of every live version.
+    pub(crate) fn live_sizes(&self) -> Vec<(String, u64)> {
+        self.all()
+            .filter(|r| !r.deleted)
+            .map(|r| (r.code_sha256.clone(), r.code_size))
+            .collect()
+    }
+
     /// Whether some version (deleted or not) is stored as `sha256`.
     pub(crate) fn holds(&self, sha256: &str) -> bool {
         self.all().any(|r| r.code_sha256 == sha256)

@@ -6,6 +6,7 @@
 //! the invoke path, and tells the invoker when warm environments are out of date. It never
 //! touches HTTP or sandboxes.
 
+mod account;
 mod aliases;
 mod code;
 mod code_url;
@@ -22,14 +23,17 @@ mod layer_table;
 mod layer_uses;
 mod layers;
 mod order;
+mod policies;
 mod resolve;
 mod rights;
 mod table;
+mod tags;
 mod targets;
 mod url_config;
 mod urls;
 mod versions;
 
+pub use account::AccountSettings;
 pub use aliases::AliasInput;
 pub use code::{CreateFunctionInput, UpdateCodeInput};
 pub use code_url::CODE_URL_SECONDS;

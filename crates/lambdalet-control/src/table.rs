@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use lambdalet_core::EventInvokeConfig;
 use lambdalet_core::{AccountInfo, Credentials, DeployedImage, DeployedVersion, FunctionName};
+use lambdalet_core::{EventInvokeConfig, Policy};
 use lambdalet_package::CodeStore;
 use lambdalet_package::image::ImageStore;
 use lambdalet_store::{AliasRecord, StoredFunction, VersionRecord};
@@ -45,6 +45,8 @@ pub(crate) struct FunctionEntry {
     pub provisioned: BTreeMap<String, u32>,
     /// Qualifier → event-invoke configuration and when it was last changed.
     pub event_configs: BTreeMap<String, (EventInvokeConfig, u64)>,
+    /// Qualifier (`""` for the function itself) → resource-based policy.
+    pub policies: BTreeMap<String, Policy>,
 }
 
 impl FunctionEntry {
@@ -72,6 +74,7 @@ impl FunctionEntry {
                 }
             })
             .collect();
+        let policies = crate::policies::load(s.policies);
         Self {
             tags: s.function.tags,
             latest: view(s.function.latest),
@@ -84,6 +87,7 @@ impl FunctionEntry {
             reserved_concurrency: s.reserved_concurrency,
             provisioned: s.provisioned.into_iter().collect(),
             event_configs,
+            policies,
         }
     }
 

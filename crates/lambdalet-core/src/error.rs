@@ -24,6 +24,13 @@ pub enum ErrorCode {
     ProvisionedConcurrencyConfigNotFound,
     /// Authenticated, but not allowed to do this.
     AccessDenied,
+    /// A function's resource-based policy would grow past 20 KB.
+    PolicyLengthExceeded,
+    /// A Lambda API operation lambdalet knows by name but does not serve (lambdalet's own
+    /// name: AWS serves every operation of its API).
+    UnsupportedOperation,
+    /// A path under a Lambda API version prefix that names no operation.
+    UnknownOperation,
     Service,
 }
 
@@ -48,6 +55,9 @@ impl ErrorCode {
                 "ProvisionedConcurrencyConfigNotFoundException"
             }
             Self::AccessDenied => "AccessDeniedException",
+            Self::PolicyLengthExceeded => "PolicyLengthExceededException",
+            Self::UnsupportedOperation => "UnsupportedOperationException",
+            Self::UnknownOperation => "UnknownOperationException",
             Self::Service => "ServiceException",
         }
     }
@@ -58,8 +68,12 @@ impl ErrorCode {
             Self::InvalidParameterValue
             | Self::InvalidRequestContent
             | Self::CodeStorageExceeded
-            | Self::ResourceInUse => 400,
-            Self::ResourceNotFound | Self::ProvisionedConcurrencyConfigNotFound => 404,
+            | Self::ResourceInUse
+            | Self::PolicyLengthExceeded => 400,
+            // As AWS's other REST-JSON services answer a path that is no operation.
+            Self::ResourceNotFound
+            | Self::ProvisionedConcurrencyConfigNotFound
+            | Self::UnknownOperation => 404,
             Self::ResourceConflict => 409,
             Self::AccessDenied => 403,
             Self::PreconditionFailed => 412,
@@ -67,6 +81,8 @@ impl ErrorCode {
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests => 429,
             Self::Service => 500,
+            // Not Implemented: no SDK retries it (they retry 500, 502, 503 and 504).
+            Self::UnsupportedOperation => 501,
             Self::InvalidZipFile | Self::InvalidRuntime | Self::ResourceNotReady => 502,
         }
     }
@@ -155,5 +171,7 @@ mod tests {
         assert_eq!(ErrorCode::InvalidRequestContent.http_status(), 400);
         assert_eq!(ErrorCode::InvalidZipFile.fault(), "User");
         assert_eq!(ErrorCode::Service.fault(), "Service");
+        assert_eq!(ErrorCode::UnsupportedOperation.http_status(), 501);
+        assert_eq!(ErrorCode::UnknownOperation.http_status(), 404);
     }
 }

@@ -278,6 +278,11 @@ impl Invoker {
         }
     }
 
+    /// The most environments alive at once over all functions (`--max-concurrency`).
+    pub fn max_concurrency(&self) -> usize {
+        self.inner.sched.global_max()
+    }
+
     /// Number of invocations running now.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::Acquire)

@@ -178,6 +178,13 @@ pub(crate) struct Scheduler {
     global_max: usize,
 }
 
+impl Scheduler {
+    /// The daemon-wide limit (`--max-concurrency`).
+    pub(crate) fn global_max(&self) -> usize {
+        self.global_max
+    }
+}
+
 // The scheduler's methods: on the invocation path (`invocations`), off it (`background`); the
 // limit rules both use (`rules`).
 mod background;

@@ -82,6 +82,13 @@ impl CodeStore {
         &self.root
     }
 
+    /// Bytes free for the code store on its file system (for an unprivileged writer), if the
+    /// system says.
+    pub fn available_bytes(&self) -> Option<u64> {
+        let s = nix::sys::statvfs::statvfs(&self.root).ok()?;
+        Some(s.blocks_available().saturating_mul(s.fragment_size()))
+    }
+
     /// `<root>/blobs/<sha256hex>.zip`. Pass only hashes from [`StoredCode::sha256_hex`].
     pub fn blob_path(&self, sha256_hex: &str) -> PathBuf {
         self.blobs().join(format!("{sha256_hex}.zip"))

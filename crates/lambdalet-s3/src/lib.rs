@@ -46,6 +46,9 @@ pub struct S3Config {
     /// Virtual-hosted-style addressing under this domain, besides `localhost`.
     pub domain: Option<String>,
     pub mode: Mode,
+    /// Whether a notification needs the function's resource-based policy to let
+    /// `s3.amazonaws.com` invoke it for the bucket (`--s3-require-permission`).
+    pub require_permission: bool,
 }
 
 /// Failing to set the endpoint up.
@@ -86,7 +89,13 @@ pub fn router(
         .root
         .canonicalize()
         .unwrap_or_else(|_| config.root.clone());
-    let notifier = Arc::new(Notifier::new(store, queue, control.clone(), root.clone()));
+    let notifier = Arc::new(Notifier::new(
+        store,
+        queue,
+        control.clone(),
+        root.clone(),
+        config.require_permission,
+    ));
     let mut b = S3ServiceBuilder::new(objects::Objects { fs, notifier, root });
     b.set_auth(access::Keys(control.clone()));
     b.set_access(access::Rules {

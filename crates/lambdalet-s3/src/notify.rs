@@ -2,6 +2,9 @@
 //! `LambdaFunctionConfigurations`, stored in the state database; each matching change is
 //! queued as an asynchronous invocation with S3's event JSON, on disk before the client gets
 //! its 200 (the durable async queue then delivers it, with its retries, across restarts).
+//! With `--s3-require-permission`, as on AWS, a function's resource-based policy must let
+//! `s3.amazonaws.com` invoke it for the bucket, when the notification is configured and at each
+//! delivery.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,13 +48,23 @@ pub struct Notifier {
     root: PathBuf,
     rules: RwLock<HashMap<String, Arc<Vec<Rule>>>>,
     sequence: AtomicU64,
+    require_permission: bool,
 }
+
+/// The service principal S3 invokes functions as.
+pub const S3_PRINCIPAL: &str = "s3.amazonaws.com";
 
 /// The settings key prefix a bucket's rules are stored under (`s3.notifications.BUCKET`).
 pub const SETTING: &str = "s3.notifications.";
 
 impl Notifier {
-    pub fn new(store: Store, queue: Arc<AsyncQueue>, control: Arc<Control>, root: PathBuf) -> Self {
+    pub fn new(
+        store: Store,
+        queue: Arc<AsyncQueue>,
+        control: Arc<Control>,
+        root: PathBuf,
+        require_permission: bool,
+    ) -> Self {
         let start = lambdalet_core::timefmt::epoch_millis(std::time::SystemTime::now()) << 16;
         Self {
             store,
@@ -60,7 +73,21 @@ impl Notifier {
             root,
             rules: RwLock::default(),
             sequence: AtomicU64::new(start),
+            require_permission,
         }
+    }
+
+    /// Whether S3 may invoke `function` (its version or alias `qualifier`) for `bucket`: always
+    /// unless `--s3-require-permission`; then as the function's policy says.
+    fn permitted(&self, function: &str, qualifier: Option<&str>, bucket: &str) -> bool {
+        !self.require_permission
+            || self.control.permits(
+                function,
+                qualifier,
+                S3_PRINCIPAL,
+                "lambda:InvokeFunction",
+                Some(&format!("arn:aws:s3:::{bucket}")),
+            )
     }
 
     fn rules_of(&self, bucket: &str) -> Arc<Vec<Rule>> {
@@ -120,7 +147,7 @@ impl Notifier {
             .into_iter()
             .enumerate()
         {
-            rules.push(self.rule_of(i, l, skip_validation)?);
+            rules.push(self.rule_of(&input.bucket, i, l, skip_validation)?);
         }
         check_overlaps(&rules).map_err(|m| s3_error!(InvalidArgument, "{m}"))?;
         let json = serde_json::to_string(&rules).map_err(|e| s3_error!(InternalError, "{e}"))?;
@@ -138,6 +165,7 @@ impl Notifier {
 
     fn rule_of(
         &self,
+        bucket: &str,
         i: usize,
         l: LambdaFunctionConfiguration,
         skip_validation: bool,
@@ -149,6 +177,13 @@ impl Notifier {
             return Err(s3_error!(
                 InvalidArgument,
                 "Unable to validate the following destination configurations: {arn} (no such function in lambdalet)"
+            ));
+        }
+        let qualifier = r.qualifier.as_ref().map(ToString::to_string);
+        if !skip_validation && !self.permitted(r.name.as_str(), qualifier.as_deref(), bucket) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unable to validate the following destination configurations: {arn} (its resource-based policy does not let {S3_PRINCIPAL} invoke it for arn:aws:s3:::{bucket}; grant it with: aws lambda add-permission --function-name {arn} --statement-id s3-{bucket} --action lambda:InvokeFunction --principal {S3_PRINCIPAL} --source-arn arn:aws:s3:::{bucket})"
             ));
         }
         let mut events = Vec::new();
@@ -278,6 +313,10 @@ impl Notifier {
         for (name, key, size) in items {
             let sequencer = format!("{:018X}", self.sequence.fetch_add(1, Ordering::Relaxed));
             for rule in rules.iter().filter(|r| r.matches(&name, &key)) {
+                if !self.permitted(&rule.function, rule.qualifier.as_deref(), &bucket) {
+                    tracing::warn!(bucket = %bucket, key = %key, function = %rule.function, "s3.notification_denied: the function's resource-based policy no longer lets {S3_PRINCIPAL} invoke it for this bucket; the event is dropped (aws lambda add-permission grants it)");
+                    continue;
+                }
                 let record = Record {
                     event_name: name.clone(),
                     bucket: bucket.clone(),

@@ -250,6 +250,18 @@ CREATE TABLE layer_versions (
 );
 ";
 
+/// Version 8: functions' resource-based policies (AddPermission), one row per function and
+/// qualifier (`''` for the function itself), its statements as JSON.
+const SCHEMA_V8: &str = "
+CREATE TABLE function_policies (
+    function    TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    qualifier   TEXT NOT NULL,
+    statements  TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    PRIMARY KEY (function, qualifier)
+);
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -290,6 +302,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 7 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V7} PRAGMA user_version = 7; COMMIT;"
+        ))?;
+    }
+    if version < 8 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V8} PRAGMA user_version = 8; COMMIT;"
         ))?;
     }
     // Function URLs (see `urls.rs`); self-contained, so it may follow any earlier step.

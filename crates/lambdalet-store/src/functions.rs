@@ -58,6 +58,8 @@ pub struct StoredFunction {
     /// Qualifier → requested provisioned concurrency.
     pub provisioned: Vec<(String, u32)>,
     pub event_configs: Vec<crate::settings::EventConfigRecord>,
+    /// Resource-based policies, by qualifier.
+    pub policies: Vec<crate::policies::PolicyRecord>,
 }
 
 const VERSION_COLUMNS: &str =
@@ -265,6 +267,7 @@ impl Store {
             "DELETE FROM event_invoke_configs WHERE function = ?1",
             [name],
         )?;
+        tx.execute("DELETE FROM function_policies WHERE function = ?1", [name])?;
         tx.execute("DELETE FROM versions WHERE function = ?1", [name])?;
         let n = tx.execute("DELETE FROM functions WHERE name = ?1", [name])?;
         tx.commit()?;
@@ -328,6 +331,7 @@ impl Store {
             };
             let provisioned = Store::provisioned_of(&conn, &record.name)?;
             let event_configs = Store::event_configs_of(&conn, &record.name)?;
+            let policies = Store::policies_of(&conn, &record.name)?;
             functions.push(StoredFunction {
                 function: record,
                 versions: published,
@@ -335,6 +339,7 @@ impl Store {
                 reserved_concurrency,
                 provisioned,
                 event_configs,
+                policies,
             });
         }
         Ok(functions)

@@ -228,6 +228,13 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_S3_DOMAIN")]
     pub s3_domain: Option<String>,
 
+    /// Bucket notifications need the function's permission, as on AWS: its resource-based
+    /// policy must let s3.amazonaws.com do lambda:InvokeFunction for the bucket (aws lambda
+    /// add-permission). Checked when a notification is configured and at each delivery
+    /// [default: any bucket of this node may notify any function].
+    #[arg(long, env = "LAMBDALET_S3_REQUIRE_PERMISSION")]
+    pub s3_require_permission: bool,
+
     /// The most a container image may unpack to, all layers together, in bytes or with a
     /// suffix (K, M, G; powers of 1024) [Lambda's limit: 10G].
     #[arg(long, env = "LAMBDALET_MAX_IMAGE_SIZE", value_name = "SIZE", default_value = "10G", value_parser = parse_size)]

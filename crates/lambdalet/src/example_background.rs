@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use lambdalet_control::{Control, CreateFunctionInput, PublishLayerInput};
-use lambdalet_core::FunctionConfigPatch;
+use lambdalet_core::{FunctionConfigPatch, PermissionInput};
 use lambdalet_store::Store;
 
 pub const FUNCTION: &str = "remove-background";
@@ -54,6 +54,7 @@ pub async fn deploy(
         ..Default::default()
     };
     crate::examples::create_or_update(control, create).await?;
+    grant_bucket(control).await?;
     // The bucket (a directory of the S3 endpoint's storage) and its notification, as
     // `aws s3 mb` and `put-bucket-notification-configuration` would make them.
     std::fs::create_dir_all(s3_root.join(BUCKET))?;
@@ -70,6 +71,28 @@ pub async fn deploy(
         &format!("{}{BUCKET}", lambdalet_s3::notify::SETTING),
         &serde_json::to_string(&[rule])?,
     )?;
+    Ok(())
+}
+
+/// Lets the bucket invoke the function, as `aws lambda add-permission` (or a SAM template's S3
+/// event) would, so the notification also works with `--s3-require-permission`.
+async fn grant_bucket(control: &Control) -> anyhow::Result<()> {
+    const SID: &str = "s3-images";
+    if control
+        .policy(FUNCTION, None)
+        .is_ok_and(|p| p.statement(SID).is_some())
+    {
+        return Ok(());
+    }
+    let grant = PermissionInput {
+        statement_id: SID.to_owned(),
+        action: "lambda:InvokeFunction".to_owned(),
+        principal: lambdalet_s3::notify::S3_PRINCIPAL.to_owned(),
+        source_arn: Some(format!("arn:aws:s3:::{BUCKET}")),
+        source_account: Some(control.account().account_id.clone()),
+        ..Default::default()
+    };
+    control.add_permission(FUNCTION, None, grant, None).await?;
     Ok(())
 }
 
