@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Schema version this build writes; older databases are migrated forward at open.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE functions (
@@ -250,6 +250,38 @@ CREATE TABLE layer_versions (
 );
 ";
 
+// Version 8: the management API's additions (another branch's step; it goes here, before 9).
+
+/// Version 9: EventBridge Scheduler's schedule groups and schedules (`definition`: the validated
+/// schedule in the API's JSON shape; `from_ms`: no fire before it (the last create or update);
+/// `anchor_ms`: where a rate counts from; `last_fire_ms`: the scheduled time of the last fire,
+/// written in the transaction that queues its event), the `default` group, and a per-event
+/// delivery policy (a schedule's `RetryPolicy` and dead-letter target) on queued events.
+const SCHEMA_V9: &str = "
+CREATE TABLE schedule_groups (
+    name         TEXT PRIMARY KEY,
+    created_ms   INTEGER NOT NULL,
+    modified_ms  INTEGER NOT NULL,
+    tags         TEXT NOT NULL DEFAULT '[]',
+    client_token TEXT
+);
+INSERT INTO schedule_groups (name, created_ms, modified_ms)
+    VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+            CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+CREATE TABLE schedules (
+    group_name   TEXT NOT NULL REFERENCES schedule_groups(name) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    definition   TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    modified_ms  INTEGER NOT NULL,
+    from_ms      INTEGER NOT NULL,
+    anchor_ms    INTEGER NOT NULL,
+    last_fire_ms INTEGER,
+    PRIMARY KEY (group_name, name)
+);
+ALTER TABLE async_events ADD COLUMN delivery TEXT;
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -290,6 +322,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 7 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V7} PRAGMA user_version = 7; COMMIT;"
+        ))?;
+    }
+    // (version < 8: the v8 step goes here.)
+    if version < 9 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V9} PRAGMA user_version = 9; COMMIT;"
         ))?;
     }
     Ok(())

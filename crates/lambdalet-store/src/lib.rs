@@ -13,6 +13,7 @@ mod functions;
 mod keys;
 mod layers;
 mod records;
+mod schedules;
 mod settings;
 mod writer;
 
@@ -24,5 +25,6 @@ pub use functions::{AliasRecord, FunctionRecord, LATEST, StoredFunction, Version
 pub use keys::KeyRecord;
 pub use layers::LayerVersionRecord;
 pub use records::{InvocationRecord, Outcome};
+pub use schedules::{AlongWith, DEFAULT_SCHEDULE_GROUP, ScheduleGroupRecord, ScheduleRecord};
 pub use settings::EventConfigRecord;
 pub use writer::RecordWriter;
