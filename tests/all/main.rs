@@ -31,3 +31,4 @@ mod pinned;
 mod remove_background;
 mod runtime_api;
 mod s3;
+mod schedules;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::service::Schedules;
+use crate::table::{Planned, schedule_arn};
 
 /// A queued fire the queue refused is tried again this much later.
 const RETRY_MS: i64 = 5_000;
@@ -48,6 +49,13 @@ impl Schedules {
         let _w = self.writes.lock().await;
         let now = self.clock.now_ms();
         let planned = self.table.lock().plan(now, &self.account);
+        let (planned, denied): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| {
+            let arn = schedule_arn(&self.account, &p.key.0, &p.key.1);
+            self.functions.may_invoke(&arn, &p.function)
+        });
+        for p in denied {
+            self.skip_denied(&p).await;
+        }
         // Handed to the queue in order at once (their commits share an fsync), then awaited.
         let queued: Vec<_> = planned
             .into_iter()
@@ -82,5 +90,26 @@ impl Schedules {
             }
         }
         self.table.lock().earliest_due()
+    }
+
+    /// A fire the function's policy does not allow: nothing is queued, and the fire counts
+    /// as done (stored like a queued one), as a failed invocation does on AWS.
+    async fn skip_denied(&self, p: &Planned) {
+        self.stats.fire_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(group = %p.key.0, schedule = %p.key.1, function = %p.fire.request.function, "schedule.denied: the function's policy does not let this schedule invoke it; the fire is dropped");
+        let Some(along) = p.fire.options.along.clone() else {
+            return;
+        };
+        let store = self.store.clone();
+        let stored = tokio::task::spawn_blocking(move || store.record_schedule_fire(&along)).await;
+        match stored {
+            Ok(Ok(())) => self.table.lock().fired(p),
+            Ok(Err(e)) => {
+                tracing::error!(group = %p.key.0, schedule = %p.key.1, "schedule.fire_failed: {e}")
+            }
+            Err(e) => {
+                tracing::error!(group = %p.key.0, schedule = %p.key.1, "schedule.fire_failed: {e}")
+            }
+        }
     }
 }

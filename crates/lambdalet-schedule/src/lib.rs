@@ -19,6 +19,7 @@ mod definition;
 mod error;
 mod expr;
 mod firing;
+mod groups;
 mod input;
 mod service;
 mod sink;

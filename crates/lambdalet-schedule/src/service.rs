@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use lambdalet_core::AccountInfo;
-use lambdalet_store::{DEFAULT_SCHEDULE_GROUP, ScheduleGroupRecord, Store};
+use lambdalet_store::{DEFAULT_SCHEDULE_GROUP, Store};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::definition::{self, Definition, ScheduleInput, check_client_token, check_name};
+use crate::definition::{self, Definition, ScheduleInput, check_name};
 use crate::error::ScheduleError;
 use crate::sink::{FireSink, Functions};
-use crate::table::{Entry, Key, Table, group_arn, schedule_arn};
+use crate::table::{Entry, Key, Table, schedule_arn};
 use crate::timing::Cursor;
 
 /// Counters for `/metrics`.
@@ -135,7 +135,7 @@ impl Schedules {
     }
 
     /// Runs a store operation off the async threads.
-    async fn blocking<T, F>(&self, f: F) -> Result<T, ScheduleError>
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ScheduleError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, lambdalet_store::StoreError> + Send + 'static,
@@ -147,7 +147,7 @@ impl Schedules {
     }
 
     /// Counts an operation and its outcome.
-    fn counted<T>(&self, r: Result<T, ScheduleError>) -> Result<T, ScheduleError> {
+    pub(crate) fn counted<T>(&self, r: Result<T, ScheduleError>) -> Result<T, ScheduleError> {
         self.stats.operations.fetch_add(1, Ordering::Relaxed);
         if r.is_err() {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -386,142 +386,6 @@ impl Schedules {
         }
     }
 
-    /// CreateScheduleGroup: returns the group's ARN.
-    pub async fn create_group(
-        &self,
-        name: &str,
-        tags: Option<Value>,
-        client_token: Option<String>,
-    ) -> Result<String, ScheduleError> {
-        let r = self.create_group_inner(name, tags, client_token).await;
-        self.counted(r)
-    }
-
-    async fn create_group_inner(
-        &self,
-        name: &str,
-        tags: Option<Value>,
-        client_token: Option<String>,
-    ) -> Result<String, ScheduleError> {
-        check_name("schedule group name", name)?;
-        check_client_token(client_token.as_deref())?;
-        let tags = check_tags(tags)?;
-        let arn = group_arn(&self.account, name);
-        let _w = self.writes.lock().await;
-        if let Some(g) = self.table.lock().groups.get(name) {
-            if g.client_token.is_some() && g.client_token == client_token {
-                return Ok(arn);
-            }
-            return Err(ScheduleError::Conflict(format!(
-                "ScheduleGroup {name} already exists"
-            )));
-        }
-        let now = self.clock.now_ms() as u64;
-        let record = ScheduleGroupRecord {
-            name: name.to_owned(),
-            created_ms: now,
-            modified_ms: now,
-            tags: tags.to_string(),
-            client_token,
-        };
-        let r = record.clone();
-        self.blocking(move |s| s.insert_schedule_group(&r)).await?;
-        tracing::info!(group = %name, "schedule_group.created");
-        self.table.lock().groups.insert(name.to_owned(), record);
-        Ok(arn)
-    }
-
-    /// GetScheduleGroup.
-    pub fn get_group(&self, name: &str) -> Result<GroupView, ScheduleError> {
-        let r = (|| {
-            check_name("schedule group name", name)?;
-            let t = self.table.lock();
-            let g = t
-                .groups
-                .get(name)
-                .ok_or_else(|| self.group_not_found(&t, name))?;
-            Ok(self.group_view(g))
-        })();
-        self.counted(r)
-    }
-
-    /// DeleteScheduleGroup: the group and its schedules.
-    pub async fn delete_group(&self, name: &str) -> Result<(), ScheduleError> {
-        let r = self.delete_group_inner(name).await;
-        self.counted(r)
-    }
-
-    async fn delete_group_inner(&self, name: &str) -> Result<(), ScheduleError> {
-        check_name("schedule group name", name)?;
-        if name == DEFAULT_SCHEDULE_GROUP {
-            return Err(ScheduleError::Validation(
-                "the default schedule group cannot be deleted: delete its schedules one by one"
-                    .to_owned(),
-            ));
-        }
-        let _w = self.writes.lock().await;
-        {
-            let t = self.table.lock();
-            if !t.groups.contains_key(name) {
-                return Err(self.group_not_found(&t, name));
-            }
-        }
-        let n = name.to_owned();
-        let removed = self.blocking(move |s| s.delete_schedule_group(&n)).await?;
-        let mut t = self.table.lock();
-        t.groups.remove(name);
-        t.schedules.retain(|(g, _), _| g != name);
-        drop(t);
-        tracing::info!(group = %name, schedules = removed, "schedule_group.deleted");
-        self.wake.notify_one();
-        Ok(())
-    }
-
-    /// ListScheduleGroups.
-    pub fn list_groups(
-        &self,
-        name_prefix: Option<&str>,
-        next_token: Option<&str>,
-        max_results: Option<i64>,
-    ) -> Result<(Vec<GroupView>, Option<String>), ScheduleError> {
-        let r = (|| {
-            let max = page_size(max_results)?;
-            if let Some(p) = name_prefix {
-                check_name("NamePrefix", p)?;
-            }
-            let t = self.table.lock();
-            let mut out = Vec::new();
-            let mut more = false;
-            for g in t.groups.values() {
-                if next_token.is_some_and(|a| g.name.as_str() <= a)
-                    || name_prefix.is_some_and(|p| !g.name.starts_with(p))
-                {
-                    continue;
-                }
-                if out.len() == max {
-                    more = true;
-                    break;
-                }
-                out.push(self.group_view(g));
-            }
-            let token = more
-                .then(|| out.last().map(|g: &GroupView| g.name.clone()))
-                .flatten();
-            Ok((out, token))
-        })();
-        self.counted(r)
-    }
-
-    fn group_view(&self, g: &ScheduleGroupRecord) -> GroupView {
-        GroupView {
-            name: g.name.clone(),
-            arn: group_arn(&self.account, &g.name),
-            created_ms: g.created_ms as i64,
-            modified_ms: g.modified_ms as i64,
-            tags: serde_json::from_str(&g.tags).unwrap_or(Value::Array(Vec::new())),
-        }
-    }
-
     fn group_of(&self, group: Option<&str>) -> Result<String, ScheduleError> {
         let g = group.unwrap_or(DEFAULT_SCHEDULE_GROUP);
         check_name("schedule group name", g)?;
@@ -543,7 +407,7 @@ impl Schedules {
         Ok(())
     }
 
-    fn group_not_found(&self, t: &Table, group: &str) -> ScheduleError {
+    pub(crate) fn group_not_found(&self, t: &Table, group: &str) -> ScheduleError {
         ScheduleError::NotFound(format!(
             "Schedule group {group} does not exist: create it with `aws scheduler create-schedule-group --name {group}` (groups: {})",
             t.groups.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -572,7 +436,7 @@ impl Schedules {
     }
 }
 
-fn page_size(max: Option<i64>) -> Result<usize, ScheduleError> {
+pub(crate) fn page_size(max: Option<i64>) -> Result<usize, ScheduleError> {
     match max {
         None => Ok(100),
         Some(n) if (1..=100).contains(&n) => Ok(n as usize),
@@ -591,30 +455,4 @@ fn parse_token(token: &str) -> Result<Key, ScheduleError> {
                 "NextToken {token:?} is not one lambdalet gave: start the listing again without it"
             ))
         })
-}
-
-/// `[{"Key": .., "Value": ..}]`, at most 200.
-fn check_tags(tags: Option<Value>) -> Result<Value, ScheduleError> {
-    let Some(tags) = tags else {
-        return Ok(Value::Array(Vec::new()));
-    };
-    let bad = || {
-        ScheduleError::Validation(
-            "Tags must be a list of at most 200 {\"Key\": ..., \"Value\": ...}, keys 1 to 128 and values 1 to 256 characters"
-                .to_owned(),
-        )
-    };
-    let list = tags.as_array().ok_or_else(bad)?;
-    if list.len() > 200 {
-        return Err(bad());
-    }
-    for t in list {
-        let (Some(k), Some(v)) = (t["Key"].as_str(), t["Value"].as_str()) else {
-            return Err(bad());
-        };
-        if k.is_empty() || k.len() > 128 || v.is_empty() || v.len() > 256 {
-            return Err(bad());
-        }
-    }
-    Ok(tags)
 }

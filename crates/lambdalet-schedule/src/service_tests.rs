@@ -53,8 +53,10 @@ impl FireSink for QueueSink {
     }
 }
 
-/// Only `hello` exists.
-struct OneFunction;
+/// Only `hello` exists; `deny`: no schedule may invoke it.
+struct OneFunction {
+    deny: bool,
+}
 
 impl Functions for OneFunction {
     fn check(&self, f: &FunctionRef) -> Result<(), String> {
@@ -63,6 +65,10 @@ impl Functions for OneFunction {
         } else {
             Err(format!("Function not found: {}", f.name))
         }
+    }
+
+    fn may_invoke(&self, _schedule_arn: &str, _function: &FunctionRef) -> bool {
+        !self.deny
     }
 }
 
@@ -76,10 +82,14 @@ struct Rig {
 
 impl Rig {
     async fn new() -> Self {
+        Self::with(false).await
+    }
+
+    async fn with(deny: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("store");
         let clock = Arc::new(ManualClock::new(T0));
-        let (sink, schedules) = Self::open(&store, clock.clone()).await;
+        let (sink, schedules) = Self::open(&store, clock.clone(), deny).await;
         Self {
             _dir: dir,
             store,
@@ -89,7 +99,11 @@ impl Rig {
         }
     }
 
-    async fn open(store: &Store, clock: Arc<ManualClock>) -> (Arc<QueueSink>, Arc<Schedules>) {
+    async fn open(
+        store: &Store,
+        clock: Arc<ManualClock>,
+        deny: bool,
+    ) -> (Arc<QueueSink>, Arc<Schedules>) {
         let sink = Arc::new(QueueSink {
             queue: AsyncQueueStore::start(store).expect("queue"),
             fires: Mutex::new(Vec::new()),
@@ -97,7 +111,7 @@ impl Rig {
         let schedules = Schedules::open(
             store.clone(),
             AccountInfo::default(),
-            Arc::new(OneFunction),
+            Arc::new(OneFunction { deny }),
             sink.clone(),
             clock,
         )
@@ -109,7 +123,7 @@ impl Rig {
     /// A daemon restart: a new `Schedules` over the same store.
     async fn restart(&mut self) {
         self.sink.queue.flush();
-        let (sink, schedules) = Self::open(&self.store, self.clock.clone()).await;
+        let (sink, schedules) = Self::open(&self.store, self.clock.clone(), false).await;
         self.sink = sink;
         self.schedules = schedules;
     }
@@ -402,4 +416,20 @@ async fn groups_list_filters_and_pages() {
         s.get(Some("nightly"), "a3"),
         Err(ScheduleError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn a_fire_the_policy_denies_is_dropped_and_counted_as_done() {
+    let rig = Rig::with(true).await;
+    rig.schedules
+        .create("denied", input("rate(1 minute)", serde_json::json!({})))
+        .await
+        .expect("create");
+    rig.tick(0).await;
+    assert!(rig.fired().is_empty(), "nothing queued");
+    let view = rig.schedules.get(None, "denied").expect("get");
+    assert_eq!(view.last_fire_ms, Some(T0), "the fire counts as done");
+    assert_eq!(view.next_fire_ms, Some(T0 + 60_000));
+    let stored = rig.store.load_schedules().expect("load");
+    assert_eq!(stored[0].last_fire_ms, Some(T0 as u64));
 }

@@ -36,6 +36,16 @@ impl FireSink for AsyncQueue {
 pub trait Functions: Send + Sync + 'static {
     /// `Err` says why not (which functions there are).
     fn check(&self, function: &FunctionRef) -> Result<(), String>;
+
+    /// Whether the schedule `schedule_arn` may invoke `function` now: asked once per fire, by
+    /// the firing loop (its single call site), before the fire is queued. On AWS this is the
+    /// function's resource-based policy allowing `lambda:InvokeFunction` to the principal
+    /// `scheduler.amazonaws.com` (with the schedule as `aws:SourceArn`). lambdalet has no such
+    /// policy yet, so every schedule may: wire the resource-policy check here.
+    fn may_invoke(&self, schedule_arn: &str, function: &FunctionRef) -> bool {
+        let _ = (schedule_arn, function);
+        true
+    }
 }
 
 impl Functions for lambdalet_control::Control {

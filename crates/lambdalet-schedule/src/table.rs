@@ -111,6 +111,8 @@ pub(crate) struct Planned {
     pub last_fire_ms: i64,
     /// It was the last fire and the schedule goes (`ActionAfterCompletion: DELETE`).
     pub delete: bool,
+    /// The function the fire invokes.
+    pub function: lambdalet_core::FunctionRef,
     pub fire: Fire,
 }
 
@@ -175,6 +177,7 @@ impl Table {
                 scheduled_ms: scheduled,
                 last_fire_ms,
                 delete,
+                function,
                 fire,
             });
         }

@@ -170,6 +170,32 @@ impl Store {
         Ok(schedules)
     }
 
+    /// Replaces a group's tags and modification time.
+    pub fn update_schedule_group(&self, g: &ScheduleGroupRecord) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        let n = conn.execute(
+            "UPDATE schedule_groups SET modified_ms = ?2, tags = ?3 WHERE name = ?1",
+            params![g.name, g.modified_ms as i64, g.tags],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "schedule group {} does not exist",
+                g.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records a fire that queued no event (the invocation was not allowed): the same change
+    /// a queued fire commits with its event.
+    pub fn record_schedule_fire(&self, fire: &AlongWith) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        fire.apply(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Creates or replaces a schedule.
     pub fn put_schedule(&self, s: &ScheduleRecord) -> Result<(), StoreError> {
         let conn = self.conn.lock();

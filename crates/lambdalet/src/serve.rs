@@ -133,6 +133,16 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .await
     .context("cannot load the async event queue")?;
 
+    let schedules = lambdalet_schedule::Schedules::open(
+        store.clone(),
+        control.account().clone(),
+        control.clone(),
+        queue.clone(),
+        Arc::new(lambdalet_schedule::SystemClock),
+    )
+    .await
+    .context("cannot load the schedules")?;
+
     let bus = LocalBus::new(args.max_message_size);
     let mqtt = start_mqtt(
         &args,
@@ -180,6 +190,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         store: store.clone(),
         records: records.clone(),
         queue: queue.clone(),
+        schedules: schedules.clone(),
         router: router.clone(),
         tokens: tokens.clone(),
         ipc_stats: Some(ipc.stats.clone()),
@@ -242,6 +253,8 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref(), s3_addr);
     }
 
+    let firing = schedules.start();
+
     wait_for_signal().await?;
     tracing::info!(
         "shutting down: no new requests; waiting up to {}s for invocations",
@@ -249,6 +262,9 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     );
     let grace = Duration::from_secs(args.shutdown_grace);
     let _ = stop_tx.send(true);
+    // No new fires, then no new events.
+    schedules.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), firing).await;
     queue.close();
     components.shutdown().await;
     invoker.shutdown(grace).await;
