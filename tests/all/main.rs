@@ -32,5 +32,6 @@ mod pinned;
 mod remove_background;
 mod runtime_api;
 mod s3;
+mod schedules;
 mod streaming;
 mod urls;

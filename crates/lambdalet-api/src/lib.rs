@@ -28,6 +28,8 @@ mod operations;
 mod own;
 mod permissions;
 mod s3_events;
+mod schedule_groups;
+mod schedules;
 mod server;
 mod shapes;
 mod state;
@@ -214,6 +216,29 @@ pub fn router(state: ApiState) -> Router {
             "/lambdalet/v1/images/{id}",
             axum::routing::delete(images::remove),
         )
+        // EventBridge Scheduler (its own paths: no Lambda route starts with these).
+        .route("/schedules", get(schedules::list))
+        .route(
+            "/schedules/{name}",
+            get(schedules::get)
+                .post(schedules::create)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
+        .route("/schedule-groups", get(schedule_groups::list))
+        .route(
+            "/schedule-groups/{name}",
+            get(schedule_groups::get)
+                .post(schedule_groups::create)
+                .delete(schedule_groups::delete),
+        )
+        .route(
+            "/tags/{arn}",
+            get(schedule_groups::list_tags)
+                .post(schedule_groups::tag)
+                .delete(schedule_groups::untag),
+        )
+        .route("/lambdalet/v1/schedules", get(schedules::overview))
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))

@@ -15,6 +15,8 @@ pub struct ApiState {
     pub store: Store,
     pub records: RecordWriter,
     pub queue: Arc<AsyncQueue>,
+    /// EventBridge Scheduler's schedules.
+    pub schedules: Arc<lambdalet_schedule::Schedules>,
     pub router: Arc<lambdalet_events::EventRouter>,
     pub tokens: Arc<lambdalet_core::Tokens>,
     pub ipc_stats: Option<Arc<lambdalet_events::ipc::IpcStats>>,

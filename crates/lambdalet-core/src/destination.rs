@@ -161,6 +161,23 @@ fn parse_dest(d: Option<&OnDestination>) -> Result<Option<Destination>, LambdaEr
         .transpose()
 }
 
+/// An event's own delivery policy, set by whoever queued it (a schedule: its target's
+/// `RetryPolicy` and `DeadLetterConfig`). It governs the event until the function first runs
+/// it: throttles and failures before that count as delivery attempts, and an event given up
+/// then goes to `dead_letter`. Once the function has run it, its errors follow the function's
+/// own event-invoke configuration, as for any asynchronous invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPolicy {
+    /// Retries after a throttle or an error before the function ran the event.
+    pub max_retry_attempts: u32,
+    /// Oldest the event may get before the function runs it.
+    pub max_event_age_secs: u32,
+    /// Where the event's record goes when it is given up undelivered: any [`Destination`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<String>,
+}
+
 /// The qualifier an event-invoke configuration is stored under: unqualified means `$LATEST`.
 pub fn config_qualifier(q: Option<&Qualifier>) -> String {
     q.map_or_else(|| Qualifier::LATEST.to_owned(), ToString::to_string)

@@ -28,7 +28,7 @@ pub use container::{
     ContainerMode, ContainerParams, DeviceMount, NetworkMode, Permission, VolumeMount,
 };
 pub use deployed::{DeployedImage, DeployedVersion};
-pub use destination::{Destination, EventInvokeConfig};
+pub use destination::{DeliveryPolicy, Destination, EventInvokeConfig};
 pub use error::{ErrorCode, HasErrorCode, LambdaError};
 pub use ids::{AccountInfo, FunctionName, FunctionRef, Qualifier};
 pub use image::{ImageCode, ImageOverrides, ImageRun, PackageType};

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use lambdalet_core::{DeployedVersion, Destination, EventInvokeConfig, LambdaError, timefmt};
-use lambdalet_store::{AsyncEventMeta, AsyncQueueStore, NewAsyncEvent, StoreError};
+use lambdalet_core::{
+    DeliveryPolicy, DeployedVersion, Destination, EventInvokeConfig, LambdaError, timefmt,
+};
+use lambdalet_store::{AlongWith, AsyncEventMeta, AsyncQueueStore, NewAsyncEvent, StoreError};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -56,6 +58,15 @@ pub struct AsyncRequest {
     pub qualifier: Option<String>,
     pub payload: Bytes,
     pub client_context: Option<String>,
+}
+
+/// What [`AsyncQueue::submit_with`] adds to an event.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    /// The event's own delivery policy (see [`DeliveryPolicy`]).
+    pub delivery: Option<DeliveryPolicy>,
+    /// A change committed with the event (a schedule's fire).
+    pub along: Option<AlongWith>,
 }
 
 /// Counts for `lambdalet queue`.
@@ -199,7 +210,16 @@ impl AsyncQueue {
     /// successive calls get their place in the queue in the order of the calls (so a pinned
     /// function runs them in that order); [`Accepted::stored`] says when one is durable.
     pub fn submit(&self, req: AsyncRequest) -> Accepted {
+        self.submit_with(req, SubmitOptions::default())
+    }
+
+    /// [`Self::submit`] with the event's own delivery policy, and a change committed in the
+    /// same transaction as the event.
+    pub fn submit_with(&self, req: AsyncRequest, options: SubmitOptions) -> Accepted {
         let request_id = lambdalet_core::ids::new_request_id();
+        let delivery = options
+            .delivery
+            .and_then(|d| serde_json::to_string(&d).ok());
         let now = timefmt::epoch_millis(SystemTime::now());
         let event = NewAsyncEvent {
             request_id: request_id.clone(),
@@ -211,6 +231,7 @@ impl AsyncQueue {
             client_context: req.client_context,
             received_ms: now,
             next_attempt_ms: now,
+            delivery,
         };
         let (done, stored) = tokio::sync::oneshot::channel();
         let payload = event.payload.clone();
@@ -224,6 +245,7 @@ impl AsyncQueue {
             attempts: 0,
             throttles: 0,
             next_attempt_ms: event.next_attempt_ms,
+            delivery: event.delivery.clone(),
         };
         let me = self.me.clone();
         // Runs on the writer thread after the commit, in submission order: scheduling here
@@ -244,7 +266,10 @@ impl AsyncQueue {
             }
             let _ = done.send(r.map(|_| ()));
         };
-        if let Err(e) = self.store.enqueue_then(vec![event], on_commit) {
+        if let Err(e) = self
+            .store
+            .enqueue_along(vec![event], options.along, on_commit)
+        {
             // The callback was dropped with the message, so `stored` reports it; log why.
             tracing::error!(error = %e, "the async queue cannot take events");
         }
@@ -425,13 +450,20 @@ impl AsyncQueue {
         let config = self
             .targets
             .event_config(&meta.function, meta.qualifier.as_deref());
+        // Until the function first runs it, an event with its own delivery policy follows it.
+        let delivery = undelivered_policy(meta);
+        let failed = FailurePath::of(&config, delivery.as_ref());
         let now = timefmt::epoch_millis(SystemTime::now());
-        let max_age_ms = u64::from(config.max_event_age_secs()) * 1000;
+        let max_age_ms = u64::from(
+            delivery
+                .as_ref()
+                .map_or(config.max_event_age_secs(), |d| d.max_event_age_secs),
+        ) * 1000;
         if now.saturating_sub(meta.received_ms) > max_age_ms {
             return self
                 .give_up(
                     meta,
-                    &config,
+                    &failed,
                     &payload,
                     EVENT_AGE_EXCEEDED,
                     "the event is older than MaximumEventAgeInSeconds",
@@ -443,6 +475,11 @@ impl AsyncQueue {
             .resolve(&meta.function, meta.qualifier.as_deref())
         {
             Ok(r) => r,
+            Err(e) if delivery.is_some() => {
+                return self
+                    .give_up(meta, &failed, &payload, RETRIES_EXHAUSTED, &e.message)
+                    .await;
+            }
             Err(e) => {
                 tracing::warn!(function = %meta.function, request_id = %meta.request_id, "async event cannot run: {e}");
                 self.finish(meta.id, Some((meta.attempts, e.message.clone())), None)
@@ -530,7 +567,7 @@ impl AsyncQueue {
                     return self
                         .give_up(
                             meta,
-                            &config,
+                            &failed,
                             &payload,
                             RETRIES_EXHAUSTED,
                             "reserved concurrency is 0",
@@ -538,11 +575,19 @@ impl AsyncQueue {
                         .await;
                 }
                 let throttles = meta.throttles + 1;
+                if delivery
+                    .as_ref()
+                    .is_some_and(|d| throttles > d.max_retry_attempts)
+                {
+                    return self
+                        .give_up(meta, &failed, &payload, RETRIES_EXHAUSTED, &e.to_string())
+                        .await;
+                }
                 let delay = Duration::from_secs((1u64 << throttles.min(9)).min(300));
                 let next = timefmt::epoch_millis(SystemTime::now() + delay);
                 if next.saturating_sub(meta.received_ms) > max_age_ms {
                     return self
-                        .give_up(meta, &config, &payload, EVENT_AGE_EXCEEDED, &e.to_string())
+                        .give_up(meta, &failed, &payload, EVENT_AGE_EXCEEDED, &e.to_string())
                         .await;
                 }
                 tracing::info!(function = %meta.function, request_id = %meta.request_id, "async.backoff {delay:?}: {e}");
@@ -557,11 +602,12 @@ impl AsyncQueue {
         }
     }
 
-    /// Ends an event without an invocation result (too old, disabled function).
+    /// Ends an event without an invocation result (too old, disabled function, or not
+    /// delivered within its own delivery policy).
     async fn give_up(
         &self,
         meta: &AsyncEventMeta,
-        config: &EventInvokeConfig,
+        failed: &FailurePath,
         payload: &Bytes,
         condition: &str,
         why: &str,
@@ -572,11 +618,14 @@ impl AsyncQueue {
             .resolve(&meta.function, meta.qualifier.as_deref())
             .map(|(_, arn)| arn)
             .unwrap_or_else(|_| meta.function.clone());
-        let follow = config.on_failure().ok().flatten().map(|d| {
-            destination_event(
-                &d,
-                &record(meta, &arn, condition, meta.attempts, payload, None),
-            )
+        let follow = failed.destination.as_ref().map(|d| {
+            let mut r = record(meta, &arn, condition, meta.attempts, payload, None);
+            if failed.dead_letter {
+                // What Scheduler's dead-letter messages carry as attributes.
+                r["errorCode"] = serde_json::Value::String(condition.to_owned());
+                r["errorMessage"] = serde_json::Value::String(why.to_owned());
+            }
+            destination_event(d, &r)
         });
         self.finish(
             meta.id,
@@ -637,6 +686,7 @@ impl AsyncQueue {
                     attempts: 0,
                     throttles: 0,
                     next_attempt_ms: e.next_attempt_ms,
+                    delivery: e.delivery,
                 };
                 let mut st = self.state.lock();
                 st.cache_payload(new_id, e.payload);
@@ -651,6 +701,46 @@ impl AsyncQueue {
             (Err(e), _) => {
                 tracing::error!(event = id, error = %e, "cannot record the end of an async event")
             }
+        }
+    }
+}
+
+/// Where an event given up without a result is reported.
+struct FailurePath {
+    destination: Option<Destination>,
+    /// The event's own dead-letter target (not the function's `OnFailure`).
+    dead_letter: bool,
+}
+
+impl FailurePath {
+    fn of(config: &EventInvokeConfig, delivery: Option<&DeliveryPolicy>) -> Self {
+        match delivery {
+            Some(d) => Self {
+                destination: d
+                    .dead_letter
+                    .as_deref()
+                    .and_then(|a| Destination::parse(a).ok()),
+                dead_letter: true,
+            },
+            None => Self {
+                destination: config.on_failure().ok().flatten(),
+                dead_letter: false,
+            },
+        }
+    }
+}
+
+/// The event's own delivery policy while the function has not yet run it.
+fn undelivered_policy(meta: &AsyncEventMeta) -> Option<DeliveryPolicy> {
+    if meta.attempts > 0 {
+        return None;
+    }
+    let text = meta.delivery.as_deref()?;
+    match serde_json::from_str(text) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(event = meta.id, error = %e, "an event's delivery policy cannot be read; the function's configuration applies");
+            None
         }
     }
 }
@@ -740,6 +830,7 @@ fn destination_event(dest: &Destination, record: &serde_json::Value) -> FollowUp
             client_context: None,
             received_ms: now,
             next_attempt_ms: now,
+            delivery: None,
         }),
         Destination::LocalTopic { topic, .. } => FollowUp::Publish {
             mqtt: false,

@@ -28,7 +28,8 @@ mod supervisor;
 mod testing;
 
 pub use async_events::{
-    Accepted, AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, Targets, TopicSink,
+    Accepted, AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, SubmitOptions, Targets,
+    TopicSink,
 };
 pub use callers::Caller;
 pub use error::InvokeError;

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::{Store, open_connection};
 use crate::error::StoreError;
+use crate::schedules::AlongWith;
 
 /// An event to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub struct NewAsyncEvent {
     pub client_context: Option<String>,
     pub received_ms: u64,
     pub next_attempt_ms: u64,
+    /// Its own delivery policy (JSON; a schedule's retry policy and dead-letter target), for
+    /// the dispatcher to read; `None`: the function's event-invoke configuration alone.
+    pub delivery: Option<String>,
 }
 
 /// A queued event without its payload (what the dispatcher keeps in memory).
@@ -43,6 +47,8 @@ pub struct AsyncEventMeta {
     /// Throttles and system errors so far (drives the backoff).
     pub throttles: u32,
     pub next_attempt_ms: u64,
+    /// See [`NewAsyncEvent::delivery`].
+    pub delivery: Option<String>,
 }
 
 /// A failed event, for `lambdalet queue`.
@@ -57,7 +63,7 @@ pub struct FailedAsyncEvent {
 }
 
 enum Op {
-    Enqueue(Vec<NewAsyncEvent>, Ack),
+    Enqueue(Vec<NewAsyncEvent>, Option<AlongWith>, Ack),
     /// Delete a finished event, and enqueue its follow-up (destination) event if any.
     Complete(i64, Option<(NewAsyncEvent, Ack)>),
     Reschedule {
@@ -122,8 +128,19 @@ impl AsyncQueueStore {
         events: Vec<NewAsyncEvent>,
         on_commit: impl FnOnce(Result<Vec<i64>, String>) + Send + 'static,
     ) -> Result<(), StoreError> {
+        self.enqueue_along(events, None, on_commit)
+    }
+
+    /// [`Self::enqueue_then`], with a change of another table committed in the same
+    /// transaction (a schedule's fire).
+    pub fn enqueue_along(
+        &self,
+        events: Vec<NewAsyncEvent>,
+        along: Option<AlongWith>,
+        on_commit: impl FnOnce(Result<Vec<i64>, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
         self.tx
-            .send(Op::Enqueue(events, Box::new(on_commit)))
+            .send(Op::Enqueue(events, along, Box::new(on_commit)))
             .map_err(|_| StoreError::Corrupt("the async queue writer has stopped".to_owned()))
     }
 
@@ -187,7 +204,7 @@ impl AsyncQueueStore {
     pub fn load_pending(&self) -> Result<Vec<AsyncEventMeta>, StoreError> {
         let conn = self.store.conn.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, request_id, function, qualifier, client_context, received_ms, attempts, throttles, next_attempt_ms
+            "SELECT id, request_id, function, qualifier, client_context, received_ms, attempts, throttles, next_attempt_ms, delivery
              FROM async_events WHERE status = 'pending' ORDER BY id",
         )?;
         let rows = stmt
@@ -202,6 +219,7 @@ impl AsyncQueueStore {
                     attempts: r.get(6)?,
                     throttles: r.get(7)?,
                     next_attempt_ms: r.get::<_, i64>(8)? as u64,
+                    delivery: r.get(9)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -347,8 +365,8 @@ fn apply(
     let mut failed_functions = Vec::new();
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO async_events (request_id, function, qualifier, payload, client_context, received_ms, next_attempt_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO async_events (request_id, function, qualifier, payload, client_context, received_ms, next_attempt_ms, delivery)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut put = |e: &NewAsyncEvent| -> Result<i64, rusqlite::Error> {
             insert.execute(params![
@@ -358,16 +376,20 @@ fn apply(
                 &e.payload[..],
                 e.client_context,
                 e.received_ms as i64,
-                e.next_attempt_ms as i64
+                e.next_attempt_ms as i64,
+                e.delivery
             ])?;
             Ok(tx.last_insert_rowid())
         };
         for op in ops {
             match op {
-                Op::Enqueue(events, ack) => {
+                Op::Enqueue(events, along, ack) => {
                     let mut ids = Vec::with_capacity(events.len());
                     for e in &events {
                         ids.push(put(e)?);
+                    }
+                    if let Some(along) = along {
+                        along.apply(&tx)?;
                     }
                     all_ids.push(ids);
                     acks.push(ack);
@@ -439,6 +461,7 @@ mod tests {
             client_context: None,
             received_ms: 1,
             next_attempt_ms: 1,
+            delivery: None,
         }
     }
 

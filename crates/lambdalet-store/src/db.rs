@@ -262,6 +262,36 @@ CREATE TABLE function_policies (
 );
 ";
 
+/// Version 9: EventBridge Scheduler's schedule groups and schedules (`definition`: the validated
+/// schedule in the API's JSON shape; `from_ms`: no fire before it (the last create or update);
+/// `anchor_ms`: where a rate counts from; `last_fire_ms`: the scheduled time of the last fire,
+/// written in the transaction that queues its event), the `default` group, and a per-event
+/// delivery policy (a schedule's `RetryPolicy` and dead-letter target) on queued events.
+const SCHEMA_V9: &str = "
+CREATE TABLE schedule_groups (
+    name         TEXT PRIMARY KEY,
+    created_ms   INTEGER NOT NULL,
+    modified_ms  INTEGER NOT NULL,
+    tags         TEXT NOT NULL DEFAULT '[]',
+    client_token TEXT
+);
+INSERT INTO schedule_groups (name, created_ms, modified_ms)
+    VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+            CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+CREATE TABLE schedules (
+    group_name   TEXT NOT NULL REFERENCES schedule_groups(name) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    definition   TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    modified_ms  INTEGER NOT NULL,
+    from_ms      INTEGER NOT NULL,
+    anchor_ms    INTEGER NOT NULL,
+    last_fire_ms INTEGER,
+    PRIMARY KEY (group_name, name)
+);
+ALTER TABLE async_events ADD COLUMN delivery TEXT;
+";
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -307,6 +337,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version < 8 {
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA_V8} PRAGMA user_version = 8; COMMIT;"
+        ))?;
+    }
+    if version < 9 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V9} PRAGMA user_version = 9; COMMIT;"
         ))?;
     }
     // Function URLs (see `urls.rs`); self-contained, so it may follow any earlier step.

@@ -63,6 +63,9 @@ pub enum Command {
     Component(crate::client::component::ComponentArgs),
     /// Load, list or remove container images (docker save or OCI layout tarballs).
     Image(crate::client::image::ImageArgs),
+    /// List schedules (EventBridge Scheduler's, made with `aws scheduler`) and when each
+    /// fires next.
+    Schedule(crate::client::schedule::ScheduleArgs),
 }
 
 #[derive(Debug, Clone, Args)]

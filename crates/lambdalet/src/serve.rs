@@ -134,6 +134,16 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .await
     .context("cannot load the async event queue")?;
 
+    let schedules = lambdalet_schedule::Schedules::open(
+        store.clone(),
+        control.account().clone(),
+        control.clone(),
+        queue.clone(),
+        Arc::new(lambdalet_schedule::SystemClock),
+    )
+    .await
+    .context("cannot load the schedules")?;
+
     let bus = LocalBus::new(args.max_message_size);
     let mqtt = start_mqtt(
         &args,
@@ -181,6 +191,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         store: store.clone(),
         records: records.clone(),
         queue: queue.clone(),
+        schedules: schedules.clone(),
         router: router.clone(),
         tokens: tokens.clone(),
         ipc_stats: Some(ipc.stats.clone()),
@@ -253,6 +264,8 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref(), s3_addr);
     }
 
+    let firing = schedules.start();
+
     wait_for_signal().await?;
     tracing::info!(
         "shutting down: no new requests; waiting up to {}s for invocations",
@@ -260,6 +273,9 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     );
     let grace = Duration::from_secs(args.shutdown_grace);
     let _ = stop_tx.send(true);
+    // No new fires, then no new events.
+    schedules.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), firing).await;
     queue.close();
     components.shutdown().await;
     invoker.shutdown(grace).await;

@@ -14,6 +14,7 @@ pub mod layers;
 pub mod logs;
 pub mod queue;
 mod sandbox_flags;
+pub mod schedule;
 
 use anyhow::{Context, anyhow};
 use reqwest::{Method, Response};

@@ -1,0 +1,128 @@
+//! `lambdalet schedule [list] [--json]`: the schedules (EventBridge Scheduler's API, which
+//! `aws scheduler ... --endpoint-url` drives), with when each fires next.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::Value;
+
+use super::Client;
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub command: Option<ScheduleCommand>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every schedule: state, expression, time zone, target, next fire time (the default).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(endpoint: &str, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
+    let json = match args.command {
+        Some(ScheduleCommand::List { json }) => json || args.json,
+        None => args.json,
+    };
+    let client = Client::new(endpoint)?;
+    let v = client
+        .json(client.request(Method::GET, "/lambdalet/v1/schedules"))
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let schedules = v["Schedules"].as_array().cloned().unwrap_or_default();
+    if schedules.is_empty() {
+        eprintln!(
+            "no schedules; create one with `aws scheduler create-schedule --endpoint-url {endpoint} ...` (see docs/schedules.md)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", table(&schedules));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text table: one line per schedule, columns as wide as their widest cell.
+fn table(schedules: &[Value]) -> String {
+    let text = |s: &Value, k: &str| s[k].as_str().unwrap_or("").to_owned();
+    let header = [
+        "GROUP",
+        "NAME",
+        "STATE",
+        "EXPRESSION",
+        "TIMEZONE",
+        "TARGET",
+        "NEXT FIRE TIME",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 7]> = schedules
+        .iter()
+        .map(|s| {
+            let target = text(s, "Target");
+            // The function's name (and qualifier) says more in a table than its full ARN.
+            let target = match target.split_once(":function:") {
+                Some((_, f)) => f.to_owned(),
+                None => target,
+            };
+            let next = s["NextFireTime"].as_str().unwrap_or("-").to_owned();
+            [
+                text(s, "GroupName"),
+                text(s, "Name"),
+                text(s, "State"),
+                text(s, "ScheduleExpression"),
+                text(s, "ScheduleExpressionTimezone"),
+                target,
+                next,
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(rows.iter()) {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_table_shows_the_function_and_a_dash_for_no_next_fire() {
+        let rows = serde_json::json!([
+            {"GroupName": "default", "Name": "nightly", "State": "ENABLED",
+             "ScheduleExpression": "cron(0 3 * * ? *)", "ScheduleExpressionTimezone": "Europe/Berlin",
+             "Target": "arn:aws:lambda:us-east-1:000000000000:function:report:live",
+             "NextFireTime": "2030-01-02T02:00:00Z"},
+            {"GroupName": "default", "Name": "off", "State": "DISABLED",
+             "ScheduleExpression": "rate(5 minutes)", "ScheduleExpressionTimezone": "UTC",
+             "Target": "arn:aws:lambda:us-east-1:000000000000:function:hello",
+             "NextFireTime": null}
+        ]);
+        let t = super::table(rows.as_array().expect("rows"));
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("GROUP    NAME     STATE     EXPRESSION"));
+        assert!(lines[1].contains("report:live") && lines[1].ends_with("2030-01-02T02:00:00Z"));
+        assert!(lines[2].contains("DISABLED") && lines[2].ends_with('-'));
+    }
+}
