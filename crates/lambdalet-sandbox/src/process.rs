@@ -9,13 +9,14 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use nix::sys::signal::Signal;
 use tokio::net::unix::pipe;
 use tokio::process::Command;
-use tokio::sync::watch;
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, watch};
 
 use crate::cgroup::{CgroupLimits, Cgroups, SandboxCgroup};
 use crate::error::SandboxError;
@@ -51,7 +52,6 @@ impl SandboxBackend for ProcessBackend {
     }
 
     async fn launch(&self, spec: SandboxSpec) -> Result<Launched, SandboxError> {
-        let program = spec.program.display().to_string();
         let setup = |e: std::io::Error| SandboxError::Setup(format!("output pipe: {e}"));
         let (tx, rx) = pipe::pipe().map_err(setup)?;
         let stdout = tx.into_blocking_fd().map_err(setup)?;
@@ -70,39 +70,117 @@ impl SandboxBackend for ProcessBackend {
             )),
             None => None,
         };
-        let started = start(&spec, stdout, &program, cgroup.as_deref());
-        let (pid, pidfd) = match started {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(c) = cgroup {
-                    let _ = tokio::task::spawn_blocking(move || c.remove()).await;
-                }
-                return Err(e);
-            }
-        };
-        tracing::debug!(sandbox = %spec.id, pid, program = %spec.program.display(), "sandbox.start");
-        let peak = Arc::new(AtomicU64::new(0));
-        let oom = Arc::new(AtomicBool::new(false));
-        let exit_rx = watch_exit(pid, pidfd, cgroup.clone(), peak.clone(), oom.clone());
-        let status = if cgroup.is_none() {
-            sys::open_status(pid)
-        } else {
-            None
-        };
-        let sandbox = ProcessSandbox {
-            id: spec.id,
-            pid,
-            exit_rx,
-            peak,
-            oom,
-            status,
+        let extensions = spec.extensions.len();
+        let shared = Arc::new(Shared {
             cgroup,
+            live: AtomicUsize::new(extensions + 1),
+            peak: AtomicU64::new(0),
+            oom: AtomicBool::new(false),
+        });
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (ext_tx, ext_rx) = watch::channel(Vec::new());
+        let mut sandbox = ProcessSandbox {
+            id: spec.id.clone(),
+            pid: AtomicU32::new(0),
+            exit_rx,
+            exit_tx: Arc::new(exit_tx),
+            ext_rx,
+            ext_pids: Vec::new(),
+            status: Mutex::new(None),
+            shared: shared.clone(),
+            pending: Mutex::new(None),
         };
+        let extension_output = if extensions == 0 {
+            None
+        } else {
+            let (etx, erx) = pipe::pipe().map_err(setup)?;
+            let eout = etx.into_blocking_fd().map_err(setup)?;
+            let ext_tx = Arc::new(ext_tx);
+            for (i, program) in spec.extensions.iter().enumerate() {
+                let ext = SandboxSpec {
+                    program: program.clone(),
+                    args: Vec::new(),
+                    env: spec.extension_env.clone(),
+                    extensions: Vec::new(),
+                    extension_env: Vec::new(),
+                    ..spec.clone()
+                };
+                let fd = eout.try_clone().map_err(setup)?;
+                match start(&ext, fd, shared.cgroup.as_deref()) {
+                    Ok((pid, waitable)) => {
+                        sandbox.ext_pids.push(pid);
+                        let ext_tx = ext_tx.clone();
+                        watch_exit(pid, waitable, shared.clone(), move |info| {
+                            ext_tx.send_modify(|v| v.push((i, info)));
+                        });
+                    }
+                    Err(e) => {
+                        // Neither this extension nor those after it nor the runtime will run.
+                        sandbox.kill();
+                        sandbox.runtime_gone(ExitInfo {
+                            code: Some(127),
+                            signal: None,
+                        });
+                        for _ in i + 1..extensions {
+                            let shared = shared.clone();
+                            tokio::spawn(async move { shared.gone().await });
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            drop(eout);
+            tracing::debug!(sandbox = %spec.id, extensions, "sandbox.extensions_started");
+            Some(OutputReader::new(erx))
+        };
+        let sandbox = Arc::new(sandbox);
+        if extension_output.is_none() {
+            sandbox.spawn_runtime(spec, stdout)?;
+        } else {
+            *sandbox.pending.lock() = Some((spec, stdout));
+        }
         Ok(Launched {
-            sandbox: Arc::new(sandbox),
+            sandbox,
             output: OutputReader::new(rx),
             runtime_api: None,
+            extension_output,
         })
+    }
+}
+
+/// What the processes of one sandbox share: its cgroup and what was measured of it.
+struct Shared {
+    cgroup: Option<Arc<SandboxCgroup>>,
+    /// Processes (the runtime, started or not, and the extensions) that have not exited; the
+    /// last one out kills what is left in the cgroup and removes it.
+    live: AtomicUsize,
+    /// The last peak read, kept so a report after the process died still has a figure.
+    peak: AtomicU64,
+    oom: AtomicBool,
+}
+
+impl Shared {
+    /// One process of the sandbox is gone. Records the cgroup's figures; after the last one,
+    /// removes the cgroup (off the async threads).
+    async fn gone(&self) {
+        if let Some(c) = &self.cgroup {
+            if let Some(p) = c.peak_memory_bytes() {
+                self.peak.fetch_max(p, Ordering::Relaxed);
+            }
+            self.oom.store(c.oom_kills() > 0, Ordering::Release);
+        }
+        if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if let Some(c) = self.cgroup.clone() {
+            let _ = tokio::task::spawn_blocking(move || {
+                c.kill_all();
+                if let Err(e) = c.remove() {
+                    tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
+                }
+            })
+            .await;
+        }
     }
 }
 
@@ -112,14 +190,14 @@ enum Waitable {
     Child(tokio::process::Child),
 }
 
-/// Starts the runtime, in `cgroup` when given, through `spawn` or, where the kernel lacks
-/// `CLONE_PIDFD`, the standard library's fork path.
+/// Starts a program of the sandbox, in `cgroup` when given, through `spawn` or, where the
+/// kernel lacks `CLONE_PIDFD`, the standard library's fork path.
 fn start(
     spec: &SandboxSpec,
     stdout: OwnedFd,
-    program: &str,
     cgroup: Option<&SandboxCgroup>,
 ) -> Result<(u32, Waitable), SandboxError> {
+    let program = spec.program.display().to_string();
     let procs = match cgroup {
         Some(c) => c
             .join_files()
@@ -142,7 +220,7 @@ fn start(
         fd3: None,
     };
     let spawned = spawn::spawn(&request).map_err(|source| SandboxError::Spawn {
-        program: program.to_owned(),
+        program: program.clone(),
         source,
     })?;
     match spawned {
@@ -152,22 +230,19 @@ fn start(
             drop(stdout);
             Ok((child.pid, Waitable::Pidfd(child.pidfd)))
         }
-        None => spawn_forked(spec, stdout, program, procs),
+        None => spawn_forked(spec, stdout, &program, procs),
     }
 }
 
-/// Reports the exit of the runtime, and reaps it. With a cgroup, whatever the runtime left
-/// behind is killed (the environment ends with its runtime), its peak memory and OOM kills are
-/// recorded, and the cgroup is removed. Should the daemon's runtime drop the task first
-/// (shutdown), the child is killed, as `kill_on_drop` does.
+/// Waits for a process of the sandbox and reaps it; `on_exit` gets how it ended (after the
+/// cgroup's figures are read). Should the daemon's runtime drop the task first (shutdown),
+/// the process group is killed, as `kill_on_drop` does.
 fn watch_exit(
     pid: u32,
     waitable: Waitable,
-    cgroup: Option<Arc<SandboxCgroup>>,
-    peak: Arc<AtomicU64>,
-    oom: Arc<AtomicBool>,
-) -> watch::Receiver<Option<ExitInfo>> {
-    let (exit_tx, exit_rx) = watch::channel(None);
+    shared: Arc<Shared>,
+    on_exit: impl FnOnce(ExitInfo) + Send + 'static,
+) {
     tokio::spawn(async move {
         let waited = match waitable {
             Waitable::Pidfd(pidfd) => {
@@ -191,24 +266,15 @@ fn watch_exit(
                 signal: None,
             }
         });
-        if let Some(c) = &cgroup {
+        if let Some(c) = &shared.cgroup {
             if let Some(p) = c.peak_memory_bytes() {
-                peak.fetch_max(p, Ordering::Relaxed);
+                shared.peak.fetch_max(p, Ordering::Relaxed);
             }
-            oom.store(c.oom_kills() > 0, Ordering::Release);
+            shared.oom.store(c.oom_kills() > 0, Ordering::Release);
         }
-        let _ = exit_tx.send(Some(info));
-        if let Some(c) = cgroup {
-            let _ = tokio::task::spawn_blocking(move || {
-                c.kill_all();
-                if let Err(e) = c.remove() {
-                    tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
-                }
-            })
-            .await;
-        }
+        on_exit(info);
+        shared.gone().await;
     });
-    exit_rx
 }
 
 /// Waits until the process behind `pidfd` exits, and reaps it.
@@ -284,19 +350,99 @@ fn spawn_forked(
 
 struct ProcessSandbox {
     id: String,
-    pid: u32,
+    /// The runtime's pid (0 until it is started).
+    pid: AtomicU32,
     exit_rx: watch::Receiver<Option<ExitInfo>>,
-    /// The last peak read, kept so a report after the process died still has a figure.
-    peak: Arc<AtomicU64>,
-    oom: Arc<AtomicBool>,
-    /// `/proc/<pid>/status`, read for the peak when there is no cgroup.
-    status: Option<std::fs::File>,
-    cgroup: Option<Arc<SandboxCgroup>>,
+    exit_tx: Arc<watch::Sender<Option<ExitInfo>>>,
+    ext_rx: watch::Receiver<Vec<(usize, ExitInfo)>>,
+    /// The extensions' pids, each the leader of its process group.
+    ext_pids: Vec<u32>,
+    /// `/proc/<pid>/status` of the runtime, read for the peak when there is no cgroup.
+    status: Mutex<Option<std::fs::File>>,
+    shared: Arc<Shared>,
+    /// The runtime of a sandbox with extensions until it is started, with its output pipe.
+    pending: Mutex<Option<(SandboxSpec, OwnedFd)>>,
 }
 
 impl ProcessSandbox {
+    /// A sandbox of one runtime already started (`pid`), with no cgroup.
+    #[cfg(test)]
+    fn adopt(id: String, pid: u32, waitable: Waitable) -> Self {
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            cgroup: None,
+            live: AtomicUsize::new(1),
+            peak: AtomicU64::new(0),
+            oom: AtomicBool::new(false),
+        });
+        let exit_tx = Arc::new(exit_tx);
+        let tx = exit_tx.clone();
+        watch_exit(pid, waitable, shared.clone(), move |info| {
+            let _ = tx.send(Some(info));
+        });
+        Self {
+            id,
+            pid: AtomicU32::new(pid),
+            exit_rx,
+            exit_tx,
+            ext_rx: watch::channel(Vec::new()).1,
+            ext_pids: Vec::new(),
+            status: Mutex::new(sys::open_status(pid)),
+            shared,
+            pending: Mutex::new(None),
+        }
+    }
+
     fn running(&self) -> bool {
         self.exit_rx.borrow().is_none()
+    }
+
+    fn spawn_runtime(&self, spec: SandboxSpec, stdout: OwnedFd) -> Result<(), SandboxError> {
+        let (pid, waitable) = match start(&spec, stdout, self.shared.cgroup.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                self.runtime_gone(ExitInfo {
+                    code: Some(127),
+                    signal: None,
+                });
+                return Err(e);
+            }
+        };
+        tracing::debug!(sandbox = %spec.id, pid, program = %spec.program.display(), "sandbox.start");
+        self.pid.store(pid, Ordering::Release);
+        if self.shared.cgroup.is_none() {
+            *self.status.lock() = sys::open_status(pid);
+        }
+        let exit_tx = self.exit_tx.clone();
+        watch_exit(pid, waitable, self.shared.clone(), move |info| {
+            let _ = exit_tx.send(Some(info));
+        });
+        Ok(())
+    }
+
+    /// The runtime will never run (the sandbox was killed first, or it could not start).
+    fn runtime_gone(&self, info: ExitInfo) {
+        let _ = self.exit_tx.send(Some(info));
+        let shared = self.shared.clone();
+        tokio::spawn(async move { shared.gone().await });
+    }
+
+    /// The process groups of the sandbox: the runtime's and each extension's.
+    fn groups(&self) -> impl Iterator<Item = u32> + '_ {
+        let runtime = self.pid.load(Ordering::Acquire);
+        (runtime != 0)
+            .then_some(runtime)
+            .into_iter()
+            .chain(self.ext_pids.iter().copied())
+    }
+
+    /// Its processes: its cgroup's, or, without one, the runtime's and the extensions' and
+    /// their descendants.
+    fn pids(&self) -> Vec<u32> {
+        match &self.shared.cgroup {
+            Some(c) => c.pids(),
+            None => self.groups().flat_map(crate::peer::family_of).collect(),
+        }
     }
 }
 
@@ -306,7 +452,7 @@ impl Sandbox for ProcessSandbox {
     }
 
     fn pid(&self) -> Option<u32> {
-        Some(self.pid)
+        Some(self.pid.load(Ordering::Acquire)).filter(|p| *p != 0)
     }
 
     fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
@@ -314,50 +460,69 @@ impl Sandbox for ProcessSandbox {
     }
 
     fn terminate(&self) {
-        sys::signal_group(self.pid, Signal::SIGTERM);
+        if let Some(pid) = self.pid() {
+            sys::signal_group(pid, Signal::SIGTERM);
+        }
     }
 
     fn kill(&self) {
-        sys::signal_group(self.pid, Signal::SIGKILL);
-        if let Some(c) = &self.cgroup
-            && self.running()
+        if self.pending.lock().take().is_some() {
+            self.runtime_gone(ExitInfo {
+                code: None,
+                signal: Some(libc::SIGKILL),
+            });
+        }
+        for pid in self.groups() {
+            sys::signal_group(pid, Signal::SIGKILL);
+        }
+        if let Some(c) = &self.shared.cgroup
+            && self.shared.live.load(Ordering::Acquire) > 0
         {
             c.kill_all();
         }
     }
 
-    fn max_memory_used_bytes(&self) -> Option<u64> {
-        let now = match (&self.cgroup, &self.status) {
-            (Some(c), _) if self.running() => c.peak_memory_bytes(),
-            (None, Some(status)) => sys::peak_rss_bytes(status),
-            _ => None,
+    fn start_runtime(&self) -> oneshot::Receiver<Result<(), SandboxError>> {
+        let (tx, rx) = oneshot::channel();
+        let result = match self.pending.lock().take() {
+            Some((spec, stdout)) => self.spawn_runtime(spec, stdout),
+            None => Err(SandboxError::Setup(
+                "the runtime was already started, or the sandbox was stopped".to_owned(),
+            )),
         };
-        if let Some(b) = now {
-            self.peak.fetch_max(b, Ordering::Relaxed);
-        }
-        Some(self.peak.load(Ordering::Relaxed)).filter(|b| *b > 0)
+        let _ = tx.send(result);
+        rx
     }
 
-    /// Its processes are its cgroup's, or, without one, the runtime and its descendants.
+    fn extension_exits(&self) -> watch::Receiver<Vec<(usize, ExitInfo)>> {
+        self.ext_rx.clone()
+    }
+
+    fn max_memory_used_bytes(&self) -> Option<u64> {
+        let now = match &self.shared.cgroup {
+            Some(c) if self.running() => c.peak_memory_bytes(),
+            Some(_) => None,
+            None => self.status.lock().as_ref().and_then(sys::peak_rss_bytes),
+        };
+        let peak = &self.shared.peak;
+        if let Some(b) = now {
+            peak.fetch_max(b, Ordering::Relaxed);
+        }
+        Some(peak.load(Ordering::Relaxed)).filter(|b| *b > 0)
+    }
+
     fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
-        crate::peer::connection_held(local, peer, || match &self.cgroup {
-            Some(c) => c.pids(),
-            None => crate::peer::family_of(self.pid),
-        })
+        crate::peer::connection_held(local, peer, || self.pids())
     }
 
     fn holds_socket(&self, inode: u64) -> bool {
-        let pids = match &self.cgroup {
-            Some(c) => c.pids(),
-            None => crate::peer::family_of(self.pid),
-        };
-        crate::peer::held_by(inode, &pids)
+        crate::peer::held_by(inode, &self.pids())
     }
 
     fn out_of_memory(&self) -> bool {
-        match &self.cgroup {
+        match &self.shared.cgroup {
             Some(c) if self.running() => c.oom_kills() > 0,
-            _ => self.oom.load(Ordering::Acquire),
+            _ => self.shared.oom.load(Ordering::Acquire),
         }
     }
 }
