@@ -15,6 +15,7 @@ mod components;
 mod container_params;
 mod containment;
 mod encoding;
+mod extensions;
 mod events;
 mod execution;
 mod greengrass;

@@ -482,6 +482,12 @@ impl Sandbox for ProcessSandbox {
         }
     }
 
+    fn kill_runtime(&self) {
+        if let Some(pid) = self.pid() {
+            sys::signal_group(pid, Signal::SIGKILL);
+        }
+    }
+
     fn start_runtime(&self) -> oneshot::Receiver<Result<(), SandboxError>> {
         let (tx, rx) = oneshot::channel();
         let result = match self.pending.lock().take() {

@@ -191,6 +191,11 @@ pub trait Sandbox: Send + Sync {
     fn holds_socket(&self, _inode: u64) -> bool {
         false
     }
+    /// Kills the runtime (and its process group) at once, leaving the extensions to their
+    /// shutdown. Backends that cannot single it out kill the whole sandbox.
+    fn kill_runtime(&self) {
+        self.kill();
+    }
     /// Starts the runtime of a sandbox launched with extensions (the others' runtime is
     /// started by `launch`): resolves once it has been exec'd, or with why it could not be.
     fn start_runtime(&self) -> oneshot::Receiver<Result<(), SandboxError>> {

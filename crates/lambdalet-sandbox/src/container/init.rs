@@ -265,9 +265,20 @@ fn exec_runtime(
     (format!("exec {}", exec.program.display()), e, candidate)
 }
 
+/// The signal that asks the init to kill the runtime (only: extensions live on to finish
+/// their SHUTDOWN).
+pub(crate) fn kill_runtime_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 4
+}
+
 extern "C" fn forward(sig: libc::c_int) {
     let pid = RUNTIME.load(Ordering::SeqCst);
     if pid > 0 {
+        let sig = if sig == kill_runtime_signal() {
+            libc::SIGKILL
+        } else {
+            sig
+        };
         // SAFETY: kill is async-signal-safe; the runtime leads its own process group.
         unsafe { libc::kill(-pid, sig) };
     }
@@ -282,6 +293,7 @@ fn forward_signals() {
         libc::SIGQUIT,
         libc::SIGUSR1,
         libc::SIGUSR2,
+        kill_runtime_signal(),
     ] {
         // SAFETY: installs an async-signal-safe handler with a zeroed (empty) mask.
         unsafe {

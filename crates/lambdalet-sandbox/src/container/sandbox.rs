@@ -215,6 +215,11 @@ impl Sandbox for ContainerSandbox {
         signal(&self.pidfd, libc::SIGKILL);
     }
 
+    /// The init kills the runtime's process group when asked with this signal.
+    fn kill_runtime(&self) {
+        signal(&self.pidfd, super::init::kill_runtime_signal());
+    }
+
     /// The init starts the runtime on the daemon's go-ahead.
     fn start_runtime(&self) -> oneshot::Receiver<Result<(), SandboxError>> {
         let (tx, rx) = oneshot::channel();
