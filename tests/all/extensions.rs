@@ -117,7 +117,11 @@ fn report_ms(log: &str) -> f64 {
         .find(|l| l.starts_with("REPORT"))
         .expect("a REPORT line");
     let d = line.split("\tDuration: ").nth(1).expect("Duration");
-    d.split(" ms").next().expect("ms").parse().expect("a number")
+    d.split(" ms")
+        .next()
+        .expect("ms")
+        .parse()
+        .expect("a number")
 }
 
 #[test]
@@ -167,7 +171,9 @@ fn bash_and_python_extensions_see_init_every_invoke_and_shutdown() {
         // The INVOKE event, with the caller's trace header.
         let id1 = first["request_id"].as_str().expect("id").to_owned();
         eventually(Duration::from_secs(5), "the first INVOKE", || {
-            events(&py_log).iter().any(|e| e["requestId"] == id1.as_str())
+            events(&py_log)
+                .iter()
+                .any(|e| e["requestId"] == id1.as_str())
         });
         let ev = events(&py_log)
             .into_iter()
@@ -192,7 +198,10 @@ fn bash_and_python_extensions_see_init_every_invoke_and_shutdown() {
         let log = rec["log"].as_str().expect("log");
         assert!(report_ms(log) >= 1000.0, "extension time in REPORT: {log}");
         assert!(log.contains("hello from handler"), "{log}");
-        assert!(log.contains("[py-logger] invoke"), "extension output: {log}");
+        assert!(
+            log.contains("[py-logger] invoke"),
+            "extension output: {log}"
+        );
         let t = Instant::now();
         let second = invoke(&d, &name, &[]);
         let answered = t.elapsed();
@@ -211,11 +220,15 @@ fn bash_and_python_extensions_see_init_every_invoke_and_shutdown() {
             .iter()
             .map(|v| v["request_id"].as_str().expect("id").to_owned())
             .collect();
-        eventually(Duration::from_secs(10), "INVOKE for each invocation", || {
-            let all = events(&py_log);
-            ids.iter()
-                .all(|id| all.iter().any(|e| e["requestId"] == id.as_str()))
-        });
+        eventually(
+            Duration::from_secs(10),
+            "INVOKE for each invocation",
+            || {
+                let all = events(&py_log);
+                ids.iter()
+                    .all(|id| all.iter().any(|e| e["requestId"] == id.as_str()))
+            },
+        );
 
         // A configuration update retires the environments: SHUTDOWN (spindown) reaches both
         // extensions, and the bash one flushes what it kept.
@@ -227,9 +240,11 @@ fn bash_and_python_extensions_see_init_every_invoke_and_shutdown() {
         );
         assert_eq!(r.status, 200, "{}", r.text());
         let bash_log = logs.join("bash-logger.log");
-        eventually(Duration::from_secs(10), "the bash extension's flush", || {
-            read(&bash_log).contains("SHUTDOWN")
-        });
+        eventually(
+            Duration::from_secs(10),
+            "the bash extension's flush",
+            || read(&bash_log).contains("SHUTDOWN"),
+        );
         let bash = read(&bash_log);
         assert!(bash.starts_with("registered {"), "{bash}");
         assert!(bash.contains(&id1), "{bash}");
@@ -333,10 +348,14 @@ fn an_exec_wrapper_starts_an_internal_extension() {
                     .to_owned()
             })
             .collect();
-        eventually(Duration::from_secs(5), "INVOKE at the internal extension", || {
-            let got = read(&tmp.path().join("internal.log"));
-            ids.iter().all(|id| got.contains(id.as_str()))
-        });
+        eventually(
+            Duration::from_secs(5),
+            "INVOKE at the internal extension",
+            || {
+                let got = read(&tmp.path().join("internal.log"));
+                ids.iter().all(|id| got.contains(id.as_str()))
+            },
+        );
     }
 }
 
@@ -344,7 +363,15 @@ fn an_exec_wrapper_starts_an_internal_extension() {
 fn the_apis_refuse_what_lambda_refuses() {
     let d = Daemon::start();
     let tmp = tempfile::tempdir().expect("tempdir");
-    deploy(&d, "refusals", "app.refusals", "process", &[], tmp.path(), &[]);
+    deploy(
+        &d,
+        "refusals",
+        "app.refusals",
+        "process",
+        &[],
+        tmp.path(),
+        &[],
+    );
     let v = invoke(&d, "refusals", &[]);
     let check = |key: &str, status: u64, error_type: &str| {
         assert_eq!(v[key][0], status, "{key}: {v}");
@@ -354,5 +381,9 @@ fn the_apis_refuse_what_lambda_refuses() {
     check("no_id", 403, "Extension.MissingExtensionIdentifier");
     check("bad_id", 403, "Extension.InvalidExtensionIdentifier");
     check("unknown_id", 403, "Extension.UnknownExtensionIdentifier");
-    check("telemetry_unknown", 403, "Extension.UnknownExtensionIdentifier");
+    check(
+        "telemetry_unknown",
+        403,
+        "Extension.UnknownExtensionIdentifier",
+    );
 }

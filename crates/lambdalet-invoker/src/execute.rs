@@ -12,9 +12,9 @@ use lambdalet_store::{InvocationRecord, Outcome};
 
 use crate::error::InvokeError;
 use crate::instance::{InitProblem, Instance, StartFailure};
+use crate::invoke_phase::InvokePhase;
 use crate::invoker::{InFlight, Inner};
 use crate::launch::InitType;
-use crate::invoke_phase::InvokePhase;
 use crate::logs::{PlatformLines, Report, tail};
 use crate::outcome::{Ending, conclude, error_json};
 use crate::request::{Invocation, InvocationResult};
@@ -340,7 +340,7 @@ fn finish(
         .then(|| tail(&log, LOG_TAIL_BYTES).to_owned());
     write_record(
         inner,
-        &inv.target.name.to_string(),
+        inv.target.name.as_str(),
         executed_version,
         &request_id,
         started_at,
@@ -359,10 +359,7 @@ fn finish(
 }
 
 /// Writes an invocation's record (with its log) to the store, in the background writer.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the fields of the record"
-)]
+#[allow(clippy::too_many_arguments, reason = "the fields of the record")]
 pub(crate) fn write_record(
     inner: &Inner,
     function: &str,

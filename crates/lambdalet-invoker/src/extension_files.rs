@@ -34,8 +34,7 @@ pub(crate) struct External {
 /// process sandbox (the layers' own directories).
 pub(crate) fn external(version: &DeployedVersion, container: bool) -> Vec<External> {
     let mut found: Vec<External> = Vec::new();
-    let mut add = |name: String, program: PathBuf| match found.iter_mut().find(|e| e.name == name)
-    {
+    let mut add = |name: String, program: PathBuf| match found.iter_mut().find(|e| e.name == name) {
         Some(e) => e.program = program,
         None => found.push(External { name, program }),
     };
@@ -99,7 +98,10 @@ mod tests {
     fn a_later_layer_wins_and_names_are_sorted() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-        for (layer, names) in [(&a, &["zeta", "shared"][..]), (&b, &["shared", "alpha"][..])] {
+        for (layer, names) in [
+            (&a, &["zeta", "shared"][..]),
+            (&b, &["shared", "alpha"][..]),
+        ] {
             std::fs::create_dir_all(layer.join("extensions")).expect("mkdir");
             for n in names {
                 std::fs::write(layer.join("extensions").join(n), "#!/bin/sh\n").expect("write");

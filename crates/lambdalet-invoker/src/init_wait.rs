@@ -46,7 +46,9 @@ pub(crate) async fn await_init(
         match sandbox.start_runtime().await {
             Ok(Ok(())) => {}
             Ok(Err(SandboxError::Spawn { program, source })) => {
-                return Some(InitProblem::Launch(format!("fork/exec {program}: {source}")));
+                return Some(InitProblem::Launch(format!(
+                    "fork/exec {program}: {source}"
+                )));
             }
             Ok(Err(e)) => return Some(InitProblem::Launch(e.to_string())),
             Err(_) => return Some(InitProblem::Launch("the sandbox stopped".to_owned())),

@@ -124,7 +124,10 @@ impl Instance {
         let launched = match ctx.sandboxes.backend(mode).launch(spec).await {
             Ok(l) => l,
             Err(lambdalet_sandbox::SandboxError::Spawn { program, source }) => {
-                let problem = match externals.iter().find(|e| e.program.display().to_string() == program) {
+                let problem = match externals
+                    .iter()
+                    .find(|e| e.program.display().to_string() == program)
+                {
                     Some(e) => InitProblem::Extension(ExtFailure {
                         name: e.name.clone(),
                         error_type: "Extension.LaunchError".to_owned(),
@@ -263,9 +266,13 @@ impl Instance {
                 std::time::SystemTime::now() + deadline.saturating_duration_since(tokio::time::Instant::now())
             ),
         });
-        if self.ext.extensions.shutdown(&bytes::Bytes::from(event.to_string())) > 0 {
-            let _ =
-                tokio::time::timeout_at(deadline, self.ext.extensions.wait_settled()).await;
+        if self
+            .ext
+            .extensions
+            .shutdown(&bytes::Bytes::from(event.to_string()))
+            > 0
+        {
+            let _ = tokio::time::timeout_at(deadline, self.ext.extensions.wait_settled()).await;
         }
         self.sandbox.kill();
         tracing::debug!(sandbox = %self.id, reason = self.shutdown_reason, "sandbox.stop");
@@ -273,7 +280,11 @@ impl Instance {
 }
 
 /// Tells the extensions' state when an external extension's process exits.
-fn watch_extension_exits(sandbox: &Arc<dyn Sandbox>, extensions: &Arc<Extensions>, externals: &[External]) {
+fn watch_extension_exits(
+    sandbox: &Arc<dyn Sandbox>,
+    extensions: &Arc<Extensions>,
+    externals: &[External],
+) {
     if externals.is_empty() {
         return;
     }
@@ -284,7 +295,9 @@ fn watch_extension_exits(sandbox: &Arc<dyn Sandbox>, extensions: &Arc<Extensions
         let mut seen = 0;
         loop {
             let exits: Vec<_> = rx.borrow_and_update().clone();
-            let Some(ext) = extensions.upgrade() else { return };
+            let Some(ext) = extensions.upgrade() else {
+                return;
+            };
             for (index, info) in exits.iter().skip(seen) {
                 if let Some(name) = names.get(*index) {
                     tracing::debug!(extension = %name, exit = %info, "extension.exited");

@@ -183,16 +183,16 @@ fn exec_wrapper(
         return (program, args);
     };
     let mut wrapper = PathBuf::from(wrapper);
-    if !container && let Ok(rel) = wrapper.strip_prefix("/opt") {
-        if let Some(found) = version
+    if !container
+        && let Ok(rel) = wrapper.strip_prefix("/opt")
+        && let Some(found) = version
             .layers
             .iter()
             .rev()
             .map(|l| l.join(rel))
             .find(|p| p.exists())
-        {
-            wrapper = found;
-        }
+    {
+        wrapper = found;
     }
     let mut all = vec![program.display().to_string()];
     all.extend(args);

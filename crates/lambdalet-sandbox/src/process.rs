@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use async_trait::async_trait;
 use nix::sys::signal::Signal;
+use parking_lot::Mutex;
 use tokio::net::unix::pipe;
 use tokio::process::Command;
-use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
 use crate::cgroup::{CgroupLimits, Cgroups, SandboxCgroup};

@@ -54,7 +54,10 @@ fn json_log_format_with_the_aws_cli() {
     let report = records.last().expect("report");
     assert!(report["record"]["metrics"]["durationMs"].is_number());
     assert!(report["record"]["metrics"]["initDurationMs"].is_number());
-    let app: Vec<&Value> = records.iter().filter(|r| r.get("level").is_some()).collect();
+    let app: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.get("level").is_some())
+        .collect();
     assert_eq!(app.len(), 1, "INFO is below the WARN level: {lines:#?}");
     assert_eq!(app[0]["message"], "a warning line");
     assert_eq!(app[0]["logger"], "root");
@@ -90,7 +93,11 @@ fn json_log_format_with_the_aws_cli() {
     let lines = tail(&d, "jsonlogs");
     assert!(lines.iter().any(|l| l.starts_with("START RequestId: ")));
     assert!(lines.iter().any(|l| l.starts_with("REPORT RequestId: ")));
-    assert!(lines.iter().any(|l| l.contains("[WARNING]") && l.contains("a warning line")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("[WARNING]") && l.contains("a warning line"))
+    );
 
     // Levels need the JSON format.
     let out = d.aws(&[

@@ -38,9 +38,10 @@ pub(super) async fn handle(apis: &ExtApis, req: Request<Incoming>) -> Reply {
     match (req.method(), path.as_str()) {
         (&Method::POST, "/2020-01-01/extension/register") => register(apis, req).await,
         (&Method::GET, "/2020-01-01/extension/event/next") => next(apis, &req).await,
-        (&Method::POST, "/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error") => {
-            report_error(apis, req).await
-        }
+        (
+            &Method::POST,
+            "/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error",
+        ) => report_error(apis, req).await,
         (&Method::PUT, "/2022-07-01/telemetry") => subscribe(apis, req, false).await,
         (&Method::PUT, "/2020-08-15/logs") => subscribe(apis, req, true).await,
         _ => error(
@@ -69,7 +70,13 @@ async fn register(apis: &ExtApis, req: Request<Incoming>) -> Reply {
     };
     let parsed: RegisterBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::FORBIDDEN, "InvalidRequestFormat", &e.to_string()),
+        Err(e) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "InvalidRequestFormat",
+                &e.to_string(),
+            );
+        }
     };
     let id = match apis.extensions.register(&name, &parsed.events) {
         Ok(id) => id,
@@ -93,28 +100,28 @@ async fn register(apis: &ExtApis, req: Request<Incoming>) -> Reply {
 }
 
 /// The extension's identifier, checked as Lambda checks it.
-fn identifier<B>(req: &Request<B>) -> Result<String, Reply> {
+fn identifier<B>(req: &Request<B>) -> Result<String, Box<Reply>> {
     let Some(id) = req.headers().get(ID_HEADER) else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "Extension.MissingExtensionIdentifier",
             "Missing Lambda-Extension-Identifier header",
-        ));
+        )));
     };
     match id.to_str().ok().and_then(|s| uuid::Uuid::parse_str(s).ok()) {
         Some(u) => Ok(u.to_string()),
-        None => Err(error(
+        None => Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "Extension.InvalidExtensionIdentifier",
             "Invalid Lambda-Extension-Identifier",
-        )),
+        ))),
     }
 }
 
 async fn next(apis: &ExtApis, req: &Request<Incoming>) -> Reply {
     let id = match identifier(req) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let event = match apis.extensions.next(&id) {
         Ok(ExtNext::Now(e)) => e,
@@ -142,7 +149,7 @@ async fn next(apis: &ExtApis, req: &Request<Incoming>) -> Reply {
 async fn report_error(apis: &ExtApis, req: Request<Incoming>) -> Reply {
     let id = match identifier(&req) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(error_type) = header(&req, "lambda-extension-function-error-type") else {
         return error(
@@ -163,7 +170,7 @@ async fn report_error(apis: &ExtApis, req: Request<Incoming>) -> Reply {
 async fn subscribe(apis: &ExtApis, req: Request<Incoming>, logs: bool) -> Reply {
     let id = match identifier(&req) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(name) = apis.extensions.name_of(&id) else {
         return error(

@@ -36,13 +36,18 @@ async fn init_waits_for_external_registration_and_every_next() {
 #[tokio::test]
 async fn an_invoke_is_settled_when_every_subscriber_is_back_in_next() {
     let e = exts();
-    let id = e.register("logger", &events(&["INVOKE"])).expect("register");
+    let id = e
+        .register("logger", &events(&["INVOKE"]))
+        .expect("register");
     let ExtNext::Later(rx) = e.next(&id).expect("next") else {
         panic!()
     };
     e.close_init();
     assert!(e.settled());
-    assert_eq!(e.invoke(&Bytes::from_static(b"{\"eventType\":\"INVOKE\"}")), 1);
+    assert_eq!(
+        e.invoke(&Bytes::from_static(b"{\"eventType\":\"INVOKE\"}")),
+        1
+    );
     assert!(!e.settled(), "the extension owes a next");
     assert_eq!(&rx.await.expect("event")[..], b"{\"eventType\":\"INVOKE\"}");
     assert!(!e.settled(), "it is still handling the event");
@@ -106,7 +111,8 @@ fn refusals_have_lambdas_error_types() {
 fn a_reported_error_fails_the_extension() {
     let e = exts();
     let id = e.register("logger", &[]).expect("register");
-    e.report_error(&id, "Extension.ConfigInvalid").expect("known");
+    e.report_error(&id, "Extension.ConfigInvalid")
+        .expect("known");
     assert_eq!(
         e.failure(),
         Some(ExtFailure {

@@ -393,9 +393,7 @@ fn not_found(path: &str) -> Reply {
     error_body(
         StatusCode::NOT_FOUND,
         "InvalidRequestFormat",
-        &format!(
-            "{path} is not a Runtime API 2018-06-01 path this server provides"
-        ),
+        &format!("{path} is not a Runtime API 2018-06-01 path this server provides"),
     )
 }
 

@@ -22,7 +22,7 @@ const BACKOFF: Duration = Duration::from_millis(100);
 const POST_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(super) async fn run(
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut rx: mpsc::Receiver<Msg>,
     sub: Subscription,
     sandbox: Option<Arc<dyn Sandbox>>,
 ) {
@@ -85,7 +85,11 @@ async fn send(sub: &Subscription, sandbox: Option<&dyn Sandbox>, batch: Vec<Arc<
     }
 }
 
-async fn post(sub: &Subscription, sandbox: Option<&dyn Sandbox>, body: Bytes) -> Result<(), String> {
+async fn post(
+    sub: &Subscription,
+    sandbox: Option<&dyn Sandbox>,
+    body: Bytes,
+) -> Result<(), String> {
     let Some(sandbox) = sandbox else {
         return Err("the sandbox is not known yet".to_owned());
     };

@@ -23,6 +23,9 @@ pub use subscription::{Api, Invalid, Subscription};
 
 /// Events kept for subscribers that come later in init.
 const BACKLOG: usize = 1_000;
+/// Events waiting for one subscriber's delivery; beyond it events are dropped (a listener
+/// that does not take its batches cannot grow the daemon's memory).
+const QUEUE: usize = 20_000;
 
 /// One event: its `type` and the whole envelope.
 #[derive(Debug, Clone)]
@@ -39,7 +42,7 @@ pub(crate) enum Msg {
 
 struct Sub {
     sub: Subscription,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl Sub {
@@ -56,9 +59,13 @@ impl Sub {
                     Api::Telemetry => !matches!(k, "platform.end" | "platform.logsSubscription"),
                     Api::Logs(runtime_done) => match k {
                         "platform.runtimeDone" => runtime_done,
-                        "platform.start" | "platform.end" | "platform.report"
-                        | "platform.extension" | "platform.logsSubscription"
-                        | "platform.fault" | "platform.logsDropped" => true,
+                        "platform.start"
+                        | "platform.end"
+                        | "platform.report"
+                        | "platform.extension"
+                        | "platform.logsSubscription"
+                        | "platform.fault"
+                        | "platform.logsDropped" => true,
                         _ => false,
                     },
                 }
@@ -104,7 +111,7 @@ impl Telemetry {
         if let Some(why) = &self.unreachable {
             return Err(Invalid(why.clone()));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         let sandbox = self.sandbox.lock().clone();
         tokio::spawn(deliver::run(rx, sub.clone(), sandbox));
         let (kind, record) = match sub.api {
@@ -121,7 +128,7 @@ impl Telemetry {
             let mut st = self.st.lock();
             let new = Sub { sub, tx };
             for item in st.backlog.iter().filter(|i| new.wants(&i.kind)) {
-                let _ = new.tx.send(Msg::Item(item.clone()));
+                let _ = new.tx.try_send(Msg::Item(item.clone()));
             }
             st.subs.push(new);
         }
@@ -159,7 +166,9 @@ impl Telemetry {
             st.backlog.push(item.clone());
         }
         for s in st.subs.iter().filter(|s| s.wants(kind)) {
-            let _ = s.tx.send(Msg::Item(item.clone()));
+            if s.tx.try_send(Msg::Item(item.clone())).is_err() {
+                tracing::debug!(port = s.sub.port, "telemetry.event_dropped");
+            }
         }
     }
 
@@ -186,7 +195,7 @@ impl Telemetry {
                 .iter()
                 .filter_map(|s| {
                     let (tx, rx) = oneshot::channel();
-                    s.tx.send(Msg::Flush(tx)).ok().map(|()| rx)
+                    s.tx.try_send(Msg::Flush(tx)).ok().map(|()| rx)
                 })
                 .collect()
         };

@@ -63,7 +63,8 @@ impl Reports {
         if let Some(p) = self.cgroup.peak_memory_bytes() {
             self.peak.fetch_max(p, Ordering::Relaxed);
         }
-        self.oom.store(self.cgroup.oom_kills() > 0, Ordering::Release);
+        self.oom
+            .store(self.cgroup.oom_kills() > 0, Ordering::Release);
         let _ = self.exit_tx.send(Some(info));
     }
 
