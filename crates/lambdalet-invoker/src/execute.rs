@@ -87,7 +87,7 @@ pub(crate) async fn run(
     let trace = inv
         .trace_id
         .clone()
-        .unwrap_or_else(|| new_trace_id(&version.config.tracing_mode));
+        .unwrap_or_else(|| crate::platform::new_trace_id(&version.config.tracing_mode));
     let deadline_ms = timefmt::epoch_millis(SystemTime::now() + timeout);
     let event = Event {
         request_id: request_id.clone(),
@@ -393,16 +393,4 @@ pub(crate) fn write_record(
 fn error_type_of(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("errorType")?.as_str().map(str::to_owned)
-}
-
-/// An X-Ray trace header for an invocation that came without one, as Lambda makes it: sampled
-/// when the function's tracing mode is `Active`.
-fn new_trace_id(mode: &str) -> String {
-    let secs = timefmt::epoch_millis(SystemTime::now()) / 1000;
-    format!(
-        "Root=1-{secs:08x}-{:024x};Parent={:016x};Sampled={}",
-        fastrand::u128(..) & ((1u128 << 96) - 1),
-        fastrand::u64(..),
-        u8::from(mode == "Active")
-    )
 }

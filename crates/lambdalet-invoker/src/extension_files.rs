@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lambdalet_core::DeployedVersion;
+use lambdalet_core::{DeployedVersion, RuntimeFamily};
 
 /// Variables Lambda does not give extensions (spec digest 2 §4.1).
 const NOT_FOR_EXTENSIONS: &[&str] = &[
@@ -88,6 +88,41 @@ pub(crate) fn extension_env(env: &[(String, String)]) -> Vec<(String, String)> {
         .filter(|(k, _)| !NOT_FOR_EXTENSIONS.contains(&k.as_str()))
         .cloned()
         .collect()
+}
+
+/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime (not an OS-only one) is started through the
+/// wrapper script, with the runtime's command as its arguments, as Lambda does. In a process
+/// sandbox a wrapper under `/opt` is looked up in the layers (the last one that has it).
+pub(crate) fn exec_wrapper(
+    version: &DeployedVersion,
+    family: RuntimeFamily,
+    container: bool,
+    program: PathBuf,
+    args: Vec<String>,
+) -> (PathBuf, Vec<String>) {
+    let Some(wrapper) = version
+        .config
+        .environment
+        .get("AWS_LAMBDA_EXEC_WRAPPER")
+        .filter(|w| !w.is_empty() && family != RuntimeFamily::Provided)
+    else {
+        return (program, args);
+    };
+    let mut wrapper = PathBuf::from(wrapper);
+    if !container
+        && let Ok(rel) = wrapper.strip_prefix("/opt")
+        && let Some(found) = version
+            .layers
+            .iter()
+            .rev()
+            .map(|l| l.join(rel))
+            .find(|p| p.exists())
+    {
+        wrapper = found;
+    }
+    let mut all = vec![program.display().to_string()];
+    all.extend(args);
+    (wrapper, all)
 }
 
 #[cfg(test)]

@@ -84,7 +84,8 @@ pub(crate) async fn sandbox_spec(
     let (program, args) = catalog
         .command(runtime, &layout.task_root, &layout.runtime_dir)
         .await?;
-    let (program, args) = exec_wrapper(version, family, container, program, args);
+    let (program, args) =
+        crate::extension_files::exec_wrapper(version, family, container, program, args);
     let task_root = layout.task_root.display().to_string();
     let runtime_dir = layout.runtime_dir.display().to_string();
 
@@ -162,41 +163,6 @@ pub(crate) async fn sandbox_spec(
         extensions: Vec::new(),
         extension_env: Vec::new(),
     })
-}
-
-/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime (not an OS-only one) is started through the
-/// wrapper script, with the runtime's command as its arguments, as Lambda does. In a process
-/// sandbox a wrapper under `/opt` is looked up in the layers (the last one that has it).
-fn exec_wrapper(
-    version: &DeployedVersion,
-    family: RuntimeFamily,
-    container: bool,
-    program: PathBuf,
-    args: Vec<String>,
-) -> (PathBuf, Vec<String>) {
-    let Some(wrapper) = version
-        .config
-        .environment
-        .get("AWS_LAMBDA_EXEC_WRAPPER")
-        .filter(|w| !w.is_empty() && family != RuntimeFamily::Provided)
-    else {
-        return (program, args);
-    };
-    let mut wrapper = PathBuf::from(wrapper);
-    if !container
-        && let Ok(rel) = wrapper.strip_prefix("/opt")
-        && let Some(found) = version
-            .layers
-            .iter()
-            .rev()
-            .map(|l| l.join(rel))
-            .find(|p| p.exists())
-    {
-        wrapper = found;
-    }
-    let mut all = vec![program.display().to_string()];
-    all.extend(args);
-    (wrapper, all)
 }
 
 /// What every new environment of a version is started with, zip or image.

@@ -1,7 +1,9 @@
 //! The platform's telemetry events (`platform.*`, spec digest 2 §4.3), as one environment
 //! goes through init and invocations.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use lambdalet_core::timefmt;
 
 use lambdalet_core::DeployedVersion;
 use serde_json::{Value, json};
@@ -119,4 +121,16 @@ pub(crate) fn end_and_report(t: &Telemetry, d: &Done<'_>) {
         record["errorType"] = Value::String(e.to_owned());
     }
     t.emit("platform.report", record);
+}
+
+/// An X-Ray trace header for an invocation that came without one, as Lambda makes it: sampled
+/// when the function's tracing mode is `Active`.
+pub(crate) fn new_trace_id(mode: &str) -> String {
+    let secs = timefmt::epoch_millis(SystemTime::now()) / 1000;
+    format!(
+        "Root=1-{secs:08x}-{:024x};Parent={:016x};Sampled={}",
+        fastrand::u128(..) & ((1u128 << 96) - 1),
+        fastrand::u64(..),
+        u8::from(mode == "Active")
+    )
 }
