@@ -141,7 +141,25 @@ const LEVELS = {
   FATAL: { name: 'FATAL', priority: 6 },
 };
 
+const JSON_LOGS = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+
 function logLine(level, message, ...params) {
+  if (JSON_LOGS) {
+    // AWS_LAMBDA_LOG_FORMAT=JSON: one object per call, as Lambda's runtime writes it.
+    const record = {
+      timestamp: new Date().toISOString(),
+      level: level.name,
+      requestId: global[REQUEST_ID_SYMBOL],
+      message: util.format(message, ...params),
+    };
+    if (message instanceof Error && params.length === 0) {
+      record.errorType = message.name;
+      record.errorMessage = message.message;
+      record.stackTrace = String(message.stack || '').split('\n');
+    }
+    process.stdout.write(JSON.stringify(record) + '\n');
+    return;
+  }
   const line = `${new Date().toISOString()}\t${global[REQUEST_ID_SYMBOL]}\t${level.name}\t${util.format(
     message,
     ...params,

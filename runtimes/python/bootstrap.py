@@ -705,14 +705,40 @@ def _install_logging(logging, only_if_unconfigured):
             record.aws_request_id = _REQUEST_ID or ""
             return True
 
+    class JsonFormatter(logging.Formatter):
+        """AWS_LAMBDA_LOG_FORMAT=JSON: one object per record, as Lambda's runtime writes it."""
+
+        def format(self, record):
+            import json
+            import traceback
+
+            out = {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                + ".%03dZ" % record.msecs,
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+            }
+            if getattr(record, "aws_request_id", ""):
+                out["requestId"] = record.aws_request_id
+            if record.exc_info:
+                etype, evalue, tb = record.exc_info
+                out["errorType"] = getattr(etype, "__name__", str(etype))
+                out["errorMessage"] = str(evalue)
+                out["stackTrace"] = traceback.format_tb(tb)
+            return json.dumps(out, default=str) + "\n"
+
     logging.Formatter.converter = time.gmtime
     handler = LambdaLoggerHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if _ENV.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(LambdaLoggerFilter())
     level = _LOG_LEVELS.get(_ENV.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
     if level:

@@ -634,6 +634,35 @@ class PythonBootstrapTests(unittest.TestCase):
         self.assertRegex(log, r"(?m)^\[WARNING\]\t%s\treq-log-1\tcareful\nsecond line$" % TS_RE)
         self.assertNotIn("not shown", log)
 
+    def test_json_log_format_and_level(self):
+        app = """
+            import logging
+            logger = logging.getLogger()
+
+            def handler(event, context):
+                logger.info("info skipped")
+                logger.warning("hello %s", event["n"])
+                try:
+                    raise ValueError("bad")
+                except ValueError:
+                    logging.getLogger("child").exception("caught")
+                print("plain")
+                return {}
+        """
+        rt = self.start("app.handler", files={"app.py": app},
+                        env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
+        rec = rt.invoke({"n": 1}, request_id="req-json")
+        lines = [l for l in rec["log_at_arrival"].splitlines() if l]
+        self.assertNotIn("info skipped", rec["log_at_arrival"])
+        first = json.loads(lines[0])
+        self.assertEqual({k: first[k] for k in ("level", "message", "logger", "requestId")},
+                         {"level": "WARNING", "message": "hello 1", "logger": "root", "requestId": "req-json"})
+        self.assertRegex(first["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        second = json.loads(lines[1])
+        self.assertEqual((second["logger"], second["errorType"], second["errorMessage"]), ("child", "ValueError", "bad"))
+        self.assertIsInstance(second["stackTrace"], list)
+        self.assertEqual(lines[2], "plain")
+
     def test_logging_imported_lazily_inside_handler(self):
         app = """
             import sys
@@ -1177,6 +1206,15 @@ class NodeBootstrapTests(unittest.TestCase):
         self.assertEqual(len(lines), 1 + len(expected), lines)
         for line, want in zip(lines[1:], expected):
             self.assertRegex(line, r"^%s\treq-logs\t%s$" % (TS_RE, re.escape(want)))
+
+    def test_console_json_format(self):
+        rt = self.start("index.logs", env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
+        rec = rt.invoke({}, request_id="req-jlogs")
+        records = [json.loads(l) for l in log_lines(rec["log_at_arrival"])]
+        self.assertEqual([(r["level"], r["message"]) for r in records],
+                         [("WARN", "warn"), ("ERROR", "error { k: 'v' }")])
+        self.assertEqual({r["requestId"] for r in records}, {"req-jlogs"})
+        self.assertTrue(all(r["timestamp"].endswith("Z") for r in records))
 
     def test_output_flushed_before_response(self):
         rt = self.start("index.noisy")

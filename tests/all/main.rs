@@ -17,6 +17,7 @@ mod containment;
 mod encoding;
 mod events;
 mod execution;
+mod extensions;
 mod greengrass;
 mod handlers;
 mod hardening;

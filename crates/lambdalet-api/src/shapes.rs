@@ -30,6 +30,16 @@ pub(crate) struct TracingParam {
     pub mode: Option<String>,
 }
 
+/// `LoggingConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct LoggingParam {
+    pub log_format: Option<String>,
+    pub application_log_level: Option<String>,
+    pub system_log_level: Option<String>,
+    pub log_group: Option<String>,
+}
+
 /// `ImageConfig`: what overrides an image's ENTRYPOINT, CMD and WORKDIR.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -54,6 +64,7 @@ pub(crate) struct ConfigFields {
     pub ephemeral_storage: Option<SizeParam>,
     pub tracing_config: Option<TracingParam>,
     pub image_config: Option<ImageConfigParam>,
+    pub logging_config: Option<LoggingParam>,
     pub file_system_configs: Option<Vec<serde_json::Value>>,
     /// lambdalet's extension: the Greengrass lifecycle settings (`pinned`, `maxQueueSize`, ...).
     /// The AWS CLI cannot send it; `lambdalet deploy` and the `/lambdalet/v1` API do.
@@ -89,6 +100,12 @@ impl ConfigFields {
                 entry_point: i.entry_point,
                 command: i.command,
                 working_directory: i.working_directory,
+            }),
+            logging: self.logging_config.map(|l| lambdalet_core::LoggingPatch {
+                log_format: l.log_format,
+                application_log_level: l.application_log_level,
+                system_log_level: l.system_log_level,
+                log_group: l.log_group,
             }),
         })
     }
@@ -386,10 +403,7 @@ pub(crate) fn configuration(
         architectures: c.architectures.clone(),
         ephemeral_storage: serde_json::json!({ "Size": c.ephemeral_storage_mb }),
         snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
-        logging_config: serde_json::json!({
-            "LogFormat": "Text",
-            "LogGroup": format!("/aws/lambda/{}", r.function),
-        }),
+        logging_config: logging_json(&c.logging, &r.function),
         runtime_version_config: c.runtime.as_ref().map(|rt| serde_json::json!({
             "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{rt}", account.region),
         })),
@@ -409,6 +423,18 @@ pub(crate) fn configuration(
                 .collect()
         }),
     }
+}
+
+/// `LoggingConfig` as GetFunctionConfiguration shows it.
+fn logging_json(l: &lambdalet_core::LoggingConfig, function: &str) -> serde_json::Value {
+    let mut v = serde_json::json!({ "LogFormat": l.log_format, "LogGroup": l.group(function) });
+    if let Some(a) = &l.application_log_level {
+        v["ApplicationLogLevel"] = serde_json::Value::String(a.clone());
+    }
+    if let Some(s) = &l.system_log_level {
+        v["SystemLogLevel"] = serde_json::Value::String(s.clone());
+    }
+    v
 }
 
 fn sandbox_json(

@@ -79,6 +79,9 @@ pub struct FunctionConfig {
     /// An image function's `ImageConfig`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_config: Option<ImageOverrides>,
+    /// `LoggingConfig`: log format, levels, group.
+    #[serde(default)]
+    pub logging: crate::LoggingConfig,
 }
 
 fn default_architectures() -> Vec<String> {
@@ -121,6 +124,8 @@ pub struct FunctionConfigPatch {
     pub package_type: Option<String>,
     /// `ImageConfig` (image functions only).
     pub image_config: Option<ImageOverrides>,
+    /// `LoggingConfig`.
+    pub logging: Option<crate::LoggingPatch>,
 }
 
 impl FunctionConfig {
@@ -164,6 +169,7 @@ impl FunctionConfig {
             layers: Vec::new(),
             image: None,
             image_config: None,
+            logging: crate::LoggingConfig::default(),
         };
         base.apply(patch)
     }
@@ -240,6 +246,9 @@ impl FunctionConfig {
         c.lifecycle = c.lifecycle.apply(&patch.lifecycle)?;
         if let Some(t) = patch.tracing_mode {
             c.tracing_mode = t;
+        }
+        if let Some(l) = &patch.logging {
+            c.logging = c.logging.apply(l)?;
         }
         if let Some(layers) = patch.layers {
             crate::layer::check_function_layers(&layers)?;

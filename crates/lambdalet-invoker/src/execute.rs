@@ -12,15 +12,15 @@ use lambdalet_store::{InvocationRecord, Outcome};
 
 use crate::error::InvokeError;
 use crate::instance::{InitProblem, Instance, StartFailure};
+use crate::invoke_phase::InvokePhase;
 use crate::invoker::{InFlight, Inner};
 use crate::launch::InitType;
-use crate::logs::{Report, end_line, report_line, start_line, tail};
+use crate::logs::{PlatformLines, Report, tail};
 use crate::outcome::{Ending, conclude, error_json};
 use crate::request::{Invocation, InvocationResult};
 use crate::runtime_api::{Event, RuntimeOutcome};
 use crate::scheduler::{Acquired, Lease, PoolKey, Refusal};
 use crate::streaming::{self, Delivery};
-use crate::supervisor;
 
 pub(crate) async fn run(
     inner: &Arc<Inner>,
@@ -78,15 +78,24 @@ pub(crate) async fn run(
     let version = instance.spec.clone();
     let init_duration = instance.init_duration.take();
 
-    let mut log = instance.logs.take();
-    log.push_str(&start_line(&request_id, &version.version));
+    let mut log = String::new();
+    if let Some(ext) = &instance.ext_logs {
+        log.push_str(&ext.take());
+    }
+    log.push_str(&instance.logs.take());
+    log.push_str(&PlatformLines(&version.config.logging).start(&request_id, &version.version));
     let timeout = Duration::from_secs(version.config.timeout_secs.into());
     let binary = version.config.lifecycle.input_payload_encoding_type == Encoding::Binary;
+    let trace = inv
+        .trace_id
+        .clone()
+        .unwrap_or_else(|| crate::platform::new_trace_id(&version.config.tracing_mode));
+    let deadline_ms = timefmt::epoch_millis(SystemTime::now() + timeout);
     let event = Event {
         request_id: request_id.clone(),
-        deadline_ms: timefmt::epoch_millis(SystemTime::now() + timeout),
+        deadline_ms,
         invoked_arn: inv.invoked_arn.clone(),
-        trace_id: inv.trace_id.clone().unwrap_or_else(new_trace_id),
+        trace_id: trace.clone(),
         client_context: inv.client_context.clone(),
         cognito_identity: None,
         content_type: if binary {
@@ -97,10 +106,28 @@ pub(crate) async fn run(
         .to_owned(),
         payload: inv.payload.clone(),
     };
+    let ext_event = serde_json::json!({
+        "eventType": "INVOKE",
+        "deadlineMs": deadline_ms,
+        "requestId": request_id,
+        "invokedFunctionArn": inv.invoked_arn,
+        "tracing": { "type": "X-Amzn-Trace-Id", "value": trace },
+    });
+    crate::platform::start(
+        &instance.ext.telemetry,
+        &request_id,
+        &version.version,
+        &trace,
+    );
     let t0 = Instant::now();
     let reply = instance
         .channel
         .dispatch_with_limit(event, delivery.stream_limit());
+    let with_extensions = instance
+        .ext
+        .extensions
+        .invoke(&Bytes::from(ext_event.to_string()))
+        > 0;
     let mut exited = instance.sandbox.exited();
     let ending = tokio::select! {
         r = reply => match r {
@@ -137,43 +164,67 @@ pub(crate) async fn run(
         }
         other => other,
     };
-    let elapsed = t0.elapsed().min(timeout);
-    let max_memory_used_mb = instance.max_memory_used_mb();
+    let runtime_elapsed = t0.elapsed().min(timeout);
     let healthy = ending.keeps_environment();
     if !healthy {
-        instance.sandbox.kill();
+        instance.shutdown_reason = if matches!(ending, Ending::TimedOut) {
+            "timeout"
+        } else {
+            "failure"
+        };
+        let (internal, external) = instance.ext.extensions.counts();
+        if internal + external > 0 {
+            // The extensions get their SHUTDOWN when the environment is retired.
+            instance.sandbox.kill_runtime();
+        } else {
+            instance.sandbox.kill();
+        }
     }
-    instance.logs.sync().await;
-    log.push_str(&instance.logs.take());
-    if !log.ends_with('\n') {
-        log.push('\n');
-    }
-    let c = conclude(ending, &request_id, timeout, &mut log);
-    log.push_str(&end_line(&request_id));
-    log.push_str(&report_line(&Report {
-        request_id: &request_id,
-        duration: elapsed,
-        memory_mb: version.config.memory_mb,
-        max_memory_used_mb,
+    let mut lines = String::new();
+    let c = conclude(ending, &request_id, timeout, &mut lines);
+    let produced_bytes = c.payload.len();
+    let phase = InvokePhase {
+        key,
+        instance,
+        version,
+        request_id: request_id.clone(),
+        log,
+        lines,
+        t0,
+        timeout,
+        runtime_elapsed,
+        healthy,
+        wait_for_extensions: with_extensions && healthy,
         init_duration,
         status: c.status,
-    }));
-    if healthy && version.config.lifecycle.pinned {
-        supervisor::watch_status(&instance, &version);
-    }
-    inner.sched.release(&key, instance, healthy);
-    Ok(finish(
-        inner,
-        &inv,
-        &version.version,
-        request_id,
+        outcome: c.outcome,
+        produced_bytes,
         started_at,
-        elapsed,
-        c.outcome,
-        log,
-        c.payload,
-        c.content_type,
-    ))
+        function: inv.target.name.to_string(),
+    };
+    let executed_version = phase.version.version.clone();
+    let mut result = InvocationResult {
+        request_id,
+        executed_version,
+        payload: c.payload,
+        content_type: c.content_type,
+        function_error: c.outcome != Outcome::Success,
+        log_tail: None,
+    };
+    if with_extensions && !inv.want_log_tail {
+        // The caller has its answer now; the invoke phase ends when the extensions are done.
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let _guard = InFlight::enter(&inner);
+            phase.complete(&inner).await;
+        });
+        return Ok(result);
+    }
+    let log = phase.complete(inner).await;
+    if inv.want_log_tail {
+        result.log_tail = Some(tail(&log, LOG_TAIL_BYTES).to_owned());
+    }
+    Ok(result)
 }
 
 fn refused(r: Refusal) -> InvokeError {
@@ -204,9 +255,10 @@ fn init_failed(
         "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}\n",
         failure.init_duration.as_secs_f64() * 1000.0
     ));
-    log.push_str(&start_line(request_id, &version.version));
-    log.push_str(&end_line(request_id));
-    log.push_str(&report_line(&Report {
+    let lines = PlatformLines(&version.config.logging);
+    log.push_str(&lines.start(request_id, &version.version));
+    log.push_str(&lines.end(request_id, "error"));
+    log.push_str(&lines.report(&Report {
         request_id,
         duration: Duration::ZERO,
         memory_mb: version.config.memory_mb,
@@ -275,6 +327,15 @@ pub(crate) fn describe_init_failure(problem: InitProblem, request_id: &str) -> (
                 "Runtime.InvalidEntrypoint".to_owned(),
             )
         }
+        InitProblem::Extension(f) => {
+            let why = match f.error_type.as_str() {
+                "Extension.Crash" => "exited before init completed".to_owned(),
+                "Extension.LaunchError" => "could not be started".to_owned(),
+                t => format!("reported {t}"),
+            };
+            let msg = format!("RequestId: {request_id} Error: extension {} {why}", f.name);
+            (error_json(&f.error_type, &msg), f.error_type)
+        }
     }
 }
 
@@ -297,24 +358,16 @@ fn finish(
     let log_tail = inv
         .want_log_tail
         .then(|| tail(&log, LOG_TAIL_BYTES).to_owned());
-    tracing::debug!(
-        function = %inv.target.name,
-        version = %executed_version,
-        request_id = %request_id,
-        outcome = outcome.as_str(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        "invoke.done"
-    );
-    inner.records.write(InvocationRecord {
-        id: 0,
-        request_id: request_id.clone(),
-        function: inv.target.name.to_string(),
-        version: executed_version.to_owned(),
-        started_ms: timefmt::epoch_millis(started_at),
-        duration_ms: elapsed.as_secs_f64() * 1000.0,
+    write_record(
+        inner,
+        inv.target.name.as_str(),
+        executed_version,
+        &request_id,
+        started_at,
+        elapsed,
         outcome,
         log,
-    });
+    );
     InvocationResult {
         request_id,
         executed_version: executed_version.to_owned(),
@@ -325,17 +378,39 @@ fn finish(
     }
 }
 
+/// Writes an invocation's record (with its log) to the store, in the background writer.
+#[allow(clippy::too_many_arguments, reason = "the fields of the record")]
+pub(crate) fn write_record(
+    inner: &Inner,
+    function: &str,
+    executed_version: &str,
+    request_id: &str,
+    started_at: SystemTime,
+    elapsed: Duration,
+    outcome: Outcome,
+    log: String,
+) {
+    tracing::debug!(
+        function = %function,
+        version = %executed_version,
+        request_id = %request_id,
+        outcome = outcome.as_str(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "invoke.done"
+    );
+    inner.records.write(InvocationRecord {
+        id: 0,
+        request_id: request_id.to_owned(),
+        function: function.to_owned(),
+        version: executed_version.to_owned(),
+        started_ms: timefmt::epoch_millis(started_at),
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        outcome,
+        log,
+    });
+}
+
 fn error_type_of(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("errorType")?.as_str().map(str::to_owned)
-}
-
-/// An X-Ray trace header for an invocation that came without one.
-fn new_trace_id() -> String {
-    let secs = timefmt::epoch_millis(SystemTime::now()) / 1000;
-    format!(
-        "Root=1-{secs:08x}-{:024x};Parent={:016x};Sampled=0",
-        fastrand::u128(..) & ((1u128 << 96) - 1),
-        fastrand::u64(..)
-    )
 }

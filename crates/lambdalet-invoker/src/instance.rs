@@ -10,10 +10,15 @@ use lambdalet_sandbox::{ExitInfo, Sandbox, paths};
 
 use crate::catalog::RuntimeCatalog;
 use crate::error::InvokeError;
+use crate::extension_files::{self, External};
 use crate::launch::{InitType, sandbox_spec};
 use crate::logs::LogCollector;
-use crate::runtime_api::{InitFailure, RuntimeApiServer, RuntimeChannel, RuntimeState};
+use crate::runtime_api::{
+    ExtApis, ExtFailure, Extensions, InitFailure, Meta, RuntimeApiServer, RuntimeChannel,
+    RuntimeState,
+};
 use crate::sandboxes::Sandboxes;
+use crate::telemetry::Telemetry;
 
 /// What the invoker needs to start environments.
 pub(crate) struct StartContext {
@@ -35,6 +40,12 @@ pub(crate) struct Instance {
     /// How long init took; reported on the first invocation only, then `None`.
     pub init_duration: Option<Duration>,
     pub last_used: Instant,
+    /// Its extensions and telemetry subscribers.
+    pub ext: Arc<ExtApis>,
+    /// The external extensions' output, when it has any.
+    pub ext_logs: Option<Arc<LogCollector>>,
+    /// Why it is retired, told to extensions in SHUTDOWN (`spindown` unless set).
+    pub shutdown_reason: &'static str,
     _server: RuntimeApiServer,
 }
 
@@ -48,6 +59,8 @@ pub(crate) enum InitProblem {
     TimedOut,
     /// The runtime program could not be started at all.
     Launch(String),
+    /// An extension failed init: it reported an error, exited, or could not be started.
+    Extension(ExtFailure),
 }
 
 /// A failed init, with what the runtime printed.
@@ -71,15 +84,31 @@ impl Instance {
         let (channel, ready) = RuntimeChannel::new();
         let channel = Arc::new(channel);
         let mode = ctx.sandboxes.choose(&version.config).mode;
+        let container = mode == ContainerMode::GreengrassContainer || version.image.is_some();
         // A sandbox with a network of its own gets its Runtime API listener from inside it;
         // the others reach the daemon's loopback.
         let own_network = mode == ContainerMode::GreengrassContainer
             && version.config.lifecycle.network == NetworkMode::None;
+        let externals = extension_files::external(version, container);
+        let ext = Arc::new(ExtApis {
+            extensions: Arc::new(Extensions::new(
+                Meta {
+                    function_name: version.name.to_string(),
+                    function_version: version.version.clone(),
+                    handler: version.config.handler.clone(),
+                    account_id: ctx.account.account_id.clone(),
+                },
+                externals.iter().map(|e| e.name.clone()).collect(),
+            )),
+            telemetry: Arc::new(Telemetry::new(own_network.then(|| {
+                "the Telemetry and Logs APIs cannot reach a sandbox with network none: give the function network host".to_owned()
+            }))),
+        });
         let mut server = if own_network {
             None
         } else {
             Some(
-                RuntimeApiServer::start(channel.clone())
+                RuntimeApiServer::start(channel.clone(), ext.clone())
                     .await
                     .map_err(InvokeError::RuntimeApi)?,
             )
@@ -87,13 +116,26 @@ impl Instance {
         let api = server
             .as_ref()
             .map_or(paths::RUNTIME_API.to_owned(), |s| s.addr().to_string());
-        let spec = sandbox_spec(ctx, version, mode, &id, &api, init_type).await?;
+        let mut spec = sandbox_spec(ctx, version, mode, &id, &api, init_type).await?;
+        spec.extensions = externals.iter().map(|e| e.program.clone()).collect();
+        spec.extension_env = extension_files::extension_env(&spec.env);
+        crate::platform::init_start(&ext.telemetry, version, init_type, &id);
         let started = Instant::now();
         let launched = match ctx.sandboxes.backend(mode).launch(spec).await {
             Ok(l) => l,
             Err(lambdalet_sandbox::SandboxError::Spawn { program, source }) => {
+                let problem = match externals
+                    .iter()
+                    .find(|e| e.program.display().to_string() == program)
+                {
+                    Some(e) => InitProblem::Extension(ExtFailure {
+                        name: e.name.clone(),
+                        error_type: "Extension.LaunchError".to_owned(),
+                    }),
+                    None => InitProblem::Launch(format!("fork/exec {program}: {source}")),
+                };
                 return Ok(Err(StartFailure {
-                    problem: InitProblem::Launch(format!("fork/exec {program}: {source}")),
+                    problem,
                     log: String::new(),
                     init_duration: started.elapsed(),
                 }));
@@ -102,7 +144,7 @@ impl Instance {
         };
         if let Some(listener) = launched.runtime_api {
             server = Some(
-                RuntimeApiServer::serve(listener, channel.clone())
+                RuntimeApiServer::serve(listener, channel.clone(), ext.clone())
                     .map_err(InvokeError::RuntimeApi)?,
             );
         }
@@ -113,26 +155,26 @@ impl Instance {
             ));
         };
         server.admit(launched.sandbox.clone());
+        ext.telemetry.set_sandbox(launched.sandbox.clone());
         let logs = LogCollector::start(launched.output);
+        let ext_logs = launched.extension_output.map(LogCollector::start);
         let sandbox = launched.sandbox;
-        let mut exited = sandbox.exited();
+        watch_extension_exits(&sandbox, &ext.extensions, &externals);
         let limit = Duration::from_secs(INIT_TIMEOUT_SECS);
-        let problem = tokio::select! {
-            r = ready => match r {
-                Ok(Ok(())) => None,
-                Ok(Err(failure)) => Some(InitProblem::Reported(failure)),
-                Err(_) => Some(InitProblem::TimedOut),
-            },
-            info = exited.wait_for(Option::is_some) => {
-                let info = info.ok().and_then(|i| *i).unwrap_or(ExitInfo { code: None, signal: None });
-                Some(InitProblem::Exited(info, sandbox.out_of_memory()))
-            }
-            _ = tokio::time::sleep(limit) => Some(InitProblem::TimedOut),
-        };
+        let problem = crate::init_wait::await_init(
+            &sandbox,
+            &ext.extensions,
+            !externals.is_empty(),
+            ready,
+            started + limit,
+        )
+        .await;
         let init_duration = started.elapsed();
+        let ext_log = || ext_logs.as_ref().map(|l| l.take()).unwrap_or_default();
         if let Some(problem) = problem {
             // Give a runtime that reported its init error a moment to print and exit by itself.
             if matches!(problem, InitProblem::Reported(_)) {
+                let mut exited = sandbox.exited();
                 let _ = tokio::time::timeout(
                     Duration::from_millis(200),
                     exited.wait_for(Option::is_some),
@@ -141,12 +183,20 @@ impl Instance {
             }
             sandbox.kill();
             logs.sync().await;
+            if let Some(l) = &ext_logs {
+                l.sync().await;
+            }
+            let mut log = ext_log();
+            log.push_str(&logs.take());
             return Ok(Err(StartFailure {
                 problem,
-                log: logs.take(),
+                log,
                 init_duration,
             }));
         }
+        ext.extensions.close_init();
+        crate::platform::init_done(&ext, init_type, init_duration);
+        ext.telemetry.close_init();
         tracing::debug!(sandbox = %id, init_ms = init_duration.as_millis() as u64, "sandbox.ready");
         Ok(Ok(Self {
             id,
@@ -157,13 +207,18 @@ impl Instance {
             logs,
             init_duration: Some(init_duration),
             last_used: Instant::now(),
+            ext,
+            ext_logs,
+            shutdown_reason: "spindown",
             _server: server,
         }))
     }
 
     /// Still usable for another invocation.
     pub(crate) fn is_healthy(&self) -> bool {
-        self.sandbox.exited().borrow().is_none() && self.channel.state() != RuntimeState::InitError
+        self.sandbox.exited().borrow().is_none()
+            && self.channel.state() != RuntimeState::InitError
+            && self.ext.extensions.failure().is_none()
     }
 
     /// Peak memory in MB (rounded up), as REPORT shows it.
@@ -174,14 +229,86 @@ impl Instance {
             .unwrap_or(0)
     }
 
-    /// Asks the runtime to exit, waits up to `grace`, then kills whatever is left.
+    /// Retires the environment. Without extensions: SIGTERM, up to `grace`, then SIGKILL to the
+    /// whole sandbox. With extensions, Lambda's shutdown: the runtime gets SIGTERM and a share
+    /// of the limit (300 ms, 500 ms with internal extensions only), then SIGKILL; external
+    /// extensions registered for it get SHUTDOWN and the rest of the limit (2 s with any
+    /// external extension, else 500 ms) to call `next` again; then everything is killed.
     pub(crate) async fn stop(self, grace: Duration) {
+        let (internal, external) = self.ext.extensions.counts();
+        if internal + external == 0 {
+            if self.sandbox.exited().borrow().is_none() {
+                self.sandbox.terminate();
+                let mut exited = self.sandbox.exited();
+                let _ = tokio::time::timeout(grace, exited.wait_for(Option::is_some)).await;
+            }
+            self.sandbox.kill();
+            tracing::debug!(sandbox = %self.id, "sandbox.stop");
+            return;
+        }
+        let (limit, runtime_share) = if external > 0 {
+            (Duration::from_millis(2_000), Duration::from_millis(300))
+        } else {
+            (Duration::from_millis(500), Duration::from_millis(500))
+        };
+        let deadline = tokio::time::Instant::now() + limit;
         if self.sandbox.exited().borrow().is_none() {
             self.sandbox.terminate();
             let mut exited = self.sandbox.exited();
-            let _ = tokio::time::timeout(grace, exited.wait_for(Option::is_some)).await;
+            let _ = tokio::time::timeout(runtime_share, exited.wait_for(Option::is_some)).await;
+            self.sandbox.kill_runtime();
+        }
+        let _ = tokio::time::timeout_at(deadline, self.ext.telemetry.flush()).await;
+        let event = serde_json::json!({
+            "eventType": "SHUTDOWN",
+            "shutdownReason": self.shutdown_reason,
+            "deadlineMs": lambdalet_core::timefmt::epoch_millis(
+                std::time::SystemTime::now() + deadline.saturating_duration_since(tokio::time::Instant::now())
+            ),
+        });
+        if self
+            .ext
+            .extensions
+            .shutdown(&bytes::Bytes::from(event.to_string()))
+            > 0
+        {
+            let _ = tokio::time::timeout_at(deadline, self.ext.extensions.wait_settled()).await;
         }
         self.sandbox.kill();
-        tracing::debug!(sandbox = %self.id, "sandbox.stop");
+        tracing::debug!(sandbox = %self.id, reason = self.shutdown_reason, "sandbox.stop");
     }
+}
+
+/// Tells the extensions' state when an external extension's process exits.
+fn watch_extension_exits(
+    sandbox: &Arc<dyn Sandbox>,
+    extensions: &Arc<Extensions>,
+    externals: &[External],
+) {
+    if externals.is_empty() {
+        return;
+    }
+    let mut rx = sandbox.extension_exits();
+    let names: Vec<String> = externals.iter().map(|e| e.name.clone()).collect();
+    let extensions = Arc::downgrade(extensions);
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            let exits: Vec<_> = rx.borrow_and_update().clone();
+            let Some(ext) = extensions.upgrade() else {
+                return;
+            };
+            for (index, info) in exits.iter().skip(seen) {
+                if let Some(name) = names.get(*index) {
+                    tracing::debug!(extension = %name, exit = %info, "extension.exited");
+                    ext.crashed(name);
+                }
+            }
+            seen = exits.len();
+            drop(ext);
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }

@@ -84,6 +84,8 @@ pub(crate) async fn sandbox_spec(
     let (program, args) = catalog
         .command(runtime, &layout.task_root, &layout.runtime_dir)
         .await?;
+    let (program, args) =
+        crate::extension_files::exec_wrapper(version, family, container, program, args);
     let task_root = layout.task_root.display().to_string();
     let runtime_dir = layout.runtime_dir.display().to_string();
 
@@ -158,6 +160,8 @@ pub(crate) async fn sandbox_spec(
         cwd: layout.task_root,
         limits,
         container,
+        extensions: Vec::new(),
+        extension_env: Vec::new(),
     })
 }
 
@@ -195,8 +199,14 @@ impl Start<'_> {
         );
         put(
             "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{}", version.name),
+            config.logging.group(version.name.as_str()),
         );
+        if config.logging.json() {
+            put("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned());
+            if let Some(level) = &config.logging.application_log_level {
+                put("AWS_LAMBDA_LOG_LEVEL", level.clone());
+            }
+        }
         put(
             "AWS_LAMBDA_LOG_STREAM_NAME",
             log_stream_name(&version.version, self.sandbox_id),

@@ -89,5 +89,7 @@ pub(crate) fn image_spec(
         cwd: image.run.working_dir.clone().into(),
         limits,
         container: Some(container),
+        extensions: Vec::new(),
+        extension_env: Vec::new(),
     })
 }

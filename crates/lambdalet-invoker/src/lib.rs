@@ -11,19 +11,24 @@ mod callers;
 mod catalog;
 mod error;
 mod execute;
+mod extension_files;
+mod init_wait;
 mod instance;
+mod invoke_phase;
 mod invoker;
 mod launch;
 mod launch_image;
 mod layer_paths;
 mod logs;
 mod outcome;
+mod platform;
 mod request;
 pub mod runtime_api;
 mod sandboxes;
 mod scheduler;
 mod streaming;
 mod supervisor;
+pub mod telemetry;
 #[cfg(test)]
 mod testing;
 

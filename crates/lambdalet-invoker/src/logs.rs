@@ -142,6 +142,68 @@ pub(crate) fn report_line(r: &Report<'_>) -> String {
     line
 }
 
+/// START, END and REPORT in the function's log format: Lambda's text lines, or with
+/// `LogFormat` JSON the records `platform.start`, `platform.runtimeDone` and `platform.report`
+/// (none with `SystemLogLevel` WARN).
+pub(crate) struct PlatformLines<'a>(pub &'a lambdalet_core::LoggingConfig);
+
+impl PlatformLines<'_> {
+    fn record(&self, kind: &str, record: serde_json::Value) -> String {
+        if !self.0.platform_records() {
+            return String::new();
+        }
+        let time = lambdalet_core::timefmt::rfc3339_millis(std::time::SystemTime::now());
+        format!(
+            "{}\n",
+            serde_json::json!({ "time": time, "type": kind, "record": record })
+        )
+    }
+
+    pub(crate) fn start(&self, request_id: &str, version: &str) -> String {
+        if !self.0.json() {
+            return start_line(request_id, version);
+        }
+        self.record(
+            "platform.start",
+            serde_json::json!({ "requestId": request_id, "version": version }),
+        )
+    }
+
+    pub(crate) fn end(&self, request_id: &str, status: &str) -> String {
+        if !self.0.json() {
+            return end_line(request_id);
+        }
+        self.record(
+            "platform.runtimeDone",
+            serde_json::json!({ "requestId": request_id, "status": status }),
+        )
+    }
+
+    pub(crate) fn report(&self, r: &Report<'_>) -> String {
+        if !self.0.json() {
+            return report_line(r);
+        }
+        let ms = (r.duration.as_secs_f64() * 100_000.0).round() / 100.0;
+        let mut metrics = serde_json::json!({
+            "durationMs": ms,
+            "billedDurationMs": ms.ceil().max(1.0) as u64,
+            "memorySizeMB": r.memory_mb,
+            "maxMemoryUsedMB": r.max_memory_used_mb,
+        });
+        if let Some(init) = r.init_duration {
+            metrics["initDurationMs"] =
+                serde_json::json!((init.as_secs_f64() * 100_000.0).round() / 100.0);
+        }
+        let (status, error_type) = r.status.unwrap_or(("success", None));
+        let mut record =
+            serde_json::json!({ "requestId": r.request_id, "metrics": metrics, "status": status });
+        if let Some(t) = error_type {
+            record["errorType"] = serde_json::Value::String(t.to_owned());
+        }
+        self.record("platform.report", record)
+    }
+}
+
 /// The last `max` bytes of `log`, cut at a character boundary.
 pub(crate) fn tail(log: &str, max: usize) -> &str {
     if log.len() <= max {

@@ -185,6 +185,7 @@ impl FakeBackend {
             sandbox: Arc::new(FakeSandbox(life)),
             output: OutputReader::from_pipe(output),
             runtime_api: None,
+            extension_output: None,
         })
     }
 }

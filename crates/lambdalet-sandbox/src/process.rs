@@ -9,10 +9,11 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use nix::sys::signal::Signal;
+use parking_lot::Mutex;
 use tokio::net::unix::pipe;
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -51,7 +52,6 @@ impl SandboxBackend for ProcessBackend {
     }
 
     async fn launch(&self, spec: SandboxSpec) -> Result<Launched, SandboxError> {
-        let program = spec.program.display().to_string();
         let setup = |e: std::io::Error| SandboxError::Setup(format!("output pipe: {e}"));
         let (tx, rx) = pipe::pipe().map_err(setup)?;
         let stdout = tx.into_blocking_fd().map_err(setup)?;
@@ -70,39 +70,117 @@ impl SandboxBackend for ProcessBackend {
             )),
             None => None,
         };
-        let started = start(&spec, stdout, &program, cgroup.as_deref());
-        let (pid, pidfd) = match started {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(c) = cgroup {
-                    let _ = tokio::task::spawn_blocking(move || c.remove()).await;
-                }
-                return Err(e);
-            }
-        };
-        tracing::debug!(sandbox = %spec.id, pid, program = %spec.program.display(), "sandbox.start");
-        let peak = Arc::new(AtomicU64::new(0));
-        let oom = Arc::new(AtomicBool::new(false));
-        let exit_rx = watch_exit(pid, pidfd, cgroup.clone(), peak.clone(), oom.clone());
-        let status = if cgroup.is_none() {
-            sys::open_status(pid)
-        } else {
-            None
-        };
-        let sandbox = ProcessSandbox {
-            id: spec.id,
-            pid,
-            exit_rx,
-            peak,
-            oom,
-            status,
+        let extensions = spec.extensions.len();
+        let shared = Arc::new(Shared {
             cgroup,
+            live: AtomicUsize::new(extensions + 1),
+            peak: AtomicU64::new(0),
+            oom: AtomicBool::new(false),
+        });
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (ext_tx, ext_rx) = watch::channel(Vec::new());
+        let mut sandbox = ProcessSandbox {
+            id: spec.id.clone(),
+            pid: AtomicU32::new(0),
+            exit_rx,
+            exit_tx: Arc::new(exit_tx),
+            ext_rx,
+            ext_pids: Vec::new(),
+            status: Mutex::new(None),
+            shared: shared.clone(),
+            pending: Mutex::new(None),
         };
+        let extension_output = if extensions == 0 {
+            None
+        } else {
+            let (etx, erx) = pipe::pipe().map_err(setup)?;
+            let eout = etx.into_blocking_fd().map_err(setup)?;
+            let ext_tx = Arc::new(ext_tx);
+            for (i, program) in spec.extensions.iter().enumerate() {
+                let ext = SandboxSpec {
+                    program: program.clone(),
+                    args: Vec::new(),
+                    env: spec.extension_env.clone(),
+                    extensions: Vec::new(),
+                    extension_env: Vec::new(),
+                    ..spec.clone()
+                };
+                let fd = eout.try_clone().map_err(setup)?;
+                match start(&ext, fd, shared.cgroup.as_deref()) {
+                    Ok((pid, waitable)) => {
+                        sandbox.ext_pids.push(pid);
+                        let ext_tx = ext_tx.clone();
+                        watch_exit(pid, waitable, shared.clone(), move |info| {
+                            ext_tx.send_modify(|v| v.push((i, info)));
+                        });
+                    }
+                    Err(e) => {
+                        // Neither this extension nor those after it nor the runtime will run.
+                        sandbox.kill();
+                        sandbox.runtime_gone(ExitInfo {
+                            code: Some(127),
+                            signal: None,
+                        });
+                        for _ in i + 1..extensions {
+                            let shared = shared.clone();
+                            tokio::spawn(async move { shared.gone().await });
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            drop(eout);
+            tracing::debug!(sandbox = %spec.id, extensions, "sandbox.extensions_started");
+            Some(OutputReader::new(erx))
+        };
+        let sandbox = Arc::new(sandbox);
+        if extension_output.is_none() {
+            sandbox.spawn_runtime(spec, stdout)?;
+        } else {
+            *sandbox.pending.lock() = Some((spec, stdout));
+        }
         Ok(Launched {
-            sandbox: Arc::new(sandbox),
+            sandbox,
             output: OutputReader::new(rx),
             runtime_api: None,
+            extension_output,
         })
+    }
+}
+
+/// What the processes of one sandbox share: its cgroup and what was measured of it.
+struct Shared {
+    cgroup: Option<Arc<SandboxCgroup>>,
+    /// Processes (the runtime, started or not, and the extensions) that have not exited; the
+    /// last one out kills what is left in the cgroup and removes it.
+    live: AtomicUsize,
+    /// The last peak read, kept so a report after the process died still has a figure.
+    peak: AtomicU64,
+    oom: AtomicBool,
+}
+
+impl Shared {
+    /// One process of the sandbox is gone. Records the cgroup's figures; after the last one,
+    /// removes the cgroup (off the async threads).
+    async fn gone(&self) {
+        if let Some(c) = &self.cgroup {
+            if let Some(p) = c.peak_memory_bytes() {
+                self.peak.fetch_max(p, Ordering::Relaxed);
+            }
+            self.oom.store(c.oom_kills() > 0, Ordering::Release);
+        }
+        if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if let Some(c) = self.cgroup.clone() {
+            let _ = tokio::task::spawn_blocking(move || {
+                c.kill_all();
+                if let Err(e) = c.remove() {
+                    tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
+                }
+            })
+            .await;
+        }
     }
 }
 
@@ -112,14 +190,14 @@ enum Waitable {
     Child(tokio::process::Child),
 }
 
-/// Starts the runtime, in `cgroup` when given, through `spawn` or, where the kernel lacks
-/// `CLONE_PIDFD`, the standard library's fork path.
+/// Starts a program of the sandbox, in `cgroup` when given, through `spawn` or, where the
+/// kernel lacks `CLONE_PIDFD`, the standard library's fork path.
 fn start(
     spec: &SandboxSpec,
     stdout: OwnedFd,
-    program: &str,
     cgroup: Option<&SandboxCgroup>,
 ) -> Result<(u32, Waitable), SandboxError> {
+    let program = spec.program.display().to_string();
     let procs = match cgroup {
         Some(c) => c
             .join_files()
@@ -142,7 +220,7 @@ fn start(
         fd3: None,
     };
     let spawned = spawn::spawn(&request).map_err(|source| SandboxError::Spawn {
-        program: program.to_owned(),
+        program: program.clone(),
         source,
     })?;
     match spawned {
@@ -152,22 +230,19 @@ fn start(
             drop(stdout);
             Ok((child.pid, Waitable::Pidfd(child.pidfd)))
         }
-        None => spawn_forked(spec, stdout, program, procs),
+        None => spawn_forked(spec, stdout, &program, procs),
     }
 }
 
-/// Reports the exit of the runtime, and reaps it. With a cgroup, whatever the runtime left
-/// behind is killed (the environment ends with its runtime), its peak memory and OOM kills are
-/// recorded, and the cgroup is removed. Should the daemon's runtime drop the task first
-/// (shutdown), the child is killed, as `kill_on_drop` does.
+/// Waits for a process of the sandbox and reaps it; `on_exit` gets how it ended (after the
+/// cgroup's figures are read). Should the daemon's runtime drop the task first (shutdown),
+/// the process group is killed, as `kill_on_drop` does.
 fn watch_exit(
     pid: u32,
     waitable: Waitable,
-    cgroup: Option<Arc<SandboxCgroup>>,
-    peak: Arc<AtomicU64>,
-    oom: Arc<AtomicBool>,
-) -> watch::Receiver<Option<ExitInfo>> {
-    let (exit_tx, exit_rx) = watch::channel(None);
+    shared: Arc<Shared>,
+    on_exit: impl FnOnce(ExitInfo) + Send + 'static,
+) {
     tokio::spawn(async move {
         let waited = match waitable {
             Waitable::Pidfd(pidfd) => {
@@ -191,24 +266,15 @@ fn watch_exit(
                 signal: None,
             }
         });
-        if let Some(c) = &cgroup {
+        if let Some(c) = &shared.cgroup {
             if let Some(p) = c.peak_memory_bytes() {
-                peak.fetch_max(p, Ordering::Relaxed);
+                shared.peak.fetch_max(p, Ordering::Relaxed);
             }
-            oom.store(c.oom_kills() > 0, Ordering::Release);
+            shared.oom.store(c.oom_kills() > 0, Ordering::Release);
         }
-        let _ = exit_tx.send(Some(info));
-        if let Some(c) = cgroup {
-            let _ = tokio::task::spawn_blocking(move || {
-                c.kill_all();
-                if let Err(e) = c.remove() {
-                    tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
-                }
-            })
-            .await;
-        }
+        on_exit(info);
+        shared.gone().await;
     });
-    exit_rx
 }
 
 /// Waits until the process behind `pidfd` exits, and reaps it.
@@ -282,85 +348,9 @@ fn spawn_forked(
     Ok((pid, Waitable::Child(child)))
 }
 
-struct ProcessSandbox {
-    id: String,
-    pid: u32,
-    exit_rx: watch::Receiver<Option<ExitInfo>>,
-    /// The last peak read, kept so a report after the process died still has a figure.
-    peak: Arc<AtomicU64>,
-    oom: Arc<AtomicBool>,
-    /// `/proc/<pid>/status`, read for the peak when there is no cgroup.
-    status: Option<std::fs::File>,
-    cgroup: Option<Arc<SandboxCgroup>>,
-}
+mod sandbox;
 
-impl ProcessSandbox {
-    fn running(&self) -> bool {
-        self.exit_rx.borrow().is_none()
-    }
-}
-
-impl Sandbox for ProcessSandbox {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn pid(&self) -> Option<u32> {
-        Some(self.pid)
-    }
-
-    fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
-        self.exit_rx.clone()
-    }
-
-    fn terminate(&self) {
-        sys::signal_group(self.pid, Signal::SIGTERM);
-    }
-
-    fn kill(&self) {
-        sys::signal_group(self.pid, Signal::SIGKILL);
-        if let Some(c) = &self.cgroup
-            && self.running()
-        {
-            c.kill_all();
-        }
-    }
-
-    fn max_memory_used_bytes(&self) -> Option<u64> {
-        let now = match (&self.cgroup, &self.status) {
-            (Some(c), _) if self.running() => c.peak_memory_bytes(),
-            (None, Some(status)) => sys::peak_rss_bytes(status),
-            _ => None,
-        };
-        if let Some(b) = now {
-            self.peak.fetch_max(b, Ordering::Relaxed);
-        }
-        Some(self.peak.load(Ordering::Relaxed)).filter(|b| *b > 0)
-    }
-
-    /// Its processes are its cgroup's, or, without one, the runtime and its descendants.
-    fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
-        crate::peer::connection_held(local, peer, || match &self.cgroup {
-            Some(c) => c.pids(),
-            None => crate::peer::family_of(self.pid),
-        })
-    }
-
-    fn holds_socket(&self, inode: u64) -> bool {
-        let pids = match &self.cgroup {
-            Some(c) => c.pids(),
-            None => crate::peer::family_of(self.pid),
-        };
-        crate::peer::held_by(inode, &pids)
-    }
-
-    fn out_of_memory(&self) -> bool {
-        match &self.cgroup {
-            Some(c) if self.running() => c.oom_kills() > 0,
-            _ => self.oom.load(Ordering::Acquire),
-        }
-    }
-}
+use sandbox::ProcessSandbox;
 
 #[cfg(test)]
 mod tests;

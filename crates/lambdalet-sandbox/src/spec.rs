@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lambdalet_core::{DeviceMount, NetworkMode, VolumeMount};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::SandboxError;
 use crate::output::OutputReader;
@@ -30,6 +30,14 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// What a container sandbox is made of; `None` for the process backend.
     pub container: Option<ContainerSpec>,
+    /// External extensions (Lambda's `/opt/extensions/*`): programs as the sandbox sees them
+    /// (absolute paths), started with [`extension_env`](Self::extension_env) in the code
+    /// directory before the runtime, each in a session of its own (a SIGTERM for the runtime
+    /// does not reach them), writing to a pipe of their own
+    /// ([`Launched::extension_output`]). With any, `launch` does not start the runtime:
+    /// [`Sandbox::start_runtime`] does, once the extensions are ready.
+    pub extensions: Vec<PathBuf>,
+    pub extension_env: Vec<(String, String)>,
 }
 
 /// Resources one sandbox may use. Enforced by a cgroup where the kernel offers one (both
@@ -183,6 +191,23 @@ pub trait Sandbox: Send + Sync {
     fn holds_socket(&self, _inode: u64) -> bool {
         false
     }
+    /// Kills the runtime (and its process group) at once, leaving the extensions to their
+    /// shutdown. Backends that cannot single it out kill the whole sandbox.
+    fn kill_runtime(&self) {
+        self.kill();
+    }
+    /// Starts the runtime of a sandbox launched with extensions (the others' runtime is
+    /// started by `launch`): resolves once it has been exec'd, or with why it could not be.
+    fn start_runtime(&self) -> oneshot::Receiver<Result<(), SandboxError>> {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Ok(()));
+        rx
+    }
+    /// The extensions that have exited so far: their index in
+    /// [`SandboxSpec::extensions`] and how they ended.
+    fn extension_exits(&self) -> watch::Receiver<Vec<(usize, ExitInfo)>> {
+        watch::channel(Vec::new()).1
+    }
 }
 
 /// A freshly started sandbox and the read end of its stdout+stderr pipe.
@@ -193,6 +218,8 @@ pub struct Launched {
     /// with `network: none`); the caller serves the Runtime API on it at
     /// [`paths::RUNTIME_API`]. `None`: the caller's own listener is reachable.
     pub runtime_api: Option<std::net::TcpListener>,
+    /// The extensions' stdout and stderr, when the sandbox has extensions.
+    pub extension_output: Option<OutputReader>,
 }
 
 /// Creates sandboxes of one kind.

@@ -1,10 +1,15 @@
-//! The Lambda Runtime API (2018-06-01), served per sandbox on its own loopback listener, so a
-//! runtime can only ever see its own events.
+//! The Lambda Runtime API (2018-06-01), with the Extensions (2020-01-01), Telemetry
+//! (2022-07-01) and Logs (2020-08-15) APIs, served per sandbox on its own loopback listener, so
+//! a runtime and its extensions can only ever see their own events.
 
 mod channel;
+mod ext_http;
+pub mod extensions;
 mod server;
 mod stream;
 
 pub use channel::{Event, InitFailure, RuntimeChannel, RuntimeOutcome, RuntimeState};
+pub use ext_http::ExtApis;
+pub use extensions::{ExtFailure, Extensions, Meta};
 pub use server::RuntimeApiServer;
 pub use stream::{DEFAULT_STREAM_CONTENT_TYPE, StreamPart, TrailerError};

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::channel::{Event, InitFailure, NextEvent, Refusal, RuntimeChannel, RuntimeOutcome};
+use super::ext_http::{self, ExtApis};
 
 const PREFIX: &str = "/2018-06-01";
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
@@ -49,11 +50,11 @@ const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 impl RuntimeApiServer {
     /// Binds `127.0.0.1:<free port>` and serves `channel` on it, to the processes of the
     /// sandbox given to [`Self::admit`] only.
-    pub async fn start(channel: Arc<RuntimeChannel>) -> std::io::Result<Self> {
+    pub async fn start(channel: Arc<RuntimeChannel>, ext: Arc<ExtApis>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (owner, rx) = watch::channel(None);
-        let task = tokio::spawn(accept_loop(listener, channel, Gate::Owner(rx)));
+        let task = tokio::spawn(accept_loop(listener, channel, ext, Gate::Owner(rx)));
         Ok(Self {
             addr,
             task,
@@ -72,11 +73,12 @@ impl RuntimeApiServer {
     pub fn serve(
         listener: std::net::TcpListener,
         channel: Arc<RuntimeChannel>,
+        ext: Arc<ExtApis>,
     ) -> std::io::Result<Self> {
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(accept_loop(listener, channel, Gate::Inside));
+        let task = tokio::spawn(accept_loop(listener, channel, ext, Gate::Inside));
         Ok(Self {
             addr,
             task,
@@ -124,7 +126,12 @@ async fn admitted(gate: &Gate, stream: &tokio::net::TcpStream, refused: &AtomicB
     ok
 }
 
-async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>, gate: Gate) {
+async fn accept_loop(
+    listener: TcpListener,
+    channel: Arc<RuntimeChannel>,
+    ext: Arc<ExtApis>,
+    gate: Gate,
+) {
     let mut connections = JoinSet::new();
     let refused = Arc::new(AtomicBool::new(false));
     loop {
@@ -136,13 +143,13 @@ async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>, gate: 
             }
         };
         let _ = stream.set_nodelay(true);
-        let channel = channel.clone();
+        let (channel, ext) = (channel.clone(), ext.clone());
         let (gate, refused) = (gate.clone(), refused.clone());
         connections.spawn(async move {
             if !admitted(&gate, &stream, &refused).await {
                 return;
             }
-            let service = service_fn(move |req| handle(channel.clone(), req));
+            let service = service_fn(move |req| handle(channel.clone(), ext.clone(), req));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -153,8 +160,15 @@ async fn accept_loop(listener: TcpListener, channel: Arc<RuntimeChannel>, gate: 
 
 type Reply = Response<Full<Bytes>>;
 
-async fn handle(channel: Arc<RuntimeChannel>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+async fn handle(
+    channel: Arc<RuntimeChannel>,
+    ext: Arc<ExtApis>,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
     let path = req.uri().path().to_owned();
+    if ext_http::owns(&path) {
+        return Ok(ext_http::handle(&ext, req).await);
+    }
     let Some(route) = path.strip_prefix(PREFIX) else {
         return Ok(not_found(&path));
     };
@@ -388,9 +402,7 @@ fn not_found(path: &str) -> Reply {
     error_body(
         StatusCode::NOT_FOUND,
         "InvalidRequestFormat",
-        &format!(
-            "{path} is not a Runtime API 2018-06-01 path this server provides (extensions, logs and telemetry APIs are not available)"
-        ),
+        &format!("{path} is not a Runtime API 2018-06-01 path this server provides"),
     )
 }
 

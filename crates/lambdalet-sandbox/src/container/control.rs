@@ -26,12 +26,25 @@ pub(crate) enum Report {
     Started,
     /// A set-up step failed; the init exits.
     Failed { step: String, error: String },
-    /// The runtime exited (how); the init exits next, taking the sandbox down.
+    /// The runtime exited (how); the init exits next (once the extensions have too), taking
+    /// the sandbox down.
     Exited {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// The extensions have been exec'd; the read end of their output pipe rides along. The
+    /// init waits for the daemon's [`GO`] before it starts the runtime.
+    Extensions,
+    /// Extension `index` (of the plan's) exited.
+    ExtensionExited {
+        index: usize,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
 }
+
+/// The daemon's go-ahead for the runtime of a sandbox with extensions.
+pub(crate) const GO: &[u8] = b"go";
 
 /// Creates the pair: (daemon's end, init's end), both close-on-exec.
 pub(crate) fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -138,6 +151,11 @@ impl DaemonEnd {
         }
     }
 
+    /// Tells the init to start the runtime (see [`Report::Extensions`]).
+    pub(crate) fn go(&self) -> io::Result<()> {
+        send(self.fd.get_ref().as_fd(), GO, None)
+    }
+
     /// A report already waiting, without blocking (after the init has exited).
     pub(crate) fn try_next(&self) -> Option<Report> {
         match recv(self.fd.get_ref().as_fd()) {
@@ -170,6 +188,29 @@ impl InitEnd {
             io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon sent no plan")
         })?;
         serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Waits up to `timeout_ms` for the daemon's go-ahead: `Ok(true)` when it came,
+    /// `Ok(false)` when it has not yet; an error when the daemon went away.
+    pub(crate) fn wait_go(&self, timeout_ms: u16) -> io::Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(timeout_ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(false),
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match recv(self.fd.as_fd())? {
+            Some((body, _)) if body == GO => Ok(true),
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the daemon sent something other than the go-ahead",
+            )),
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the daemon closed the control channel",
+            )),
+        }
     }
 
     pub(crate) fn report(&self, report: &Report, pass: Option<RawFd>) -> io::Result<()> {

@@ -13,6 +13,14 @@ use super::plan::{DeviceNode, HostEntry, HostView};
 pub(crate) struct RealHost;
 
 impl HostView for RealHost {
+    fn text(&self, path: &Path) -> Option<String> {
+        let m = std::fs::metadata(path).ok()?;
+        if !m.is_file() || m.len() > 256 * 1024 {
+            return None;
+        }
+        std::fs::read_to_string(path).ok()
+    }
+
     fn entry(&self, path: &Path) -> Option<HostEntry> {
         let m = std::fs::symlink_metadata(path).ok()?;
         let t = m.file_type();

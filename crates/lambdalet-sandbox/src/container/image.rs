@@ -28,7 +28,8 @@ use super::rootfs::{dev, follow, ipc_and_volumes, proc_and_sys};
 /// Where the sandbox's host name and `localhost` resolve.
 pub(super) fn hosts_file(hostname: &str) -> String {
     format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n{}",
+        super::plan::SANDBOX_HOSTS_LINE
     )
 }
 

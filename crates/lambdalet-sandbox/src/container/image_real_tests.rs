@@ -182,7 +182,7 @@ fn an_image_runs_in_its_own_read_only_root_and_its_links_lead_nowhere() {
         "argv0=probe\n",
         "hello=from the image \n",
         "hostname=imgtest \n",
-        "hosts=127.0.0.1 localhost ::1 localhost ip6-localhost ip6-loopback 127.0.1.1 imgtest \n",
+        "hosts=127.0.0.1 localhost ::1 localhost ip6-localhost ip6-loopback 127.0.1.1 imgtest 127.0.0.1 sandbox.localdomain sandbox \n",
         "resolv=nameserver 192.0.2.53 \n",
         "root=Read-only file system\n",
         "etc=Read-only file system\n",
@@ -244,7 +244,7 @@ fn child(dir: &Path) {
         return;
     }
     let filter = Filter::sandbox();
-    match start_runtime(&p, &exec("probe"), &filter) {
+    match start_runtime(&p, &exec("probe"), &filter, None) {
         Ok(pid) => {
             let mut status = 0;
             // SAFETY: waits for the child just started; status is a live local.
@@ -253,7 +253,7 @@ fn child(dir: &Path) {
         }
         Err((step, e)) => println!("FAILED {step}: {e}"),
     }
-    match start_runtime(&p, &exec("lambdalet-missing"), &filter) {
+    match start_runtime(&p, &exec("lambdalet-missing"), &filter, None) {
         Ok(_) => println!("MISSING started"),
         Err((step, e)) => println!("MISSING {step}: {e}"),
     }

@@ -106,7 +106,7 @@ fn the_image_plan_in_order() {
     }));
     assert!(p.steps.contains(&Step::File {
         path: "/etc/hosts".into(),
-        contents: "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\thello-1f2e\n".into(),
+        contents: "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\thello-1f2e\n127.0.0.1\tsandbox.localdomain sandbox\n".into(),
         mode: 0o644,
     }));
     assert_eq!(p.identity.uid, 200_003);
@@ -260,8 +260,8 @@ fn a_hostile_image_never_leads_the_set_up_out_of_the_root() {
         ),
         (
             "unlink /r/etc/hosts",
-            "write /r/etc/hosts 644 3 lines",
-            "write /r/etc/hosts 644 3 lines",
+            "write /r/etc/hosts 644 4 lines",
+            "write /r/etc/hosts 644 4 lines",
         ),
         (
             "unlink /r/tmp",

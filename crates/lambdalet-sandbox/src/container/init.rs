@@ -80,7 +80,33 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
         return Ok(0);
     };
     let filter = Filter::sandbox();
-    let runtime = start_runtime(&plan, exec, &filter)?;
+    let mut children = Children {
+        runtime: 0,
+        runtime_done: false,
+        extensions: Vec::new(),
+    };
+    if !plan.extensions.is_empty() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| ("create the extensions' output pipe".to_owned(), e.into()))?;
+        for ext in &plan.extensions {
+            let pid = start_runtime(&plan, ext, &filter, Some(w.as_raw_fd()))?;
+            children.extensions.push(Some(pid));
+        }
+        drop(w);
+        ctl.report(&Report::Extensions, Some(r.as_raw_fd()))
+            .map_err(|e| ("pass the extensions' output".to_owned(), e))?;
+        drop(r);
+        // The runtime starts when the daemon says the extensions are ready; meanwhile an
+        // extension that exits is reported at once.
+        while !ctl
+            .wait_go(50)
+            .map_err(|e| ("wait for the go-ahead".to_owned(), e))?
+        {
+            children.reap(ctl, libc::WNOHANG);
+        }
+    }
+    let runtime = start_runtime(&plan, exec, &filter, None)?;
+    children.runtime = runtime;
     RUNTIME.store(runtime, Ordering::SeqCst);
     forward_signals();
     ctl.report(&Report::Started, None)
@@ -89,17 +115,77 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
     // SAFETY: prctl on integers; a non-dumpable init cannot be inspected through /proc or
     // ptrace by the sandbox's processes, which run as the same user.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    let (code, signal) = reap_until(runtime);
-    let _ = ctl.report(&Report::Exited { code, signal }, None);
+    // Until the runtime and every extension have exited (extensions outlive a runtime that
+    // stopped on SIGTERM, to finish their SHUTDOWN).
+    while !children.reap(ctl, 0) {}
     Ok(0)
 }
 
-/// Forks the runtime, which drops privileges and execs. Returns its pid once the exec has
-/// happened (a pipe closed by the exec says so), or the step that failed.
+/// The init's children whose exits are reported.
+struct Children {
+    runtime: libc::pid_t,
+    runtime_done: bool,
+    /// Extensions still running.
+    extensions: Vec<Option<libc::pid_t>>,
+}
+
+impl Children {
+    /// Reaps children (orphans come to PID 1 too), reporting the runtime's and the extensions'
+    /// exits; `flags` 0 waits for one, `WNOHANG` only takes what is there. True once the
+    /// runtime and every extension are gone (or there is no child left).
+    fn reap(&mut self, ctl: &super::control::InitEnd, flags: libc::c_int) -> bool {
+        loop {
+            let mut status = 0;
+            // SAFETY: waits for any child; status is a live local.
+            let pid = unsafe { libc::waitpid(-1, &raw mut status, flags) };
+            if pid == 0 {
+                return false;
+            }
+            if pid < 0 {
+                let e = io::Error::last_os_error().raw_os_error();
+                if e == Some(libc::EINTR) {
+                    continue;
+                }
+                return self.runtime != 0;
+            }
+            let (code, signal) = if libc::WIFEXITED(status) {
+                (Some(libc::WEXITSTATUS(status)), None)
+            } else {
+                (None, Some(libc::WTERMSIG(status)))
+            };
+            if pid == self.runtime && self.runtime != 0 {
+                self.runtime_done = true;
+                let _ = ctl.report(&Report::Exited { code, signal }, None);
+            } else if let Some(index) = self.extensions.iter().position(|e| *e == Some(pid)) {
+                self.extensions[index] = None;
+                let _ = ctl.report(
+                    &Report::ExtensionExited {
+                        index,
+                        code,
+                        signal,
+                    },
+                    None,
+                );
+            }
+            if self.runtime_done && self.extensions.iter().all(Option::is_none) {
+                return true;
+            }
+            if flags != 0 {
+                continue;
+            }
+            return false;
+        }
+    }
+}
+
+/// Forks the runtime (or an extension, whose stdout and stderr are `output`), which drops
+/// privileges and execs. Returns its pid once the exec has happened (a pipe closed by the exec
+/// says so), or the step that failed.
 pub(super) fn start_runtime(
     plan: &InitPlan,
     exec: &Exec,
     filter: &Filter,
+    output: Option<libc::c_int>,
 ) -> Result<libc::pid_t, Failure> {
     let prepared =
         Prepared::new(exec).map_err(|e| ("prepare the runtime's command".to_owned(), e))?;
@@ -113,6 +199,13 @@ pub(super) fn start_runtime(
     }
     if pid == 0 {
         drop(r);
+        if let Some(fd) = output {
+            // SAFETY: dup2 on descriptors this process holds.
+            unsafe {
+                libc::dup2(fd, 1);
+                libc::dup2(fd, 2);
+            }
+        }
         let (step, e, candidate) = exec_runtime(plan, exec, filter, &prepared);
         let candidate = candidate.map(|i| i.to_string()).unwrap_or_default();
         let msg = format!("{step}\n{}\n{candidate}", e.raw_os_error().unwrap_or(0));
@@ -172,9 +265,20 @@ fn exec_runtime(
     (format!("exec {}", exec.program.display()), e, candidate)
 }
 
+/// The signal that asks the init to kill the runtime (only: extensions live on to finish
+/// their SHUTDOWN).
+pub(crate) fn kill_runtime_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 4
+}
+
 extern "C" fn forward(sig: libc::c_int) {
     let pid = RUNTIME.load(Ordering::SeqCst);
     if pid > 0 {
+        let sig = if sig == kill_runtime_signal() {
+            libc::SIGKILL
+        } else {
+            sig
+        };
         // SAFETY: kill is async-signal-safe; the runtime leads its own process group.
         unsafe { libc::kill(-pid, sig) };
     }
@@ -189,6 +293,7 @@ fn forward_signals() {
         libc::SIGQUIT,
         libc::SIGUSR1,
         libc::SIGUSR2,
+        kill_runtime_signal(),
     ] {
         // SAFETY: installs an async-signal-safe handler with a zeroed (empty) mask.
         unsafe {
@@ -196,25 +301,6 @@ fn forward_signals() {
             sa.sa_sigaction = forward as extern "C" fn(libc::c_int) as usize;
             sa.sa_flags = libc::SA_RESTART;
             libc::sigaction(sig, &raw const sa, std::ptr::null_mut());
-        }
-    }
-}
-
-/// Reaps every child (orphans come to PID 1) until the runtime exits; returns how it did.
-fn reap_until(runtime: libc::pid_t) -> (Option<i32>, Option<i32>) {
-    loop {
-        let mut status = 0;
-        // SAFETY: waits for any child; status is a live local.
-        let pid = unsafe { libc::waitpid(-1, &raw mut status, 0) };
-        if pid == runtime {
-            return if libc::WIFEXITED(status) {
-                (Some(libc::WEXITSTATUS(status)), None)
-            } else {
-                (None, Some(libc::WTERMSIG(status)))
-            };
-        }
-        if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-            return (None, None);
         }
     }
 }

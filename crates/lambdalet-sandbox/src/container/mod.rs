@@ -142,6 +142,7 @@ impl ContainerBackend {
         drop((stdout, init_end, procs));
         let pidfd = Arc::new(child.pidfd);
         let mut listener = None;
+        let mut extension_output = None;
         let handshake = async {
             loop {
                 match ctl.next().await {
@@ -149,6 +150,11 @@ impl ContainerBackend {
                         listener = fd.map(std::net::TcpListener::from)
                     }
                     Ok(Some((Report::Started, _))) => return Ok(()),
+                    // The runtime waits for `start_runtime`.
+                    Ok(Some((Report::Extensions, fd))) => {
+                        extension_output = fd;
+                        return Ok(());
+                    }
                     Ok(Some((Report::Failed { step, error }, _))) => return Err((step, error)),
                     Ok(Some((other, _))) => {
                         return Err(("start".to_owned(), format!("unexpected report {other:?}")));
@@ -174,20 +180,21 @@ impl ContainerBackend {
             signal(&pidfd, libc::SIGKILL);
             watch.await_exit().await;
             tracing::debug!(sandbox = %id, %step, %error, "sandbox.setup_failed");
-            return Err(match step.strip_prefix("exec ") {
-                Some(program) => SandboxError::Spawn {
-                    program: program.to_owned(),
-                    source: std::io::Error::other(format!("cannot exec: {error}")),
-                },
-                None => SandboxError::Setup(format!("cannot {step}: {error}")),
-            });
+            return Err(start_error(&step, &error));
         }
+        let extension_output = match extension_output {
+            Some(fd) => Some(OutputReader::new(
+                pipe::Receiver::from_owned_fd(fd).map_err(|e| setup("extensions' output", e))?,
+            )),
+            None => None,
+        };
         Ok(Started {
             pid: child.pid,
             pidfd,
             watch,
             output: OutputReader::new(rx),
             listener,
+            extension_output,
         })
     }
 }
@@ -199,6 +206,18 @@ struct Started {
     watch: ExitWatch,
     output: OutputReader,
     listener: Option<std::net::TcpListener>,
+    extension_output: Option<OutputReader>,
+}
+
+/// The error of a failed start step reported by the init.
+fn start_error(step: &str, error: &str) -> SandboxError {
+    match step.strip_prefix("exec ") {
+        Some(program) => SandboxError::Spawn {
+            program: program.to_owned(),
+            source: std::io::Error::other(format!("cannot exec: {error}")),
+        },
+        None => SandboxError::Setup(format!("cannot {step}: {error}")),
+    }
 }
 
 #[async_trait]
@@ -217,8 +236,18 @@ impl SandboxBackend for ContainerBackend {
             env: spec.env.clone(),
             cwd: spec.cwd.clone(),
         };
-        let plan = plan::plan(&host::RealHost, &self.root, c, &spec.limits, exec)
+        let mut plan = plan::plan(&host::RealHost, &self.root, c, &spec.limits, exec)
             .map_err(|e| SandboxError::Setup(e.to_string()))?;
+        plan.extensions = spec
+            .extensions
+            .iter()
+            .map(|program| Exec {
+                program: program.clone(),
+                args: Vec::new(),
+                env: spec.extension_env.clone(),
+                cwd: spec.cwd.clone(),
+            })
+            .collect();
         let mut namespaces = NAMESPACES;
         if plan.runtime_api.is_some() {
             namespaces |= libc::CLONE_NEWNET;
@@ -243,6 +272,7 @@ impl SandboxBackend for ContainerBackend {
             sandbox: Arc::new(sandbox),
             output: s.output,
             runtime_api: s.listener,
+            extension_output: s.extension_output,
         })
     }
 }

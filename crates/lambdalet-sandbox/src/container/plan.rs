@@ -25,7 +25,15 @@ use super::rootfs::{SYSTEM_DIRS, dev, etc, ipc_and_volumes, proc_and_sys};
 /// daemon and by a table in tests.
 pub(crate) trait HostView {
     fn entry(&self, path: &Path) -> Option<HostEntry>;
+    /// A small text file's contents (the host's `/etc/hosts`); `None` when unreadable.
+    fn text(&self, _path: &Path) -> Option<String> {
+        None
+    }
 }
+
+/// The name Lambda's Telemetry and Logs APIs deliver to (an extension's listener inside the
+/// sandbox); every sandbox's `/etc/hosts` maps it to loopback.
+pub(crate) const SANDBOX_HOSTS_LINE: &str = "127.0.0.1\tsandbox.localdomain sandbox\n";
 
 /// One host path, as the plan needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +208,10 @@ pub(crate) struct InitPlan {
     pub identity: Identity,
     /// `None`: a probe that only checks the kernel lets a sandbox be built.
     pub exec: Option<Exec>,
+    /// External extensions, started before the runtime (which then waits for the daemon's
+    /// go-ahead).
+    #[serde(default)]
+    pub extensions: Vec<Exec>,
 }
 
 /// Why a sandbox cannot be planned (a volume or device that went away since deploy).
@@ -241,6 +253,7 @@ pub(crate) fn plan(
             user_processes: limits.user_processes,
         },
         exec: Some(exec),
+        extensions: Vec::new(),
     })
 }
 
@@ -321,6 +334,7 @@ pub(crate) fn probe(root: &Path) -> InitPlan {
             user_processes: None,
         },
         exec: None,
+        extensions: Vec::new(),
     }
 }
 

@@ -82,6 +82,22 @@ pub(super) fn etc(
     for name in ETC_ENTRIES {
         let (path, entry) = follow(host, &Path::new("/etc").join(name));
         let dst = Path::new("/etc").join(name);
+        if *name == "hosts"
+            && let Some(text) = host.text(&path)
+        {
+            // The host's names, and the sandbox's own.
+            let mut contents = text;
+            if !contents.is_empty() && !contents.ends_with('\n') {
+                contents.push('\n');
+            }
+            contents.push_str(super::plan::SANDBOX_HOSTS_LINE);
+            steps.push(Step::File {
+                path: dst,
+                contents,
+                mode: 0o644,
+            });
+            continue;
+        }
         match entry {
             Some(HostEntry::Dir { .. }) => steps.push(ro_bind(&path, &dst, false)),
             Some(HostEntry::File { .. }) => steps.push(ro_bind(&path, &dst, true)),

@@ -5,9 +5,11 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tokio::sync::watch;
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, watch};
 
 use crate::cgroup::SandboxCgroup;
+use crate::error::SandboxError;
 use crate::spec::{ExitInfo, Sandbox};
 
 use super::control::{DaemonEnd, Report};
@@ -27,13 +29,68 @@ pub(super) fn signal(pidfd: &OwnedFd, sig: libc::c_int) {
     }
 }
 
-/// Watches an init until it exits: reaps it, reads the runtime's exit status from its last
-/// report, records the cgroup's peak memory and OOM kills, then removes the cgroup.
+/// Watches an init until it exits: reads its reports as they come (the runtime's exit, the
+/// extensions', the runtime's start), reaps it, records the cgroup's peak memory and OOM kills,
+/// then removes the cgroup.
 pub(super) struct ExitWatch {
     exit_rx: watch::Receiver<Option<ExitInfo>>,
+    ext_rx: watch::Receiver<Vec<(usize, ExitInfo)>>,
     peak: Arc<AtomicU64>,
     oom: Arc<AtomicBool>,
     cgroup: Arc<SandboxCgroup>,
+    ctl: Arc<DaemonEnd>,
+    /// Who waits for the runtime's start (a sandbox with extensions).
+    starting: Arc<Mutex<Option<Starting>>>,
+}
+
+type Starting = oneshot::Sender<Result<(), SandboxError>>;
+
+/// What the watcher updates as reports come.
+struct Reports {
+    exit_tx: watch::Sender<Option<ExitInfo>>,
+    ext_tx: watch::Sender<Vec<(usize, ExitInfo)>>,
+    peak: Arc<AtomicU64>,
+    oom: Arc<AtomicBool>,
+    cgroup: Arc<SandboxCgroup>,
+    starting: Arc<Mutex<Option<Starting>>>,
+}
+
+impl Reports {
+    fn runtime_exited(&self, info: ExitInfo) {
+        if self.exit_tx.borrow().is_some() {
+            return;
+        }
+        if let Some(p) = self.cgroup.peak_memory_bytes() {
+            self.peak.fetch_max(p, Ordering::Relaxed);
+        }
+        self.oom
+            .store(self.cgroup.oom_kills() > 0, Ordering::Release);
+        let _ = self.exit_tx.send(Some(info));
+    }
+
+    fn handle(&self, report: Report) {
+        match report {
+            Report::Exited { code, signal } => self.runtime_exited(ExitInfo { code, signal }),
+            Report::ExtensionExited {
+                index,
+                code,
+                signal,
+            } => self
+                .ext_tx
+                .send_modify(|v| v.push((index, ExitInfo { code, signal }))),
+            Report::Started => {
+                if let Some(tx) = self.starting.lock().take() {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            Report::Failed { step, error } => {
+                if let Some(tx) = self.starting.lock().take() {
+                    let _ = tx.send(Err(super::start_error(&step, &error)));
+                }
+            }
+            Report::Listener | Report::Extensions => {}
+        }
+    }
 }
 
 impl ExitWatch {
@@ -44,31 +101,56 @@ impl ExitWatch {
         cgroup: Arc<SandboxCgroup>,
     ) -> Self {
         let (exit_tx, exit_rx) = watch::channel(None);
+        let (ext_tx, ext_rx) = watch::channel(Vec::new());
         let peak = Arc::new(AtomicU64::new(0));
         let oom = Arc::new(AtomicBool::new(false));
-        let (peak2, oom2, cg) = (peak.clone(), oom.clone(), cgroup.clone());
+        let ctl = Arc::new(ctl);
+        let starting = Arc::new(Mutex::new(None));
+        let reports = Reports {
+            exit_tx,
+            ext_tx,
+            peak: peak.clone(),
+            oom: oom.clone(),
+            cgroup: cgroup.clone(),
+            starting: starting.clone(),
+        };
+        let reader = ctl.clone();
         tokio::spawn(async move {
             let mut guard = KillOnDrop(Some(pidfd.clone()));
-            let waited = match pidfd.try_clone() {
-                Ok(fd) => crate::process::wait_pidfd(fd).await,
-                Err(e) => Err(e),
+            let wait = async {
+                match pidfd.try_clone() {
+                    Ok(fd) => crate::process::wait_pidfd(fd).await,
+                    Err(e) => Err(e),
+                }
+            };
+            tokio::pin!(wait);
+            let mut reading = true;
+            let waited = loop {
+                tokio::select! {
+                    w = &mut wait => break w,
+                    r = reader.next(), if reading => match r {
+                        Ok(Some((report, _))) => reports.handle(report),
+                        // The init closed its end: it is exiting.
+                        _ => reading = false,
+                    },
+                }
             };
             guard.0 = None;
-            let mut info = waited.unwrap_or(ExitInfo {
+            while let Some(report) = reader.try_next() {
+                reports.handle(report);
+            }
+            let info = waited.unwrap_or(ExitInfo {
                 code: None,
                 signal: None,
             });
-            while let Some(report) = ctl.try_next() {
-                if let Report::Exited { code, signal } = report {
-                    info = ExitInfo { code, signal };
-                }
-            }
-            if let Some(p) = cg.peak_memory_bytes() {
-                peak2.fetch_max(p, Ordering::Relaxed);
-            }
-            oom2.store(cg.oom_kills() > 0, Ordering::Release);
             tracing::debug!(pid, exit = %info, "sandbox.exited");
-            let _ = exit_tx.send(Some(info));
+            reports.runtime_exited(info);
+            if let Some(tx) = reports.starting.lock().take() {
+                let _ = tx.send(Err(SandboxError::Setup(
+                    "the sandbox stopped before its runtime started".to_owned(),
+                )));
+            }
+            let cg = reports.cgroup.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 if let Err(e) = cg.remove() {
                     tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
@@ -78,9 +160,12 @@ impl ExitWatch {
         });
         Self {
             exit_rx,
+            ext_rx,
             peak,
             oom,
             cgroup,
+            ctl,
+            starting,
         }
     }
 
@@ -129,6 +214,29 @@ impl Sandbox for ContainerSandbox {
     /// Killing the init ends the PID namespace: the kernel kills every process in it.
     fn kill(&self) {
         signal(&self.pidfd, libc::SIGKILL);
+    }
+
+    /// The init kills the runtime's process group when asked with this signal.
+    fn kill_runtime(&self) {
+        signal(&self.pidfd, super::init::kill_runtime_signal());
+    }
+
+    /// The init starts the runtime on the daemon's go-ahead.
+    fn start_runtime(&self) -> oneshot::Receiver<Result<(), SandboxError>> {
+        let (tx, rx) = oneshot::channel();
+        *self.watch.starting.lock() = Some(tx);
+        if let Err(e) = self.watch.ctl.go()
+            && let Some(tx) = self.watch.starting.lock().take()
+        {
+            let _ = tx.send(Err(SandboxError::Setup(format!(
+                "cannot tell the sandbox's init to start the runtime: {e}"
+            ))));
+        }
+        rx
+    }
+
+    fn extension_exits(&self) -> watch::Receiver<Vec<(usize, ExitInfo)>> {
+        self.watch.ext_rx.clone()
     }
 
     fn max_memory_used_bytes(&self) -> Option<u64> {

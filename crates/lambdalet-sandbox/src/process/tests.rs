@@ -12,6 +12,8 @@ fn spec(script: &str) -> SandboxSpec {
         cwd: std::env::temp_dir(),
         limits: crate::spec::Limits::lambda(128 << 20),
         container: None,
+        extensions: Vec::new(),
+        extension_env: Vec::new(),
     }
 }
 
@@ -137,20 +139,11 @@ async fn a_runtime_is_confined_the_same_with_or_without_fork() {
         Vec::new(),
     )
     .expect("spawn");
-    let peak = Arc::new(AtomicU64::new(0));
-    let oom = Arc::new(AtomicBool::new(false));
     let launched = Launched {
-        sandbox: Arc::new(ProcessSandbox {
-            id: spec.id.clone(),
-            pid,
-            exit_rx: watch_exit(pid, waitable, None, peak.clone(), oom.clone()),
-            peak,
-            oom,
-            status: None,
-            cgroup: None,
-        }),
+        sandbox: Arc::new(ProcessSandbox::adopt(spec.id.clone(), pid, waitable)),
         output: OutputReader::new(rx),
         runtime_api: None,
+        extension_output: None,
     };
     check_confinement(launched, &cwd).await;
 }
@@ -201,4 +194,66 @@ async fn drain_now_returns_buffered_output_without_waiting() {
     }
     assert_eq!(buf, b"ready\n");
     sandbox.kill();
+}
+
+#[tokio::test]
+async fn extensions_start_first_and_outlive_the_runtimes_sigterm() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ext = dir.path().join("ext");
+    std::fs::write(
+        &ext,
+        "#!/bin/sh\necho ext up $GREETING ${SECRET:-none}\ntrap 'echo ext got term' TERM\nwhile :; do sleep 0.05; done\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let marker = dir.path().join("runtime-ran");
+    let mut s = spec(&format!(
+        "touch {}; echo runtime; trap 'exit 0' TERM; while :; do sleep 0.05; done",
+        marker.display()
+    ));
+    s.env.push(("SECRET".into(), "runtime-only".into()));
+    s.extensions = vec![ext.clone()];
+    s.extension_env = vec![("GREETING".into(), "hello".into())];
+    let Launched {
+        sandbox,
+        mut output,
+        extension_output,
+        ..
+    } = ProcessBackend::default().launch(s).await.expect("launch");
+    let mut ext_out = extension_output.expect("extensions have their own output");
+    let mut buf = [0u8; 256];
+    let n = ext_out.read(&mut buf).await.expect("read");
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        "ext up hello none\n",
+        "the extension's own environment"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!marker.exists(), "the runtime waits for start_runtime");
+    assert!(sandbox.pid().is_none());
+    sandbox
+        .start_runtime()
+        .await
+        .expect("answer")
+        .expect("started");
+    let n = output.read(&mut buf).await.expect("read");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), "runtime\n");
+    sandbox.terminate();
+    let info = exit_of(sandbox.as_ref()).await;
+    assert_eq!(info.code, Some(0), "the runtime stopped on SIGTERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        sandbox.extension_exits().borrow().is_empty(),
+        "the extension did not get the runtime's SIGTERM"
+    );
+    sandbox.kill();
+    let mut exits = sandbox.extension_exits();
+    let exits = exits
+        .wait_for(|v| !v.is_empty())
+        .await
+        .expect("extension exit")
+        .clone();
+    assert_eq!(exits[0].0, 0);
+    assert_eq!(exits[0].1.signal, Some(libc::SIGKILL));
 }
