@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod own;
+mod runtimes;
 mod s3_events;
 mod server;
 mod shapes;
@@ -160,6 +161,8 @@ pub fn router(state: ApiState) -> Router {
             "/lambdalet/v1/images/{id}",
             axum::routing::delete(images::remove),
         )
+        .route("/lambdalet/v1/runtimes", get(runtimes::list))
+        .route("/lambdalet/v1/runtimes/sdk", post(runtimes::install_sdk))
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))

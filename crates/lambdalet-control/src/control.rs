@@ -115,7 +115,7 @@ impl Control {
             }
         }
         tracing::info!(functions = table.len(), "control.loaded");
-        Ok(Arc::new(Self {
+        let control = Arc::new(Self {
             store,
             code,
             account,
@@ -130,7 +130,9 @@ impl Control {
             order: crate::order::Order::default(),
             object_store: std::sync::OnceLock::new(),
             images,
-        }))
+        });
+        control.check_loaded_runtimes();
+        Ok(control)
     }
 
     pub fn account(&self) -> &AccountInfo {

@@ -24,6 +24,7 @@ mod layers;
 mod order;
 mod resolve;
 mod rights;
+mod runtimes;
 mod table;
 mod targets;
 mod versions;

@@ -32,5 +32,5 @@ pub use image::{ImageCode, ImageOverrides, ImageRun, PackageType};
 pub use layer::{LayerName, LayerRef};
 pub use lifecycle::{Encoding, LifecycleConfig, LifecyclePatch};
 pub use principal::{Credentials, Principal};
-pub use runtime::{Runtime, RuntimeFamily};
+pub use runtime::{LanguageVersion, Runtime, RuntimeFallback, RuntimeFamily};
 pub use tokens::Tokens;

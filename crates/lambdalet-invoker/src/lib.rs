@@ -12,6 +12,7 @@ mod catalog;
 mod error;
 mod execute;
 mod instance;
+pub mod interpreters;
 mod invoker;
 mod launch;
 mod launch_image;
@@ -31,6 +32,8 @@ pub use async_events::{
 };
 pub use callers::Caller;
 pub use error::InvokeError;
+pub use interpreters::sdk_install::{InstallProgress, InstallReport, InstalledSdk, SdkLanguage};
+pub use interpreters::{Interpreter, InterpreterSearch, ResolvedRuntime, RuntimesReport};
 pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
 pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};

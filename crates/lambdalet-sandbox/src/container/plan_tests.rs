@@ -60,6 +60,7 @@ pub(crate) fn spec() -> ContainerSpec {
         layers: Vec::new(),
         runtime_dir: "/data/runtimes/1234/python".into(),
         host_dirs: vec!["/root/.pyenv/versions/3.11.7".into()],
+        sdk_dir: None,
         ipc_socket: Some("/data/ipc.socket".into()),
         tmp_bytes: 512 << 20,
         network: NetworkMode::Host,
@@ -162,6 +163,14 @@ fn the_root_holds_only_what_the_function_needs() {
     );
     assert_eq!(p.identity.uid, 200_003);
     assert!(p.identity.groups.is_empty());
+    assert!(!b.iter().any(|(_, d, _)| d == paths::SDK_DIR), "no SDK unless given");
+    let mut s = spec();
+    s.sdk_dir = Some("/data/sdk/python/3.11".into());
+    let p = plan(&debian(), Path::new("/r"), &s, &Limits::lambda(128 << 20), exec()).expect("plans");
+    assert!(
+        binds(&p).contains(&("/data/sdk/python/3.11".into(), paths::SDK_DIR.into(), true)),
+        "the installed SDK, read-only"
+    );
 }
 
 #[test]
