@@ -30,4 +30,5 @@ mod persistence;
 mod pinned;
 mod remove_background;
 mod runtime_api;
+mod runtimes;
 mod s3;

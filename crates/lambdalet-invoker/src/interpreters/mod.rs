@@ -189,6 +189,14 @@ impl Resolver {
                 });
             }
         }
+        // Say what is installed: every candidate, run once (their answers are kept).
+        for f in self.probe_all(family, &candidates).await {
+            if let Ok(i) = f.answer
+                && !seen.iter().any(|s| s.exe == i.exe)
+            {
+                seen.push(i);
+            }
+        }
         Err(self.missing(runtime, &wanted, &seen))
     }
 

@@ -56,15 +56,27 @@ impl Resolver {
                 continue;
             }
             let resolved = self.resolve(&runtime).await.map_err(|e| e.to_string());
-            let sdk = match &resolved {
-                Ok(r) => Some(sdk.source(&runtime, &r.interpreter).await),
-                Err(_) => None,
-            };
             runtimes.push(RuntimeReport {
                 runtime,
                 resolved,
-                sdk,
+                sdk: None,
             });
+        }
+        // Which SDK each provides: asked of the interpreters all at once.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, r) in runtimes.iter().enumerate() {
+            if let Ok(res) = &r.resolved {
+                let (sdk, runtime, interpreter) =
+                    (sdk.clone(), r.runtime.clone(), res.interpreter.clone());
+                tasks.spawn(async move { (i, sdk.source(&runtime, &interpreter).await) });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((i, source)) = done
+                && let Some(r) = runtimes.get_mut(i)
+            {
+                r.sdk = Some(source);
+            }
         }
         RuntimesReport {
             fallback: self.fallback,

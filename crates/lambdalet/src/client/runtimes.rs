@@ -72,12 +72,21 @@ async fn list(client: &Client, as_json: bool) -> anyhow::Result<ExitCode> {
         rows.push([s(&r["Runtime"]), runs, sdk]);
     }
     let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(7).max(7);
-    println!("{:<w0$}  {:<70}  SDK", "RUNTIME", "INTERPRETER");
+    // The interpreter column is as wide as its longest path; a missing runtime's line is its
+    // install hint, with no SDK.
+    let w1 = rows
+        .iter()
+        .filter(|r| r[2] != "-")
+        .map(|r| r[1].len())
+        .max()
+        .unwrap_or(11)
+        .max(11);
+    println!("{:<w0$}  {:<w1$}  SDK", "RUNTIME", "INTERPRETER");
     for [rt, runs, sdk] in &rows {
-        if runs.len() > 70 {
-            println!("{rt:<w0$}  {runs}\n{:<w0$}  {:<70}  {sdk}", "", "");
+        if sdk == "-" {
+            println!("{rt:<w0$}  {runs}");
         } else {
-            println!("{rt:<w0$}  {runs:<70}  {sdk}");
+            println!("{rt:<w0$}  {runs:<w1$}  {sdk}");
         }
     }
     eprintln!(
@@ -125,7 +134,7 @@ async fn install(client: &Client, which: &str) -> anyhow::Result<ExitCode> {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let v: Value = serde_json::from_slice(&line).context("the daemon's answer")?;
             if let Some(step) = v["Step"].as_str() {
-                bar.println(format!("installing {step}"));
+                bar.suspend(|| eprintln!("installing {step}"));
             } else if let Some(line) = v["Output"]["Line"].as_str() {
                 bar.set_message(line.chars().take(100).collect::<String>());
             } else if let Some(e) = v.get("Error") {
