@@ -122,13 +122,20 @@ fn assert_seed_runs(d: &Daemon, o: &Output) {
     let notes = c["notes"].to_string();
     assert!(notes.contains("lambda-launcher"), "{notes}");
     assert!(
-        notes.contains("runs on python3.11 (python3.8 is not installed; --runtime-fallback nearest)"),
+        notes.contains(
+            "runs on python3.11 (python3.8 is not installed; --runtime-fallback nearest)"
+        ),
         "{notes}"
     );
     // The function keeps the recipe's runtime and says what runs it.
-    let f = d.http("GET", &format!("/2015-03-31/functions/{SEED}"), None, &[]).json();
+    let f = d
+        .http("GET", &format!("/2015-03-31/functions/{SEED}"), None, &[])
+        .json();
     assert_eq!(f["Configuration"]["Runtime"], "python3.8", "{f}");
-    assert_eq!(f["Configuration"]["LambdaletRuntime"]["RunsOn"], "python3.11", "{f}");
+    assert_eq!(
+        f["Configuration"]["LambdaletRuntime"]["RunsOn"], "python3.11",
+        "{f}"
+    );
     // The function is a Lambda function like any other, with the recipe's settings.
     let r = d.invoke(SEED, r#"{"from": "test"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -221,7 +228,13 @@ fn a_pinned_component_starts_with_the_daemon_and_takes_mqtt_messages() {
     let mqtt = format!("127.0.0.1:{port}");
     let interpreters = Interpreters::standard();
     let flag = interpreters.flag();
-    let args = ["--runtime-fallback", "nearest", "--mqtt-listen", &mqtt, &flag];
+    let args = [
+        "--runtime-fallback",
+        "nearest",
+        "--mqtt-listen",
+        &mqtt,
+        &flag,
+    ];
     let mut d = Daemon::start_with(tmp.path(), "serve", &args);
     let w = seed_workspace("json");
     let o = w.deploy(&d, &["--merge", &format!("{SEED}=8.0.0")]);

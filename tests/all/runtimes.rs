@@ -5,12 +5,11 @@
 //! interpreters of its own (`--interpreter-path`), so what is "installed" does not depend on
 //! the host's other Pythons.
 
+mod list;
 mod sdk;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-use serde_json::Value;
 
 use crate::harness::{Daemon, zip_file};
 
@@ -25,7 +24,10 @@ pub fn real_interpreter(program: &str) -> PathBuf {
     let code: &[&str] = if program.starts_with("node") {
         &["-p", "process.execPath"]
     } else {
-        &["-c", "import os, sys; print(os.path.realpath(sys.executable))"]
+        &[
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ]
     };
     let out = Command::new(program)
         .args(code)
@@ -105,7 +107,7 @@ fn create_fails(d: &Daemon, name: &str, dir: &Path, runtime: &str, handler: &str
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn host_python311_version() -> String {
+pub fn host_python311_version() -> String {
     let out = Command::new("python3.11")
         .args(["-c", "import platform; print(platform.python_version())"])
         .output()
@@ -147,7 +149,10 @@ fn a_runtime_without_its_interpreter_is_refused_at_create_naming_what_to_install
         "python3.12",
     ]);
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && e.contains("install Python 3.12"), "{e}");
+    assert!(
+        !out.status.success() && e.contains("install Python 3.12"),
+        "{e}"
+    );
     let (_, body) = d.aws_invoke(&["--function-name", "py"], "{}");
     assert_eq!(body["version"], serde_json::json!([3, 11]), "{body}");
     // lambdalet's own deploy says the same.
@@ -162,7 +167,10 @@ fn a_runtime_without_its_interpreter_is_refused_at_create_naming_what_to_install
         "app.handler",
     ]);
     let text = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && text.contains("install Python 3.12"), "{text}");
+    assert!(
+        !o.status.success() && text.contains("install Python 3.12"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -178,7 +186,10 @@ fn nearest_runs_on_the_next_newer_version_and_says_so() {
     let py = py_version_fn(work.path());
     let notice = "runs on python3.11 (python3.10 is not installed; --runtime-fallback nearest)";
     let created = d.create("py310", &py, "python3.10", "app.handler", &[]);
-    assert_eq!(created["Runtime"], "python3.10", "the function keeps its runtime");
+    assert_eq!(
+        created["Runtime"], "python3.10",
+        "the function keeps its runtime"
+    );
     let arn = created["RuntimeVersionConfig"]["RuntimeVersionArn"]
         .as_str()
         .expect("RuntimeVersionArn");
@@ -188,8 +199,13 @@ fn nearest_runs_on_the_next_newer_version_and_says_so() {
         "it names the interpreter that runs it: {arn}"
     );
     let got = d.aws_ok(&["lambda", "get-function", "--function-name", "py310"]);
-    assert_eq!(got["Configuration"]["RuntimeVersionConfig"]["RuntimeVersionArn"], arn);
-    let raw = d.http("GET", "/2015-03-31/functions/py310", None, &[]).json();
+    assert_eq!(
+        got["Configuration"]["RuntimeVersionConfig"]["RuntimeVersionArn"],
+        arn
+    );
+    let raw = d
+        .http("GET", "/2015-03-31/functions/py310", None, &[])
+        .json();
     let runtime = &raw["Configuration"]["LambdaletRuntime"];
     assert_eq!(runtime["Notice"], notice, "{raw}");
     assert_eq!(runtime["RunsOn"], "python3.11");
@@ -247,12 +263,12 @@ fn node_falls_forward_to_the_installed_major_only() {
     let older = format!("nodejs{}.x", major - 2);
     let created = d.create("older", &node, &older, "index.handler", &[]);
     assert_eq!(created["Runtime"], older.as_str());
-    let raw = d.http("GET", "/2015-03-31/functions/older", None, &[]).json();
+    let raw = d
+        .http("GET", "/2015-03-31/functions/older", None, &[])
+        .json();
     assert_eq!(
         raw["Configuration"]["LambdaletRuntime"]["Notice"],
-        format!(
-            "runs on nodejs{major}.x ({older} is not installed; --runtime-fallback nearest)"
-        )
+        format!("runs on nodejs{major}.x ({older} is not installed; --runtime-fallback nearest)")
     );
     let (_, body) = d.aws_invoke(&["--function-name", "older"], "{}");
     assert!(
@@ -277,7 +293,13 @@ fn a_runtime_gone_after_a_restart_fails_its_invocations_until_it_is_back() {
     let flag = interpreters.flag();
     let mut d = Daemon::start_with(tmp.path(), "serve", &[&flag]);
     let work = tempfile::tempdir().expect("tempdir");
-    d.create("py", &py_version_fn(work.path()), "python3.11", "app.handler", &[]);
+    d.create(
+        "py",
+        &py_version_fn(work.path()),
+        "python3.11",
+        "app.handler",
+        &[],
+    );
     assert_eq!(d.invoke("py", "{}").status, 200);
     d.stop();
     let link = interpreters.dir().join("python3.11");
@@ -293,76 +315,20 @@ fn a_runtime_gone_after_a_restart_fails_its_invocations_until_it_is_back() {
     let out = d.aws(&["lambda", "invoke", "--function-name", "py", "/dev/null"]);
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{e}");
-    assert!(e.contains("InvalidRuntimeException") && e.contains("install Python 3.11"), "{e}");
+    assert!(
+        e.contains("InvalidRuntimeException") && e.contains("install Python 3.11"),
+        "{e}"
+    );
     let got = d.aws_ok(&["lambda", "get-function", "--function-name", "py"]);
     let err = &got["Configuration"]["RuntimeVersionConfig"]["Error"];
     assert_eq!(err["ErrorCode"], "InvalidRuntimeException", "{got}");
-    assert!(d.log().contains("cannot start until it is installed"), "{}", d.log());
+    assert!(
+        d.log().contains("cannot start until it is installed"),
+        "{}",
+        d.log()
+    );
     // Installed again: the next invocation finds it, no restart needed.
     std::os::unix::fs::symlink(&target, &link).expect("link");
     let r = d.invoke("py", "{}");
     assert_eq!(r.status, 200, "{}", r.text());
-}
-
-#[test]
-fn lambdalet_runtimes_lists_each_runtime_with_its_interpreter() {
-    let interpreters = Interpreters::standard();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let d = Daemon::start_with(tmp.path(), "serve", &[&interpreters.flag()]);
-    let o = d.cli(&["runtimes"]);
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let real = real_interpreter("python3.11");
-    let exact = host_python311_version();
-    let line = |rt: &str| -> String {
-        text.lines()
-            .find(|l| l.split_whitespace().next() == Some(rt))
-            .unwrap_or_else(|| panic!("{rt} is listed: {text}"))
-            .to_owned()
-    };
-    assert!(
-        line("python3.11").contains(&format!("{} ({exact})", real.display())),
-        "{text}"
-    );
-    assert!(
-        line("python3.12").contains("not installed: install Python 3.12"),
-        "{text}"
-    );
-    assert!(line("nodejs22.x").contains("not installed: install Node.js 22"), "{text}");
-    assert!(line("provided.al2023").contains("bootstrap"), "{text}");
-    let v: Value = {
-        let o = d.cli(&["runtimes", "--json"]);
-        serde_json::from_slice(&o.stdout).expect("json")
-    };
-    let rt = |id: &str| -> Value {
-        v["Runtimes"]
-            .as_array()
-            .and_then(|a| a.iter().find(|r| r["Runtime"] == id))
-            .cloned()
-            .unwrap_or_else(|| panic!("{id}: {v}"))
-    };
-    assert_eq!(rt("python3.11")["Status"], "installed");
-    assert_eq!(rt("python3.11")["Interpreter"], real.display().to_string());
-    assert_eq!(rt("python3.12")["Status"], "missing");
-    assert_eq!(v["RuntimeFallback"], "none");
-    // Which boto3 python3.11 provides: the interpreter's own, when it has one.
-    let host_boto3 = Command::new(&real)
-        .args(["-c", "from importlib.metadata import version; print(version('boto3'))"])
-        .output()
-        .expect("python");
-    let sdk = &rt("python3.11")["Sdk"];
-    if host_boto3.status.success() {
-        assert_eq!(sdk["Source"], "host", "{sdk}");
-        assert_eq!(sdk["Version"], String::from_utf8_lossy(&host_boto3.stdout).trim());
-        assert!(line("python3.11").contains("(host)"), "{text}");
-    } else {
-        assert_eq!(sdk["Source"], "none", "{sdk}");
-    }
-    // Every interpreter it looked at, and why one was skipped.
-    assert!(
-        v["Interpreters"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|i| i["Interpreter"] == real.display().to_string())),
-        "{v}"
-    );
 }

@@ -49,8 +49,8 @@ pub(crate) async fn list(State(s): State<ApiState>) -> Response {
                         "installed"
                     };
                     v["Status"] = json!(status);
-                    if let Value::Object(m) = resolved_json(res) {
-                        v.as_object_mut().map(|o| o.extend(m));
+                    if let (Value::Object(m), Some(o)) = (resolved_json(res), v.as_object_mut()) {
+                        o.extend(m);
                     }
                 }
                 Err(e) if r.runtime.family() == lambdalet_core::RuntimeFamily::Provided => {
@@ -135,7 +135,9 @@ pub(crate) async fn install_sdk(
     if !matches!(who, Principal::Admin) {
         return Err(ApiError::new(
             ErrorCode::AccessDenied,
-            format!("{who} may not install SDKs: it runs pip and npm on the host, which only an administrator may have done"),
+            format!(
+                "{who} may not install SDKs: it runs pip and npm on the host, which only an administrator may have done"
+            ),
         ));
     }
     let request: Value = if body.is_empty() {

@@ -220,10 +220,7 @@ async fn start_lambda(
         "runs as function {}: the recipe's startup and shutdown scripts call Greengrass's lambda-launcher, whose work lambdalet does itself",
         spec.function
     )];
-    for n in renamed
-        .into_iter()
-        .chain(resolved.and_then(|r| r.notice))
-    {
+    for n in renamed.into_iter().chain(resolved.and_then(|r| r.notice)) {
         tracing::warn!(component = %c.name, "{n}");
         notes.push(n);
     }

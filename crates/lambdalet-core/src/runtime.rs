@@ -229,8 +229,20 @@ mod tests {
         let n = node.language_version().expect("a version");
         assert_eq!((n.major, n.minor), (22, None));
         assert!(node.install_hint().contains("install Node.js 22"));
-        assert_eq!(node.id_for(&LanguageVersion { major: 20, minor: Some(3) }), "nodejs20.x");
-        assert_eq!(py.id_for(&LanguageVersion { major: 3, minor: Some(13) }), "python3.13");
+        assert_eq!(
+            node.id_for(&LanguageVersion {
+                major: 20,
+                minor: Some(3)
+            }),
+            "nodejs20.x"
+        );
+        assert_eq!(
+            py.id_for(&LanguageVersion {
+                major: 3,
+                minor: Some(13)
+            }),
+            "python3.13"
+        );
         assert_eq!(py.execution_env().as_deref(), Some("AWS_Lambda_python3.11"));
         let p = Runtime::parse("provided.al2023").expect("supported");
         assert_eq!(p.family(), RuntimeFamily::Provided);
@@ -252,7 +264,10 @@ mod tests {
         assert!(!v(3, Some(12)).older_than(&v(2, Some(17))));
         assert!(v(18, None).older_than(&v(20, Some(1))));
         assert!(!v(22, None).older_than(&v(20, Some(1))));
-        assert_eq!(RuntimeFallback::parse("nearest"), Ok(RuntimeFallback::Nearest));
+        assert_eq!(
+            RuntimeFallback::parse("nearest"),
+            Ok(RuntimeFallback::Nearest)
+        );
         assert!(RuntimeFallback::parse("newest").is_err());
     }
 }

@@ -128,7 +128,10 @@ impl RuntimeCatalog {
         match runtime.family() {
             RuntimeFamily::Python => {
                 let bootstrap = runtime_dir.join("bootstrap.py");
-                Ok((exe()?, vec!["-u".to_owned(), bootstrap.display().to_string()]))
+                Ok((
+                    exe()?,
+                    vec!["-u".to_owned(), bootstrap.display().to_string()],
+                ))
             }
             RuntimeFamily::Node => {
                 let bootstrap = runtime_dir.join("bootstrap.js");
@@ -141,7 +144,10 @@ impl RuntimeCatalog {
     /// The interpreter a new sandbox of `runtime` starts (`None` for a provided runtime). The
     /// answer is kept while the interpreter is there; a failure is not, so installing the
     /// interpreter later works without a restart.
-    pub async fn interpreter(&self, runtime: &Runtime) -> Result<Option<ResolvedRuntime>, InvokeError> {
+    pub async fn interpreter(
+        &self,
+        runtime: &Runtime,
+    ) -> Result<Option<ResolvedRuntime>, InvokeError> {
         if runtime.family() == RuntimeFamily::Provided {
             return Ok(None);
         }

@@ -13,10 +13,10 @@ use lambdalet_store::RecordWriter;
 use tokio::sync::Notify;
 
 use crate::catalog::RuntimeCatalog;
-use crate::interpreters::sdk_install::{InstallReport, ProgressFn, SdkLanguage};
-use crate::interpreters::{InterpreterSearch, ResolvedRuntime, RuntimesReport};
 use crate::error::InvokeError;
 use crate::instance::StartContext;
+use crate::interpreters::sdk_install::{InstallReport, ProgressFn, SdkLanguage};
+use crate::interpreters::{InterpreterSearch, ResolvedRuntime, RuntimesReport};
 use crate::request::{Invocation, InvocationResult};
 use crate::sandboxes::{SandboxChoice, Sandboxes};
 use crate::scheduler::{Health, PoolKey, PoolStats, STOP_GRACE, Scheduler};
@@ -104,11 +104,20 @@ impl Invoker {
     /// Checks at deploy time that this host can start `runtime`, searching its interpreter
     /// again: the interpreter it will run on (`None` for a provided runtime), with a notice
     /// when that is not the version asked for (`--runtime-fallback nearest`).
-    pub async fn check_runtime(&self, runtime: &Runtime) -> Result<Option<ResolvedRuntime>, InvokeError> {
+    pub async fn check_runtime(
+        &self,
+        runtime: &Runtime,
+    ) -> Result<Option<ResolvedRuntime>, InvokeError> {
         if runtime.family() == RuntimeFamily::Provided {
             return Ok(None);
         }
-        self.inner.ctx.catalog.resolver().resolve(runtime).await.map(Some)
+        self.inner
+            .ctx
+            .catalog
+            .resolver()
+            .resolve(runtime)
+            .await
+            .map(Some)
     }
 
     /// The interpreter `runtime` runs on as last resolved (at a deploy, a cold start or

@@ -226,7 +226,9 @@ impl Start<'_> {
         }
         // EventBridge Scheduler's API is served on the same listener.
         if let Some(api) = &greengrass.api_endpoint
-            && !config.environment.contains_key("AWS_ENDPOINT_URL_SCHEDULER")
+            && !config
+                .environment
+                .contains_key("AWS_ENDPOINT_URL_SCHEDULER")
         {
             put("AWS_ENDPOINT_URL_SCHEDULER", format!("http://{api}"));
         }

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use lambdalet_api::{ApiState, ConnectionStats, Server, ServerConfig};
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
+use lambdalet_core::RuntimeFallback;
 use lambdalet_core::Tokens;
 use lambdalet_events::ipc::IpcServer;
 use lambdalet_events::mqtt::{
@@ -17,7 +18,6 @@ use lambdalet_events::mqtt::{
     RemoteSettings, RemoteTls,
 };
 use lambdalet_events::{EventRouter, LocalBus};
-use lambdalet_core::RuntimeFallback;
 use lambdalet_invoker::{
     AsyncQueue, AsyncSettings, GreengrassEnv, InterpreterSearch, Invoker, InvokerConfig,
 };
@@ -506,7 +506,11 @@ fn interpreter_search(path: Option<&str>) -> anyhow::Result<InterpreterSearch> {
     let Some(path) = path.filter(|p| !p.is_empty()) else {
         return Ok(InterpreterSearch::Default);
     };
-    let dirs: Vec<PathBuf> = path.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
+    let dirs: Vec<PathBuf> = path
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
     if let Some(bad) = dirs.iter().find(|d| !d.is_absolute()) {
         bail!(
             "--interpreter-path {}: give absolute directories (`:`-separated)",

@@ -19,7 +19,14 @@ fn boto3_wheels() -> PathBuf {
         let tmp = cache.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         let out = Command::new("python3.11")
-            .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-d",
+            ])
             .arg(&tmp)
             .arg("boto3")
             .output()
@@ -77,7 +84,8 @@ def handler(event, context):
     return {"status": r["StatusCode"], "payload": json.loads(r["Payload"].read()), "boto3": boto3.__file__}
 "#;
 
-const CALLEE_PY: &str = "def handler(event, context):\n    return {'got': event, 'by': context.function_name}\n";
+const CALLEE_PY: &str =
+    "def handler(event, context):\n    return {'got': event, 'by': context.function_name}\n";
 
 fn invoke_json(d: &Daemon, name: &str, payload: &Value) -> Value {
     let r = d.invoke(name, &payload.to_string());
@@ -108,14 +116,21 @@ fn install_sdk_python_puts_boto3_after_the_functions_own_and_its_layers() {
         )),
         "{err}"
     );
-    assert!(err.contains("installing boto3 for Python 3.11"), "progress: {err}");
-    let listed: Value = serde_json::from_slice(&d.cli(&["runtimes", "--json"]).stdout).expect("json");
+    assert!(
+        err.contains("installing boto3 for Python 3.11"),
+        "progress: {err}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&d.cli(&["runtimes", "--json"]).stdout).expect("json");
     let py = listed["Runtimes"]
         .as_array()
         .and_then(|a| a.iter().find(|r| r["Runtime"] == "python3.11"))
         .cloned()
         .expect("python3.11");
-    assert_eq!(py["Sdk"], json!({"Source": "lambdalet", "Version": version, "Dir": dir}));
+    assert_eq!(
+        py["Sdk"],
+        json!({"Source": "lambdalet", "Version": version, "Dir": dir})
+    );
 
     let work = tempfile::tempdir().expect("tempdir");
     let plain = work.path().join("plain");
@@ -125,6 +140,14 @@ fn install_sdk_python_puts_boto3_after_the_functions_own_and_its_layers() {
     assert_eq!(got["version"], version.as_str(), "the installed SDK: {got}");
     let file = got["file"].as_str().expect("file");
     let in_container = file.starts_with("/var/sdk/");
+    let f = d
+        .http("GET", "/2015-03-31/functions/plain", None, &[])
+        .json();
+    assert_eq!(
+        in_container,
+        f["Configuration"]["LambdaletSandbox"]["Mode"] == "GreengrassContainer",
+        "a container sees the SDK at /var/sdk: {file} {f}"
+    );
     assert!(
         in_container || file.starts_with(&dir.display().to_string()),
         "{file}"
@@ -137,7 +160,11 @@ fn install_sdk_python_puts_boto3_after_the_functions_own_and_its_layers() {
     assert_eq!(invoke_json(&d, "own", &json!({}))["version"], "0.0-own");
     // So does one whose layer has it.
     let layer = work.path().join("layer");
-    write(&layer, "python/boto3/__init__.py", "__version__ = '0.0-layer'\n");
+    write(
+        &layer,
+        "python/boto3/__init__.py",
+        "__version__ = '0.0-layer'\n",
+    );
     let zip = zip_file(&layer);
     let published = d.aws_ok(&[
         "lambda",
@@ -149,7 +176,10 @@ fn install_sdk_python_puts_boto3_after_the_functions_own_and_its_layers() {
     ]);
     let arn = published["LayerVersionArn"].as_str().expect("arn");
     d.deploy_python(&plain, "layered", "app.handler", &["--layer", arn]);
-    assert_eq!(invoke_json(&d, "layered", &json!({}))["version"], "0.0-layer");
+    assert_eq!(
+        invoke_json(&d, "layered", &json!({}))["version"],
+        "0.0-layer"
+    );
     if in_container {
         // The sandbox sees the SDK read-only.
         let writer = work.path().join("writer");
@@ -182,12 +212,23 @@ fn install_sdk_python_puts_boto3_after_the_functions_own_and_its_layers() {
         &caller,
         "caller",
         "app.handler",
-        &["--timeout", "30", "--access-control", policy.to_str().expect("utf-8")],
+        &[
+            "--timeout",
+            "30",
+            "--access-control",
+            policy.to_str().expect("utf-8"),
+        ],
     );
     let got = invoke_json(&d, "caller", &json!({"target": "callee"}));
     assert_eq!(got["status"], 200, "{got}");
-    assert_eq!(got["payload"], json!({"got": {"from": "python"}, "by": "callee"}));
-    assert!(got["boto3"].as_str().is_some_and(|f| f.contains("sdk")), "{got}");
+    assert_eq!(
+        got["payload"],
+        json!({"got": {"from": "python"}, "by": "callee"})
+    );
+    assert!(
+        got["boto3"].as_str().is_some_and(|f| f.contains("sdk")),
+        "{got}"
+    );
     let denied = invoke_json(&d, "caller", &json!({"target": "other"}));
     assert_eq!(denied["error"], "AccessDeniedException", "{denied}");
 }
@@ -211,12 +252,16 @@ fn install_sdk_node_gives_functions_the_v3_clients_to_call_each_other() {
     let err = cli_ok(&d, &["runtimes", "install-sdk", "node"]);
     let dir = tmp.path().join("sdk/node/v3");
     assert!(
-        err.contains("installed AWS SDK for JavaScript 3.") && err.contains(&dir.display().to_string()),
+        err.contains("installed AWS SDK for JavaScript 3.")
+            && err.contains(&dir.display().to_string()),
         "{err}"
     );
     assert!(
-        dir.join("node_modules/@aws-sdk/client-lambda/package.json").exists()
-            && dir.join("node_modules/@aws-sdk/client-s3/package.json").exists()
+        dir.join("node_modules/@aws-sdk/client-lambda/package.json")
+            .exists()
+            && dir
+                .join("node_modules/@aws-sdk/client-s3/package.json")
+                .exists()
     );
     let o = d.cli(&["runtimes"]);
     let text = String::from_utf8_lossy(&o.stdout);
@@ -262,7 +307,10 @@ exports.handler = async (event) => {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let got = invoke_json(&d, "caller", &json!({"target": "callee"}));
     assert_eq!(got["status"], 200, "{got}");
-    assert_eq!(got["payload"], json!({"got": {"from": "node"}, "by": "callee"}));
+    assert_eq!(
+        got["payload"],
+        json!({"got": {"from": "node"}, "by": "callee"})
+    );
     let sdk = got["sdk"].as_str().expect("sdk path");
     assert!(
         sdk.starts_with("/var/sdk/node_modules/") || sdk.starts_with(&dir.display().to_string()),

@@ -12,9 +12,9 @@
 
 mod probe;
 mod report;
-mod search;
 pub mod sdk;
 pub mod sdk_install;
+mod search;
 #[cfg(test)]
 mod tests;
 
@@ -212,7 +212,11 @@ impl Resolver {
             _ => "Python",
         };
         let mut versions: Vec<String> = Vec::new();
-        for i in seen {
+        // Python 2 is no candidate for a Python 3 runtime: not worth naming.
+        for i in seen
+            .iter()
+            .filter(|i| i.version.major == wanted.major || wanted.minor.is_none())
+        {
             let v = format!("{language} {} ({})", i.full_version, i.exe.display());
             if !versions.contains(&v) {
                 versions.push(v);
@@ -255,10 +259,13 @@ impl Resolver {
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let answer = probes.probe(family, &path).await;
-                (i, Found {
-                    candidate: path,
-                    answer,
-                })
+                (
+                    i,
+                    Found {
+                        candidate: path,
+                        answer,
+                    },
+                )
             });
         }
         let mut out: Vec<(usize, Found)> = Vec::with_capacity(candidates.len());

@@ -152,12 +152,21 @@ pub(crate) fn parse(family: RuntimeFamily, path: &Path, text: &str) -> Option<In
         major: nums.next()?.ok()?,
         minor: Some(nums.next()?.ok()?),
     };
-    let reported = lines.next().filter(|l| l.starts_with('/')).map(PathBuf::from);
+    let reported = lines
+        .next()
+        .filter(|l| l.starts_with('/'))
+        .map(PathBuf::from);
     let mut exe = reported.unwrap_or_else(|| path.to_owned());
     let mut homes: Vec<PathBuf> = Vec::new();
     if family == RuntimeFamily::Python {
-        let base = lines.next().filter(|l| l.starts_with('/')).map(PathBuf::from);
-        let prefix = lines.next().filter(|l| l.starts_with('/')).map(PathBuf::from);
+        let base = lines
+            .next()
+            .filter(|l| l.starts_with('/'))
+            .map(PathBuf::from);
+        let prefix = lines
+            .next()
+            .filter(|l| l.starts_with('/'))
+            .map(PathBuf::from);
         let venv = prefix.is_some() && prefix != base;
         // A virtual environment's python is a link that makes it one: run it as it is.
         // Anything else runs as the file behind its links.

@@ -49,7 +49,7 @@ impl Resolver {
                 runtimes.push(RuntimeReport {
                     runtime,
                     resolved: Err(
-                        "runs the function's own `bootstrap` (no interpreter needed)".to_owned()
+                        "runs the function's own `bootstrap` (no interpreter needed)".to_owned(),
                     ),
                     sdk: None,
                 });

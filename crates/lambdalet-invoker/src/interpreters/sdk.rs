@@ -46,9 +46,14 @@ pub(crate) const COMPLETE: &str = ".lambdalet-complete";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SdkSource {
     /// lambdalet's SDK directory.
-    Lambdalet { dir: PathBuf, version: String },
+    Lambdalet {
+        dir: PathBuf,
+        version: String,
+    },
     /// The interpreter's own installation (a boto3 in its site-packages).
-    Host { version: String },
+    Host {
+        version: String,
+    },
     None,
 }
 

@@ -29,9 +29,7 @@ impl SdkLanguage {
             "python" => Ok(vec![Self::Python]),
             "node" | "nodejs" => Ok(vec![Self::Node]),
             "all" => Ok(vec![Self::Python, Self::Node]),
-            other => Err(format!(
-                "install-sdk {other:?}: say python, node or all"
-            )),
+            other => Err(format!("install-sdk {other:?}: say python, node or all")),
         }
     }
 
@@ -161,7 +159,9 @@ pub(crate) async fn node(
     let dest = store.node_path();
     let partial = partial_of(&dest);
     if let Err(e) = std::fs::create_dir_all(&partial) {
-        report.failed.push((step, format!("cannot create {}: {e}", partial.display())));
+        report
+            .failed
+            .push((step, format!("cannot create {}: {e}", partial.display())));
         return;
     }
     let path = match std::env::var_os("PATH") {
@@ -204,7 +204,10 @@ pub(crate) async fn node(
     .await;
 }
 
-#[allow(clippy::too_many_arguments, reason = "one private step shared by both languages")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private step shared by both languages"
+)]
 async fn finish(
     result: Result<(), String>,
     partial: &Path,
@@ -260,7 +263,9 @@ fn partial_of(dest: &Path) -> PathBuf {
 fn place(partial: &Path, dest: &Path) -> std::io::Result<()> {
     std::fs::write(partial.join(COMPLETE), b"")?;
     readable(partial)?;
-    let old = dest.exists().then(|| partial_of(dest).with_extension("old"));
+    let old = dest
+        .exists()
+        .then(|| partial_of(dest).with_extension("old"));
     if let Some(old) = &old {
         std::fs::rename(dest, old)?;
     }
@@ -285,10 +290,7 @@ fn readable(dir: &Path) -> std::io::Result<()> {
                 stack.push(e.path());
             } else if t.is_file() {
                 let mode = e.metadata()?.permissions().mode();
-                std::fs::set_permissions(
-                    e.path(),
-                    std::fs::Permissions::from_mode(mode | 0o444),
-                )?;
+                std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(mode | 0o444))?;
             }
         }
     }

@@ -173,7 +173,8 @@ fn installations(root: &Path, prefix: &str) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.starts_with(prefix).then(|| (version_key(&name), e.path()))
+            name.starts_with(prefix)
+                .then(|| (version_key(&name), e.path()))
         })
         .filter(|(_, p)| p.is_dir())
         .collect();
@@ -244,7 +245,13 @@ mod tests {
         let found: Vec<String> = search
             .candidates(RuntimeFamily::Python)
             .iter()
-            .map(|c| c.path.file_name().expect("name").to_string_lossy().into_owned())
+            .map(|c| {
+                c.path
+                    .file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         assert_eq!(found, ["python3.13", "python3.11", "python3", "python"]);
         assert!(search.candidates(RuntimeFamily::Node).is_empty());

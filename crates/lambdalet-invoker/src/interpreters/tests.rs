@@ -47,7 +47,10 @@ fn real_python() -> (PathBuf, LanguageVersion) {
 fn real_node() -> (PathBuf, LanguageVersion) {
     real(
         "node",
-        &["-e", "console.log(process.execPath); console.log(process.versions.node)"],
+        &[
+            "-e",
+            "console.log(process.execPath); console.log(process.versions.node)",
+        ],
     )
 }
 
@@ -70,7 +73,11 @@ async fn a_failing_shim_is_skipped_and_a_wrapper_resolves_to_the_real_interprete
     let dir = tmp.path();
     // pyenv's shim of a version that is not selected: it exits with an error.
     let asked = format!("python{version}");
-    script(dir, &asked, "echo \"pyenv: $0: command not found\" >&2; exit 127");
+    script(
+        dir,
+        &asked,
+        "echo \"pyenv: $0: command not found\" >&2; exit 127",
+    );
     let wrapper = script(dir, "python3", &format!("exec {} \"$@\"", exe.display()));
     let resolver = Resolver::new(
         InterpreterSearch::Only(vec![dir.to_owned()]),
@@ -81,14 +88,23 @@ async fn a_failing_shim_is_skipped_and_a_wrapper_resolves_to_the_real_interprete
     assert_eq!(r.interpreter.exe, exe, "the wrapper's real interpreter");
     assert_eq!(r.interpreter.found_as, wrapper);
     assert_eq!(r.interpreter.version, version);
-    assert!(r.interpreter.full_version.starts_with(&format!("{version}.")));
+    assert!(
+        r.interpreter
+            .full_version
+            .starts_with(&format!("{version}."))
+    );
     assert!(!r.interpreter.homes.is_empty());
     assert_eq!(r.notice, None);
     assert_eq!(r.runs_on, asked);
     assert_eq!(resolver.cached(&runtime), Some(r.clone()));
     // Only the shim: nothing starts.
     std::fs::remove_file(&wrapper).expect("rm");
-    let e = message(resolver.resolve(&runtime).await.expect_err("no interpreter"));
+    let e = message(
+        resolver
+            .resolve(&runtime)
+            .await
+            .expect_err("no interpreter"),
+    );
     assert!(e.contains(&format!("install Python {version}")), "{e}");
     assert!(e.contains("no Python was found"), "{e}");
     assert!(resolver.cached(&runtime).is_none(), "a failure is not kept");
@@ -132,19 +148,37 @@ async fn a_python_serves_only_its_own_version_unless_nearest_is_allowed() {
     }
     if let Some(newer) = python(&version, 1) {
         for resolver in [&strict, &nearest] {
-            let e = message(resolver.resolve(&newer).await.expect_err("never an older one"));
-            assert!(e.contains(&format!("install Python 3.{}", version.minor.unwrap_or(0) + 1)), "{e}");
+            let e = message(
+                resolver
+                    .resolve(&newer)
+                    .await
+                    .expect_err("never an older one"),
+            );
+            assert!(
+                e.contains(&format!(
+                    "install Python 3.{}",
+                    version.minor.unwrap_or(0) + 1
+                )),
+                "{e}"
+            );
         }
         checked += 1;
     }
-    assert!(checked > 0, "the host's Python {version} has a supported neighbour");
+    assert!(
+        checked > 0,
+        "the host's Python {version} has a supported neighbour"
+    );
 }
 
 #[tokio::test]
 async fn node_serves_its_major_and_never_a_newer_runtime() {
     let (exe, version) = real_node();
     let tmp = tempfile::tempdir().expect("tempdir");
-    script(tmp.path(), "node", &format!("exec {} \"$@\"", exe.display()));
+    script(
+        tmp.path(),
+        "node",
+        &format!("exec {} \"$@\"", exe.display()),
+    );
     let resolver = Resolver::new(
         InterpreterSearch::Only(vec![tmp.path().to_owned()]),
         RuntimeFallback::Nearest,
@@ -157,9 +191,20 @@ async fn node_serves_its_major_and_never_a_newer_runtime() {
         assert_eq!(r.notice, None);
     }
     if let Ok(newer) = Runtime::parse(&format!("nodejs{}.x", version.major + 2)) {
-        let e = message(resolver.resolve(&newer).await.expect_err("not on an older node"));
-        assert!(e.contains(&format!("install Node.js {}", version.major + 2)), "{e}");
-        assert!(e.contains(&format!("found Node.js {}", version.major)), "{e}");
+        let e = message(
+            resolver
+                .resolve(&newer)
+                .await
+                .expect_err("not on an older node"),
+        );
+        assert!(
+            e.contains(&format!("install Node.js {}", version.major + 2)),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("found Node.js {}", version.major)),
+            "{e}"
+        );
     }
 }
 

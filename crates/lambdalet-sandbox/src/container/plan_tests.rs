@@ -163,14 +163,6 @@ fn the_root_holds_only_what_the_function_needs() {
     );
     assert_eq!(p.identity.uid, 200_003);
     assert!(p.identity.groups.is_empty());
-    assert!(!b.iter().any(|(_, d, _)| d == paths::SDK_DIR), "no SDK unless given");
-    let mut s = spec();
-    s.sdk_dir = Some("/data/sdk/python/3.11".into());
-    let p = plan(&debian(), Path::new("/r"), &s, &Limits::lambda(128 << 20), exec()).expect("plans");
-    assert!(
-        binds(&p).contains(&("/data/sdk/python/3.11".into(), paths::SDK_DIR.into(), true)),
-        "the installed SDK, read-only"
-    );
 }
 
 #[test]

@@ -168,10 +168,7 @@ fn summary(v: &Value) -> ExitCode {
                 i["For"].as_str().unwrap_or("?")
             ),
         };
-        eprintln!(
-            "installed {what} in {}",
-            i["Dir"].as_str().unwrap_or("?")
-        );
+        eprintln!("installed {what} in {}", i["Dir"].as_str().unwrap_or("?"));
     }
     let failed = v["Failed"].as_array().cloned().unwrap_or_default();
     for f in &failed {
