@@ -905,7 +905,10 @@ def main():
 
     task_root = _ENV.get("LAMBDA_TASK_ROOT") or os.getcwd()
     layer_paths = _layer_paths()
-    sys.path[0:0] = [task_root] + layer_paths
+    # The AWS SDK lambdalet installed (boto3) comes after the code and the layers, where
+    # Lambda's runtime has its own: a function's or a layer's boto3 wins.
+    sdk = _ENV.get("LAMBDALET_SDK")
+    sys.path[0:0] = [task_root] + layer_paths + ([sdk] if sdk else [])
     _add_layer_site_dirs(layer_paths)
 
     try:

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::harness::{Daemon, eventually, free_port, mqtt_pub, repo, zip_bytes};
+use crate::runtimes::Interpreters;
 
 /// The digest the seed's recipe carries (of an artifact we do not have).
 const SEED_DIGEST: &str = "zxTD8KBV2eciihYJ2aSzJyDkia74Bp0gu66930kYKoI=";
@@ -120,7 +121,21 @@ fn assert_seed_runs(d: &Daemon, o: &Output) {
     assert_eq!(c["configuration"]["pinned"], true);
     let notes = c["notes"].to_string();
     assert!(notes.contains("lambda-launcher"), "{notes}");
-    assert!(notes.contains("running on python3."), "{notes}");
+    assert!(
+        notes.contains(
+            "runs on python3.11 (python3.8 is not installed; --runtime-fallback nearest)"
+        ),
+        "{notes}"
+    );
+    // The function keeps the recipe's runtime and says what runs it.
+    let f = d
+        .http("GET", &format!("/2015-03-31/functions/{SEED}"), None, &[])
+        .json();
+    assert_eq!(f["Configuration"]["Runtime"], "python3.8", "{f}");
+    assert_eq!(
+        f["Configuration"]["LambdaletRuntime"]["RunsOn"], "python3.11",
+        "{f}"
+    );
     // The function is a Lambda function like any other, with the recipe's settings.
     let r = d.invoke(SEED, r#"{"from": "test"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -136,11 +151,13 @@ fn assert_seed_runs(d: &Daemon, o: &Output) {
 
 #[test]
 fn the_seed_recipe_deploys_as_written_in_json_and_in_yaml() {
+    // Python 3.11 is installed, 3.8 is not.
+    let interpreters = Interpreters::standard();
     for format in ["json", "yaml"] {
         let d = Daemon::start_with(
             tempfile::tempdir().expect("tempdir").keep().as_path(),
             "serve",
-            &["--runtime-fallback", "nearest"],
+            &["--runtime-fallback", "nearest", &interpreters.flag()],
         );
         let w = seed_workspace(format);
         let o = w.deploy(&d, &["--merge", &format!("{SEED}=8.0.0")]);
@@ -162,7 +179,9 @@ fn the_seed_recipe_deploys_as_written_in_json_and_in_yaml() {
 
 #[test]
 fn a_runtime_that_is_not_installed_fails_the_deployment_and_names_it() {
-    let d = Daemon::start();
+    let interpreters = Interpreters::standard();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = Daemon::start_with(tmp.path(), "serve", &[&interpreters.flag()]);
     let w = seed_workspace("json");
     let o = w.deploy(&d, &["--merge", &format!("{SEED}=8.0.0")]);
     let text = out(&o);
@@ -172,6 +191,7 @@ fn a_runtime_that_is_not_installed_fails_the_deployment_and_names_it() {
         text.contains("runtime python3.8 is not installed"),
         "{text}"
     );
+    assert!(text.contains("install Python 3.8"), "{text}");
     assert!(text.contains("--runtime-fallback nearest"), "{text}");
     assert!(components(&d).is_empty());
     let l = d.http("GET", &format!("/2015-03-31/functions/{SEED}"), None, &[]);
@@ -206,7 +226,15 @@ fn a_pinned_component_starts_with_the_daemon_and_takes_mqtt_messages() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mqtt = format!("127.0.0.1:{port}");
-    let args = ["--runtime-fallback", "nearest", "--mqtt-listen", &mqtt];
+    let interpreters = Interpreters::standard();
+    let flag = interpreters.flag();
+    let args = [
+        "--runtime-fallback",
+        "nearest",
+        "--mqtt-listen",
+        &mqtt,
+        &flag,
+    ];
     let mut d = Daemon::start_with(tmp.path(), "serve", &args);
     let w = seed_workspace("json");
     let o = w.deploy(&d, &["--merge", &format!("{SEED}=8.0.0")]);

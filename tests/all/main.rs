@@ -32,6 +32,7 @@ mod persistence;
 mod pinned;
 mod remove_background;
 mod runtime_api;
+mod runtimes;
 mod s3;
 mod schedules;
 mod streaming;

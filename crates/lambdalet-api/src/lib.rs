@@ -27,6 +27,7 @@ mod metrics;
 mod operations;
 mod own;
 mod permissions;
+mod runtimes;
 mod s3_events;
 mod schedule_groups;
 mod schedules;
@@ -239,6 +240,8 @@ pub fn router(state: ApiState) -> Router {
                 .delete(schedule_groups::untag),
         )
         .route("/lambdalet/v1/schedules", get(schedules::overview))
+        .route("/lambdalet/v1/runtimes", get(runtimes::list))
+        .route("/lambdalet/v1/runtimes/sdk", post(runtimes::install_sdk))
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))

@@ -346,6 +346,10 @@ pub(crate) struct FunctionConfiguration {
     /// The sandbox this version runs in on this host (`Mode`, `Warning` when it is not the
     /// one asked for).
     pub lambdalet_sandbox: serde_json::Value,
+    /// The interpreter its runtime runs on here (`RunsOn`, `Interpreter`, `Version`, a
+    /// `Notice` when it is a fallback), or the `Error` that keeps it from starting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambdalet_runtime: Option<serde_json::Value>,
     /// The layer versions it uses, in order (absent without any, as on AWS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<serde_json::Value>>,
@@ -369,6 +373,7 @@ pub(crate) fn configuration(
     let (state, state_reason) = control.state(&v.record.function, &v.record.version);
     let r = &v.record;
     let c = &r.config;
+    let (runtime_version_config, lambdalet_runtime) = crate::runtimes::function_runtime(control, c);
     let arn = if r.version == LATEST && !qualify_latest {
         account.function_arn(&r.function)
     } else {
@@ -404,9 +409,7 @@ pub(crate) fn configuration(
         ephemeral_storage: serde_json::json!({ "Size": c.ephemeral_storage_mb }),
         snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
         logging_config: logging_json(&c.logging, &r.function),
-        runtime_version_config: c.runtime.as_ref().map(|rt| serde_json::json!({
-            "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambdalet-{rt}", account.region),
-        })),
+        runtime_version_config,
         image_config_response: c.image_config.as_ref().map(|i| serde_json::json!({
             "ImageConfig": {
                 "EntryPoint": i.entry_point,
@@ -416,6 +419,7 @@ pub(crate) fn configuration(
         })),
         lambdalet_config: lifecycle_json(v),
         lambdalet_sandbox: sandbox_json(control, c),
+        lambdalet_runtime,
         layers: (!v.layers.is_empty()).then(|| {
             v.layers
                 .iter()

@@ -21,7 +21,6 @@ use crate::error::DeployError;
 use crate::live::{self, Live};
 use crate::request::{self, DeploymentRequest};
 use crate::resolve::{Current, Recipes, Resolved};
-use crate::runtime::RuntimeFallback;
 
 /// What lambdalet adds to a generic component's environment, given its name and version.
 pub type EnvFn = Box<dyn Fn(&str, &str) -> BTreeMap<String, String> + Send + Sync>;
@@ -35,7 +34,6 @@ pub struct ComponentsConfig {
     pub root: PathBuf,
     /// `{kernel:rootPath}`: the data directory.
     pub kernel_root: PathBuf,
-    pub runtime_fallback: RuntimeFallback,
     /// `{iot:thingName}`.
     pub thing_name: String,
     pub device: DevicePlatform,
@@ -54,7 +52,6 @@ impl ComponentsConfig {
     pub fn new(
         root: PathBuf,
         kernel_root: PathBuf,
-        runtime_fallback: RuntimeFallback,
         thing_name: String,
         env: EnvFn,
         access_control: PoliciesFn,
@@ -62,7 +59,6 @@ impl ComponentsConfig {
         Self {
             root,
             kernel_root,
-            runtime_fallback,
             thing_name,
             device: DevicePlatform::current(),
             object_store: None,

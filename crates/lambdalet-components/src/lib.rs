@@ -27,5 +27,4 @@ pub use builtin::BUILTIN;
 pub use engine::{Components, ComponentsConfig};
 pub use error::DeployError;
 pub use request::{ComponentRequest, DeploymentRequest, RecipeFile};
-pub use runtime::RuntimeFallback;
 pub use status::{ComponentView, DeploymentView};

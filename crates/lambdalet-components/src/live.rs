@@ -129,7 +129,7 @@ pub async fn start(
 ) -> Result<Live, DeployError> {
     let laid = artifacts_of(c, stored_artifacts, store)?;
     match c.recipe.component_type {
-        ComponentType::Lambda => start_lambda(c, &laid, store, control, config, how).await,
+        ComponentType::Lambda => start_lambda(c, &laid, store, control, how).await,
         ComponentType::Generic => start_generic(c, &laid, store, config).await,
         other => Err(DeployError::Invalid(format!(
             "{} {}: ComponentType {} runs inside Greengrass's Java nucleus; lambdalet runs aws.greengrass.generic and aws.greengrass.lambda components",
@@ -205,20 +205,24 @@ async fn start_lambda(
     laid: &[LaidOut],
     store: &ArtifactStore,
     control: &Control,
-    config: &ComponentsConfig,
     how: Start,
 ) -> Result<Live, DeployError> {
     let spec = lambda_spec(c)?;
-    let chosen = runtime::choose(&spec.runtime, config.runtime_fallback)
+    let refused = |e: String| DeployError::Component(format!("{} {}: {e}", c.name, c.version));
+    let (runtime, renamed) =
+        runtime::function_runtime(&spec.runtime, control.runtime_fallback()).map_err(refused)?;
+    // The one resolver of CreateFunction: the exact version, or the fallback's, or a refusal.
+    let resolved = control
+        .check_runtime_of(&runtime)
         .await
-        .map_err(|e| DeployError::Component(format!("{} {}: {e}", c.name, c.version)))?;
+        .map_err(|e| refused(e.to_string()))?;
     let mut notes = vec![format!(
         "runs as function {}: the recipe's startup and shutdown scripts call Greengrass's lambda-launcher, whose work lambdalet does itself",
         spec.function
     )];
-    if let Some(n) = &chosen.note {
+    for n in renamed.into_iter().chain(resolved.and_then(|r| r.notice)) {
         tracing::warn!(component = %c.name, "{n}");
-        notes.push(n.clone());
+        notes.push(n);
     }
     let code_file = spec.artifact.uri.file_name();
     let sha = laid
@@ -233,7 +237,7 @@ async fn start_lambda(
         })?;
     let zip = store.read(&sha)?;
     let patch = FunctionConfigPatch {
-        runtime: Some(chosen.runtime.clone()),
+        runtime: Some(runtime.id().to_owned()),
         handler: Some(spec.handler.clone()),
         description: Some(c.recipe.description.clone().unwrap_or_default()),
         ..spec.config.clone()

@@ -100,14 +100,6 @@ impl Control {
         Ok(view)
     }
 
-    /// Checks this host has `config`'s runtime (a zip function's), naming what to install.
-    pub(crate) async fn check_runtime(&self, config: &FunctionConfig) -> Result<(), ControlError> {
-        if let Some(r) = &config.runtime {
-            self.invoker.check_runtime(r).await?;
-        }
-        Ok(())
-    }
-
     /// The conflict a CreateFunction of an existing name gets.
     fn check_absent(&self, name: &FunctionName) -> Result<(), ControlError> {
         if self.table.read().contains_key(name.as_str()) {
@@ -229,6 +221,7 @@ impl Control {
             input.revision_id.as_deref(),
             &entry.latest.record.revision_id,
         )?;
+        self.check_runtime(&entry.latest.record.config).await?;
         let stored = self.put_code(input.zip, input.zip_from_bucket).await?;
         let w = self.writes.lock().await;
         let mut record = match self.with_code(name, input.revision_id.as_deref(), &stored) {

@@ -118,7 +118,7 @@ impl Control {
         }
         tracing::info!(functions = table.len(), "control.loaded");
         let urls = crate::url_config::Urls::load(&store)?;
-        Ok(Arc::new(Self {
+        let control = Arc::new(Self {
             store,
             code,
             account,
@@ -134,7 +134,9 @@ impl Control {
             object_store: std::sync::OnceLock::new(),
             images,
             urls,
-        }))
+        });
+        control.check_loaded_runtimes();
+        Ok(control)
     }
 
     pub fn account(&self) -> &AccountInfo {

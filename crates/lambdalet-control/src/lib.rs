@@ -26,6 +26,7 @@ mod order;
 mod policies;
 mod resolve;
 mod rights;
+mod runtimes;
 mod table;
 mod tags;
 mod targets;

@@ -17,6 +17,9 @@ impl Control {
         description: Option<&str>,
         revision_id: Option<&str>,
     ) -> Result<VersionView, ControlError> {
+        // A version is published to run: its runtime must have an interpreter here.
+        let config = self.entry(name)?.latest.record.config;
+        self.check_runtime(&config).await?;
         let _w = self.writes.lock().await;
         let entry = self.entry(name)?;
         check_revision(revision_id, &entry.latest.record.revision_id)?;

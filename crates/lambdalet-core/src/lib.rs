@@ -39,5 +39,5 @@ pub use logging::{LoggingConfig, LoggingPatch};
 pub use policy::{PermissionInput, Policy, PolicyPrincipal, Statement};
 pub use policy_eval::PolicyRequest;
 pub use principal::{Credentials, Principal};
-pub use runtime::{Runtime, RuntimeFamily};
+pub use runtime::{LanguageVersion, Runtime, RuntimeFallback, RuntimeFamily};
 pub use tokens::Tokens;

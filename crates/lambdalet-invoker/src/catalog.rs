@@ -1,15 +1,15 @@
 //! The runtimes lambdalet can start: our own bootstraps (shipped inside the binary and written
 //! to the data directory at start) and the host interpreters they run on.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use lambdalet_core::{Runtime, RuntimeFamily};
-use parking_lot::Mutex;
+use lambdalet_core::{Runtime, RuntimeFallback, RuntimeFamily};
 use sha2::{Digest, Sha256};
 
 use crate::error::InvokeError;
+use crate::interpreters::sdk::SdkStore;
+use crate::interpreters::sdk_install::{InstallReport, ProgressFn, SdkLanguage};
+use crate::interpreters::{Interpreter, InterpreterSearch, ResolvedRuntime, Resolver};
 
 const PYTHON_BOOTSTRAP: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -37,27 +37,24 @@ const FILES: &[(&str, &str)] = shipped![
     "python/greengrass/greengrass_ipc_python_sdk/ipc_client.py",
 ];
 
-/// Where the bootstraps are and which interpreter serves each runtime.
+/// Where the bootstraps are, which interpreter serves each runtime, and the SDKs.
 pub struct RuntimeCatalog {
     dir: PathBuf,
     data_dir: PathBuf,
-    interpreters: Mutex<HashMap<String, Interpreter>>,
-}
-
-/// A host interpreter: its executable and the directories it runs from (a container sandbox
-/// shows them read-only when they are not part of the system directories).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpreter {
-    pub exe: PathBuf,
-    /// Its installation: Python's `sys.base_prefix` (and `sys.prefix` in a virtual
-    /// environment), Node.js's directory above `bin/`.
-    pub homes: Vec<PathBuf>,
+    resolver: Resolver,
+    sdk: SdkStore,
+    /// Held while `install-sdk` runs: one installation at a time.
+    installing: tokio::sync::Mutex<()>,
 }
 
 impl RuntimeCatalog {
     /// Writes the bootstraps under `<data_dir>/runtimes/<content hash>/` (so a new lambdalet
     /// never changes files a running sandbox of an old one uses).
-    pub fn install(data_dir: &Path) -> std::io::Result<Self> {
+    pub fn install(
+        data_dir: &Path,
+        search: InterpreterSearch,
+        fallback: RuntimeFallback,
+    ) -> std::io::Result<Self> {
         let all: Vec<(&str, &str)> = [
             ("python/bootstrap.py", PYTHON_BOOTSTRAP),
             ("node/bootstrap.js", NODE_BOOTSTRAP),
@@ -84,13 +81,25 @@ impl RuntimeCatalog {
         Ok(Self {
             dir,
             data_dir: data_dir.to_owned(),
-            interpreters: Mutex::new(HashMap::new()),
+            resolver: Resolver::new(search, fallback),
+            sdk: SdkStore::new(data_dir),
+            installing: tokio::sync::Mutex::new(()),
         })
     }
 
     /// The daemon's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Finds runtimes' interpreters.
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// The installed SDKs.
+    pub fn sdk(&self) -> &SdkStore {
+        &self.sdk
     }
 
     /// `LAMBDA_RUNTIME_DIR` for our bootstraps.
@@ -103,106 +112,62 @@ impl RuntimeCatalog {
     }
 
     /// The program and arguments that start `runtime` for code in `code_dir`, with the
-    /// bootstraps in `runtime_dir` (paths as the sandbox sees them).
-    pub async fn command(
-        &self,
+    /// bootstraps in `runtime_dir` (paths as the sandbox sees them), on `interpreter` (none
+    /// for a provided runtime).
+    pub fn command(
         runtime: &Runtime,
+        interpreter: Option<&Interpreter>,
         code_dir: &Path,
         runtime_dir: &Path,
     ) -> Result<(PathBuf, Vec<String>), InvokeError> {
+        let exe = || {
+            interpreter.map(|i| i.exe.clone()).ok_or_else(|| {
+                InvokeError::Internal(format!("runtime {runtime} started without its interpreter"))
+            })
+        };
         match runtime.family() {
             RuntimeFamily::Python => {
-                let python = self.interpreter(runtime).await?;
                 let bootstrap = runtime_dir.join("bootstrap.py");
                 Ok((
-                    python.exe,
+                    exe()?,
                     vec!["-u".to_owned(), bootstrap.display().to_string()],
                 ))
             }
             RuntimeFamily::Node => {
-                let node = self.interpreter(runtime).await?;
                 let bootstrap = runtime_dir.join("bootstrap.js");
-                Ok((node.exe, vec![bootstrap.display().to_string()]))
+                Ok((exe()?, vec![bootstrap.display().to_string()]))
             }
             RuntimeFamily::Provided => Ok((code_dir.join("bootstrap"), Vec::new())),
         }
     }
 
-    /// Finds the host interpreter for `runtime` (e.g. `python3.11`, else `python3`) and resolves
-    /// it to the real executable, skipping wrappers such as pyenv shims, which would add tens of
-    /// milliseconds to every cold start. The answer is cached; a failure is not, so installing
-    /// the interpreter later works without a restart.
-    pub async fn interpreter(&self, runtime: &Runtime) -> Result<Interpreter, InvokeError> {
-        if let Some(p) = self.interpreters.lock().get(runtime.id()) {
-            return Ok(p.clone());
+    /// The interpreter a new sandbox of `runtime` starts (`None` for a provided runtime). The
+    /// answer is kept while the interpreter is there; a failure is not, so installing the
+    /// interpreter later works without a restart.
+    pub async fn interpreter(
+        &self,
+        runtime: &Runtime,
+    ) -> Result<Option<ResolvedRuntime>, InvokeError> {
+        if runtime.family() == RuntimeFamily::Provided {
+            return Ok(None);
         }
-        let candidates = runtime.interpreter_candidates();
-        for candidate in &candidates {
-            let Some(found) = find_on_path(candidate) else {
-                continue;
-            };
-            let real = resolve_real_executable(runtime.family(), &found)
-                .await
-                .unwrap_or_else(|| Interpreter {
-                    homes: home_of(&found).into_iter().collect(),
-                    exe: found,
-                });
-            tracing::info!(runtime = %runtime, interpreter = %real.exe.display(), "runtime.interpreter");
-            self.interpreters
-                .lock()
-                .insert(runtime.id().to_owned(), real.clone());
-            return Ok(real);
-        }
-        Err(InvokeError::MissingInterpreter {
-            runtime: runtime.id().to_owned(),
-            tried: candidates.join(", "),
-            hint: runtime.install_hint(),
-        })
+        self.resolver.for_start(runtime).await.map(Some)
     }
-}
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// The directory above an executable's `bin/`.
-fn home_of(exe: &Path) -> Option<PathBuf> {
-    let bin = exe.parent()?;
-    (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_owned))?
-}
-
-async fn resolve_real_executable(family: RuntimeFamily, exe: &Path) -> Option<Interpreter> {
-    let args: &[&str] = match family {
-        RuntimeFamily::Python => &[
-            "-c",
-            "import sys; print(sys.executable); print(sys.base_prefix); print(sys.prefix)",
-        ],
-        RuntimeFamily::Node => &["-p", "process.execPath"],
-        RuntimeFamily::Provided => return None,
-    };
-    let run = tokio::process::Command::new(exe).args(args).output();
-    let out = tokio::time::timeout(Duration::from_secs(20), run)
-        .await
-        .ok()?
-        .ok()?;
-    if !out.status.success() {
-        return None;
+    /// Installs SDKs (one installation at a time).
+    pub async fn install_sdk(
+        &self,
+        which: &[SdkLanguage],
+        progress: ProgressFn,
+    ) -> Result<InstallReport, InvokeError> {
+        let Ok(_one) = self.installing.try_lock() else {
+            return Err(InvokeError::Busy(
+                "an SDK installation is already running on this daemon: wait for it to finish"
+                    .to_owned(),
+            ));
+        };
+        Ok(self.resolver.install_sdk(&self.sdk, which, progress).await)
     }
-    let text = String::from_utf8(out.stdout).ok()?;
-    let mut lines = text.lines().map(|l| PathBuf::from(l.trim()));
-    let exe = lines.next().filter(|p| p.is_absolute())?;
-    let mut homes: Vec<PathBuf> = lines.filter(|p| p.is_absolute()).collect();
-    if homes.is_empty() {
-        homes.extend(home_of(&exe));
-    }
-    homes.dedup();
-    Some(Interpreter { exe, homes })
 }
 
 /// Environment variable defaults of the Lambda execution environment (spec digest §1.7).

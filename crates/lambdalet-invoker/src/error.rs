@@ -6,14 +6,10 @@ use lambdalet_sandbox::SandboxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
-    #[error(
-        "runtime {runtime} needs an interpreter on this host and none was found (tried {tried} on PATH): {hint}"
-    )]
-    MissingInterpreter {
-        runtime: String,
-        tried: String,
-        hint: &'static str,
-    },
+    /// No interpreter of the runtime's version (nor, with `--runtime-fallback nearest`, of a
+    /// newer one) is installed; the message says what to install.
+    #[error("{message}")]
+    MissingInterpreter { runtime: String, message: String },
     #[error("cannot create a sandbox: {0}")]
     Sandbox(#[from] SandboxError),
     #[error("cannot start the Runtime API listener for a sandbox: {0}")]
@@ -27,6 +23,9 @@ pub enum InvokeError {
         reason: &'static str,
         message: String,
     },
+    /// Something of the daemon's is already being done (an SDK installation).
+    #[error("{0}")]
+    Busy(String),
     #[error("the function is in state Failed: {0}")]
     FunctionFailed(String),
     #[error("{0}")]
@@ -43,7 +42,7 @@ impl HasErrorCode for InvokeError {
                 ErrorCode::Service
             }
             Self::Throttled { .. } => ErrorCode::TooManyRequests,
-            Self::FunctionFailed(_) => ErrorCode::ResourceConflict,
+            Self::FunctionFailed(_) | Self::Busy(_) => ErrorCode::ResourceConflict,
             Self::Gone(_) => ErrorCode::ResourceNotFound,
         }
     }

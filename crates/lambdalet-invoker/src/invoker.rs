@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lambdalet_core::{
-    AccountInfo, ContainerMode, DeployedVersion, FunctionConfig, Runtime, RuntimeFamily,
+    AccountInfo, ContainerMode, DeployedVersion, FunctionConfig, Runtime, RuntimeFallback,
+    RuntimeFamily,
 };
 use lambdalet_store::RecordWriter;
 use tokio::sync::Notify;
@@ -14,6 +15,8 @@ use tokio::sync::Notify;
 use crate::catalog::RuntimeCatalog;
 use crate::error::InvokeError;
 use crate::instance::StartContext;
+use crate::interpreters::sdk_install::{InstallReport, ProgressFn, SdkLanguage};
+use crate::interpreters::{InterpreterSearch, ResolvedRuntime, RuntimesReport};
 use crate::request::{Invocation, InvocationResult};
 use crate::sandboxes::{SandboxChoice, Sandboxes};
 use crate::scheduler::{Health, PoolKey, PoolStats, STOP_GRACE, Scheduler};
@@ -27,6 +30,10 @@ pub struct InvokerConfig {
     pub max_concurrency: usize,
     /// What sandboxes get to reach the daemon's Greengrass services.
     pub greengrass: GreengrassEnv,
+    /// Where runtimes' interpreters are looked for (`--interpreter-path`).
+    pub interpreters: InterpreterSearch,
+    /// What runs a function whose runtime is not installed (`--runtime-fallback`).
+    pub runtime_fallback: RuntimeFallback,
 }
 
 impl Default for InvokerConfig {
@@ -34,6 +41,8 @@ impl Default for InvokerConfig {
         Self {
             max_concurrency: 1000,
             greengrass: GreengrassEnv::default(),
+            interpreters: InterpreterSearch::Default,
+            runtime_fallback: RuntimeFallback::None,
         }
     }
 }
@@ -74,7 +83,8 @@ impl Invoker {
         records: RecordWriter,
         config: InvokerConfig,
     ) -> std::io::Result<Arc<Self>> {
-        let catalog = RuntimeCatalog::install(data_dir)?;
+        let catalog =
+            RuntimeCatalog::install(data_dir, config.interpreters, config.runtime_fallback)?;
         let inner = Arc::new(Inner {
             ctx: StartContext {
                 catalog,
@@ -92,12 +102,50 @@ impl Invoker {
         Ok(Arc::new(Self { inner }))
     }
 
-    /// Checks at deploy time that this host can start `runtime`.
-    pub async fn check_runtime(&self, runtime: &Runtime) -> Result<(), InvokeError> {
-        if runtime.family() != RuntimeFamily::Provided {
-            self.inner.ctx.catalog.interpreter(runtime).await?;
+    /// Checks at deploy time that this host can start `runtime`, searching its interpreter
+    /// again: the interpreter it will run on (`None` for a provided runtime), with a notice
+    /// when that is not the version asked for (`--runtime-fallback nearest`).
+    pub async fn check_runtime(
+        &self,
+        runtime: &Runtime,
+    ) -> Result<Option<ResolvedRuntime>, InvokeError> {
+        if runtime.family() == RuntimeFamily::Provided {
+            return Ok(None);
         }
-        Ok(())
+        self.inner
+            .ctx
+            .catalog
+            .resolver()
+            .resolve(runtime)
+            .await
+            .map(Some)
+    }
+
+    /// The interpreter `runtime` runs on as last resolved (at a deploy, a cold start or
+    /// `lambdalet runtimes`), or why it had none; `None` before the first search.
+    pub fn runtime_status(&self, runtime: &Runtime) -> Option<Result<ResolvedRuntime, String>> {
+        self.inner.ctx.catalog.resolver().last_status(runtime)
+    }
+
+    /// The daemon's `--runtime-fallback`.
+    pub fn runtime_fallback(&self) -> RuntimeFallback {
+        self.inner.ctx.catalog.resolver().fallback()
+    }
+
+    /// Every supported runtime on this host: its interpreter and SDK (`lambdalet runtimes`).
+    pub async fn runtimes(&self) -> RuntimesReport {
+        let catalog = &self.inner.ctx.catalog;
+        catalog.resolver().report(catalog.sdk()).await
+    }
+
+    /// Installs the AWS SDKs of `which` under `<data-dir>/sdk` (`lambdalet runtimes
+    /// install-sdk`), reporting pip's and npm's output through `progress`.
+    pub async fn install_sdk(
+        &self,
+        which: &[SdkLanguage],
+        progress: ProgressFn,
+    ) -> Result<InstallReport, InvokeError> {
+        self.inner.ctx.catalog.install_sdk(which, progress).await
     }
 
     /// Checks at deploy that this host can give `config` the sandbox it asks for: its volume

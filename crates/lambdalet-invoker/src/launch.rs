@@ -8,10 +8,10 @@ use lambdalet_core::{AccountInfo, ContainerMode, DeployedVersion, RuntimeFamily}
 use lambdalet_sandbox::{ContainerSpec, Limits, SandboxSpec, paths};
 use time::OffsetDateTime;
 
-use crate::catalog::LAMBDA_PATH;
+use crate::catalog::{LAMBDA_PATH, RuntimeCatalog};
 use crate::error::InvokeError;
 use crate::instance::StartContext;
-use crate::layer_paths::{LAYERS_ENV, LayerRoots};
+use crate::layer_paths::{LAYERS_ENV, LayerRoots, SDK_ENV};
 
 /// How the sandbox came to be, as `AWS_LAMBDA_INITIALIZATION_TYPE` tells the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,11 +81,18 @@ pub(crate) async fn sandbox_spec(
             ipc_socket: greengrass.ipc_socket.clone(),
         }
     };
-    let (program, args) = catalog
-        .command(runtime, &layout.task_root, &layout.runtime_dir)
-        .await?;
+    let resolved = catalog.interpreter(runtime).await?;
+    let interpreter = resolved.as_ref().map(|r| &r.interpreter);
+    let (program, args) =
+        RuntimeCatalog::command(runtime, interpreter, &layout.task_root, &layout.runtime_dir)?;
     let (program, args) =
         crate::extension_files::exec_wrapper(version, family, container, program, args);
+    // The installed AWS SDK, searched after the function's code and layers.
+    let sdk_host = interpreter.and_then(|i| catalog.sdk().dir_for(runtime, i));
+    let sdk = sdk_host.as_ref().map(|d| match container {
+        true => paths::SDK_DIR.to_owned(),
+        false => d.display().to_string(),
+    });
     let task_root = layout.task_root.display().to_string();
     let runtime_dir = layout.runtime_dir.display().to_string();
 
@@ -119,7 +126,7 @@ pub(crate) async fn sandbox_spec(
     if family == RuntimeFamily::Node && !config.environment.contains_key("NODE_PATH") {
         put(
             "NODE_PATH",
-            layers.node_path(runtime, &runtime_dir, &task_root),
+            layers.node_path(runtime, &runtime_dir, &task_root, sdk.as_deref()),
         );
     }
     put("LAMBDA_TASK_ROOT", task_root);
@@ -136,17 +143,18 @@ pub(crate) async fn sandbox_spec(
         if let Some(dirs) = layers.python_env(&version.layers) {
             put(LAYERS_ENV, dirs);
         }
+        if let Some(sdk) = &sdk {
+            put(SDK_ENV, sdk.clone());
+        }
     }
 
     let mut limits = start.limits();
     let container = if container {
-        let homes = match family {
-            RuntimeFamily::Provided => Vec::new(),
-            _ => catalog.interpreter(runtime).await?.homes,
-        };
+        let homes = interpreter.map(|i| i.homes.clone()).unwrap_or_default();
         let mut spec = start.container_spec(&mut limits);
         spec.layers = version.layers.clone();
         spec.runtime_dir = host_runtime_dir;
+        spec.sdk_dir = sdk_host;
         spec.host_dirs = visible_homes(homes, catalog.data_dir())?;
         Some(spec)
     } else {
@@ -226,6 +234,14 @@ impl Start<'_> {
         {
             put("AWS_ENDPOINT_URL_LAMBDA", format!("http://{api}"));
         }
+        // EventBridge Scheduler's API is served on the same listener.
+        if let Some(api) = &greengrass.api_endpoint
+            && !config
+                .environment
+                .contains_key("AWS_ENDPOINT_URL_SCHEDULER")
+        {
+            put("AWS_ENDPOINT_URL_SCHEDULER", format!("http://{api}"));
+        }
         // `boto3.client("s3")` with no arguments reaches lambdalet's S3 endpoint.
         if let Some(s3) = &greengrass.s3_endpoint
             && !config.environment.contains_key("AWS_ENDPOINT_URL_S3")
@@ -258,6 +274,7 @@ impl Start<'_> {
             layers: Vec::new(),
             runtime_dir: version.code_dir.clone(),
             host_dirs: Vec::new(),
+            sdk_dir: None,
             image_root: None,
             ipc_socket: ctx.greengrass.ipc_socket.clone(),
             tmp_bytes: u64::from(config.ephemeral_storage_mb) * 1024 * 1024,

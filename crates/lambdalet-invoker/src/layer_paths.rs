@@ -15,6 +15,10 @@ use lambdalet_core::Runtime;
 /// not at `/opt`: their directories in the function's order, `:`-separated (empty: none).
 pub(crate) const LAYERS_ENV: &str = "LAMBDALET_LAYERS";
 
+/// The environment variable that tells our Python bootstrap where the installed AWS SDK
+/// (boto3) is: on `sys.path` after the code and the layers, where Lambda's runtime has it.
+pub(crate) const SDK_ENV: &str = "LAMBDALET_SDK";
+
 /// The places a runtime looks for layer content instead of `/opt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LayerRoots {
@@ -63,12 +67,14 @@ impl LayerRoots {
     }
 
     /// `NODE_PATH` as Lambda's Node.js runtimes set it: the layers' `nodejs/nodeNN/node_modules`
-    /// and `nodejs/node_modules`, then the runtime's and the function's directories.
+    /// and `nodejs/node_modules`, then the SDK's `node_modules` (Lambda has it in the runtime's
+    /// own `node_modules`), the runtime's and the function's directories.
     pub(crate) fn node_path(
         &self,
         runtime: &Runtime,
         runtime_dir: &str,
         task_root: &str,
+        sdk: Option<&str>,
     ) -> String {
         let major = runtime
             .id()
@@ -83,6 +89,9 @@ impl LayerRoots {
         for root in &roots {
             parts.push(format!("{root}/{versioned}"));
             parts.push(format!("{root}/nodejs/node_modules"));
+        }
+        if let Some(sdk) = sdk {
+            parts.push(format!("{sdk}/node_modules"));
         }
         parts.push(format!("{runtime_dir}/node_modules"));
         parts.push(runtime_dir.to_owned());
@@ -121,9 +130,14 @@ mod tests {
         assert_eq!(r.expand(path, "bin"), path);
         let node = Runtime::parse("nodejs18.x").expect("runtime");
         assert_eq!(
-            r.node_path(&node, "/var/runtime", "/var/task"),
+            r.node_path(&node, "/var/runtime", "/var/task", None),
             "/opt/nodejs/node18/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
             "as the Lambda Node.js 18 runtime sets it"
+        );
+        assert_eq!(
+            r.node_path(&node, "/var/runtime", "/var/task", Some("/var/sdk")),
+            "/opt/nodejs/node18/node_modules:/opt/nodejs/node_modules:/var/sdk/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
+            "the SDK after the layers, where Lambda's runtime has it"
         );
         assert_eq!(r.python_env(&layers()), None, "the bootstrap looks in /opt");
     }
@@ -141,7 +155,7 @@ mod tests {
         );
         let node = Runtime::parse("nodejs20.x").expect("runtime");
         assert_eq!(
-            r.node_path(&node, "/rt", "/task"),
+            r.node_path(&node, "/rt", "/task", None),
             "/d/code/bbb/nodejs/node20/node_modules:/d/code/bbb/nodejs/node_modules:\
              /d/code/aaa/nodejs/node20/node_modules:/d/code/aaa/nodejs/node_modules:\
              /rt/node_modules:/rt:/task"

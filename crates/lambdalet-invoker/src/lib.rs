@@ -15,6 +15,7 @@ mod extension_files;
 mod init_wait;
 mod instance;
 mod invoke_phase;
+pub mod interpreters;
 mod invoker;
 mod launch;
 mod launch_image;
@@ -38,6 +39,8 @@ pub use async_events::{
 };
 pub use callers::Caller;
 pub use error::InvokeError;
+pub use interpreters::sdk_install::{InstallProgress, InstallReport, InstalledSdk, SdkLanguage};
+pub use interpreters::{Interpreter, InterpreterSearch, ResolvedRuntime, RuntimesReport};
 pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
 pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};

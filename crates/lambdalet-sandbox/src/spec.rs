@@ -92,6 +92,9 @@ pub struct ContainerSpec {
     /// Host directories shown read-only at the same path (the interpreter's installation
     /// when it lives outside `/usr`, e.g. a pyenv Python).
     pub host_dirs: Vec<PathBuf>,
+    /// The AWS SDK lambdalet installed for this runtime (host path), read-only at
+    /// [`paths::SDK_DIR`].
+    pub sdk_dir: Option<PathBuf>,
     /// The Greengrass IPC socket (host path), at [`paths::IPC_SOCKET`] inside.
     pub ipc_socket: Option<PathBuf>,
     /// Size of the private `/tmp` (Lambda's `EphemeralStorage`).
@@ -113,7 +116,8 @@ pub struct ContainerSpec {
     /// read-only like any root) instead of the host's system directories, with the image's own
     /// `/etc` but for `hostname`, `hosts` and, with the host's network, `resolv.conf`; and
     /// [`code_dir`](Self::code_dir), [`runtime_dir`](Self::runtime_dir),
-    /// [`host_dirs`](Self::host_dirs) and [`layers`](Self::layers) are not shown. `/tmp`,
+    /// [`host_dirs`](Self::host_dirs), [`sdk_dir`](Self::sdk_dir) and [`layers`](Self::layers) are not
+    /// shown. `/tmp`,
     /// `/dev`, `/proc`, `/sys`, the IPC socket, volumes and devices are as for any function.
     pub image_root: Option<PathBuf>,
 }
@@ -126,6 +130,8 @@ pub mod paths {
     pub const GREENGRASS_TASK_ROOT: &str = "/lambda";
     /// `LAMBDA_RUNTIME_DIR`.
     pub const RUNTIME_DIR: &str = "/var/runtime";
+    /// Where the AWS SDK lambdalet installed for the runtime is (boto3, `node_modules/@aws-sdk`).
+    pub const SDK_DIR: &str = "/var/sdk";
     /// The Greengrass IPC socket, where Greengrass puts it in a container.
     pub const IPC_SOCKET: &str = "/socket/greengrassv2_ipc.sock";
     /// The Runtime API inside a sandbox with a network namespace of its own (Lambda's address).

@@ -66,6 +66,9 @@ pub enum Command {
     /// List schedules (EventBridge Scheduler's, made with `aws scheduler`) and when each
     /// fires next.
     Schedule(crate::client::schedule::ScheduleArgs),
+    /// List the runtimes, the interpreter each runs on and the AWS SDK it provides; install
+    /// the SDKs (`install-sdk`).
+    Runtimes(crate::client::runtimes::RuntimesArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -204,11 +207,19 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 128 * 1024)]
     pub max_message_size: usize,
 
-    /// What a Greengrass Lambda component whose runtime (say python3.8) is not installed
-    /// gets: `none` fails its deployment, naming what to install; `nearest` runs it on the
-    /// nearest newer installed version of the same language and says so in `component details`.
+    /// What a function (or a Greengrass Lambda component) whose runtime's interpreter is not
+    /// installed gets, say python3.12 on a host with Python 3.11 and 3.13: `none` refuses it at
+    /// deploy (and fails its invocations), naming what to install; `nearest` runs it on the
+    /// nearest newer installed version of the same language (Python 3.13; never an older one),
+    /// says so in the deploy answer, GetFunction and `component details`, and logs a warning.
     #[arg(long, env = "LAMBDALET_RUNTIME_FALLBACK", default_value = "none", value_parser = ["none", "nearest"])]
     pub runtime_fallback: String,
+
+    /// Look for the runtimes' interpreters (python3.X, python3, node) only in these
+    /// directories, `:`-separated, in order [default: PATH, then pyenv, asdf, mise, uv and nvm
+    /// installations, /usr/local/bin, /usr/bin, /opt/python*/bin, /opt/node*/bin].
+    #[arg(long, env = "LAMBDALET_INTERPRETER_PATH", value_name = "DIR[:DIR...]")]
+    pub interpreter_path: Option<String>,
 
     /// The device's thing name, `{iot:thingName}` in recipes and AWS_IOT_THING_NAME in
     /// components [default: the host name].

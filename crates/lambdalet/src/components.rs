@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use lambdalet_components::{Components, ComponentsConfig, RuntimeFallback};
+use lambdalet_components::{Components, ComponentsConfig};
 use lambdalet_control::Control;
 use lambdalet_core::Tokens;
 use lambdalet_events::EventRouter;
@@ -25,7 +25,6 @@ pub async fn start(
     tokens: &Arc<Tokens>,
     ipc_path: &Path,
 ) -> anyhow::Result<Arc<Components>> {
-    let fallback = RuntimeFallback::parse(&args.runtime_fallback).map_err(anyhow::Error::msg)?;
     let thing = args.thing_name.clone();
     let region = args.region.clone();
     let (tokens, ipc) = (tokens.clone(), ipc_path.display().to_string());
@@ -61,7 +60,6 @@ pub async fn start(
     let mut config = ComponentsConfig::new(
         data_dir.join("components"),
         data_dir.to_owned(),
-        fallback,
         thing,
         Box::new(env),
         Box::new(policies),

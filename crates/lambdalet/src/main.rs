@@ -58,6 +58,7 @@ fn main() -> ExitCode {
             Command::Component(args) => client::component::run(&cli.endpoint, args).await,
             Command::Image(args) => client::image::run(&cli.endpoint, args).await,
             Command::Schedule(args) => client::schedule::run(&cli.endpoint, args).await,
+            Command::Runtimes(args) => client::runtimes::run(&cli.endpoint, args).await,
             Command::Subscriptions(args) => {
                 client::events::subscriptions(&cli.endpoint, args).await
             }

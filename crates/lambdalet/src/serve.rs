@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use lambdalet_api::{ApiState, ConnectionStats, Server, ServerConfig};
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
+use lambdalet_core::RuntimeFallback;
 use lambdalet_core::Tokens;
 use lambdalet_events::ipc::IpcServer;
 use lambdalet_events::mqtt::{
@@ -17,7 +18,9 @@ use lambdalet_events::mqtt::{
     RemoteSettings, RemoteTls,
 };
 use lambdalet_events::{EventRouter, LocalBus};
-use lambdalet_invoker::{AsyncQueue, AsyncSettings, GreengrassEnv, Invoker, InvokerConfig};
+use lambdalet_invoker::{
+    AsyncQueue, AsyncSettings, GreengrassEnv, InterpreterSearch, Invoker, InvokerConfig,
+};
 use lambdalet_package::CodeStore;
 use lambdalet_store::{AsyncQueueStore, RecordWriter, Store};
 use tokio::net::TcpListener;
@@ -89,6 +92,9 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
                 api_endpoint: Some(addr.to_string()),
                 s3_endpoint: s3_addr.map(|a| a.to_string()),
             },
+            interpreters: interpreter_search(args.interpreter_path.as_deref())?,
+            runtime_fallback: RuntimeFallback::parse(&args.runtime_fallback)
+                .map_err(anyhow::Error::msg)?,
         },
     )
     .context("cannot install the runtime bootstraps")?;
@@ -527,4 +533,23 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         std::process::exit(130);
     });
     Ok(())
+}
+
+/// `--interpreter-path`: absolute directories, `:`-separated.
+fn interpreter_search(path: Option<&str>) -> anyhow::Result<InterpreterSearch> {
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
+        return Ok(InterpreterSearch::Default);
+    };
+    let dirs: Vec<PathBuf> = path
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if let Some(bad) = dirs.iter().find(|d| !d.is_absolute()) {
+        bail!(
+            "--interpreter-path {}: give absolute directories (`:`-separated)",
+            bad.display()
+        );
+    }
+    Ok(InterpreterSearch::Only(dirs))
 }

@@ -222,6 +222,7 @@ fn child(dir: &Path) {
         uid: 65534,
         gid: 65534,
         host_dirs: Vec::new(),
+        sdk_dir: None,
         hostname: "imgtest".into(),
         ..spec()
     };

@@ -125,6 +125,28 @@ mod tests {
     }
 
     #[test]
+    fn the_installed_sdk_is_bound_read_only_when_given() {
+        let sdk = |p: &crate::container::plan::InitPlan| {
+            p.steps
+                .iter()
+                .filter(|s| matches!(s, Step::Bind { path, .. } if path == Path::new(crate::spec::paths::SDK_DIR)))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert!(sdk(&plan_of(&spec())).is_empty());
+        let mut s = spec();
+        s.sdk_dir = Some("/data/sdk/python/3.11".into());
+        assert_eq!(
+            sdk(&plan_of(&s)),
+            [ro_bind(
+                "/data/sdk/python/3.11",
+                crate::spec::paths::SDK_DIR,
+                false
+            )]
+        );
+    }
+
+    #[test]
     fn one_layer_is_bound_read_only() {
         let p = plan_of(&with_layers(&["/data/packages/code/l1"]));
         assert!(

@@ -293,6 +293,9 @@ fn zip_steps(
     steps.push(ro_bind(&spec.code_dir, paths::TASK_ROOT, false));
     steps.push(ro_bind(&spec.code_dir, paths::GREENGRASS_TASK_ROOT, false));
     steps.push(ro_bind(&spec.runtime_dir, paths::RUNTIME_DIR, false));
+    if let Some(sdk) = &spec.sdk_dir {
+        steps.push(ro_bind(sdk, paths::SDK_DIR, false));
+    }
     steps.extend(super::opt::layers(spec)?);
     steps.push(Step::Tmpfs {
         path: "/tmp".into(),

@@ -60,6 +60,7 @@ pub(crate) fn spec() -> ContainerSpec {
         layers: Vec::new(),
         runtime_dir: "/data/runtimes/1234/python".into(),
         host_dirs: vec!["/root/.pyenv/versions/3.11.7".into()],
+        sdk_dir: None,
         ipc_socket: Some("/data/ipc.socket".into()),
         tmp_bytes: 512 << 20,
         network: NetworkMode::Host,

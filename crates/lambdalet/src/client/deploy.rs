@@ -160,6 +160,9 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = v["LambdaletSandbox"]["Warning"].as_str() {
         eprintln!("warning: {w}");
     }
+    if let Some(n) = v["LambdaletRuntime"]["Notice"].as_str() {
+        eprintln!("warning: {n}");
+    }
     eprintln!(
         "invoke it with: lambdalet invoke {} --payload '{{}}'",
         args.name

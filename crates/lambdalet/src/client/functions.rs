@@ -19,6 +19,12 @@ pub async fn run(endpoint: &str, args: FunctionsArgs) -> anyhow::Result<ExitCode
                 ))
                 .await?;
             println!("{}", serde_json::to_string_pretty(&v["Configuration"])?);
+            let runtime = &v["Configuration"]["LambdaletRuntime"];
+            if let Some(n) = runtime["Notice"].as_str() {
+                eprintln!("{n}");
+            } else if let Some(e) = runtime["Error"].as_str() {
+                eprintln!("warning: it cannot start here: {e}");
+            }
         }
         FunctionsAction::Delete { name } => {
             let (fname, qualifier) = match name.split_once(':') {

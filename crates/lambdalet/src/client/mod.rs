@@ -13,6 +13,7 @@ pub mod keys;
 pub mod layers;
 pub mod logs;
 pub mod queue;
+pub mod runtimes;
 mod sandbox_flags;
 pub mod schedule;
 
