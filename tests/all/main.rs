@@ -31,4 +31,5 @@ mod pinned;
 mod remove_background;
 mod runtime_api;
 mod s3;
+mod schedule_refusals;
 mod schedules;
