@@ -34,6 +34,7 @@ mod remove_background;
 mod runtime_api;
 mod runtimes;
 mod s3;
+mod schedule_refusals;
 mod schedules;
 mod streaming;
 mod urls;

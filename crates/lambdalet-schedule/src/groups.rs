@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::definition::{check_client_token, check_name};
 use crate::error::ScheduleError;
-use crate::service::{GroupView, Schedules, page_size};
+use crate::listing::page_size;
+use crate::service::{GroupView, Schedules};
 use crate::table::group_arn;
 
 impl Schedules {

@@ -21,15 +21,21 @@ mod expr;
 mod firing;
 mod groups;
 mod input;
+mod listing;
 mod service;
 mod sink;
 mod table;
+mod target;
 mod timing;
 
 #[cfg(test)]
 mod cron_tests;
 #[cfg(test)]
+mod listing_tests;
+#[cfg(test)]
 mod service_tests;
+#[cfg(test)]
+mod test_rig;
 
 pub use clock::{Clock, SystemClock};
 pub use cron::Cron;
