@@ -298,14 +298,17 @@ fn malformed_requests_unknown_functions_and_big_payloads() {
 #[test]
 fn a_runtime_the_host_lacks_is_refused_at_deploy_with_what_to_install() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let d = Daemon::start_env(tmp.path(), "serve", &[], &[("PATH", "/nonexistent-bin")]);
+    // A host without interpreters: lambdalet looks only in an empty directory.
+    let none = tempfile::tempdir().expect("tempdir");
+    let only = format!("--interpreter-path={}", none.path().display());
+    let d = Daemon::start_env(tmp.path(), "serve", &[&only], &[("PATH", "/nonexistent-bin")]);
     let zip = base64::engine::general_purpose::STANDARD.encode(zip_bytes(&fixture("py-basic")));
     let body = json!({"FunctionName": "nopy", "Runtime": "python3.11", "Handler": "app.handler", "Role": "r", "Code": {"ZipFile": zip}});
     assert_error(
         &create_raw(&d, &body),
         400,
         "InvalidParameterValueException",
-        &["python3.11", "install Python 3"],
+        &["python3.11", "install Python 3.11"],
     );
     let zip = base64::engine::general_purpose::STANDARD.encode(zip_bytes(&fixture("node-esm")));
     let body = json!({"FunctionName": "nonode", "Runtime": "nodejs20.x", "Handler": "index.handler", "Role": "r", "Code": {"ZipFile": zip}});
@@ -313,7 +316,7 @@ fn a_runtime_the_host_lacks_is_refused_at_deploy_with_what_to_install() {
         &create_raw(&d, &body),
         400,
         "InvalidParameterValueException",
-        &["nodejs20.x", "install Node.js"],
+        &["nodejs20.x", "install Node.js 20"],
     );
     assert_nothing_stored(&d);
 }
