@@ -301,7 +301,12 @@ fn a_runtime_the_host_lacks_is_refused_at_deploy_with_what_to_install() {
     // A host without interpreters: lambdalet looks only in an empty directory.
     let none = tempfile::tempdir().expect("tempdir");
     let only = format!("--interpreter-path={}", none.path().display());
-    let d = Daemon::start_env(tmp.path(), "serve", &[&only], &[("PATH", "/nonexistent-bin")]);
+    let d = Daemon::start_env(
+        tmp.path(),
+        "serve",
+        &[&only],
+        &[("PATH", "/nonexistent-bin")],
+    );
     let zip = base64::engine::general_purpose::STANDARD.encode(zip_bytes(&fixture("py-basic")));
     let body = json!({"FunctionName": "nopy", "Runtime": "python3.11", "Handler": "app.handler", "Role": "r", "Code": {"ZipFile": zip}});
     assert_error(

@@ -47,7 +47,43 @@ fn create_url(d: &Daemon, name: &str, extra: &[&str]) -> Value {
         name,
     ];
     args.extend_from_slice(extra);
-    d.aws_ok(&args)
+    let made = d.aws_ok(&args);
+    if extra.contains(&"NONE") {
+        let qualifier = extra
+            .iter()
+            .position(|a| *a == "--qualifier")
+            .map(|i| extra[i + 1]);
+        allow_public(d, name, qualifier);
+    }
+    made
+}
+
+/// Grants `lambda:InvokeFunctionUrl` to anyone for a NONE URL, as AWS requires (and as the
+/// console does when it creates one); a grant that is already there is fine.
+fn allow_public(d: &Daemon, name: &str, qualifier: Option<&str>) {
+    let mut args = vec![
+        "lambda",
+        "add-permission",
+        "--function-name",
+        name,
+        "--statement-id",
+        "FunctionURLAllowPublicAccess",
+        "--action",
+        "lambda:InvokeFunctionUrl",
+        "--principal",
+        "*",
+        "--function-url-auth-type",
+        "NONE",
+    ];
+    if let Some(q) = qualifier {
+        args.extend(["--qualifier", q]);
+    }
+    let out = d.aws(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || err.contains("ResourceConflictException"),
+        "add-permission: {err}"
+    );
 }
 
 /// The url id in a `FunctionUrl`.

@@ -410,13 +410,15 @@ pub(crate) fn configuration(
         snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
         logging_config: logging_json(&c.logging, &r.function),
         runtime_version_config,
-        image_config_response: c.image_config.as_ref().map(|i| serde_json::json!({
-            "ImageConfig": {
-                "EntryPoint": i.entry_point,
-                "Command": i.command,
-                "WorkingDirectory": i.working_directory,
-            }
-        })),
+        image_config_response: c.image_config.as_ref().map(|i| {
+            serde_json::json!({
+                "ImageConfig": {
+                    "EntryPoint": i.entry_point,
+                    "Command": i.command,
+                    "WorkingDirectory": i.working_directory,
+                }
+            })
+        }),
         lambdalet_config: lifecycle_json(v),
         lambdalet_sandbox: sandbox_json(control, c),
         lambdalet_runtime,

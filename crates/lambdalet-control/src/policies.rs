@@ -71,7 +71,7 @@ impl Control {
         let (key, resource) = self.policy_target(&entry, function, qualifier)?;
         let statement = input.statement(&resource)?;
         let current = entry.policies.get(&key);
-        check_revision(revision_id, current)?;
+        check_revision(revision_id, current, target_revision(&entry, &key))?;
         let mut statements = current.map(|p| p.statements.clone()).unwrap_or_default();
         if statements.iter().any(|s| s.sid == statement.sid) {
             return Err(LambdaError::conflict(format!(
@@ -117,7 +117,7 @@ impl Control {
             .policies
             .get(&key)
             .ok_or_else(|| no_policy(&resource))?;
-        check_revision(revision_id, Some(current))?;
+        check_revision(revision_id, Some(current), target_revision(&entry, &key))?;
         if current.statement(sid).is_none() {
             let sids: Vec<&str> = current.statements.iter().map(|s| s.sid.as_str()).collect();
             return Err(LambdaError::not_found(format!(
@@ -240,10 +240,29 @@ fn no_policy(resource: &str) -> LambdaError {
     ))
 }
 
-/// Fails unless the caller's `RevisionId` (if any) is the policy's.
-fn check_revision(given: Option<&str>, current: Option<&Policy>) -> Result<(), ControlError> {
+/// The `RevisionId` of what a policy key names: the function's (`$LATEST`'s), a version's or an
+/// alias's.
+fn target_revision<'a>(entry: &'a FunctionEntry, key: &str) -> Option<&'a str> {
+    if key == UNQUALIFIED {
+        return Some(&entry.latest.record.revision_id);
+    }
+    entry
+        .aliases
+        .get(key)
+        .map(|a| a.revision_id.as_str())
+        .or_else(|| entry.version(key).map(|v| v.record.revision_id.as_str()))
+}
+
+/// Fails unless the caller's `RevisionId` (if any) is the policy's (GetPolicy's), or the
+/// current one of the function, version or alias the policy is about, which AWS also takes
+/// (there a policy's revision is its function's).
+fn check_revision(
+    given: Option<&str>,
+    current: Option<&Policy>,
+    target: Option<&str>,
+) -> Result<(), ControlError> {
     match given.filter(|g| !g.is_empty()) {
-        Some(g) if current.is_none_or(|p| p.revision_id != g) => Err(LambdaError::new(
+        Some(g) if current.is_none_or(|p| p.revision_id != g) && target != Some(g) => Err(LambdaError::new(
             ErrorCode::PreconditionFailed,
             "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",
         )
@@ -305,15 +324,23 @@ mod tests {
             statements: vec![],
             revision_id: "abc".to_owned(),
         };
-        assert!(check_revision(None, None).is_ok());
-        assert!(check_revision(Some(""), Some(&p)).is_ok());
-        assert!(check_revision(Some("abc"), Some(&p)).is_ok());
-        let e = check_revision(Some("old"), Some(&p)).expect_err("stale");
+        assert!(check_revision(None, None, None).is_ok());
+        assert!(check_revision(Some(""), Some(&p), None).is_ok());
+        assert!(check_revision(Some("abc"), Some(&p), Some("fn")).is_ok());
+        assert!(
+            check_revision(Some("fn"), Some(&p), Some("fn")).is_ok(),
+            "the function's"
+        );
+        assert!(
+            check_revision(Some("fn"), None, Some("fn")).is_ok(),
+            "before any policy"
+        );
+        let e = check_revision(Some("old"), Some(&p), Some("fn")).expect_err("stale");
         assert!(
             matches!(e, ControlError::Lambda(ref l) if l.code == ErrorCode::PreconditionFailed)
         );
         assert!(
-            check_revision(Some("abc"), None).is_err(),
+            check_revision(Some("abc"), None, Some("fn")).is_err(),
             "no policy has no revision"
         );
     }

@@ -201,9 +201,7 @@ impl Control {
     /// For `NONE`, AWS also requires a resource-policy statement allowing
     /// `lambda:InvokeFunctionUrl` to principal `*` with the condition
     /// `lambda:FunctionUrlAuthType = NONE` (`aws lambda add-permission --action
-    /// lambda:InvokeFunctionUrl --principal '*' --function-url-auth-type NONE`). TODO(policy):
-    /// once resource policies exist (AddPermission/GetPolicy, `Control::permits`), check that
-    /// statement here; until then every anonymous caller is allowed.
+    /// lambda:InvokeFunctionUrl --principal '*' --function-url-auth-type NONE`), as on AWS.
     pub fn url_invoke_permitted(
         &self,
         u: &FunctionUrl,
@@ -215,7 +213,25 @@ impl Control {
                 lambdalet_core::ErrorCode::AccessDenied,
                 "this function URL takes only requests signed with Signature Version 4",
             )),
-            (UrlAuthType::None, _) => Ok(()),
+            (UrlAuthType::None, _) => {
+                let request = lambdalet_core::PolicyRequest {
+                    principal: "*",
+                    action: "lambda:InvokeFunctionUrl",
+                    source_arn: None,
+                    source_account: None,
+                    function_url_auth_type: Some("NONE"),
+                    invoked_via_function_url: true,
+                };
+                let qualifier = (u.qualifier != LATEST).then_some(u.qualifier.as_str());
+                if self.permits_request(&u.function, qualifier, &request) {
+                    Ok(())
+                } else {
+                    Err(LambdaError::new(
+                        lambdalet_core::ErrorCode::AccessDenied,
+                        "the function's resource policy does not allow lambda:InvokeFunctionUrl to principal * with lambda:FunctionUrlAuthType NONE (aws lambda add-permission --action lambda:InvokeFunctionUrl --principal '*' --function-url-auth-type NONE)",
+                    ))
+                }
+            }
         }
     }
 

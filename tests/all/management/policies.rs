@@ -200,6 +200,23 @@ fn policies_add_get_remove_per_qualifier_and_persist() {
     let (doc, _) = policy_of(&d, &["--function-name", "guarded", "--qualifier", "live"]);
     assert_eq!(doc["Statement"][0]["Sid"], "s3", "the alias keeps its own");
 
+    // The function's own RevisionId is taken too, as on AWS (where it is the policy's).
+    let function_revision = d.aws_ok(&[
+        "lambda",
+        "get-function-configuration",
+        "--function-name",
+        "guarded",
+    ])["RevisionId"]
+        .as_str()
+        .expect("revision")
+        .to_owned();
+    let out = add(&d, "by-function", &["--revision-id", &function_revision]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Deleting the function deletes its policies: a new one of the same name has none.
     d.aws_ok(&["lambda", "delete-function", "--function-name", "guarded"]);
     create(&d, "guarded", code.path(), &[]);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{create_url, deploy, get, url_daemon, url_id};
+use super::{allow_public, create_url, deploy, get, url_daemon, url_id};
 use crate::harness::{curl, curl_with, eventually, python_script};
 
 #[test]
@@ -179,4 +179,50 @@ fn aws_iam_urls_take_only_requests_signed_by_lambdalet_keys() {
         &[],
     );
     assert_eq!(tampered.status, 403, "{}", tampered.text());
+}
+
+#[test]
+fn a_none_url_needs_the_public_grant_as_on_aws() {
+    let (d, _port) = url_daemon();
+    deploy(&d, "web");
+    // Created straight with the CLI: no add-permission yet.
+    let made = d.aws_ok(&[
+        "lambda",
+        "create-function-url-config",
+        "--function-name",
+        "web",
+        "--auth-type",
+        "NONE",
+    ]);
+    let url = made["FunctionUrl"].as_str().expect("url").to_owned();
+    let r = curl("GET", &url, None, &[]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json(), json!({"Message": "Forbidden"}));
+    assert!(d.logs("web").is_empty(), "a refused call ran the function");
+    // A grant for another action, or without the auth-type condition's match, is not enough.
+    d.aws_ok(&[
+        "lambda",
+        "add-permission",
+        "--function-name",
+        "web",
+        "--statement-id",
+        "invoke-only",
+        "--action",
+        "lambda:InvokeFunction",
+        "--principal",
+        "*",
+    ]);
+    assert_eq!(curl("GET", &url, None, &[]).status, 403);
+    allow_public(&d, "web", None);
+    let r = curl("GET", &url, None, &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    d.aws_ok(&[
+        "lambda",
+        "remove-permission",
+        "--function-name",
+        "web",
+        "--statement-id",
+        "FunctionURLAllowPublicAccess",
+    ]);
+    assert_eq!(curl("GET", &url, None, &[]).status, 403);
 }
