@@ -13,6 +13,7 @@ use crate::harness::{Daemon, HttpResponse, curl, fixture, free_port};
 mod access;
 mod frameworks;
 mod serving;
+mod streaming;
 
 /// A daemon with its function URL listener on a free port (data directory kept with it).
 fn url_daemon() -> (Daemon, u16) {
@@ -209,7 +210,7 @@ fn the_aws_cli_creates_gets_updates_lists_and_deletes_urls() {
         ],
     );
     assert!(bad_cors.contains("MaxAge"), "{bad_cors}");
-    // Served (buffered) in RESPONSE_STREAM mode too.
+    // Served in RESPONSE_STREAM mode too (the result as the function wrote it).
     assert_eq!(get(&url).status, 200);
 
     // An alias has a URL of its own; a version or $LATEST cannot be a URL's qualifier.

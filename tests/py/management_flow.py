@@ -66,8 +66,8 @@ csc = "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789a
 out["unserved"] = {
     "PutFunctionCodeSigningConfig": error(lambda: client.put_function_code_signing_config(
         FunctionName="m0", CodeSigningConfigArn=csc)),
-    "CreateFunctionUrlConfig": error(lambda: client.create_function_url_config(
-        FunctionName="m0", AuthType="NONE")),
+    "PutRuntimeManagementConfig": error(lambda: client.put_runtime_management_config(
+        FunctionName="m0", UpdateRuntimeOn="Auto")),
     "CreateEventSourceMapping": error(lambda: client.create_event_source_mapping(
         FunctionName="m0", EventSourceArn="arn:aws:sqs:us-east-1:000000000000:q")),
     "PutFunctionRecursionConfig": error(lambda: client.put_function_recursion_config(

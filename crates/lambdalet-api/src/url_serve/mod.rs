@@ -11,6 +11,7 @@
 mod cors;
 mod event;
 mod response;
+mod streamed;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -211,19 +212,19 @@ async fn invoke(
     if payload.len() > MAX_SYNC_PAYLOAD_BYTES {
         return too_large(payload.len());
     }
-    let result = match run(s, u, payload, request_id, trace_id).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
+    let Some(invocation) = invocation(s, u, payload, request_id, trace_id) else {
+        return not_found(&format!("function {} no longer exists", u.function));
     };
-    if result.function_error {
-        return function_error();
-    }
     match u.invoke_mode {
-        // RESPONSE STREAMING PLUG-IN POINT: a RESPONSE_STREAM URL is served buffered until the
-        // streaming invoker (branch `stream`) lands; then this arm invokes with it and sends
-        // the prelude's status, headers and cookies, then the body as it comes. The buffered
-        // answer already understands a streamed function's prelude (`http_integration`).
-        InvokeMode::ResponseStream | InvokeMode::Buffered => buffered(&result),
+        InvokeMode::ResponseStream => match s.invoker.invoke_stream(invocation).await {
+            Ok(stream) => streamed::respond(stream).await,
+            Err(e) => refused(u, e),
+        },
+        InvokeMode::Buffered => match s.invoker.invoke(invocation).await {
+            Ok(result) if result.function_error => function_error(),
+            Ok(result) => buffered(&result),
+            Err(e) => refused(u, e),
+        },
     }
 }
 
@@ -240,23 +241,19 @@ fn buffered(result: &InvocationResult) -> Response {
     })
 }
 
-/// Runs the function the URL is for.
-async fn run(
+/// The invocation of the function the URL is for; `None` if the function is gone.
+fn invocation(
     s: &UrlState,
     u: &FunctionUrl,
     payload: Bytes,
     request_id: &str,
     trace_id: &str,
-) -> Result<InvocationResult, Response> {
-    let gone = || not_found(&format!("function {} no longer exists", u.function));
-    let name = FunctionName::new(&u.function).map_err(|_| gone())?;
+) -> Option<Invocation> {
+    let name = FunctionName::new(&u.function).ok()?;
     let qualifier =
         (u.qualifier != lambdalet_store::LATEST).then(|| Qualifier::Alias(u.qualifier.clone()));
-    let resolved = s
-        .control
-        .resolve(&FunctionRef { name, qualifier })
-        .map_err(|_| gone())?;
-    let invocation = Invocation {
+    let resolved = s.control.resolve(&FunctionRef { name, qualifier }).ok()?;
+    Some(Invocation {
         target: resolved.version,
         invoked_arn: resolved.invoked_arn,
         payload,
@@ -264,20 +261,23 @@ async fn run(
         trace_id: Some(trace_id.to_owned()),
         want_log_tail: false,
         request_id: Some(request_id.to_owned()),
-    };
-    match s.invoker.invoke(invocation).await {
-        Ok(r) => Ok(r),
-        Err(InvokeError::Throttled { message: m, .. }) => {
+    })
+}
+
+/// The answer for an invocation that did not run: 429 when throttled, else 502.
+fn refused(u: &FunctionUrl, e: InvokeError) -> Response {
+    match e {
+        InvokeError::Throttled { message: m, .. } => {
             tracing::info!(function = %u.function, "url.throttled: {m}");
-            Err(message(
+            message(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequestsException",
                 "Rate Exceeded.",
-            ))
+            )
         }
-        Err(e) => {
+        e => {
             tracing::warn!(function = %u.function, error = %e, "url.invoke_failed");
-            Err(function_error())
+            function_error()
         }
     }
 }

@@ -36,7 +36,7 @@ pub(crate) fn from_result(payload: &Bytes) -> Result<Response, &'static str> {
         Some(Value::String(s)) => Bytes::from(s.clone()),
         Some(other) => Bytes::from(other.to_string()),
     };
-    respond(obj, body)
+    respond(obj, Body::from(body))
 }
 
 /// The response for a streamed function's whole output in [`HTTP_INTEGRATION`] form.
@@ -45,16 +45,22 @@ pub(crate) fn from_http_integration(payload: &Bytes) -> Result<Response, &'stati
         .windows(8)
         .position(|w| w == [0u8; 8])
         .ok_or("no end of the HTTP response prelude (8 NUL bytes)")?;
+    from_prelude(&payload[..at], Body::from(payload.slice(at + 8..)))
+}
+
+/// The response an HTTP integration prelude (`statusCode`, 200 if absent; `headers`;
+/// `cookies`) describes, with `body`.
+pub(crate) fn from_prelude(prelude: &[u8], body: Body) -> Result<Response, &'static str> {
     let mut prelude: Map<String, Value> =
-        serde_json::from_slice(&payload[..at]).map_err(|_| "the prelude is not a JSON object")?;
+        serde_json::from_slice(prelude).map_err(|_| "the prelude is not a JSON object")?;
     prelude
         .entry("statusCode")
         .or_insert_with(|| Value::from(200));
-    respond(&prelude, payload.slice(at + 8..))
+    respond(&prelude, body)
 }
 
 /// Status, headers and cookies of a response object, with `body`.
-fn respond(obj: &Map<String, Value>, body: Bytes) -> Result<Response, &'static str> {
+fn respond(obj: &Map<String, Value>, body: Body) -> Result<Response, &'static str> {
     let status = match &obj["statusCode"] {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.parse().ok(),
@@ -64,7 +70,7 @@ fn respond(obj: &Map<String, Value>, body: Bytes) -> Result<Response, &'static s
     .and_then(|n| StatusCode::from_u16(n).ok())
     .filter(|s| s.as_u16() >= 100)
     .ok_or("statusCode is not an HTTP status code")?;
-    let mut resp = Response::new(Body::from(body));
+    let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     if let Some(Value::Object(headers)) = obj.get("headers") {
