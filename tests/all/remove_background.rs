@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::{Daemon, eventually, free_port, repo};
-use crate::s3::{s3, s3_ok};
+use crate::s3::{grant_bucket, s3, s3_ok};
 
 /// The example's build directory (`layer.zip` and the unpacked `layer/python`), built once.
 fn layer_build() -> PathBuf {
@@ -212,6 +212,7 @@ fn the_example_packaged_as_a_container_image_does_the_same() {
         d.log()
     );
     s3_ok(&url, &["s3", "mb", "s3://images"]);
+    grant_bucket(&d, "remove-background-image", "images");
     let arn = "arn:aws:lambda:us-east-1:000000000000:function:remove-background-image";
     let config = format!(
         r#"{{"LambdaFunctionConfigurations":[{{"LambdaFunctionArn":"{arn}","Events":["s3:ObjectCreated:*"],"Filter":{{"Key":{{"FilterRules":[{{"Name":"prefix","Value":"uploads/"}}]}}}}}}]}}"#

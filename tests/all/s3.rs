@@ -217,6 +217,29 @@ fn events_of(d: &Daemon, name: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Lets `bucket` invoke `function`, as `aws lambda add-permission` (or a SAM template's S3
+/// event) does before a bucket notification on AWS.
+pub fn grant_bucket(d: &Daemon, function: &str, bucket: &str) {
+    let statement = format!("s3-{bucket}");
+    let source = format!("arn:aws:s3:::{bucket}");
+    d.aws_ok(&[
+        "lambda",
+        "add-permission",
+        "--function-name",
+        function,
+        "--statement-id",
+        &statement,
+        "--action",
+        "lambda:InvokeFunction",
+        "--principal",
+        "s3.amazonaws.com",
+        "--source-arn",
+        &source,
+        "--source-account",
+        "000000000000",
+    ]);
+}
+
 fn notify(url: &str, bucket: &str, config: &Value) -> Output {
     s3(
         url,
@@ -244,6 +267,7 @@ fn an_upload_invokes_the_function_with_s3_s_event_and_filters_hold() {
          "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}, {"Name": "Suffix", "Value": ".txt"}]}}},
         {"Id": "removed", "LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"]},
     ]});
+    grant_bucket(&d, "resize", "uploads");
     let o = notify(&url, "uploads", &config);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let got: Value = serde_json::from_str(&s3_ok(
@@ -366,6 +390,7 @@ fn a_notification_survives_a_kill_right_after_the_put() {
         s3_ok(&url, &["s3", "mb", &format!("s3://{b}")]);
     }
     let config = json!({"LambdaFunctionConfigurations": [{"LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:keeper", "Events": ["s3:ObjectCreated:Put"]}]});
+    grant_bucket(&d, "keeper", "uploads");
     assert!(notify(&url, "uploads", &config).status.success());
     let f = tmp.path().join("f.txt");
     std::fs::write(&f, "kept").expect("write");

@@ -240,6 +240,11 @@ pub(crate) async fn overview(State(s): State<ApiState>) -> Answer {
                 "Target": v.definition.target.arn,
                 "NextFireTime": v.next_fire_ms.map(lambdalet_schedule::scheduled_time),
                 "LastFireTime": v.last_fire_ms.map(lambdalet_schedule::scheduled_time),
+                "Permitted": v.permitted,
+                "Grant": (!v.permitted)
+                    .then(|| v.definition.function())
+                    .flatten()
+                    .map(|f| lambdalet_schedule::grant_command(&v.arn, &f)),
             })
         }));
         match next {

@@ -46,5 +46,5 @@ pub use error::ScheduleError;
 pub use expr::{ExprError, Expression};
 pub use input::scheduled_time;
 pub use service::{GroupView, ListFilter, ScheduleStats, ScheduleView, Schedules};
-pub use sink::{Fire, FireSink, Functions};
+pub use sink::{Fire, FireSink, Functions, PolicyTargets, SCHEDULER_PRINCIPAL, grant_command};
 pub use timing::{Cursor, Timing};

@@ -71,10 +71,15 @@ impl Schedules {
     }
 
     pub(crate) fn view(&self, key: &Key, e: &Entry) -> ScheduleView {
+        let arn = schedule_arn(&self.account, &key.0, &key.1);
         ScheduleView {
+            permitted: e
+                .def
+                .function()
+                .is_some_and(|f| self.functions.may_invoke(&arn, &f)),
             group: key.0.clone(),
             name: key.1.clone(),
-            arn: schedule_arn(&self.account, &key.0, &key.1),
+            arn,
             definition: e.def.clone(),
             created_ms: e.created_ms,
             modified_ms: e.modified_ms,

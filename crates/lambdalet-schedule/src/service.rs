@@ -43,6 +43,9 @@ pub struct ScheduleView {
     /// When it fires next (`None`: disabled, or no fire left).
     pub next_fire_ms: Option<i64>,
     pub last_fire_ms: Option<i64>,
+    /// Whether the target function's policy lets this schedule invoke it (fires are dropped
+    /// while it does not).
+    pub permitted: bool,
 }
 
 /// A schedule group.
@@ -209,6 +212,7 @@ impl Schedules {
             .map_err(|e| ScheduleError::Internal(e.to_string()))?;
         self.blocking(move |s| s.put_schedule(&record)).await?;
         tracing::info!(group = %group, schedule = %name, expression = %entry.def.expression, next_fire = ?entry.next_due(), "schedule.created");
+        self.warn_unless_permitted(&arn, &checked.function);
         self.table.lock().schedules.insert(key, entry);
         self.wake.notify_one();
         Ok(arn)
@@ -261,9 +265,11 @@ impl Schedules {
             .map_err(|e| ScheduleError::Internal(e.to_string()))?;
         self.blocking(move |s| s.put_schedule(&record)).await?;
         tracing::info!(group = %group, schedule = %name, expression = %entry.def.expression, next_fire = ?entry.next_due(), "schedule.updated");
+        let arn = schedule_arn(&self.account, &group, name);
+        self.warn_unless_permitted(&arn, &checked.function);
         self.table.lock().schedules.insert(key, entry);
         self.wake.notify_one();
-        Ok(schedule_arn(&self.account, &group, name))
+        Ok(arn)
     }
 
     /// DeleteSchedule.
@@ -307,6 +313,20 @@ impl Schedules {
             Ok(self.view(&key, e))
         })();
         self.counted(r)
+    }
+
+    /// Says in the log, with the command that fixes it, when the schedule's target does not
+    /// let it invoke (its fires would be dropped).
+    fn warn_unless_permitted(&self, arn: &str, function: &lambdalet_core::FunctionRef) {
+        if !self.functions.may_invoke(arn, function) {
+            tracing::warn!(
+                schedule = %arn,
+                function = %function.name,
+                qualifier = ?function.qualifier.as_ref().map(ToString::to_string),
+                "schedule.not_permitted: the function's policy does not let this schedule invoke it, so its fires are dropped until it does: {}",
+                crate::sink::grant_command(arn, function)
+            );
+        }
     }
 
     fn group_of(&self, group: Option<&str>) -> Result<String, ScheduleError> {

@@ -32,26 +32,69 @@ impl FireSink for AsyncQueue {
     }
 }
 
-/// Whether a target's function exists.
+/// Whether a target's function exists, and whether a schedule may invoke it.
 pub trait Functions: Send + Sync + 'static {
     /// `Err` says why not (which functions there are).
     fn check(&self, function: &FunctionRef) -> Result<(), String>;
 
-    /// Whether the schedule `schedule_arn` may invoke `function` now: asked once per fire, by
-    /// the firing loop (its single call site), before the fire is queued. On AWS this is the
-    /// function's resource-based policy allowing `lambda:InvokeFunction` to the principal
-    /// `scheduler.amazonaws.com` (with the schedule as `aws:SourceArn`). lambdalet has no such
-    /// policy yet, so every schedule may: wire the resource-policy check here.
-    fn may_invoke(&self, schedule_arn: &str, function: &FunctionRef) -> bool {
-        let _ = (schedule_arn, function);
-        true
-    }
+    /// Whether the schedule `schedule_arn` may invoke `function` now: asked before each fire
+    /// is queued, and when a schedule is made or shown.
+    fn may_invoke(&self, schedule_arn: &str, function: &FunctionRef) -> bool;
 }
 
-impl Functions for lambdalet_control::Control {
+/// The service principal schedules invoke functions as.
+pub const SCHEDULER_PRINCIPAL: &str = "scheduler.amazonaws.com";
+
+/// The daemon's functions, as schedules see them: a schedule may invoke a function when the
+/// function's resource-based policy (of the qualifier the target names) lets
+/// `scheduler.amazonaws.com` do `lambda:InvokeFunction` with the schedule's ARN as
+/// `aws:SourceArn`, or always when `require_permission` is off (`serve --trust-services`).
+///
+/// On AWS, EventBridge Scheduler invokes with its target's `RoleArn`, whose identity policy
+/// must allow `lambda:InvokeFunction`; lambdalet has no IAM roles to evaluate, so the
+/// function's own policy stands in for the role's (docs/schedules.md).
+pub struct PolicyTargets {
+    pub control: std::sync::Arc<lambdalet_control::Control>,
+    pub require_permission: bool,
+}
+
+impl Functions for PolicyTargets {
     fn check(&self, function: &FunctionRef) -> Result<(), String> {
-        self.resolve(function)
+        self.control
+            .resolve(function)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    fn may_invoke(&self, schedule_arn: &str, function: &FunctionRef) -> bool {
+        let qualifier = function.qualifier.as_ref().map(ToString::to_string);
+        !self.require_permission
+            || self.control.permits(
+                function.name.as_str(),
+                qualifier.as_deref(),
+                SCHEDULER_PRINCIPAL,
+                "lambda:InvokeFunction",
+                Some(schedule_arn),
+            )
+    }
+}
+
+/// The `aws lambda add-permission` command that lets `schedule_arn` invoke `function`.
+pub fn grant_command(schedule_arn: &str, function: &FunctionRef) -> String {
+    let statement = schedule_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or("schedule")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect::<String>();
+    let qualifier = function
+        .qualifier
+        .as_ref()
+        .map(|q| format!(" --qualifier {q}"))
+        .unwrap_or_default();
+    format!(
+        "aws lambda add-permission --function-name {}{qualifier} --statement-id scheduler-{statement} --action lambda:InvokeFunction --principal {SCHEDULER_PRINCIPAL} --source-arn {schedule_arn}",
+        function.name
+    )
 }

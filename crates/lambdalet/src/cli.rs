@@ -242,11 +242,23 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_S3_DOMAIN")]
     pub s3_domain: Option<String>,
 
-    /// Bucket notifications need the function's permission, as on AWS: its resource-based
-    /// policy must let s3.amazonaws.com do lambda:InvokeFunction for the bucket (aws lambda
-    /// add-permission). Checked when a notification is configured and at each delivery
-    /// [default: any bucket of this node may notify any function].
-    #[arg(long, env = "LAMBDALET_S3_REQUIRE_PERMISSION")]
+    /// Let bucket notifications and schedules invoke any function of this node, without a
+    /// grant in the function's resource-based policy [default: they need one, as on AWS:
+    /// `aws lambda add-permission --principal s3.amazonaws.com --source-arn
+    /// arn:aws:s3:::BUCKET ...` for a bucket, `--principal scheduler.amazonaws.com
+    /// --source-arn SCHEDULE_ARN` for a schedule]. Only for a node where everyone who may
+    /// configure a bucket or a schedule may also invoke every function (docs/security.md).
+    #[arg(long, env = "LAMBDALET_TRUST_SERVICES")]
+    pub trust_services: bool,
+
+    /// No longer needed: bucket notifications need the function's permission by default
+    /// (see --trust-services). Accepted so that scripts written for earlier versions run.
+    #[arg(
+        long,
+        env = "LAMBDALET_S3_REQUIRE_PERMISSION",
+        hide = true,
+        conflicts_with = "trust_services"
+    )]
     pub s3_require_permission: bool,
 
     /// The most a container image may unpack to, all layers together, in bytes or with a

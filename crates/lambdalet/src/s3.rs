@@ -81,7 +81,7 @@ pub fn start(
         root: data_dir.join("s3"),
         domain: args.s3_domain.clone(),
         mode,
-        require_permission: args.s3_require_permission,
+        require_permission: !args.trust_services,
     };
     let app = lambdalet_s3::router(config, store.clone(), queue.clone(), control.clone())?;
     tracing::info!("s3 listening on http://{addr}");

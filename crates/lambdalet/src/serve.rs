@@ -143,7 +143,10 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let schedules = lambdalet_schedule::Schedules::open(
         store.clone(),
         control.account().clone(),
-        control.clone(),
+        Arc::new(lambdalet_schedule::PolicyTargets {
+            control: control.clone(),
+            require_permission: !args.trust_services,
+        }),
         queue.clone(),
         Arc::new(lambdalet_schedule::SystemClock),
     )

@@ -1,5 +1,5 @@
 //! Resource-based policies: AddPermission, GetPolicy, RemovePermission with the AWS CLI, who may
-//! change them, and bucket notifications that need them (`--s3-require-permission`).
+//! change them, and bucket notifications that need them (unless `serve --trust-services`).
 
 use std::time::Duration;
 
@@ -324,12 +324,12 @@ fn put_notification(url: &str, bucket: &str, function_arn: &str) -> std::process
     )
 }
 
-/// With `--s3-require-permission`, S3 needs the function's grant as on AWS: for this bucket and
-/// this service, on the qualifier the notification names; without it the configuration is
-/// refused, and a grant removed later stops the deliveries.
+/// S3 needs the function's grant as on AWS: for this bucket and this service, on the
+/// qualifier the notification names; without it the configuration is refused, and a grant
+/// removed later stops the deliveries.
 #[test]
-fn with_s3_require_permission_bucket_notifications_need_a_grant() {
-    let (d, url) = s3_daemon(&["--s3-require-permission"]);
+fn bucket_notifications_need_a_grant_as_on_aws() {
+    let (d, url) = s3_daemon(&[]);
     let code = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         code.path().join("app.py"),
@@ -460,4 +460,40 @@ fn with_s3_require_permission_bucket_notifications_need_a_grant() {
         "{}",
         d.log()
     );
+}
+
+/// `serve --trust-services` lets any bucket of the node notify any function, without a grant.
+#[test]
+fn with_trust_services_a_bucket_notifies_without_a_grant() {
+    let (d, url) = s3_daemon(&["--trust-services"]);
+    let code = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        code.path().join("app.py"),
+        "def handler(event, context):\n    for r in event['Records']:\n        print('S3KEY', r['s3']['object']['key'])\n",
+    )
+    .expect("write app.py");
+    create(&d, "thumbs", code.path(), &[]);
+    s3_ok(&url, &["s3", "mb", "s3://photos"]);
+    let o = put_notification(
+        &url,
+        "photos",
+        "arn:aws:lambda:us-east-1:000000000000:function:thumbs",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("a.jpg");
+    std::fs::write(&file, "jpeg").expect("write");
+    s3_ok(
+        &url,
+        &[
+            "s3",
+            "cp",
+            "--quiet",
+            file.to_str().expect("utf-8"),
+            "s3://photos/one.jpg",
+        ],
+    );
+    eventually(Duration::from_secs(30), "the delivery", || {
+        deliveries(&d, "thumbs") == ["one.jpg"]
+    });
 }

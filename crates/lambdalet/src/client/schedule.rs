@@ -49,6 +49,16 @@ pub async fn run(endpoint: &str, args: ScheduleArgs) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", table(&schedules));
+    for s in schedules.iter().filter(|s| s["Permitted"] == false) {
+        eprintln!(
+            "{}/{}: its function's policy does not let it invoke the function, so its fires are dropped; grant it with\n  {}",
+            s["GroupName"].as_str().unwrap_or(""),
+            s["Name"].as_str().unwrap_or(""),
+            s["Grant"]
+                .as_str()
+                .unwrap_or("aws lambda add-permission ...")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
