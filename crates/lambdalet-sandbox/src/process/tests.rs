@@ -209,7 +209,8 @@ async fn extensions_start_first_and_outlive_the_runtimes_sigterm() {
     std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let marker = dir.path().join("runtime-ran");
     let mut s = spec(&format!(
-        "touch {}; echo runtime; trap 'exit 0' TERM; while :; do sleep 0.05; done",
+        // The trap is set before "runtime" is printed: the test sends SIGTERM once it reads it.
+        "trap 'exit 0' TERM; touch {}; echo runtime; while :; do sleep 0.05; done",
         marker.display()
     ));
     s.env.push(("SECRET".into(), "runtime-only".into()));
