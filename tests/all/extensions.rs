@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod log_format;
+mod official;
 mod telemetry;
 
 use crate::containment::containers_unavailable;
