@@ -9,10 +9,11 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
+use lambdalet_control::Resolved;
 use lambdalet_core::limits::{
     MAX_ASYNC_PAYLOAD_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES,
 };
-use lambdalet_core::{Encoding, ErrorCode, Principal};
+use lambdalet_core::{Encoding, ErrorCode, FunctionRef, Principal};
 use lambdalet_invoker::{AsyncRequest, Invocation};
 
 use crate::error::ApiError;
@@ -45,39 +46,17 @@ pub(crate) async fn invoke(
             )));
         }
     };
-    let want_tail = match header(&headers, "x-amz-log-type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "X-Amz-Log-Type {other:?} is not valid: use None or Tail"
-            )));
-        }
-    };
-    let client_context = header(&headers, "x-amz-client-context")
-        .map(decode_client_context)
-        .transpose()?;
-    let payload = read_payload(&headers, body).await?;
-    let resolved = s.control.resolve(&r)?;
-    let encoding = resolved
-        .version
-        .config
-        .lifecycle
-        .input_payload_encoding_type;
-    let payload = match encoding {
-        Encoding::Json => validate_json(payload)?,
-        Encoding::Binary => payload,
-    };
+    let inputs = inputs(&s, &r, &headers, body).await?;
 
     match kind {
         InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
         InvocationType::Event => {
-            if payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
+            if inputs.payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
                 return Err(ApiError::new(
                     ErrorCode::RequestTooLarge,
                     format!(
                         "Request must be smaller than {MAX_ASYNC_PAYLOAD_BYTES} bytes for an asynchronous invocation (this one is {} bytes): invoke synchronously (up to 6 MB) or pass large data by reference",
-                        payload.len()
+                        inputs.payload.len()
                     ),
                 ));
             }
@@ -86,8 +65,8 @@ pub(crate) async fn invoke(
                 .accept(AsyncRequest {
                     function: r.name.to_string(),
                     qualifier: r.qualifier.as_ref().map(ToString::to_string),
-                    payload,
-                    client_context,
+                    payload: inputs.payload,
+                    client_context: inputs.client_context,
                 })
                 .await?;
             let mut resp = StatusCode::ACCEPTED.into_response();
@@ -97,18 +76,7 @@ pub(crate) async fn invoke(
         InvocationType::RequestResponse => {}
     }
 
-    let result = s
-        .invoker
-        .invoke(Invocation {
-            target: resolved.version,
-            invoked_arn: resolved.invoked_arn,
-            payload,
-            client_context,
-            trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
-            want_log_tail: want_tail,
-            request_id: None,
-        })
-        .await?;
+    let result = s.invoker.invoke(inputs.invocation(&headers)).await?;
 
     let mut resp = Response::new(Body::from(result.payload));
     let h = resp.headers_mut();
@@ -129,6 +97,68 @@ pub(crate) async fn invoke(
         );
     }
     Ok(resp)
+}
+
+/// What both Invoke operations read after the invocation type: `X-Amz-Log-Type`, the client
+/// context, and the payload, checked against the function's input encoding.
+pub(crate) struct Inputs {
+    pub(crate) resolved: Resolved,
+    pub(crate) payload: Bytes,
+    pub(crate) client_context: Option<String>,
+    pub(crate) want_tail: bool,
+}
+
+/// Reads and checks the [`Inputs`] of an invocation of `r`.
+pub(crate) async fn inputs(
+    s: &ApiState,
+    r: &FunctionRef,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Inputs, ApiError> {
+    let want_tail = match header(headers, "x-amz-log-type") {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "X-Amz-Log-Type {other:?} is not valid: use None or Tail"
+            )));
+        }
+    };
+    let client_context = header(headers, "x-amz-client-context")
+        .map(decode_client_context)
+        .transpose()?;
+    let payload = read_payload(headers, body).await?;
+    let resolved = s.control.resolve(r)?;
+    let payload = match resolved
+        .version
+        .config
+        .lifecycle
+        .input_payload_encoding_type
+    {
+        Encoding::Json => validate_json(payload)?,
+        Encoding::Binary => payload,
+    };
+    Ok(Inputs {
+        resolved,
+        payload,
+        client_context,
+        want_tail,
+    })
+}
+
+impl Inputs {
+    /// The invocation, with the caller's `X-Amzn-Trace-Id`.
+    pub(crate) fn invocation(self, headers: &HeaderMap) -> Invocation {
+        Invocation {
+            target: self.resolved.version,
+            invoked_arn: self.resolved.invoked_arn,
+            payload: self.payload,
+            client_context: self.client_context,
+            trace_id: header(headers, "x-amzn-trace-id").map(str::to_owned),
+            want_log_tail: self.want_tail,
+            request_id: None,
+        }
+    }
 }
 
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -19,13 +19,13 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use hyper::body::Frame;
-use lambdalet_core::{Encoding, Principal};
-use lambdalet_invoker::{Invocation, ResponseStream, StreamEnd, StreamItem};
+use lambdalet_core::Principal;
+use lambdalet_invoker::{ResponseStream, StreamEnd, StreamItem};
 use lambdalet_ipc::frame::{self, Header, Message};
 
 use crate::error::ApiError;
 use crate::functions::function_ref;
-use crate::invoke::{decode_client_context, header, put, read_payload, validate_json};
+use crate::invoke::{header, inputs, put};
 use crate::state::ApiState;
 
 /// The path of the operation, under which the router mounts it.
@@ -55,45 +55,12 @@ pub(crate) async fn invoke_stream(
             )));
         }
     };
-    let want_tail = match header(&headers, "x-amz-log-type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "X-Amz-Log-Type {other:?} is not valid: use None or Tail"
-            )));
-        }
-    };
-    let client_context = header(&headers, "x-amz-client-context")
-        .map(decode_client_context)
-        .transpose()?;
-    let payload = read_payload(&headers, body).await?;
-    let resolved = s.control.resolve(&r)?;
-    let payload = match resolved
-        .version
-        .config
-        .lifecycle
-        .input_payload_encoding_type
-    {
-        Encoding::Json => validate_json(payload)?,
-        Encoding::Binary => payload,
-    };
+    let inputs = inputs(&s, &r, &headers, body).await?;
     if dry_run {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
 
-    let stream = s
-        .invoker
-        .invoke_stream(Invocation {
-            target: resolved.version,
-            invoked_arn: resolved.invoked_arn,
-            payload,
-            client_context,
-            trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
-            want_log_tail: want_tail,
-            request_id: None,
-        })
-        .await?;
+    let stream = s.invoker.invoke_stream(inputs.invocation(&headers)).await?;
 
     let mut h = HeaderMap::new();
     put(&mut h, "content-type", &stream.content_type);
