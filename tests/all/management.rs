@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::harness::{Daemon, zip_file};
 
+mod bucket_grants;
 mod operations;
 mod policies;
 

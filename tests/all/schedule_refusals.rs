@@ -1,11 +1,14 @@
 //! What the Scheduler API refuses: bad expressions, zones and targets in the Scheduler's error
-//! shapes, and a function that tries to schedule itself from its sandbox (schedules are
-//! management: a function's own rights do not reach them).
+//! shapes, a function that tries to schedule itself from its sandbox (schedules are
+//! management: a function's own rights do not reach them), and fires of a schedule the
+//! function has not granted.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::Daemon;
-use crate::schedules::{aws_err, deploy_sink, target};
+use crate::schedules::{
+    aws_err, create, deploy_sink, deploy_ungranted, events, grant_schedules, target, wait_for,
+};
 
 /// `aws scheduler create-schedule` with a name, an expression and a target.
 fn create_args<'a>(name: &'a str, expr: &'a str, t: &'a str) -> Vec<&'a str> {
@@ -130,4 +133,50 @@ def handler(event, context):
     let listed = d.aws_ok(&["scheduler", "list-schedules"]);
     assert_eq!(listed["Schedules"], json!([]));
     d.aws_ok(&["scheduler", "get-schedule-group", "--name", "ops"]);
+}
+
+/// A schedule invokes a function only with the function's grant to `scheduler.amazonaws.com`
+/// for the schedule's ARN: without it the fires are dropped, and the log and `lambdalet
+/// schedule` say so with the command that grants it.
+#[test]
+fn a_schedule_needs_the_function_s_grant_to_invoke_it() {
+    let d = Daemon::start();
+    deploy_ungranted(&d, "guarded");
+    let schedule = "arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick";
+    create(&d, "tick", "rate(1 minute)", &target("guarded", None), &[]);
+    wait_for(&d, "the dropped fire", || {
+        d.log().contains("schedule.denied")
+    });
+    assert!(d.log().contains("schedule.not_permitted"), "{}", d.log());
+    let listed = d.cli(&["schedule"]);
+    let said = String::from_utf8_lossy(&listed.stderr).into_owned();
+    assert!(
+        said.contains("default/tick")
+            && said.contains("fires are dropped")
+            && said.contains(&format!(
+                "--principal scheduler.amazonaws.com --source-arn {schedule}"
+            )),
+        "{said}"
+    );
+    assert!(events(&d, "guarded").is_empty());
+
+    grant_schedules(&d, "guarded", schedule);
+    // A changed rate counts from now, so it fires at once.
+    d.aws_ok(&[
+        "scheduler",
+        "update-schedule",
+        "--name",
+        "tick",
+        "--schedule-expression",
+        "rate(2 minutes)",
+        "--flexible-time-window",
+        r#"{"Mode": "OFF"}"#,
+        "--target",
+        &target("guarded", None),
+    ]);
+    wait_for(&d, "the permitted fire", || {
+        events(&d, "guarded").len() == 1
+    });
+    let v: Value = serde_json::from_slice(&d.cli(&["schedule", "--json"]).stdout).expect("json");
+    assert_eq!(v["Schedules"][0]["Permitted"], true, "{v}");
 }

@@ -25,7 +25,7 @@ pub(crate) fn deploy_sink(d: &Daemon, name: &str) {
 }
 
 /// [`deploy_sink`] without the grant.
-fn deploy_ungranted(d: &Daemon, name: &str) {
+pub(crate) fn deploy_ungranted(d: &Daemon, name: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         tmp.path().join("app.py"),
@@ -37,7 +37,7 @@ fn deploy_ungranted(d: &Daemon, name: &str) {
 
 /// Lets the schedules `source_arn` matches invoke `function` (the grant that stands in for
 /// the schedule's role on AWS).
-fn grant_schedules(d: &Daemon, function: &str, source_arn: &str) {
+pub(crate) fn grant_schedules(d: &Daemon, function: &str, source_arn: &str) {
     d.aws_ok(&[
         "lambda",
         "add-permission",
@@ -393,50 +393,4 @@ fn boto3_pages_filters_groups_and_tags() {
     assert_eq!(v["duplicate"][0], "ConflictException");
     assert_eq!(v["duplicate"][2], 409);
     assert_eq!(v["default_group"][0], "ValidationException");
-}
-
-/// A schedule invokes a function only with the function's grant to `scheduler.amazonaws.com`
-/// for the schedule's ARN: without it the fires are dropped, and the log and `lambdalet
-/// schedule` say so with the command that grants it.
-#[test]
-fn a_schedule_needs_the_function_s_grant_to_invoke_it() {
-    let d = Daemon::start();
-    deploy_ungranted(&d, "guarded");
-    let schedule = "arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick";
-    create(&d, "tick", "rate(1 minute)", &target("guarded", None), &[]);
-    wait_for(&d, "the dropped fire", || {
-        d.log().contains("schedule.denied")
-    });
-    assert!(d.log().contains("schedule.not_permitted"), "{}", d.log());
-    let listed = d.cli(&["schedule"]);
-    let said = String::from_utf8_lossy(&listed.stderr).into_owned();
-    assert!(
-        said.contains("default/tick")
-            && said.contains("fires are dropped")
-            && said.contains(&format!(
-                "--principal scheduler.amazonaws.com --source-arn {schedule}"
-            )),
-        "{said}"
-    );
-    assert!(events(&d, "guarded").is_empty());
-
-    grant_schedules(&d, "guarded", schedule);
-    // A changed rate counts from now, so it fires at once.
-    d.aws_ok(&[
-        "scheduler",
-        "update-schedule",
-        "--name",
-        "tick",
-        "--schedule-expression",
-        "rate(2 minutes)",
-        "--flexible-time-window",
-        r#"{"Mode": "OFF"}"#,
-        "--target",
-        &target("guarded", None),
-    ]);
-    wait_for(&d, "the permitted fire", || {
-        events(&d, "guarded").len() == 1
-    });
-    let v: Value = serde_json::from_slice(&d.cli(&["schedule", "--json"]).stdout).expect("json");
-    assert_eq!(v["Schedules"][0]["Permitted"], true, "{v}");
 }
