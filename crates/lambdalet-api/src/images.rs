@@ -15,7 +15,6 @@ use lambdalet_core::{ErrorCode, Principal};
 use lambdalet_package::image::{LoadedImage, Progress};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
-use tokio_stream::StreamExt as _;
 
 use crate::body::json_response;
 use crate::error::ApiError;
@@ -47,10 +46,6 @@ pub(crate) fn image_json(i: &LoadedImage) -> Value {
     })
 }
 
-/// What a client that sends `Accept: application/x-ndjson` gets: one JSON line per step of the
-/// load, then the image or the error.
-const NDJSON: &str = "application/x-ndjson";
-
 /// `PUT /lambdalet/v1/images?name=NAME`: the body is the archive. The answer is the loaded
 /// image (201), or with `Accept: application/x-ndjson` a stream of lines while the archive is
 /// checked and unpacked: `{"Progress":{"Layer":i,"Layers":n,"LayerBytes":b}}`,
@@ -70,10 +65,7 @@ pub(crate) async fn upload(
         let _ = tokio::fs::remove_file(&path).await;
         return Err(e.into());
     }
-    let streamed = headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains(NDJSON));
+    let streamed = crate::progress::wanted(&headers);
     let name = q.get("name").cloned();
     if !streamed {
         let loaded = s
@@ -106,23 +98,11 @@ pub(crate) async fn upload(
                 tracing::info!(image = %image.id, names = ?image.names, size = image.size_bytes, "image.loaded");
                 json!({ "Image": image_json(&image) })
             }
-            Err(e) => {
-                let e = ApiError::from(e);
-                json!({ "Error": { "Type": e.code.as_str(), "Message": e.message } })
-            }
+            Err(e) => crate::progress::error_line(e),
         };
         let _ = tx.send(last);
     });
-    let lines = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|v| {
-        let mut line = v.to_string();
-        line.push('\n');
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
-    });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, NDJSON)
-        .body(Body::from_stream(lines))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+    Ok(crate::progress::response(rx))
 }
 
 fn progress_json(p: Progress) -> Option<Value> {

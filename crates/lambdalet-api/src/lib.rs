@@ -27,6 +27,7 @@ mod metrics;
 mod operations;
 mod own;
 mod permissions;
+mod progress;
 mod runtimes;
 mod s3_events;
 mod schedule_groups;

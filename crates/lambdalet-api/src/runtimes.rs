@@ -4,21 +4,17 @@
 //! npm on the host), streaming pip's and npm's output back. Also what GetFunction shows of the
 //! interpreter a function runs on.
 
-use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use lambdalet_core::{ErrorCode, FunctionConfig, Principal};
 use lambdalet_invoker::interpreters::sdk::SdkSource;
 use lambdalet_invoker::{InstallProgress, InstallReport, ResolvedRuntime, SdkLanguage};
 use serde_json::{Value, json};
-use tokio_stream::StreamExt as _;
 
 use crate::body::json_response;
 use crate::error::ApiError;
 use crate::state::ApiState;
-
-const NDJSON: &str = "application/x-ndjson";
 
 fn resolved_json(r: &ResolvedRuntime) -> Value {
     let mut v = json!({
@@ -148,10 +144,7 @@ pub(crate) async fn install_sdk(
     };
     let which = request["Sdk"].as_str().unwrap_or("all");
     let which = SdkLanguage::parse_set(which).map_err(ApiError::invalid)?;
-    let streamed = headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains(NDJSON));
+    let streamed = crate::progress::wanted(&headers);
     if !streamed {
         let report = s.control.install_sdk(&which, Box::new(|_| {})).await?;
         return Ok(json_response(StatusCode::OK, &report_json(&report)));
@@ -170,23 +163,11 @@ pub(crate) async fn install_sdk(
         });
         let last = match s.control.install_sdk(&which, progress).await {
             Ok(report) => report_json(&report),
-            Err(e) => {
-                let e = ApiError::from(e);
-                json!({ "Error": { "Type": e.code.as_str(), "Message": e.message } })
-            }
+            Err(e) => crate::progress::error_line(e),
         };
         let _ = tx.send(last);
     });
-    let lines = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|v| {
-        let mut line = v.to_string();
-        line.push('\n');
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
-    });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, NDJSON)
-        .body(Body::from_stream(lines))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+    Ok(crate::progress::response(rx))
 }
 
 /// GetFunction's `RuntimeVersionConfig` (naming the interpreter's exact version, with an
