@@ -292,9 +292,119 @@ function errorHeaders(errorType) {
   };
 }
 
+/**
+ * lambdalet's framed Runtime API, on the socket the daemon passed as a descriptor
+ * (LAMBDALET_RUNTIME_FD): a frame is two little-endian u32 lengths (header, body), the header
+ * (NUL-separated fields, the first naming the frame) and the body. A response and the request
+ * for the next event go out in one write. The socket holds the event loop only while an event
+ * is awaited, so a handler that leaves the loop empty still ends as over HTTP.
+ */
+class Frames {
+  constructor(fd) {
+    const net = require('net');
+    this.socket = new net.Socket({ fd, readable: true, writable: true });
+    this.socket.setNoDelay && this.socket.setNoDelay(true);
+    this.socket.unref();
+    this.buf = Buffer.alloc(0);
+    this.waiting = null; // {resolve, reject} of the awaited event
+    this.nextSent = false;
+    this.socket.on('data', (chunk) => this.onData(chunk));
+    this.socket.on('error', (err) => this.fail(err));
+    this.socket.on('close', () => this.fail(new Error('the daemon closed the runtime channel')));
+  }
+
+  static frame(fields, body) {
+    const header = Buffer.from(fields.map((f) => String(f).replace(/\0/g, ' ')).join('\0'), 'utf8');
+    const lengths = Buffer.alloc(8);
+    lengths.writeUInt32LE(header.length, 0);
+    lengths.writeUInt32LE(body ? body.length : 0, 4);
+    return body && body.length ? [lengths, header, body] : [lengths, header];
+  }
+
+  fail(err) {
+    const w = this.waiting;
+    this.waiting = null;
+    if (w) w.reject(err);
+  }
+
+  onData(chunk) {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    if (this.buf.length < 8) return;
+    const h = this.buf.readUInt32LE(0);
+    const b = this.buf.readUInt32LE(4);
+    if (this.buf.length < 8 + h + b) return;
+    const fields = this.buf.toString('utf8', 8, 8 + h).split('\0');
+    const body = Buffer.from(this.buf.subarray(8 + h, 8 + h + b));
+    this.buf = this.buf.subarray(8 + h + b);
+    const w = this.waiting;
+    this.waiting = null;
+    this.socket.unref();
+    if (!w) return;
+    if (fields[0] !== 'event') {
+      w.reject(new Error(`next was refused (${fields[1]} ${fields[2]}): ${body.toString('utf8', 0, 1024)}`));
+      return;
+    }
+    const names = [
+      'lambda-runtime-aws-request-id',
+      'lambda-runtime-deadline-ms',
+      'lambda-runtime-invoked-function-arn',
+      'lambda-runtime-trace-id',
+      'lambda-runtime-client-context',
+      'lambda-runtime-cognito-identity',
+      'content-type',
+    ];
+    const headers = {};
+    names.forEach((name, i) => {
+      if (fields[i + 1]) headers[name] = fields[i + 1];
+    });
+    w.resolve({ headers, body });
+  }
+
+  next() {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.socket.ref();
+      if (!this.nextSent) this.socket.write(Buffer.concat(Frames.frame(['next'])));
+      this.nextSent = false;
+    });
+  }
+
+  /** A response, error or init error; the request for the next event rides along (but not
+   * after an init error, which ends the runtime). */
+  post(fields, body) {
+    const parts = Frames.frame(fields, body);
+    if (fields[0] !== 'init-error') {
+      parts.push(...Frames.frame(['next']));
+      this.nextSent = true;
+    }
+    return new Promise((resolve) => this.socket.write(Buffer.concat(parts), () => resolve({ status: 202 })));
+  }
+}
+
+const FRAMES = (() => {
+  const fd = process.env.LAMBDALET_RUNTIME_FD;
+  delete process.env.LAMBDALET_RUNTIME_FD;
+  return fd && /^[0-9]+$/.test(fd) ? new Frames(parseInt(fd, 10)) : null;
+})();
+
+async function framesPost(fields, body) {
+  const flushed = flushStdio();
+  if (flushed) await flushed;
+  return FRAMES.post(fields, body);
+}
+
 const client = {
   async nextInvocation() {
     nextInFlight = true;
+    if (FRAMES) {
+      try {
+        return await FRAMES.next();
+      } catch (err) {
+        fatal(`next failed: ${err && err.message}`);
+      } finally {
+        nextInFlight = false;
+      }
+    }
     let res;
     try {
       res = await rapidRequest('GET', '/runtime/invocation/next');
@@ -321,9 +431,12 @@ const client = {
       client.postInvocationError(err, id, callback);
       return;
     }
-    rapidPost(`/runtime/invocation/${encodeURIComponent(id)}/response`, payload, {
-      'Content-Type': contentType,
-    }).then(() => callback && callback());
+    const posted = FRAMES
+      ? framesPost(['response', id, contentType], payload)
+      : rapidPost(`/runtime/invocation/${encodeURIComponent(id)}/response`, payload, {
+          'Content-Type': contentType,
+        });
+    posted.then(() => callback && callback());
   },
 
   postInvocationError(error, id, callback) {
@@ -334,16 +447,19 @@ const client = {
     } catch (_e) {
       body = Buffer.from(JSON.stringify(toRapidResponse(String(error))));
     }
-    rapidPost(`/runtime/invocation/${encodeURIComponent(id)}/error`, body, errorHeaders(response.errorType)).then(
-      () => callback && callback(),
-    );
+    const posted = FRAMES
+      ? framesPost(['error', id, errorHeaders(response.errorType)[ERROR_TYPE_HEADER]], body)
+      : rapidPost(`/runtime/invocation/${encodeURIComponent(id)}/error`, body, errorHeaders(response.errorType));
+    posted.then(() => callback && callback());
   },
 
   postInitError(error, callback) {
     const response = toRapidResponse(error);
-    rapidPost('/runtime/init/error', Buffer.from(JSON.stringify(response)), errorHeaders(response.errorType)).then(
-      () => callback && callback(),
-    );
+    const body = Buffer.from(JSON.stringify(response));
+    const posted = FRAMES
+      ? framesPost(['init-error', errorHeaders(response.errorType)[ERROR_TYPE_HEADER]], body)
+      : rapidPost('/runtime/init/error', body, errorHeaders(response.errorType));
+    posted.then(() => callback && callback());
   },
 };
 

@@ -338,6 +338,94 @@ class RuntimeAPIClient(object):
         return status
 
 
+class FrameClient(object):
+    """lambdalet's framed Runtime API over the socket the daemon passed as a descriptor
+    (LAMBDALET_RUNTIME_FD).  A frame is two little-endian u32 lengths (header, body), the
+    header (NUL-separated fields, the first naming the frame) and the body.  A response and
+    the request for the next event go out in one write; the event comes back in one read.
+    Same interface as RuntimeAPIClient."""
+
+    _EVENT_FIELDS = (
+        "lambda-runtime-aws-request-id",
+        "lambda-runtime-deadline-ms",
+        "lambda-runtime-invoked-function-arn",
+        "lambda-runtime-trace-id",
+        "lambda-runtime-client-context",
+        "lambda-runtime-cognito-identity",
+        "content-type",
+    )
+
+    def __init__(self, fd):
+        self.sock = _socketmod.socket(_socketmod.AF_UNIX, _socketmod.SOCK_STREAM, 0, fd)
+        self.sock.settimeout(None)
+        self.buf = bytearray()
+        self.next_sent = False
+
+    @staticmethod
+    def _frame(fields, body=b""):
+        header = "\0".join(_clean_header_value(f).replace("\0", " ") for f in fields).encode("utf-8")
+        return len(header).to_bytes(4, "little") + len(body).to_bytes(4, "little") + header
+
+    def _send(self, data, body=b""):
+        self.sock.sendall(data + body if len(body) <= 65536 else data)
+        if len(body) > 65536:
+            self.sock.sendall(body)
+
+    def _read_exact(self, n):
+        buf = self.buf
+        while len(buf) < n:
+            chunk = self.sock.recv(max(262144, n - len(buf)))
+            if not chunk:
+                raise _ConnectionLost("the daemon closed the runtime channel")
+            buf += chunk
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
+
+    def next_invocation(self):
+        if not self.next_sent:
+            self._send(self._frame(("next",)))
+        self.next_sent = False
+        lengths = self._read_exact(8)
+        header = self._read_exact(int.from_bytes(lengths[:4], "little")).decode("utf-8", "replace")
+        body = self._read_exact(int.from_bytes(lengths[4:], "little"))
+        fields = header.split("\0")
+        if fields[0] != "event":
+            raise RuntimeError(
+                "next was refused (%s %s): %s"
+                % (fields[1] if len(fields) > 1 else "?", fields[2] if len(fields) > 2 else "?",
+                   body[:1024].decode("utf-8", "replace"))
+            )
+        headers = {}
+        for name, value in zip(self._EVENT_FIELDS, fields[1:]):
+            if value:
+                headers[name] = value
+        return headers, body
+
+    def _post(self, fields, body):
+        # The request for the next event rides along: the loop always asks for it next.
+        head = self._frame(fields, body)
+        nxt = self._frame(("next",))
+        if len(body) <= 65536:
+            self.sock.sendall(head + body + nxt)
+        else:
+            self.sock.sendall(head)
+            self.sock.sendall(body)
+            self.sock.sendall(nxt)
+        self.next_sent = True
+        return 202
+
+    def post_invocation_result(self, request_id, payload, content_type):
+        return self._post(("response", request_id, content_type or ""), payload)
+
+    def post_invocation_error(self, request_id, error_json, error_type):
+        return self._post(("error", request_id, error_type or ""), error_json)
+
+    def post_init_error(self, error_json, error_type):
+        self._send(self._frame(("init-error", error_type or ""), error_json), error_json)
+        return 202
+
+
 # --------------------------------------------------------------------------
 # Context object (attribute-compatible with awslambdaric's LambdaContext)
 # --------------------------------------------------------------------------
@@ -895,7 +983,13 @@ def main():
     if not api:
         sys.stderr.write("lambdalet runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
         sys.exit(1)
-    client = RuntimeAPIClient(api)
+    fd = _ENV.pop("LAMBDALET_RUNTIME_FD", None)
+    if fd is not None and fd.isdigit():
+        # Only this process speaks on it: not inherited by what the handler starts.
+        os.set_inheritable(int(fd), False)
+        client = FrameClient(int(fd))
+    else:
+        client = RuntimeAPIClient(api)
     binary = _ENV.get("LAMBDALET_PAYLOAD_ENCODING", "json").strip().lower() == "binary"
 
     if "logging" in sys.modules:

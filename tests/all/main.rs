@@ -18,6 +18,7 @@ mod encoding;
 mod events;
 mod execution;
 mod extensions;
+mod fast_path;
 mod greengrass;
 mod handlers;
 mod hardening;

@@ -106,13 +106,16 @@ pub(crate) async fn run(
         .to_owned(),
         payload: inv.payload.clone(),
     };
-    let ext_event = serde_json::json!({
-        "eventType": "INVOKE",
-        "deadlineMs": deadline_ms,
-        "requestId": request_id,
-        "invokedFunctionArn": inv.invoked_arn,
-        "tracing": { "type": "X-Amzn-Trace-Id", "value": trace },
-    });
+    let ext_event = || {
+        let event = serde_json::json!({
+            "eventType": "INVOKE",
+            "deadlineMs": deadline_ms,
+            "requestId": request_id,
+            "invokedFunctionArn": inv.invoked_arn,
+            "tracing": { "type": "X-Amzn-Trace-Id", "value": trace },
+        });
+        Bytes::from(event.to_string())
+    };
     crate::platform::start(
         &instance.ext.telemetry,
         &request_id,
@@ -123,11 +126,7 @@ pub(crate) async fn run(
     let reply = instance
         .channel
         .dispatch_with_limit(event, delivery.stream_limit());
-    let with_extensions = instance
-        .ext
-        .extensions
-        .invoke(&Bytes::from(ext_event.to_string()))
-        > 0;
+    let with_extensions = instance.ext.extensions.invoke_with(ext_event) > 0;
     let mut exited = instance.sandbox.exited();
     let ending = tokio::select! {
         r = reply => match r {

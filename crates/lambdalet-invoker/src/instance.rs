@@ -14,8 +14,8 @@ use crate::extension_files::{self, External};
 use crate::launch::{InitType, sandbox_spec};
 use crate::logs::LogCollector;
 use crate::runtime_api::{
-    ExtApis, ExtFailure, Extensions, InitFailure, Meta, RuntimeApiServer, RuntimeChannel,
-    RuntimeState,
+    ExtApis, ExtFailure, Extensions, FRAMES_FD_ENV, FramesServer, InitFailure, Meta,
+    RuntimeApiServer, RuntimeChannel, RuntimeState,
 };
 use crate::sandboxes::Sandboxes;
 use crate::telemetry::Telemetry;
@@ -47,6 +47,7 @@ pub(crate) struct Instance {
     /// Why it is retired, told to extensions in SHUTDOWN (`spindown` unless set).
     pub shutdown_reason: &'static str,
     _server: RuntimeApiServer,
+    _frames: Option<FramesServer>,
 }
 
 /// Why an environment failed to become ready.
@@ -119,6 +120,7 @@ impl Instance {
         let mut spec = sandbox_spec(ctx, version, mode, &id, &api, init_type).await?;
         spec.extensions = externals.iter().map(|e| e.program.clone()).collect();
         spec.extension_env = extension_files::extension_env(&spec.env);
+        let frames = framed_channel(version, &mut spec, &channel)?;
         crate::platform::init_start(&ext.telemetry, version, init_type, &id);
         let started = Instant::now();
         let launched = match ctx.sandboxes.backend(mode).launch(spec).await {
@@ -211,6 +213,7 @@ impl Instance {
             ext_logs,
             shutdown_reason: "spindown",
             _server: server,
+            _frames: frames,
         }))
     }
 
@@ -312,3 +315,41 @@ fn watch_extension_exits(
         }
     });
 }
+
+/// Gives lambdalet's own Python and Node bootstraps the framed Runtime API (descriptor 3,
+/// `LAMBDALET_RUNTIME_FD`) besides HTTP, unless the function asks for HTTP only
+/// (`LAMBDALET_RUNTIME_TRANSPORT=http`). Images and `provided` runtimes speak HTTP.
+fn framed_channel(
+    version: &DeployedVersion,
+    spec: &mut lambdalet_sandbox::SandboxSpec,
+    channel: &Arc<RuntimeChannel>,
+) -> Result<Option<FramesServer>, InvokeError> {
+    let ours = version.image.is_none()
+        && version.config.runtime.as_ref().is_some_and(|r| {
+            matches!(
+                r.family(),
+                lambdalet_core::RuntimeFamily::Python | lambdalet_core::RuntimeFamily::Node
+            )
+        });
+    let http_only = version
+        .config
+        .environment
+        .get(TRANSPORT_ENV)
+        .is_some_and(|t| t.eq_ignore_ascii_case("http"));
+    if !ours || http_only {
+        return Ok(None);
+    }
+    let (daemon_end, runtime_end) =
+        std::os::unix::net::UnixStream::pair().map_err(InvokeError::RuntimeApi)?;
+    let server =
+        FramesServer::start(daemon_end, channel.clone()).map_err(InvokeError::RuntimeApi)?;
+    spec.runtime_channel = Some(Arc::new(runtime_end.into()));
+    spec.env.push((
+        FRAMES_FD_ENV.to_owned(),
+        lambdalet_sandbox::RUNTIME_CHANNEL_FD.to_string(),
+    ));
+    Ok(Some(server))
+}
+
+/// A function variable that keeps lambdalet's bootstraps on the HTTP Runtime API.
+pub(crate) const TRANSPORT_ENV: &str = "LAMBDALET_RUNTIME_TRANSPORT";

@@ -170,6 +170,7 @@ pub(crate) async fn sandbox_spec(
         container,
         extensions: Vec::new(),
         extension_env: Vec::new(),
+        runtime_channel: None,
     })
 }
 

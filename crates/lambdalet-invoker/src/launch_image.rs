@@ -91,5 +91,6 @@ pub(crate) fn image_spec(
         container: Some(container),
         extensions: Vec::new(),
         extension_env: Vec::new(),
+        runtime_channel: None,
     })
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use lambdalet_sandbox::OutputReader;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
 
 /// Output kept per sandbox between two `take`s; beyond it the oldest bytes are dropped, so a
 /// chatty function cannot grow the daemon's memory.
@@ -17,65 +16,59 @@ struct Buffer {
     dropped: usize,
 }
 
+impl Buffer {
+    fn append(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+        if self.bytes.len() > MAX_BUFFERED {
+            let excess = self.bytes.len() - MAX_BUFFERED;
+            self.bytes.drain(..excess);
+            self.dropped += excess;
+        }
+    }
+}
+
 /// Reads one sandbox's output pipe in the background and hands it out per invocation.
+///
+/// The background task and [`Self::sync`] both read the pipe without blocking while holding
+/// the buffer's lock, so what the pipe held is in the buffer, in order, as soon as `sync`
+/// returns: an invocation's log needs no hand-off to another task.
 pub(crate) struct LogCollector {
     buf: Mutex<Buffer>,
-    sync_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    output: OutputReader,
 }
 
 impl LogCollector {
-    pub(crate) fn start(mut output: OutputReader) -> Arc<Self> {
-        let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
+    /// Starts collecting; the task ends at the pipe's end of file (every process of the
+    /// sandbox has exited).
+    pub(crate) fn start(output: OutputReader) -> Arc<Self> {
         let this = Arc::new(Self {
             buf: Mutex::new(Buffer::default()),
-            sync_tx,
+            output,
         });
-        let weak = Arc::downgrade(&this);
+        let collector = this.clone();
         tokio::spawn(async move {
-            let mut chunk = vec![0u8; 16 * 1024];
             loop {
-                tokio::select! {
-                    biased;
-                    ack = sync_rx.recv() => {
-                        let Some(ack) = ack else { break };
-                        let mut now = Vec::new();
-                        let eof = output.drain_now(&mut now).unwrap_or(true);
-                        if let Some(c) = weak.upgrade() { c.append(&now) }
-                        let _ = ack.send(());
-                        if eof { break }
-                    }
-                    read = output.read(&mut chunk) => {
-                        match read {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => match weak.upgrade() {
-                                Some(c) => c.append(&chunk[..n]),
-                                None => break,
-                            },
-                        }
-                    }
+                if collector.output.readable().await.is_err() || collector.drain() {
+                    break;
                 }
             }
         });
         this
     }
 
-    fn append(&self, bytes: &[u8]) {
+    /// Moves what the pipe holds into the buffer; true at end of file (or a read error).
+    fn drain(&self) -> bool {
         let mut b = self.buf.lock();
-        b.bytes.extend_from_slice(bytes);
-        if b.bytes.len() > MAX_BUFFERED {
-            let excess = b.bytes.len() - MAX_BUFFERED;
-            b.bytes.drain(..excess);
-            b.dropped += excess;
-        }
+        let mut now = Vec::new();
+        let eof = self.output.drain_now(&mut now).unwrap_or(true);
+        b.append(&now);
+        eof
     }
 
-    /// Waits until everything already written to the pipe is in the buffer. A runtime that
+    /// Makes sure everything already written to the pipe is in the buffer. A runtime that
     /// flushed its output before posting its response has all of it collected after this.
     pub(crate) async fn sync(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.sync_tx.send(tx).is_ok() {
-            let _ = tokio::time::timeout(Duration::from_millis(500), rx).await;
-        }
+        self.drain();
     }
 
     /// Takes the collected output as text.

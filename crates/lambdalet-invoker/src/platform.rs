@@ -67,6 +67,9 @@ pub(crate) fn init_done(ext: &ExtApis, init_type: InitType, duration: Duration) 
 }
 
 pub(crate) fn start(t: &Telemetry, request_id: &str, version: &str, trace: &str) {
+    if !t.listening() {
+        return;
+    }
     t.emit(
         "platform.start",
         json!({
@@ -93,6 +96,9 @@ pub(crate) struct Done<'a> {
 }
 
 pub(crate) fn runtime_done(t: &Telemetry, d: &Done<'_>) {
+    if !t.listening() {
+        return;
+    }
     let mut record = json!({
         "requestId": d.request_id,
         "status": d.status,
@@ -105,6 +111,9 @@ pub(crate) fn runtime_done(t: &Telemetry, d: &Done<'_>) {
 }
 
 pub(crate) fn end_and_report(t: &Telemetry, d: &Done<'_>) {
+    if !t.listening() {
+        return;
+    }
     t.emit("platform.end", json!({ "requestId": d.request_id }));
     let total = ms(d.total);
     let mut metrics = json!({

@@ -26,6 +26,6 @@ pub use error::SandboxError;
 pub use output::OutputReader;
 pub use process::ProcessBackend;
 pub use spec::{
-    ContainerSpec, ExitInfo, Launched, Limits, MAX_OPEN_FILES, MAX_PROCESSES, Sandbox,
-    SandboxBackend, SandboxSpec, paths,
+    ContainerSpec, ExitInfo, Launched, Limits, MAX_OPEN_FILES, MAX_PROCESSES, RUNTIME_CHANNEL_FD,
+    Sandbox, SandboxBackend, SandboxSpec, paths,
 };

@@ -33,11 +33,18 @@ impl OutputReader {
         }
     }
 
-    /// Appends everything already in the pipe to `out` without waiting. Returns true at end
-    /// of file. Used to collect what a runtime printed before it posted its response.
-    pub fn drain_now(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+    /// Waits until the pipe has something to read (or is at end of file).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.rx.readable().await
+    }
+
+    /// Appends what is already in the pipe to `out` without waiting, up to 1 MiB per call (a
+    /// writer faster than the reader cannot keep it here). Returns true at end of file. Used to
+    /// collect what a runtime printed before it posted its response.
+    pub fn drain_now(&self, out: &mut Vec<u8>) -> io::Result<bool> {
         let mut buf = [0u8; 16 * 1024];
-        loop {
+        let limit = out.len() + (1 << 20);
+        while out.len() < limit {
             match self.rx.try_read(&mut buf) {
                 Ok(0) => return Ok(true),
                 Ok(n) => out.extend_from_slice(&buf[..n]),
@@ -45,5 +52,6 @@ impl OutputReader {
                 Err(e) => return Err(e),
             }
         }
+        Ok(false)
     }
 }

@@ -103,6 +103,7 @@ impl SandboxBackend for ProcessBackend {
                     env: spec.extension_env.clone(),
                     extensions: Vec::new(),
                     extension_env: Vec::new(),
+                    runtime_channel: None,
                     ..spec.clone()
                 };
                 let fd = eout.try_clone().map_err(setup)?;
@@ -217,7 +218,7 @@ fn start(
         max_open_files: spec.limits.open_files,
         namespaces: 0,
         cgroups: &proc_fds,
-        fd3: None,
+        fd3: spec.runtime_channel.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let spawned = spawn::spawn(&request).map_err(|source| SandboxError::Spawn {
         program: program.clone(),
@@ -337,7 +338,12 @@ fn spawn_forked(
         .stderr(Stdio::from(stderr))
         .process_group(0)
         .kill_on_drop(true);
-    sys::confine_child(&mut cmd, spec.limits.open_files, cgroup_procs);
+    sys::confine_child(
+        &mut cmd,
+        spec.limits.open_files,
+        cgroup_procs,
+        spec.runtime_channel.clone(),
+    );
     let child = cmd.spawn().map_err(|source| SandboxError::Spawn {
         program: program.to_owned(),
         source,

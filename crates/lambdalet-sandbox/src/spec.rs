@@ -1,6 +1,7 @@
 //! The backend-neutral description of a sandbox and the handle to a running one.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,7 +39,14 @@ pub struct SandboxSpec {
     /// [`Sandbox::start_runtime`] does, once the extensions are ready.
     pub extensions: Vec<PathBuf>,
     pub extension_env: Vec<(String, String)>,
+    /// A connected stream socket the runtime (only: not its extensions) gets as descriptor
+    /// [`RUNTIME_CHANNEL_FD`], lambdalet's framed Runtime API for its own bootstraps. Nothing
+    /// else in the sandbox can reach the other end.
+    pub runtime_channel: Option<Arc<OwnedFd>>,
 }
+
+/// The descriptor number of [`SandboxSpec::runtime_channel`] in the runtime.
+pub const RUNTIME_CHANNEL_FD: i32 = 3;
 
 /// Resources one sandbox may use. Enforced by a cgroup where the kernel offers one (both
 /// backends), and by rlimits.

@@ -12,15 +12,28 @@ pub(crate) fn confine_child(
     cmd: &mut tokio::process::Command,
     max_open_files: u64,
     cgroup_procs: Vec<std::fs::File>,
+    fd3: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 ) {
     use std::os::fd::AsRawFd;
     let fds: Vec<i32> = cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect();
+    let fd3_raw = fd3.as_ref().map(|fd| fd.as_raw_fd());
     // SAFETY: the closure runs in the forked child before exec. It only makes raw system calls
     // (prctl, setrlimit, write), which are async-signal-safe, allocates nothing and takes no
     // locks. The files it writes to are kept open by the closure, which owns them.
     unsafe {
         cmd.pre_exec(move || {
-            let _keep = &cgroup_procs;
+            let _keep = (&cgroup_procs, &fd3);
+            if let Some(fd) = fd3_raw {
+                // The runtime's channel becomes its descriptor 3, inherited across the exec.
+                let ok = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0) == 0
+                } else {
+                    libc::dup2(fd, 3) == 3
+                };
+                if !ok {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             for fd in &fds {
                 if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
                     return Err(std::io::Error::last_os_error());

@@ -342,7 +342,16 @@ impl Extensions {
 
     /// Hands an INVOKE event to every extension registered for it; how many got it.
     pub fn invoke(&self, event: &Bytes) -> usize {
+        self.invoke_with(|| event.clone())
+    }
+
+    /// [`Self::invoke`] with the event made only if an extension takes it.
+    pub fn invoke_with(&self, make: impl FnOnce() -> Bytes) -> usize {
         let mut st = self.st.lock();
+        if !st.exts.iter().any(|e| e.invoke && !e.errored) {
+            return 0;
+        }
+        let event = make();
         let mut n = 0;
         for ext in st.exts.iter_mut().filter(|e| e.invoke && !e.errored) {
             ext.give(event.clone());

@@ -5,11 +5,13 @@
 mod channel;
 mod ext_http;
 pub mod extensions;
+mod frames;
 mod server;
 mod stream;
 
 pub use channel::{Event, InitFailure, RuntimeChannel, RuntimeOutcome, RuntimeState};
 pub use ext_http::ExtApis;
 pub use extensions::{ExtFailure, Extensions, Meta};
+pub use frames::{FD_ENV as FRAMES_FD_ENV, FramesServer};
 pub use server::RuntimeApiServer;
 pub use stream::{DEFAULT_STREAM_CONTENT_TYPE, StreamPart, TrailerError};

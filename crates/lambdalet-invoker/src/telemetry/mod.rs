@@ -148,6 +148,13 @@ impl Telemetry {
         !self.st.lock().subs.is_empty()
     }
 
+    /// Whether an event would go anywhere: a subscriber, or the backlog kept during init.
+    /// Warm invocations of a function without subscribers build no events at all.
+    pub fn listening(&self) -> bool {
+        let st = self.st.lock();
+        !st.closed || !st.subs.is_empty()
+    }
+
     /// Sends `{"time", "type", "record"}` to every subscriber of its type.
     pub fn emit(&self, kind: &str, record: Value) {
         let json = json!({
@@ -175,7 +182,7 @@ impl Telemetry {
     /// Log lines of the function (`function`) or of extensions (`extension`): one event per
     /// line, a JSON object line as the object (JSON log format).
     pub fn emit_lines(&self, kind: &str, text: &str) {
-        if !self.active() && self.st.lock().closed {
+        if !self.listening() {
             return;
         }
         for line in text.lines().filter(|l| !l.trim().is_empty()) {

@@ -113,10 +113,15 @@ pub(crate) struct DaemonEnd {
 }
 
 impl DaemonEnd {
-    /// Sends the plan (before the init exists: the socket buffers it).
-    pub(crate) fn new(fd: OwnedFd, plan: &super::plan::InitPlan) -> io::Result<Self> {
+    /// Sends the plan (before the init exists: the socket buffers it), with the runtime's
+    /// channel riding along if it has one.
+    pub(crate) fn new(
+        fd: OwnedFd,
+        plan: &super::plan::InitPlan,
+        runtime_channel: Option<RawFd>,
+    ) -> io::Result<Self> {
         let body = serde_json::to_vec(plan).map_err(io::Error::other)?;
-        send(fd.as_fd(), &body, None)?;
+        send(fd.as_fd(), &body, runtime_channel)?;
         nix::fcntl::fcntl(
             fd.as_fd(),
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -183,11 +188,14 @@ impl InitEnd {
         Ok(Self { fd })
     }
 
-    pub(crate) fn recv_plan(&self) -> io::Result<super::plan::InitPlan> {
-        let (body, _) = recv(self.fd.as_fd())?.ok_or_else(|| {
+    /// The plan, and the runtime's channel (close-on-exec here) if the daemon passed one.
+    pub(crate) fn recv_plan(&self) -> io::Result<(super::plan::InitPlan, Option<OwnedFd>)> {
+        let (body, channel) = recv(self.fd.as_fd())?.ok_or_else(|| {
             io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon sent no plan")
         })?;
-        serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        let plan = serde_json::from_slice(&body)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok((plan, channel))
     }
 
     /// Waits up to `timeout_ms` for the daemon's go-ahead: `Ok(true)` when it came,
@@ -227,9 +235,12 @@ mod tests {
     async fn reports_and_a_descriptor_cross_the_channel() {
         let (daemon, init) = pair().expect("pair");
         let plan = super::super::plan::tests::sample_plan();
-        let daemon = DaemonEnd::new(daemon, &plan).expect("send plan");
+        let (channel, _other) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let daemon = DaemonEnd::new(daemon, &plan, Some(channel.as_raw_fd())).expect("send plan");
         let init = InitEnd { fd: init };
-        assert_eq!(init.recv_plan().expect("plan"), plan);
+        let (got, passed) = init.recv_plan().expect("plan");
+        assert_eq!(got, plan);
+        assert!(passed.is_some(), "the runtime's channel came with the plan");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         init.report(&Report::Listener, Some(listener.as_raw_fd()))

@@ -245,7 +245,7 @@ fn child(dir: &Path) {
         return;
     }
     let filter = Filter::sandbox();
-    match start_runtime(&p, &exec("probe"), &filter, None) {
+    match start_runtime(&p, &exec("probe"), &filter, None, None) {
         Ok(pid) => {
             let mut status = 0;
             // SAFETY: waits for the child just started; status is a live local.
@@ -254,7 +254,7 @@ fn child(dir: &Path) {
         }
         Err((step, e)) => println!("FAILED {step}: {e}"),
     }
-    match start_runtime(&p, &exec("lambdalet-missing"), &filter, None) {
+    match start_runtime(&p, &exec("lambdalet-missing"), &filter, None, None) {
         Ok(_) => println!("MISSING started"),
         Err((step, e)) => println!("MISSING {step}: {e}"),
     }

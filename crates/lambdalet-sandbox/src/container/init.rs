@@ -55,7 +55,7 @@ pub fn main() -> ! {
 type Failure = (String, io::Error);
 
 fn run(ctl: &InitEnd) -> Result<i32, Failure> {
-    let plan = ctl
+    let (plan, channel) = ctl
         .recv_plan()
         .map_err(|e| ("read the sandbox's plan".to_owned(), e))?;
     let mut os = Linux;
@@ -89,7 +89,7 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| ("create the extensions' output pipe".to_owned(), e.into()))?;
         for ext in &plan.extensions {
-            let pid = start_runtime(&plan, ext, &filter, Some(w.as_raw_fd()))?;
+            let pid = start_runtime(&plan, ext, &filter, Some(w.as_raw_fd()), None)?;
             children.extensions.push(Some(pid));
         }
         drop(w);
@@ -105,7 +105,15 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
             children.reap(ctl, libc::WNOHANG);
         }
     }
-    let runtime = start_runtime(&plan, exec, &filter, None)?;
+    let runtime = start_runtime(
+        &plan,
+        exec,
+        &filter,
+        None,
+        channel.as_ref().map(AsRawFd::as_raw_fd),
+    )?;
+    // Only the runtime holds its channel.
+    drop(channel);
     children.runtime = runtime;
     RUNTIME.store(runtime, Ordering::SeqCst);
     forward_signals();
@@ -179,13 +187,15 @@ impl Children {
 }
 
 /// Forks the runtime (or an extension, whose stdout and stderr are `output`), which drops
-/// privileges and execs. Returns its pid once the exec has happened (a pipe closed by the exec
+/// privileges and execs; `channel` becomes the runtime's descriptor 3 (see
+/// [`RUNTIME_CHANNEL_FD`](crate::spec::RUNTIME_CHANNEL_FD)). Returns its pid once the exec has happened (a pipe closed by the exec
 /// says so), or the step that failed.
 pub(super) fn start_runtime(
     plan: &InitPlan,
     exec: &Exec,
     filter: &Filter,
     output: Option<libc::c_int>,
+    channel: Option<libc::c_int>,
 ) -> Result<libc::pid_t, Failure> {
     let prepared =
         Prepared::new(exec).map_err(|e| ("prepare the runtime's command".to_owned(), e))?;
@@ -204,6 +214,20 @@ pub(super) fn start_runtime(
             unsafe {
                 libc::dup2(fd, 1);
                 libc::dup2(fd, 2);
+            }
+        }
+        if let Some(fd) = channel {
+            // SAFETY: dup2 on descriptors this process holds; the copy is not close-on-exec.
+            // The control socket's descriptor 3 is close-on-exec and unused by this child.
+            if unsafe { libc::dup2(fd, crate::spec::RUNTIME_CHANNEL_FD) } < 0 {
+                let e = io::Error::last_os_error();
+                let msg = format!(
+                    "pass the runtime's channel\n{}\n",
+                    e.raw_os_error().unwrap_or(0)
+                );
+                let _ = nix::unistd::write(&w, msg.as_bytes());
+                // SAFETY: leaving the child without running destructors or atexit handlers.
+                unsafe { libc::_exit(127) };
             }
         }
         let (step, e, candidate) = exec_runtime(plan, exec, filter, &prepared);

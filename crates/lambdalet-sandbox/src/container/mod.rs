@@ -74,13 +74,17 @@ impl ContainerBackend {
         plan: &InitPlan,
         namespaces: libc::c_int,
         limits: &CgroupLimits,
+        runtime_channel: Option<std::os::fd::RawFd>,
     ) -> Result<Started, SandboxError> {
         let cgroup = self
             .cgroups
             .create(id, limits)
             .map_err(|e| SandboxError::Setup(e.to_string()))?;
         let cgroup = Arc::new(cgroup);
-        match self.spawn_init(id, plan, namespaces, &cgroup).await {
+        match self
+            .spawn_init(id, plan, namespaces, &cgroup, runtime_channel)
+            .await
+        {
             Ok(s) => Ok(s),
             Err(e) => {
                 cgroup.kill_all();
@@ -97,6 +101,7 @@ impl ContainerBackend {
         plan: &InitPlan,
         namespaces: libc::c_int,
         cgroup: &Arc<SandboxCgroup>,
+        runtime_channel: Option<std::os::fd::RawFd>,
     ) -> Result<Started, SandboxError> {
         let setup = |what: &str, e: std::io::Error| SandboxError::Setup(format!("{what}: {e}"));
         let procs = cgroup
@@ -115,7 +120,7 @@ impl ContainerBackend {
                     unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
                 })
                 .map_err(|e| setup("control socket", e.into()))?;
-        let ctl = DaemonEnd::new(daemon_end, plan)
+        let ctl = DaemonEnd::new(daemon_end, plan, runtime_channel)
             .map_err(|e| setup("cannot send the sandbox's plan", e))?;
         let (tx, rx) = pipe::pipe().map_err(|e| setup("output pipe", e))?;
         let stdout = tx.into_blocking_fd().map_err(|e| setup("output pipe", e))?;
@@ -259,7 +264,13 @@ impl SandboxBackend for ContainerBackend {
             devices: Some(device_rules(&plan)),
         };
         let s = self
-            .start_init(&spec.id, &plan, namespaces, &limits)
+            .start_init(
+                &spec.id,
+                &plan,
+                namespaces,
+                &limits,
+                spec.runtime_channel.as_ref().map(|fd| fd.as_raw_fd()),
+            )
             .await?;
         tracing::debug!(sandbox = %spec.id, pid = s.pid, program = %spec.program.display(), "sandbox.start");
         let sandbox = ContainerSandbox {

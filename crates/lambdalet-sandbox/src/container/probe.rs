@@ -47,7 +47,7 @@ impl ContainerBackend {
         };
         let probe = plan::probe(&backend.root);
         match backend
-            .start_init("lambdalet-probe", &probe, NAMESPACES, &limits)
+            .start_init("lambdalet-probe", &probe, NAMESPACES, &limits, None)
             .await
         {
             Ok(started) => {

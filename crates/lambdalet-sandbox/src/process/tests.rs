@@ -14,6 +14,7 @@ fn spec(script: &str) -> SandboxSpec {
         container: None,
         extensions: Vec::new(),
         extension_env: Vec::new(),
+        runtime_channel: None,
     }
 }
 
@@ -177,9 +178,7 @@ async fn start_failures_say_which_step_failed() {
 #[tokio::test]
 async fn drain_now_returns_buffered_output_without_waiting() {
     let Launched {
-        sandbox,
-        mut output,
-        ..
+        sandbox, output, ..
     } = ProcessBackend::default()
         .launch(spec("echo ready; sleep 30"))
         .await

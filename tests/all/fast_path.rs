@@ -1,0 +1,130 @@
+//! The warm fast path: lambdalet's own bootstraps speak the framed Runtime API on an inherited
+//! socket (descriptor 3) in both sandbox backends, keep what the handler starts away from it,
+//! report errors and oversized responses as over HTTP, and go back to HTTP when asked.
+
+use serde_json::Value;
+
+use crate::extensions::sandboxes;
+use crate::harness::{Daemon, fixture};
+
+fn deploy(d: &Daemon, name: &str, runtime: &str, handler: &str, sandbox: &str, env: &[&str]) {
+    let dir = fixture("transport");
+    let dir = dir.to_str().expect("utf-8");
+    let mut args = vec![
+        "deploy",
+        dir,
+        "--name",
+        name,
+        "--runtime",
+        runtime,
+        "--handler",
+        handler,
+        "--sandbox",
+        sandbox,
+    ];
+    for e in env {
+        args.extend_from_slice(&["--env", e]);
+    }
+    let o = d.cli(&args);
+    assert!(
+        o.status.success(),
+        "deploy {name}: {}\n--- daemon log ---\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        d.log()
+    );
+}
+
+fn invoke_ok(d: &Daemon, name: &str, payload: &str) -> Value {
+    let r = d.invoke(name, payload);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("x-amz-function-error").is_none(),
+        "{name}: {}",
+        r.text()
+    );
+    r.json()
+}
+
+const RUNTIMES: [(&str, &str); 2] = [("python3.11", "py"), ("nodejs20.x", "node")];
+
+#[test]
+fn our_bootstraps_speak_frames_on_a_socket_only_the_runtime_holds() {
+    let d = Daemon::start();
+    for sandbox in sandboxes(&d) {
+        for (runtime, short) in RUNTIMES {
+            let name = format!("frames-{short}-{sandbox}");
+            deploy(&d, &name, runtime, "app.handler", sandbox, &[]);
+            for i in 0..3 {
+                let v = invoke_ok(&d, &name, &format!("{{\"n\": {i}}}"));
+                assert_eq!(
+                    v["fd3"], "unix",
+                    "{name}: the runtime's descriptor 3 is its channel: {v}"
+                );
+                assert_eq!(v["event"]["n"], i, "{name}: {v}");
+                assert_eq!(
+                    v["env"],
+                    Value::Null,
+                    "{name}: the bootstrap takes LAMBDALET_RUNTIME_FD out of the handler's environment: {v}"
+                );
+                assert_eq!(
+                    v["child_sees_fd3"], "False",
+                    "{name}: a process the handler starts does not inherit the channel: {v}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_and_oversized_responses_over_frames_answer_as_over_http() {
+    let d = Daemon::start();
+    for (runtime, short) in RUNTIMES {
+        for (transport, env) in [
+            ("frames", &[][..]),
+            ("http", &["LAMBDALET_RUNTIME_TRANSPORT=http"][..]),
+        ] {
+            let fail = format!("fail-{short}-{transport}");
+            deploy(&d, &fail, runtime, "app.fail", "process", env);
+            let r = d.invoke(&fail, "{}");
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(
+                r.header("x-amz-function-error"),
+                Some("Unhandled"),
+                "{fail}"
+            );
+            let body = r.json();
+            assert_eq!(body["errorMessage"], "failed on purpose", "{fail}: {body}");
+
+            let big = format!("big-{short}-{transport}");
+            deploy(&d, &big, runtime, "app.big", "process", env);
+            let r = d.invoke(&big, r#"{"size": 7000000}"#);
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(
+                r.json()["errorType"],
+                "Function.ResponseSizeTooLarge",
+                "{big}"
+            );
+            // The environment goes on serving after the refusal.
+            let r = d.invoke(&big, r#"{"size": 3}"#);
+            assert_eq!(r.text(), "\"xxx\"", "{big}");
+        }
+    }
+}
+
+#[test]
+fn lambdalet_runtime_transport_http_keeps_a_function_on_http() {
+    let d = Daemon::start();
+    for (runtime, short) in RUNTIMES {
+        let name = format!("http-{short}");
+        deploy(
+            &d,
+            &name,
+            runtime,
+            "app.handler",
+            "process",
+            &["LAMBDALET_RUNTIME_TRANSPORT=http"],
+        );
+        let v = invoke_ok(&d, &name, "{}");
+        assert_ne!(v["fd3"], "unix", "{name}: no channel: {v}");
+    }
+}
