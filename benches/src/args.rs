@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unpack|topics|mqtt|s3] [--lambdalet PATH]
+usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unpack|topics|mqtt|s3|offline]
+                       [--lambdalet PATH]
                        [--quick] [--json FILE] [--samples N] [--duration SECS]
 
   all (default)     every group below, in this order
@@ -38,6 +39,10 @@ usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unp
                     broker (a pinned Python function replying with greengrasssdk, one with an
                     mqtt: on-success destination, an on-demand one) vs an echo client through
                     the same broker; the broker alone vs Mosquitto if installed
+  offline           Python and Node no-ops against serverless-offline 13 (on serverless 3,
+                    installed with npm into target/bench-cache on first use): warm p50 and
+                    throughput at 1 and 8 clients in alternating rounds, and cold starts
+                    (serverless-offline --reloadHandler vs a fresh lambdalet deploy)
   --lambdalet PATH  daemon binary [default: <workspace>/target/release/lambdalet]
   --quick           short runs (1 s per load run, 5 cold-start samples, 300 events drained,
                     300 MQTT messages per burst, 0.5 s per topic-matching run)
@@ -64,6 +69,7 @@ pub enum Mode {
     Topics,
     Mqtt,
     S3,
+    Offline,
 }
 
 impl Mode {
@@ -120,7 +126,7 @@ impl Args {
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
                 "all" | "warm" | "cold" | "sandbox" | "scale" | "pinned" | "async" | "memory"
-                | "auth" | "unpack" | "topics" | "mqtt" | "s3"
+                | "auth" | "unpack" | "topics" | "mqtt" | "s3" | "offline"
                     if mode.is_none() =>
                 {
                     mode = Some(match a.as_str() {
@@ -136,6 +142,7 @@ impl Args {
                         "topics" => Mode::Topics,
                         "mqtt" => Mode::Mqtt,
                         "s3" => Mode::S3,
+                        "offline" => Mode::Offline,
                         _ => Mode::All,
                     });
                 }

@@ -19,6 +19,7 @@ mod machine;
 mod memory;
 mod mqtt;
 mod mqtt_client;
+mod offline;
 mod pinned;
 mod proc;
 mod report;
@@ -262,6 +263,9 @@ async fn measure(
     }
     if py.is_some() && args.mode.includes(Mode::S3) {
         s3::run(daemon, args, report).await?;
+    }
+    if args.mode.includes(Mode::Offline) {
+        offline::run(daemon, root, args, report).await?;
     }
     Ok(())
 }

@@ -48,6 +48,8 @@ pub enum Target {
     RatioAtMost(f64),
     /// At most this many milliseconds more than the baseline.
     AddedMsAtMost(f64),
+    /// ours / baseline must be at least this (throughput against a slower baseline).
+    RatioAtLeast(f64),
     /// An absolute floor on our figure (throughput), whatever the baseline.
     AtLeast(f64),
     /// An absolute ceiling on our figure in MB (memory), whatever the baseline.
@@ -58,7 +60,8 @@ impl Target {
     fn describe(self) -> String {
         match self {
             Target::None => "-".to_owned(),
-            Target::RatioAtMost(r) => format!("≤ {r}x"),
+            Target::RatioAtMost(r) => format!("≤ {}x", round2(r)),
+            Target::RatioAtLeast(r) => format!("≥ {}x", round2(r)),
             Target::AddedMsAtMost(ms) => format!("≤ +{ms} ms"),
             Target::AtLeast(v) => format!("≥ {v:.0}/s (absolute)"),
             Target::AtMostMb(v) => format!("≤ {v:.0} MB (absolute)"),
@@ -69,6 +72,7 @@ impl Target {
         match self {
             Target::None => None,
             Target::RatioAtMost(r) => ratio.map(|x| x <= r),
+            Target::RatioAtLeast(r) => ratio.map(|x| x >= r),
             Target::AddedMsAtMost(ms) => match (ours, baseline) {
                 (Some(o), Some(b)) => Some(o - b <= ms),
                 _ => None,
@@ -77,6 +81,11 @@ impl Target {
             Target::AtMostMb(v) => ours.map(|x| x <= v),
         }
     }
+}
+
+/// `r` with at most two decimals (1/3 reads 0.33).
+fn round2(r: f64) -> f64 {
+    (r * 100.0).round() / 100.0
 }
 
 pub struct Row {
