@@ -128,3 +128,43 @@ fn lambdalet_runtime_transport_http_keeps_a_function_on_http() {
         assert_ne!(v["fd3"], "unix", "{name}: no channel: {v}");
     }
 }
+
+#[test]
+fn node_s_heap_is_sized_from_the_function_s_memory_as_on_lambda() {
+    let d = Daemon::start();
+    let o = d.cli(&[
+        "deploy",
+        fixture("transport").to_str().expect("utf-8"),
+        "--name",
+        "heap",
+        "--runtime",
+        "nodejs20.x",
+        "--handler",
+        "app.handler",
+        "--sandbox",
+        "process",
+        "--memory",
+        "256",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = invoke_ok(&d, "heap", "{}");
+    let argv: Vec<&str> = v["exec_argv"]
+        .as_array()
+        .expect("execArgv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // 256 MB: a tenth (25) for the young generation, 12 per semi-space, 231 for the old one.
+    for flag in [
+        "--max-semi-space-size=12",
+        "--max-old-space-size=231",
+        "--expose-gc",
+    ] {
+        assert!(argv.contains(&flag), "{flag} in {argv:?}");
+    }
+    let limit = v["heap_limit_mb"].as_u64().expect("heap limit");
+    assert!(
+        (231..=300).contains(&limit),
+        "V8's heap limit follows the 256 MB setting: {limit} MB"
+    );
+}

@@ -119,6 +119,7 @@ impl RuntimeCatalog {
         interpreter: Option<&Interpreter>,
         code_dir: &Path,
         runtime_dir: &Path,
+        memory_mb: u32,
     ) -> Result<(PathBuf, Vec<String>), InvokeError> {
         let exe = || {
             interpreter.map(|i| i.exe.clone()).ok_or_else(|| {
@@ -135,7 +136,9 @@ impl RuntimeCatalog {
             }
             RuntimeFamily::Node => {
                 let bootstrap = runtime_dir.join("bootstrap.js");
-                Ok((exe()?, vec![bootstrap.display().to_string()]))
+                let mut args = node_args(memory_mb);
+                args.push(bootstrap.display().to_string());
+                Ok((exe()?, args))
             }
             RuntimeFamily::Provided => Ok((code_dir.join("bootstrap"), Vec::new())),
         }
@@ -172,3 +175,35 @@ impl RuntimeCatalog {
 
 /// Environment variable defaults of the Lambda execution environment (spec digest §1.7).
 pub(crate) const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
+/// Node.js's flags as Lambda's Node.js bootstrap passes them: V8's heap sized from the
+/// function's memory (a tenth for the young generation, half of that per semi-space, the rest
+/// for the old one), `--expose-gc` and an 80 KB HTTP header limit. The function's own
+/// `NODE_OPTIONS` still apply on top.
+pub(crate) fn node_args(memory_mb: u32) -> Vec<String> {
+    let new_space = memory_mb / 10;
+    vec![
+        "--expose-gc".to_owned(),
+        "--max-http-header-size=81920".to_owned(),
+        format!("--max-semi-space-size={}", new_space / 2),
+        format!("--max-old-space-size={}", memory_mb - new_space),
+    ]
+}
+
+#[cfg(test)]
+mod node_tests {
+    #[test]
+    fn v8_is_sized_from_the_memory_setting_as_on_lambda() {
+        for (mb, semi, old) in [(128, 6, 116), (1024, 51, 922), (10240, 512, 9216)] {
+            let args = super::node_args(mb);
+            assert!(
+                args.contains(&format!("--max-semi-space-size={semi}")),
+                "{mb}: {args:?}"
+            );
+            assert!(
+                args.contains(&format!("--max-old-space-size={old}")),
+                "{mb}: {args:?}"
+            );
+        }
+    }
+}

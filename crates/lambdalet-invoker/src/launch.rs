@@ -83,8 +83,13 @@ pub(crate) async fn sandbox_spec(
     };
     let resolved = catalog.interpreter(runtime).await?;
     let interpreter = resolved.as_ref().map(|r| &r.interpreter);
-    let (program, args) =
-        RuntimeCatalog::command(runtime, interpreter, &layout.task_root, &layout.runtime_dir)?;
+    let (program, args) = RuntimeCatalog::command(
+        runtime,
+        interpreter,
+        &layout.task_root,
+        &layout.runtime_dir,
+        config.memory_mb,
+    )?;
     let (program, args) =
         crate::extension_files::exec_wrapper(version, family, container, program, args);
     // The installed AWS SDK, searched after the function's code and layers.
