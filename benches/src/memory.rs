@@ -23,18 +23,36 @@ use crate::zips;
 
 const SECTION: &str = "daemon memory with 100 warm idle sandboxes (baseline: bare hyper echo server process; per sandbox: a bare python3.11 at rest)";
 const SECTION_PROCESS: &str = "the same with 100 process sandboxes (containerMode NoContainer)";
+const SECTION_NODE: &str =
+    "50 warm idle Node.js sandboxes, nodejs20.x no-op, 128 MB (per sandbox: a bare node at rest)";
+const NODE_SANDBOXES: usize = 50;
+
+/// Which function the sandboxes run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    Python,
+    Node,
+}
 const FUNCTION: &str = "bench-memory";
 const SANDBOXES: usize = 100;
 
-/// `VmRSS` and `Pss` (MB) of a bare `python3.11` waiting in `time.sleep`.
-fn bare_python(python: &Path) -> anyhow::Result<(Option<f64>, Option<f64>)> {
-    let child = Command::new(python)
-        .args(["-c", "import time; time.sleep(60)"])
+/// `VmRSS` and `Pss` (MB) of a bare `python3.11` waiting in `time.sleep` (or a bare `node`
+/// waiting on a timer).
+fn bare(python: &Path, lang: Lang) -> anyhow::Result<(Option<f64>, Option<f64>)> {
+    let mut cmd = match lang {
+        Lang::Python => Command::new(python),
+        Lang::Node => Command::new("node"),
+    };
+    match lang {
+        Lang::Python => cmd.args(["-c", "import time; time.sleep(60)"]),
+        Lang::Node => cmd.args(["-e", "setTimeout(() => {}, 60000)"]),
+    };
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| format!("cannot run {}", python.display()))?;
+        .context("cannot run the bare interpreter")?;
     let guard = ChildGuard::new(child);
     // Its start (site, .pth files) takes about 50 ms here; wait until it sleeps.
     std::thread::sleep(Duration::from_millis(700));
@@ -49,9 +67,12 @@ pub async fn run(bin: &Path, python: &Path, report: &mut Report) -> anyhow::Resu
     );
     // As for the idle row: let it finish starting up.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut result = measure(&daemon, python, true, report).await;
+    let mut result = measure(&daemon, python, true, Lang::Python, report).await;
     if result.is_ok() {
-        result = measure(&daemon, python, false, report).await;
+        result = measure(&daemon, python, false, Lang::Python, report).await;
+    }
+    if result.is_ok() {
+        result = measure(&daemon, python, true, Lang::Node, report).await;
     }
     if let Err(e) = result {
         return Err(e.context(format!(
@@ -71,9 +92,18 @@ async fn measure(
     daemon: &Daemon,
     python: &Path,
     container: bool,
+    lang: Lang,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let section = if container { SECTION } else { SECTION_PROCESS };
+    let section = match (lang, container) {
+        (Lang::Node, _) => SECTION_NODE,
+        (Lang::Python, true) => SECTION,
+        (Lang::Python, false) => SECTION_PROCESS,
+    };
+    let (runtime, file, code, count) = match lang {
+        Lang::Python => ("python3.11", "sleepy.py", zips::SLEEPY_PY, SANDBOXES),
+        Lang::Node => ("nodejs20.x", "sleepy.js", zips::SLEEPY_JS, NODE_SANDBOXES),
+    };
     let mode = if container {
         "GreengrassContainer"
     } else {
@@ -81,18 +111,18 @@ async fn measure(
     };
     let rss_before = proc::rss_mb(daemon.pid());
     let threads_before = proc::threads(daemon.pid());
-    let zip = zips::build(&[("sleepy.py", zips::SLEEPY_PY.as_bytes(), 0o644)])?;
+    let zip = zips::build(&[(file, code.as_bytes(), 0o644)])?;
     api::create_function_with(
         daemon.addr,
         FUNCTION,
-        "python3.11",
+        runtime,
         "sleepy.handler",
         &zip,
-        json!({ "maxInstancesCount": SANDBOXES, "containerMode": mode }),
+        json!({ "maxInstancesCount": count, "containerMode": mode }),
     )
     .await?;
     let t0 = Instant::now();
-    start_sandboxes(daemon, FUNCTION, SANDBOXES, 1.0, "memory", report).await?;
+    start_sandboxes(daemon, FUNCTION, count, 1.0, "memory", report).await?;
     let took = t0.elapsed();
     // Wait until every sandbox is idle (back in `next`), then let the daemon settle.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -121,7 +151,7 @@ async fn measure(
     // runtime; a process sandbox one. Per sandbox means per direct child.
     let inits: Vec<u32> = proc::children_of(daemon.pid())
         .into_iter()
-        .filter(|(_, comm)| comm != "python3.11")
+        .filter(|(_, comm)| comm != "python3.11" && comm != "node")
         .map(|(p, _)| p)
         .collect();
     let init_pss: f64 = inits.iter().filter_map(|p| proc::pss_mb(*p)).sum();
@@ -135,10 +165,10 @@ async fn measure(
     let rss_echo = proc::rss_mb(echo.pid());
     drop(echo);
     let py = python.to_owned();
-    let (py_rss, py_pss) = tokio::task::spawn_blocking(move || bare_python(&py)).await??;
+    let (py_rss, py_pss) = tokio::task::spawn_blocking(move || bare(&py, lang)).await??;
 
     let per_sandbox_kb = match (rss_ours, rss_before) {
-        (Some(a), Some(b)) => Some((a - b) * 1024.0 / SANDBOXES as f64),
+        (Some(a), Some(b)) => Some((a - b) * 1024.0 / count as f64),
         _ => None,
     };
     eprintln!(
@@ -148,7 +178,7 @@ async fn measure(
         sandboxes.len()
     );
     report.note(format!(
-        "memory ({mode}): {SANDBOXES} simultaneous invocations took {:.1} s; then the daemon counted {} idle, {} busy, {} starting; {} sandbox processes ({} direct children of the daemon; {}); daemon VmRSS {} MB at rest before deploying ({} threads), {} MB with them ({} threads); sandboxes: VmRSS {rss_sum:.0} MB in all, PSS {pss_sum:.0} MB in all (PSS splits shared pages such as the interpreter's among the processes that map them)",
+        "memory ({runtime}, {mode}): {count} simultaneous invocations took {:.1} s; then the daemon counted {} idle, {} busy, {} starting; {} sandbox processes ({} direct children of the daemon; {}); daemon VmRSS {} MB at rest before deploying ({} threads), {} MB with them ({} threads); sandboxes: VmRSS {rss_sum:.0} MB in all, PSS {pss_sum:.0} MB in all (PSS splits shared pages such as the interpreter's among the processes that map them)",
         took.as_secs_f64(),
         inst.idle,
         inst.busy,
@@ -163,7 +193,7 @@ async fn measure(
     ));
     report.row(Row {
         section,
-        metric: format!("daemon VmRSS, {SANDBOXES} idle sandboxes"),
+        metric: format!("daemon VmRSS, {count} idle sandboxes"),
         unit: Unit::Megabytes,
         baseline: rss_echo,
         ours: rss_ours,

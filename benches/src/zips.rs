@@ -25,6 +25,9 @@ pub const NOOP_PY: &str = "def handler(event, context):\n    return {}\n";
 /// so that the daemon starts one per concurrent request.
 pub const SLEEPY_PY: &str = "import time\n\n\ndef handler(event, context):\n    if isinstance(event, dict) and event.get(\"sleep\"):\n        time.sleep(event[\"sleep\"])\n    return {}\n";
 
+/// The Node.js counterpart of [`SLEEPY_PY`] (handler `sleepy.handler`).
+pub const SLEEPY_JS: &str = "exports.handler = async (event) => {\n  if (event && event.sleep) await new Promise((r) => setTimeout(r, event.sleep * 1000));\n  return {};\n};\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
