@@ -978,7 +978,15 @@ def _handle_event(client, request_handler, headers, body, binary):
 
 
 def main():
-    global _REQUEST_ID
+    zygote = _ENV.pop("LAMBDALET_ZYGOTE_FD", None)
+    if zygote is not None and zygote.isdigit():
+        return _zygote(int(zygote))
+    client = _make_client()
+    request_handler = _init(lambda error_result: _post_init_error(client, error_result))
+    _serve(client, request_handler)
+
+
+def _make_client():
     api = _ENV.get("AWS_LAMBDA_RUNTIME_API")
     if not api:
         sys.stderr.write("lambdalet runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
@@ -987,11 +995,20 @@ def main():
     if fd is not None and fd.isdigit():
         # Only this process speaks on it: not inherited by what the handler starts.
         os.set_inheritable(int(fd), False)
-        client = FrameClient(int(fd))
-    else:
-        client = RuntimeAPIClient(api)
-    binary = _ENV.get("LAMBDALET_PAYLOAD_ENCODING", "json").strip().lower() == "binary"
+        return FrameClient(int(fd))
+    return RuntimeAPIClient(api)
 
+
+def _post_init_error(client, error_result):
+    try:
+        client.post_init_error(to_json(error_result).encode("utf-8"), error_result["errorType"])
+    except Exception as post_exc:
+        sys.stderr.write("lambdalet runtime: could not report init error: %s\n" % _safe_str(post_exc))
+
+
+def _init(report_error):
+    """Lambda's Init phase: the search path, the logging hook, the handler's import. A failure
+    is printed, handed to `report_error`, and ends the process."""
     if "logging" in sys.modules:
         _check_logging()
     else:
@@ -1014,17 +1031,19 @@ def main():
             error_result = _error_from_exc_info(sys.exc_info())
         log_error(error_result)
         _flush_std()
-        try:
-            client.post_init_error(to_json(error_result).encode("utf-8"), error_result["errorType"])
-        except Exception as post_exc:
-            sys.stderr.write("lambdalet runtime: could not report init error: %s\n" % _safe_str(post_exc))
+        report_error(error_result)
         _flush_std()
         sys.exit(1)
 
     # The import hook stays armed (user code may import logging lazily inside
     # the handler); this covers loaders the hook could not wrap.
     _check_logging()
+    return request_handler
 
+
+def _serve(client, request_handler):
+    global _REQUEST_ID
+    binary = _ENV.get("LAMBDALET_PAYLOAD_ENCODING", "json").strip().lower() == "binary"
     while True:
         try:
             headers, body = client.next_invocation()
@@ -1042,6 +1061,154 @@ def main():
             _handle_event(client, request_handler, headers, body, binary)
         except (OSError, _ConnectionLost, ValueError) as e:
             _fatal("reporting the invocation result failed: %s" % _safe_str(e))
+
+
+# --------------------------------------------------------------------------
+# Zygote: Init once, then a fork per sandbox
+# --------------------------------------------------------------------------
+
+
+def _zygote(ctl_fd):
+    """Runs Init once, then forks a runtime per request of the daemon.
+
+    The daemon speaks on `ctl_fd`, a SOCK_SEQPACKET socket, one JSON message per packet:
+    zygote -> daemon: {"op": "ready", "initMs": F} once the handler is imported,
+    {"op": "refused", "why": S} (threads were started at import: a fork would not have them;
+    the daemon then starts that version's sandboxes the plain way), {"op": "init-error",
+    "error": {...}} (the daemon starts a plain sandbox, which reports it as Lambda does),
+    {"op": "forked", "id": S, "pid": N}, {"op": "exited", "pid": N, "code": N|null,
+    "signal": N|null}.
+    daemon -> zygote: {"op": "fork", "id": S, "env": {...}} with three descriptors (SCM_RIGHTS):
+    the new runtime's channel (its descriptor 3), its output (1 and 2), and a gate the child
+    reads one byte from before it serves (the daemon writes it once the child is in the
+    sandbox's cgroup). End of file on `ctl_fd` ends the zygote (its children live on).
+    """
+    import signal
+    import select
+    import ctypes
+
+    ctl = _socketmod.socket(_socketmod.AF_UNIX, _socketmod.SOCK_SEQPACKET, 0, ctl_fd)
+    os.set_inheritable(ctl_fd, False)
+
+    def send(msg):
+        ctl.sendall(to_json(msg).encode("utf-8"))
+
+    started = time.monotonic()
+    request_handler = _init(lambda error_result: send({"op": "init-error", "error": error_result}))
+    init_ms = (time.monotonic() - started) * 1000.0
+    threads = _threads_started()
+    if threads:
+        send({"op": "refused", "why": threads})
+        _flush_std()
+        os._exit(0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    _flush_std()
+    send({"op": "ready", "initMs": init_ms})
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    poller = select.poll()
+    poller.register(ctl_fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    while True:
+        for fd, _ in poller.poll():
+            if fd == wake_r:
+                try:
+                    os.read(wake_r, 512)
+                except BlockingIOError:
+                    pass
+                _report_exits(send)
+                continue
+            data, anc, _flags, _addr = ctl.recvmsg(1 << 20, _socketmod.CMSG_SPACE(3 * 4))
+            if not data:
+                _report_exits(send)
+                os._exit(0)
+            fds = _passed_fds(anc)
+            msg = json_loads(data)
+            if msg.get("op") != "fork" or len(fds) != 3:
+                for f in fds:
+                    os.close(f)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                os.close(wake_r)
+                os.close(wake_w)
+                ctl.close()
+                _child(libc, msg, fds, request_handler)
+            for f in fds:
+                os.close(f)
+            send({"op": "forked", "id": msg.get("id"), "pid": pid})
+            _report_exits(send)
+
+
+def _threads_started():
+    """Why the process is not single-threaded after Init ("" when it is)."""
+    try:
+        n = len(os.listdir("/proc/self/task"))
+    except OSError:
+        n = 1
+    if n > 1:
+        return "the handler's import started %d threads besides the main one" % (n - 1)
+    return ""
+
+
+def _passed_fds(anc):
+    fds = []
+    for level, kind, data in anc:
+        if level == _socketmod.SOL_SOCKET and kind == _socketmod.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, usable, 4))
+    return fds
+
+
+def _report_exits(send):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if os.WIFEXITED(status):
+            send({"op": "exited", "pid": pid, "code": os.WEXITSTATUS(status), "signal": None})
+        elif os.WIFSIGNALED(status):
+            send({"op": "exited", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
+
+
+def _child(libc, msg, fds, request_handler):
+    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime."""
+    import signal
+
+    channel, output, gate = fds
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        # Dies with the zygote, which dies with the daemon.
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        for target in (1, 2):
+            os.dup2(output, target)
+        os.dup2(channel, 3, inheritable=False)
+        for f in (output, channel):
+            if f != 3:
+                os.close(f)
+        # Wait until the daemon has put this process in the sandbox's cgroup.
+        if not os.read(gate, 1):
+            os._exit(1)
+        os.close(gate)
+        _ENV.clear()
+        _ENV.update(msg.get("env") or {})
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        _ENV.pop("LAMBDALET_RUNTIME_FD", None)
+        client = FrameClient(3)
+    except Exception as e:
+        _fatal("could not start from the zygote: %s" % _safe_str(e))
+    _serve(client, request_handler)
+    os._exit(0)
 
 
 def _layer_paths():

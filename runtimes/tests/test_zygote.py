@@ -1,0 +1,233 @@
+"""The Python bootstrap's zygote mode (LAMBDALET_ZYGOTE_FD), driven the way the daemon drives
+it: Init once, then a fork per sandbox with its own channel (framed Runtime API), output and
+gate, and what must differ between sandboxes differs.
+
+    python3 -m unittest discover -s runtimes/tests
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNTIMES = os.path.dirname(HERE)
+PYTHON = os.environ.get("LAMBDALET_TEST_PYTHON") or sys.executable
+
+APP = textwrap.dedent(
+    """
+    import os
+    import random
+    import threading
+
+    COUNT = 0
+    IMPORTED_IN = os.getpid()
+    if os.environ.get("START_THREAD"):
+        threading.Thread(target=lambda: __import__("time").sleep(30), daemon=True).start()
+    if os.environ.get("FAIL_IMPORT"):
+        raise RuntimeError("broken at import")
+
+
+    def handler(event, context):
+        global COUNT
+        COUNT += 1
+        print("printed by", context.aws_request_id)
+        return {
+            "count": COUNT,
+            "rand": random.random(),
+            "pid": os.getpid(),
+            "imported_in": IMPORTED_IN,
+            "per_sandbox": os.environ.get("PER_SANDBOX"),
+            "fd_env": os.environ.get("LAMBDALET_RUNTIME_FD"),
+            "request_id": context.aws_request_id,
+        }
+    """
+)
+
+
+def frame(fields, body=b""):
+    header = "\0".join(fields).encode()
+    return len(header).to_bytes(4, "little") + len(body).to_bytes(4, "little") + header + body
+
+
+def read_exact(sock, n):
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise EOFError("closed")
+        out += chunk
+    return out
+
+
+def read_frame(sock):
+    lengths = read_exact(sock, 8)
+    h = int.from_bytes(lengths[:4], "little")
+    b = int.from_bytes(lengths[4:], "little")
+    return read_exact(sock, h).decode().split("\0"), read_exact(sock, b)
+
+
+class Zygote(object):
+    def __init__(self, code_dir, extra_env=None):
+        self.runtime_dir = tempfile.mkdtemp(prefix="lambdalet-zygote-rt-")
+        shutil.copy(os.path.join(RUNTIMES, "python", "bootstrap.py"), self.runtime_dir)
+        self.ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "_HANDLER": "app.handler",
+            "LAMBDA_TASK_ROOT": code_dir,
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+            "AWS_LAMBDA_FUNCTION_NAME": "zygote-test",
+            "LAMBDALET_ZYGOTE_FD": str(theirs.fileno()),
+        }
+        env.update(extra_env or {})
+        self.proc = subprocess.Popen(
+            [PYTHON, "-u", os.path.join(self.runtime_dir, "bootstrap.py")],
+            cwd=code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        self.ctl.settimeout(10)
+
+    def recv(self):
+        return json.loads(self.ctl.recv(1 << 20))
+
+    def fork(self, sandbox_id, env):
+        """A new sandbox: its channel (our end), its output (our end) and its gate (our end)."""
+        ours, theirs = socket.socketpair()
+        out_r, out_w = os.pipe()
+        gate_r, gate_w = os.pipe()
+        msg = json.dumps({"op": "fork", "id": sandbox_id, "env": env}).encode()
+        fds = bytes()
+        for fd in (theirs.fileno(), out_w, gate_r):
+            fds += fd.to_bytes(4, sys.byteorder)
+        self.ctl.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+        theirs.close()
+        os.close(out_w)
+        os.close(gate_r)
+        forked = self.recv()
+        assert forked["op"] == "forked" and forked["id"] == sandbox_id, forked
+        ours.settimeout(10)
+        return forked["pid"], ours, out_r, gate_w
+
+    def close(self):
+        self.ctl.close()
+        self.proc.stdout.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+def invoke(channel, request_id):
+    fields, _ = read_frame(channel)
+    assert fields == ["next"], fields
+    event = frame(["event", request_id, str(int(time.time() * 1000) + 60000), "arn", "", "", "", "application/json"], b"{}")
+    channel.sendall(event)
+    fields, body = read_frame(channel)
+    assert fields[:2] == ["response", request_id], fields
+    return json.loads(body)
+
+
+class ZygoteTest(unittest.TestCase):
+    def setUp(self):
+        self.code = tempfile.mkdtemp(prefix="lambdalet-zygote-code-")
+        with open(os.path.join(self.code, "app.py"), "w") as f:
+            f.write(APP)
+
+    def tearDown(self):
+        shutil.rmtree(self.code, ignore_errors=True)
+
+    def test_forked_sandboxes_share_the_import_and_nothing_per_sandbox(self):
+        z = Zygote(self.code)
+        try:
+            ready = z.recv()
+            self.assertEqual(ready["op"], "ready", ready)
+            self.assertGreater(ready["initMs"], 0)
+            answers = []
+            for n in range(2):
+                env = {"PER_SANDBOX": "sandbox-%d" % n, "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+                       "LAMBDALET_RUNTIME_FD": "3"}
+                pid, channel, out, gate = z.fork("s%d" % n, env)
+                self.assertNotEqual(pid, z.proc.pid)
+                os.write(gate, b"g")
+                first = invoke(channel, "req-%d-a" % n)
+                second = invoke(channel, "req-%d-b" % n)
+                answers.append((pid, first, second, channel, out))
+            (pid0, a0, b0, ch0, out0), (pid1, a1, b1, ch1, out1) = answers
+            # Init ran once, in the zygote; each sandbox counts from there on its own.
+            self.assertEqual(a0["imported_in"], z.proc.pid)
+            self.assertEqual((a0["count"], b0["count"], a1["count"], b1["count"]), (1, 2, 1, 2))
+            self.assertEqual((a0["pid"], a1["pid"]), (pid0, pid1))
+            self.assertNotEqual(a0["rand"], a1["rand"], "each sandbox's random generator is seeded anew")
+            self.assertEqual((a0["per_sandbox"], a1["per_sandbox"]), ("sandbox-0", "sandbox-1"))
+            self.assertIsNone(a0["fd_env"], "the channel's variable is not the handler's")
+            # Each sandbox's output goes to its own pipe.
+            os.kill(pid0, 9)
+            text = os.read(out0, 65536).decode()
+            self.assertIn("printed by req-0-a", text)
+            self.assertNotIn("req-1", text)
+            exited = z.recv()
+            self.assertEqual(exited, {"op": "exited", "pid": pid0, "code": None, "signal": 9})
+            ch0.close()
+            os.kill(pid1, 9)
+            self.assertEqual(z.recv()["pid"], pid1)
+            ch1.close()
+            for fd in (out0, out1):
+                os.close(fd)
+        finally:
+            z.close()
+
+    def test_a_child_waits_for_its_gate(self):
+        z = Zygote(self.code)
+        try:
+            self.assertEqual(z.recv()["op"], "ready")
+            pid, channel, out, gate = z.fork("gated", {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"})
+            channel.settimeout(0.3)
+            with self.assertRaises(socket.timeout):
+                channel.recv(1)
+            os.write(gate, b"g")
+            channel.settimeout(10)
+            self.assertEqual(read_frame(channel)[0], ["next"])
+            os.kill(pid, 9)
+            channel.close()
+            os.close(out)
+            os.close(gate)
+        finally:
+            z.close()
+
+    def test_threads_started_at_import_make_it_refuse(self):
+        z = Zygote(self.code, {"START_THREAD": "1"})
+        try:
+            msg = z.recv()
+            self.assertEqual(msg["op"], "refused", msg)
+            self.assertIn("1 threads", msg["why"])
+            self.assertEqual(z.proc.wait(timeout=5), 0)
+        finally:
+            z.close()
+
+    def test_an_import_error_is_reported_and_ends_it(self):
+        z = Zygote(self.code, {"FAIL_IMPORT": "1"})
+        try:
+            msg = z.recv()
+            self.assertEqual(msg["op"], "init-error", msg)
+            self.assertEqual(msg["error"]["errorType"], "RuntimeError")
+            self.assertEqual(msg["error"]["errorMessage"], "broken at import")
+            self.assertEqual(z.proc.wait(timeout=5), 1)
+        finally:
+            z.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
