@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::containment::{call, container_daemon, deploy_escape, gone};
-use crate::harness::{Daemon, decode_log, processes_matching};
+use crate::harness::{Daemon, decode_log, eventually, processes_matching, processes_with_env};
 
 /// A daemon whose sandboxes get cgroup limits, or `None` (printed) where the host has none.
 fn cgroup_daemon(extra: &[&str]) -> Option<Daemon> {
@@ -172,6 +172,61 @@ fn killing_the_daemon_takes_containers_down_and_a_restart_cleans_up_processes() 
         d2.log().contains("previous run left behind"),
         "{}",
         d2.log()
+    );
+}
+
+/// A `provided` runtime that never gives up: when the Runtime API goes away it keeps trying,
+/// as a shell `bootstrap` looping on `curl` does. Only the sandbox's death stops it.
+const STUBBORN_BOOTSTRAP: &str = r#"#!/usr/bin/python3
+import http.client, os, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+while True:
+    try:
+        c = http.client.HTTPConnection(host, int(port), timeout=2)
+        c.request("GET", "/2018-06-01/runtime/invocation/next")
+        r = c.getresponse()
+        r.read()
+        rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+        c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body=b"{}")
+        c.getresponse().read()
+    except Exception:
+        time.sleep(0.2)
+"#;
+
+#[test]
+fn a_container_whose_runtime_outlives_the_api_still_dies_with_the_daemon() {
+    // The init drops root after starting the runtime; the kernel then forgets its
+    // parent-death signal unless the init asks for it again. A kill -9 of the daemon must
+    // take the init down, and the PID namespace with it, whatever the runtime does.
+    let Some(mut d) = container_daemon(&[]) else {
+        return;
+    };
+    let code = tempfile::tempdir().expect("tempdir");
+    let boot = code.path().join("bootstrap");
+    std::fs::write(&boot, STUBBORN_BOOTSTRAP).expect("bootstrap");
+    crate::containment::chmod(&boot, 0o755);
+    let marker = format!("STUBBORN_MARKER={}", std::process::id());
+    let o = d.cli(&[
+        "deploy",
+        code.path().to_str().expect("utf-8"),
+        "--name",
+        "stubborn",
+        "--runtime",
+        "provided.al2023",
+        "--handler",
+        "x",
+        "--env",
+        &marker,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = d.invoke("stubborn", "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(processes_with_env(&marker).len(), 1, "the runtime runs");
+    d.kill9();
+    eventually(
+        Duration::from_secs(10),
+        "the container gone with its daemon",
+        || processes_with_env(&marker).is_empty(),
     );
 }
 

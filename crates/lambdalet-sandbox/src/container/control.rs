@@ -198,6 +198,17 @@ impl InitEnd {
         Ok((plan, channel))
     }
 
+    /// Whether the daemon's end of the channel is closed (the daemon has exited).
+    pub(crate) fn daemon_gone(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        // POLLHUP is reported whatever is asked for.
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::empty())];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP))
+    }
+
     /// Waits up to `timeout_ms` for the daemon's go-ahead: `Ok(true)` when it came,
     /// `Ok(false)` when it has not yet; an error when the daemon went away.
     pub(crate) fn wait_go(&self, timeout_ms: u16) -> io::Result<bool> {

@@ -120,6 +120,11 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
     ctl.report(&Report::Started, None)
         .map_err(|e| ("report the start".to_owned(), e))?;
     privileges::drop_to(&plan.identity, &filter, false).map_err(|(s, e)| (s.to_owned(), e))?;
+    // The daemon may have died before the parent-death signal was armed again: then its end
+    // of the control socket is closed, and the sandbox goes now.
+    if ctl.daemon_gone() {
+        return Ok(1);
+    }
     // SAFETY: prctl on integers; a non-dumpable init cannot be inspected through /proc or
     // ptrace by the sandbox's processes, which run as the same user.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };

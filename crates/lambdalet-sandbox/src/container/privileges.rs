@@ -89,6 +89,12 @@ pub(crate) fn drop_to(who: &Identity, filter: &Filter, rlimits: bool) -> Result<
             "set the user id",
             libc::setresuid(who.uid, who.uid, who.uid),
         )?;
+        // Changing the user id made the kernel forget the parent-death signal: ask for it
+        // again, or a kill -9 of the daemon would leave the init (and its sandbox) running.
+        check(
+            "ask to die with the parent again",
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0),
+        )?;
         clear_capabilities()?;
         check(
             "set no_new_privs",
