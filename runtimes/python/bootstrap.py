@@ -1302,5 +1302,8 @@ def _load_impl():
 
 exec(_load_impl(), globals())  # defines main() and everything above in this module
 
-if __name__ == "__main__":
+# The daemon runs the bootstrap once per interpreter with LAMBDALET_BOOTSTRAP_PRECOMPILE=1 to
+# write the bytecode cache above where a sandbox can read it (a container sees this directory
+# read-only, as another user, and could never write it).
+if __name__ == "__main__" and os.environ.get("LAMBDALET_BOOTSTRAP_PRECOMPILE") != "1":
     globals()["main"]()

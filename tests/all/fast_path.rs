@@ -168,3 +168,45 @@ fn node_s_heap_is_sized_from_the_function_s_memory_as_on_lambda() {
         "V8's heap limit follows the 256 MB setting: {limit} MB"
     );
 }
+
+#[test]
+fn the_python_bootstrap_s_bytecode_is_cached_where_containers_read_it() {
+    // A container sees the bootstrap's directory read-only and as another user: the daemon
+    // writes the bytecode cache beforehand, or every cold start would compile the bootstrap.
+    let d = Daemon::start();
+    let sandbox = sandboxes(&d).pop().expect("a sandbox kind");
+    deploy(&d, "cached", "python3.11", "app.handler", sandbox, &[]);
+    invoke_ok(&d, "cached", "{}");
+    let caches: Vec<std::path::PathBuf> = walk(&d.data_dir.join("runtimes"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".lambdalet.pyc"))
+        .collect();
+    assert_eq!(
+        caches.len(),
+        1,
+        "one cache for the one interpreter: {caches:?}"
+    );
+    let meta = std::fs::metadata(&caches[0]).expect("cache");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.mode() & 0o022, 0, "not writable by group or others");
+    assert_eq!(
+        meta.uid(),
+        std::fs::metadata(d.data_dir.join("runtimes"))
+            .expect("dir")
+            .uid(),
+        "owned by the daemon's user, as the bootstrap requires before trusting it"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

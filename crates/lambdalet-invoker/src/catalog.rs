@@ -45,6 +45,8 @@ pub struct RuntimeCatalog {
     sdk: SdkStore,
     /// Held while `install-sdk` runs: one installation at a time.
     installing: tokio::sync::Mutex<()>,
+    /// Python interpreters whose bytecode cache of the bootstrap has been written.
+    precompiled: tokio::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl RuntimeCatalog {
@@ -84,6 +86,7 @@ impl RuntimeCatalog {
             resolver: Resolver::new(search, fallback),
             sdk: SdkStore::new(data_dir),
             installing: tokio::sync::Mutex::new(()),
+            precompiled: tokio::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -154,7 +157,50 @@ impl RuntimeCatalog {
         if runtime.family() == RuntimeFamily::Provided {
             return Ok(None);
         }
-        self.resolver.for_start(runtime).await.map(Some)
+        let resolved = self.resolver.for_start(runtime).await?;
+        if runtime.family() == RuntimeFamily::Python {
+            self.precompile(&resolved.interpreter.exe).await;
+        }
+        Ok(Some(resolved))
+    }
+
+    /// Writes the Python bootstrap's bytecode cache for `exe` once, as the owner of the
+    /// runtime directory: a container sandbox sees that directory read-only, as another user,
+    /// and would otherwise compile the bootstrap at every cold start (4-6 ms). A failure only
+    /// costs that time, so it is logged and not retried.
+    async fn precompile(&self, exe: &Path) {
+        let mut done = self.precompiled.lock().await;
+        if !done.insert(exe.to_owned()) {
+            return;
+        }
+        let bootstrap = self.dir.join("python/bootstrap.py");
+        let run = tokio::process::Command::new(exe)
+            .arg(&bootstrap)
+            .env_clear()
+            .env("LAMBDALET_BOOTSTRAP_PRECOMPILE", "1")
+            .current_dir(&self.dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(std::time::Duration::from_secs(30), run).await {
+            Ok(Ok(o)) if o.status.success() => {
+                tracing::debug!(interpreter = %exe.display(), "runtime.bootstrap_precompiled");
+            }
+            Ok(Ok(o)) => tracing::warn!(
+                interpreter = %exe.display(),
+                "could not write the Python bootstrap's bytecode cache ({}): {}; cold starts compile it each time",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(interpreter = %exe.display(), error = %e, "could not write the Python bootstrap's bytecode cache; cold starts compile it each time")
+            }
+            Err(_) => {
+                tracing::warn!(interpreter = %exe.display(), "writing the Python bootstrap's bytecode cache took over 30 s; cold starts compile it each time")
+            }
+        }
     }
 
     /// Installs SDKs (one installation at a time).
