@@ -8,30 +8,11 @@ use crate::extensions::sandboxes;
 use crate::harness::{Daemon, fixture};
 
 fn deploy(d: &Daemon, name: &str, runtime: &str, handler: &str, sandbox: &str, env: &[&str]) {
-    let dir = fixture("transport");
-    let dir = dir.to_str().expect("utf-8");
-    let mut args = vec![
-        "deploy",
-        dir,
-        "--name",
-        name,
-        "--runtime",
-        runtime,
-        "--handler",
-        handler,
-        "--sandbox",
-        sandbox,
-    ];
+    let mut args = vec!["--sandbox", sandbox];
     for e in env {
         args.extend_from_slice(&["--env", e]);
     }
-    let o = d.cli(&args);
-    assert!(
-        o.status.success(),
-        "deploy {name}: {}\n--- daemon log ---\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        d.log()
-    );
+    d.deploy_runtime(&fixture("transport"), name, runtime, handler, &args);
 }
 
 fn invoke_ok(d: &Daemon, name: &str, payload: &str) -> Value {
@@ -132,21 +113,13 @@ fn lambdalet_runtime_transport_http_keeps_a_function_on_http() {
 #[test]
 fn node_s_heap_is_sized_from_the_function_s_memory_as_on_lambda() {
     let d = Daemon::start();
-    let o = d.cli(&[
-        "deploy",
-        fixture("transport").to_str().expect("utf-8"),
-        "--name",
+    d.deploy_runtime(
+        &fixture("transport"),
         "heap",
-        "--runtime",
         "nodejs20.x",
-        "--handler",
         "app.handler",
-        "--sandbox",
-        "process",
-        "--memory",
-        "256",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        &["--sandbox", "process", "--memory", "256"],
+    );
     let v = invoke_ok(&d, "heap", "{}");
     let argv: Vec<&str> = v["exec_argv"]
         .as_array()

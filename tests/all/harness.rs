@@ -332,6 +332,18 @@ impl Daemon {
     /// `lambdalet deploy DIR --name NAME --runtime python3.11 --handler HANDLER EXTRA...`,
     /// which must succeed.
     pub fn deploy_python(&self, dir: &Path, name: &str, handler: &str, extra: &[&str]) {
+        self.deploy_runtime(dir, name, "python3.11", handler, extra);
+    }
+
+    /// [`Self::deploy_python`] on any runtime.
+    pub fn deploy_runtime(
+        &self,
+        dir: &Path,
+        name: &str,
+        runtime: &str,
+        handler: &str,
+        extra: &[&str],
+    ) {
         let dir = dir.to_str().expect("utf-8");
         let mut args = vec![
             "deploy",
@@ -339,7 +351,7 @@ impl Daemon {
             "--name",
             name,
             "--runtime",
-            "python3.11",
+            runtime,
             "--handler",
             handler,
         ];
