@@ -77,6 +77,16 @@ impl Daemon {
         Self::start_cmd(cmd, data_dir, "serve", extra, &[])
     }
 
+    /// Starts `serve` holding `file` open as descriptor 9, not close-on-exec, as a careless
+    /// shell or supervisor would leave it.
+    pub fn start_holding(data_dir: &Path, file: &Path, extra: &[&str]) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "exec 9<\"$0\" && exec \"$@\""])
+            .arg(file)
+            .arg(LAMBDALET);
+        Self::start_cmd(cmd, data_dir, "serve", extra, &[])
+    }
+
     fn start_cmd(
         mut cmd: Command,
         data_dir: &Path,

@@ -14,6 +14,7 @@ mod cli;
 mod components;
 mod container_params;
 mod containment;
+mod descriptors;
 mod encoding;
 mod events;
 mod execution;

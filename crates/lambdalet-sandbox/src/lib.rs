@@ -29,3 +29,9 @@ pub use spec::{
     ContainerSpec, ExitInfo, Launched, Limits, MAX_OPEN_FILES, MAX_PROCESSES, RUNTIME_CHANNEL_FD,
     Sandbox, SandboxBackend, SandboxSpec, paths,
 };
+
+/// Marks every descriptor the process was started with, above stderr, close-on-exec, so none
+/// reaches a sandbox. The daemon calls it first thing.
+pub fn seal_inherited_fds() {
+    sys::seal_inherited_fds();
+}

@@ -99,3 +99,37 @@ pub(crate) fn async_pidfd(
     }?;
     Ok(fd)
 }
+
+/// Marks every descriptor above stderr close-on-exec: what the daemon was started with
+/// (a shell's or a supervisor's descriptors) must not reach the sandboxes it starts.
+pub(crate) fn seal_inherited_fds() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors; it closes
+    // nothing and touches no memory.
+    let sealed = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    } == 0;
+    if sealed {
+        return;
+    }
+    // Kernels before 5.11: one by one.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number only sets its flag; one that was the
+        // listing's own (closed by now) fails with EBADF, which is fine.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}

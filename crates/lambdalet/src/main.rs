@@ -30,6 +30,9 @@ fn main() -> ExitCode {
     {
         lambdalet_sandbox::container::init::main();
     }
+    // Whatever descriptors the daemon inherited (from a shell, a supervisor) are not for the
+    // runtimes it starts.
+    lambdalet_sandbox::seal_inherited_fds();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
