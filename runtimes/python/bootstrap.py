@@ -1078,10 +1078,15 @@ def _zygote(ctl_fd):
     "error": {...}} (the daemon starts a plain sandbox, which reports it as Lambda does),
     {"op": "forked", "id": S, "pid": N}, {"op": "exited", "pid": N, "code": N|null,
     "signal": N|null}.
-    daemon -> zygote: {"op": "fork", "id": S, "env": {...}} with three descriptors (SCM_RIGHTS):
+    daemon -> zygote: first {"op": "init"}, with the channel of the sandbox whose cold start
+    starts the zygote if it has one (an import error is posted there as that runtime's init
+    error, as a plain start would, once the daemon has answered the init-error message with
+    {"op": "logged"}; the zygote closes it after Init); then
+    {"op": "fork", "id": S, "env": {...}} with three descriptors (SCM_RIGHTS):
     the new runtime's channel (its descriptor 3), its output (1 and 2), and a gate the child
     reads one byte from before it serves (the daemon writes it once the child is in the
-    sandbox's cgroup). End of file on `ctl_fd` ends the zygote (its children live on).
+    sandbox's cgroup). End of file on `ctl_fd` ends the zygote, and its children with it (they
+    die with their parent): the daemon closes it once none is left.
     """
     import signal
     import select
@@ -1089,16 +1094,38 @@ def _zygote(ctl_fd):
 
     ctl = _socketmod.socket(_socketmod.AF_UNIX, _socketmod.SOCK_SEQPACKET, 0, ctl_fd)
     os.set_inheritable(ctl_fd, False)
+    # Each forked runtime gets its own channel; Init sees no channel variable, as in a plain start.
+    _ENV.pop("LAMBDALET_RUNTIME_FD", None)
 
     def send(msg):
         ctl.sendall(to_json(msg).encode("utf-8"))
 
+    data, anc, _flags, _addr = ctl.recvmsg(1 << 16, _socketmod.CMSG_SPACE(4))
+    passed = _passed_fds(anc)
+    if not data or json_loads(data).get("op") != "init":
+        _fatal("zygote: the daemon's first message was not init")
+    first = FrameClient(passed[0]) if passed else None
+
+    def init_error(error_result):
+        send({"op": "init-error", "error": error_result})
+        if first is not None:
+            # The daemon answers once what Init printed is in the first sandbox's log, so the
+            # error reaches it after its output, as from a plain start.
+            ctl.settimeout(5)
+            try:
+                ctl.recv(64)
+            except OSError:
+                pass
+            _post_init_error(first, error_result)
+
     started = time.monotonic()
-    request_handler = _init(lambda error_result: send({"op": "init-error", "error": error_result}))
+    request_handler = _init(init_error)
     init_ms = (time.monotonic() - started) * 1000.0
-    threads = _threads_started()
-    if threads:
-        send({"op": "refused", "why": threads})
+    if first is not None:
+        first.sock.close()
+    why = _threads_started() or _fds_opened(ctl_fd)
+    if why:
+        send({"op": "refused", "why": why})
         _flush_std()
         os._exit(0)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -1152,6 +1179,28 @@ def _threads_started():
         n = 1
     if n > 1:
         return "the handler's import started %d threads besides the main one" % (n - 1)
+    return ""
+
+
+def _fds_opened(ctl_fd):
+    """Why Init left descriptors open that forked sandboxes would share ("" when it did not):
+    a socket or a file the handler's import opened would be one connection, one offset, for
+    every sandbox."""
+    try:
+        fds = [int(f) for f in os.listdir("/proc/self/fd")]
+    except OSError:
+        return ""
+    extra = []
+    for fd in fds:
+        if fd in (0, 1, 2, ctl_fd):
+            continue
+        try:
+            target = os.readlink("/proc/self/fd/%d" % fd)
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+        extra.append(target)
+    if extra:
+        return "the handler's import left %d descriptors open (%s)" % (len(extra), ", ".join(sorted(extra)[:3]))
     return ""
 
 

@@ -30,6 +30,8 @@ APP = textwrap.dedent(
     IMPORTED_IN = os.getpid()
     if os.environ.get("START_THREAD"):
         threading.Thread(target=lambda: __import__("time").sleep(30), daemon=True).start()
+    if os.environ.get("OPEN_SOCKET"):
+        KEPT = __import__("socket").socket()
     if os.environ.get("FAIL_IMPORT"):
         raise RuntimeError("broken at import")
 
@@ -74,7 +76,7 @@ def read_frame(sock):
 
 
 class Zygote(object):
-    def __init__(self, code_dir, extra_env=None):
+    def __init__(self, code_dir, extra_env=None, first_channel=None):
         self.runtime_dir = tempfile.mkdtemp(prefix="lambdalet-zygote-rt-")
         shutil.copy(os.path.join(RUNTIMES, "python", "bootstrap.py"), self.runtime_dir)
         self.ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -98,6 +100,13 @@ class Zygote(object):
         )
         theirs.close()
         self.ctl.settimeout(10)
+        # The daemon's first message, with the first sandbox's channel when it has one.
+        init = json.dumps({"op": "init"}).encode()
+        if first_channel is None:
+            self.ctl.send(init)
+        else:
+            fd = first_channel.fileno().to_bytes(4, sys.byteorder)
+            self.ctl.sendmsg([init], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd)])
 
     def recv(self):
         return json.loads(self.ctl.recv(1 << 20))
@@ -225,6 +234,47 @@ class ZygoteTest(unittest.TestCase):
             self.assertEqual(msg["error"]["errorType"], "RuntimeError")
             self.assertEqual(msg["error"]["errorMessage"], "broken at import")
             self.assertEqual(z.proc.wait(timeout=5), 1)
+        finally:
+            z.close()
+
+    def test_an_import_error_goes_to_the_first_sandbox_as_its_init_error(self):
+        ours, theirs = socket.socketpair()
+        z = Zygote(self.code, {"FAIL_IMPORT": "1"}, first_channel=theirs)
+        theirs.close()
+        try:
+            ours.settimeout(0.3)
+            self.assertEqual(z.recv()["op"], "init-error")
+            with self.assertRaises(socket.timeout):
+                ours.recv(1)  # not before the daemon has the output
+            z.ctl.send(json.dumps({"op": "logged"}).encode())
+            ours.settimeout(10)
+            fields, body = read_frame(ours)
+            self.assertEqual(fields[:2], ["init-error", "RuntimeError"])
+            self.assertEqual(json.loads(body)["errorMessage"], "broken at import")
+            self.assertEqual(z.proc.wait(timeout=5), 1)
+        finally:
+            ours.close()
+            z.close()
+
+    def test_a_channel_for_the_first_sandbox_is_closed_after_init(self):
+        ours, theirs = socket.socketpair()
+        z = Zygote(self.code, first_channel=theirs)
+        theirs.close()
+        try:
+            self.assertEqual(z.recv()["op"], "ready")
+            ours.settimeout(10)
+            self.assertEqual(ours.recv(1), b"", "the zygote keeps no runtime channel")
+        finally:
+            ours.close()
+            z.close()
+
+    def test_a_socket_opened_at_import_makes_it_refuse(self):
+        z = Zygote(self.code, {"OPEN_SOCKET": "1"})
+        try:
+            msg = z.recv()
+            self.assertEqual(msg["op"], "refused", msg)
+            self.assertIn("socket:", msg["why"])
+            self.assertEqual(z.proc.wait(timeout=5), 0)
         finally:
             z.close()
 

@@ -23,7 +23,11 @@ fn cgroup_daemon(extra: &[&str]) -> Option<Daemon> {
 }
 
 /// Invokes with `X-Amz-Log-Type: Tail` and returns (status body, error type, log).
-fn invoke_tail(d: &Daemon, name: &str, event: &str) -> (serde_json::Value, Option<String>, String) {
+pub fn invoke_tail(
+    d: &Daemon,
+    name: &str,
+    event: &str,
+) -> (serde_json::Value, Option<String>, String) {
     let r = d.http(
         "POST",
         &format!("/2015-03-31/functions/{name}/invocations"),

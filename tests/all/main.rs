@@ -40,3 +40,4 @@ mod schedule_refusals;
 mod schedules;
 mod streaming;
 mod urls;
+mod zygote;

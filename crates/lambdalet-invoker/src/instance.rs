@@ -121,6 +121,7 @@ impl Instance {
         spec.extensions = externals.iter().map(|e| e.program.clone()).collect();
         spec.extension_env = extension_files::extension_env(&spec.env);
         let frames = framed_channel(version, &mut spec, &channel)?;
+        spec.zygote = crate::zygote::key(&ctx.sandboxes, version, mode, &spec);
         crate::platform::init_start(&ext.telemetry, version, init_type, &id);
         let started = Instant::now();
         let launched = match ctx.sandboxes.backend(mode).launch(spec).await {

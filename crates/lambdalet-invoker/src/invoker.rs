@@ -213,6 +213,8 @@ impl Invoker {
     /// invocations are refused.
     pub fn remove(&self, function: &str, version: Option<&str>) {
         self.inner.sched.remove(function, version);
+        let family = crate::zygote::family(function, version.unwrap_or(""));
+        self.inner.ctx.sandboxes.retire_zygotes(Some(&family));
     }
 
     /// Reserved concurrency of a function (`None`: unreserved).
@@ -324,6 +326,7 @@ impl Invoker {
         for sandbox in &all {
             sandbox.kill();
         }
+        inner.ctx.sandboxes.retire_zygotes(None);
     }
 
     /// The most environments alive at once over all functions (`--max-concurrency`).

@@ -176,6 +176,7 @@ pub(crate) async fn sandbox_spec(
         extensions: Vec::new(),
         extension_env: Vec::new(),
         runtime_channel: None,
+        zygote: None,
     })
 }
 

@@ -92,5 +92,6 @@ pub(crate) fn image_spec(
         extensions: Vec::new(),
         extension_env: Vec::new(),
         runtime_channel: None,
+        zygote: None,
     })
 }

@@ -32,6 +32,7 @@ mod supervisor;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+mod zygote;
 
 pub use async_events::{
     Accepted, AsyncQueue, AsyncRequest, AsyncSettings, QueueSummary, SubmitOptions, Targets,

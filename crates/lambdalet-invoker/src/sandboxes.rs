@@ -53,6 +53,9 @@ pub struct Sandboxes {
     /// Why container sandboxes are unavailable, when they are.
     pub container_unavailable: Option<String>,
     pub user: SandboxUser,
+    /// Whether Python functions that do not choose (`LAMBDALET_ZYGOTE`) start from a zygote
+    /// where they can (`--zygote`).
+    pub zygote: bool,
 }
 
 impl std::fmt::Debug for Sandboxes {
@@ -62,6 +65,7 @@ impl std::fmt::Debug for Sandboxes {
             .field("default_mode", &self.default_mode)
             .field("container_unavailable", &self.container_unavailable)
             .field("user", &self.user)
+            .field("zygote", &self.zygote)
             .finish()
     }
 }
@@ -82,6 +86,7 @@ impl Sandboxes {
             default_mode: ContainerMode::NoContainer,
             container_unavailable: None,
             user: SandboxUser::default(),
+            zygote: false,
         }
     }
 
@@ -107,6 +112,14 @@ impl Sandboxes {
                 mode,
                 warning: None,
             },
+        }
+    }
+
+    /// Retires the zygotes of `family` (`name:version`; every one: `None`) in every backend.
+    pub(crate) fn retire_zygotes(&self, family: Option<&str>) {
+        self.process.retire_zygotes(family);
+        if let Some(c) = &self.container {
+            c.retire_zygotes(family);
         }
     }
 

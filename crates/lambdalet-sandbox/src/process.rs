@@ -28,6 +28,7 @@ use crate::{spawn, sys};
 #[derive(Default, Clone)]
 pub struct ProcessBackend {
     cgroups: Option<Arc<Cgroups>>,
+    zygotes: Arc<zygote::Zygotes>,
 }
 
 impl std::fmt::Debug for ProcessBackend {
@@ -41,7 +42,10 @@ impl std::fmt::Debug for ProcessBackend {
 impl ProcessBackend {
     /// A backend that puts each sandbox in a cgroup of `cgroups` when given.
     pub fn new(cgroups: Option<Arc<Cgroups>>) -> Self {
-        Self { cgroups }
+        Self {
+            cgroups,
+            zygotes: Arc::default(),
+        }
     }
 }
 
@@ -55,6 +59,14 @@ impl SandboxBackend for ProcessBackend {
         let setup = |e: std::io::Error| SandboxError::Setup(format!("output pipe: {e}"));
         let (tx, rx) = pipe::pipe().map_err(setup)?;
         let stdout = tx.into_blocking_fd().map_err(setup)?;
+        let claim = match &spec.zygote {
+            Some(key) if spec.extensions.is_empty() && spec.runtime_channel.is_some() => {
+                let output = stdout.try_clone().map_err(setup)?;
+                self.zygotes
+                    .claim(&spec, key, self.cgroups.as_ref(), output)?
+            }
+            _ => zygote::Claim::Plain,
+        };
         let cgroup = match &self.cgroups {
             Some(c) => Some(Arc::new(
                 c.create(
@@ -70,6 +82,22 @@ impl SandboxBackend for ProcessBackend {
             )),
             None => None,
         };
+        let (zygote, first) = match claim {
+            zygote::Claim::Fork(z) => (Some(z), false),
+            zygote::Claim::First(z) => (Some(z), true),
+            zygote::Claim::Plain => (None, false),
+        };
+        if let Some(zygote) = zygote {
+            let shared = Arc::new(Shared::new(cgroup));
+            let sandbox = Arc::new(ZygoteSandbox::new(spec.id.clone(), zygote, first, shared));
+            tokio::spawn(sandbox.clone().run(spec, stdout));
+            return Ok(Launched {
+                sandbox,
+                output: OutputReader::new(rx),
+                runtime_api: None,
+                extension_output: None,
+            });
+        }
         let extensions = spec.extensions.len();
         let shared = Arc::new(Shared {
             cgroup,
@@ -104,6 +132,7 @@ impl SandboxBackend for ProcessBackend {
                     extensions: Vec::new(),
                     extension_env: Vec::new(),
                     runtime_channel: None,
+                    zygote: None,
                     ..spec.clone()
                 };
                 let fd = eout.try_clone().map_err(setup)?;
@@ -146,6 +175,10 @@ impl SandboxBackend for ProcessBackend {
             runtime_api: None,
             extension_output,
         })
+    }
+
+    fn retire_zygotes(&self, family: Option<&str>) {
+        self.zygotes.retire(family);
     }
 }
 
@@ -355,8 +388,11 @@ fn spawn_forked(
 }
 
 mod sandbox;
+mod zygote;
+mod zygote_sandbox;
 
 use sandbox::ProcessSandbox;
+use zygote_sandbox::ZygoteSandbox;
 
 #[cfg(test)]
 mod tests;

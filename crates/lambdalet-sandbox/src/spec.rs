@@ -43,6 +43,24 @@ pub struct SandboxSpec {
     /// [`RUNTIME_CHANNEL_FD`], lambdalet's framed Runtime API for its own bootstraps. Nothing
     /// else in the sandbox can reach the other end.
     pub runtime_channel: Option<Arc<OwnedFd>>,
+    /// Start the runtime by forking a zygote of this family that has run Init already (the
+    /// process backend; see [`ZygoteKey`]). Needs a [`runtime_channel`](Self::runtime_channel)
+    /// and no extensions; otherwise, or when the zygote refuses, the runtime starts the plain
+    /// way.
+    pub zygote: Option<ZygoteKey>,
+}
+
+/// Which zygote a sandbox may be forked from. Sandboxes of one family whose specs are the
+/// same but for the variables in [`per_sandbox`](Self::per_sandbox) share a zygote; a spec
+/// that differs otherwise (new code, configuration) makes a new one, and the old one exits
+/// once the last sandbox forked from it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZygoteKey {
+    /// The function version (`name:version`).
+    pub family: String,
+    /// Variables whose values are each sandbox's own: the zygote runs Init with the first
+    /// sandbox's, every forked runtime gets its own environment whole.
+    pub per_sandbox: Vec<String>,
 }
 
 /// The descriptor number of [`SandboxSpec::runtime_channel`] in the runtime.
@@ -242,6 +260,10 @@ pub trait SandboxBackend: Send + Sync {
     /// `process`, `container`, `wasm`.
     fn name(&self) -> &'static str;
     async fn launch(&self, spec: SandboxSpec) -> Result<Launched, SandboxError>;
+    /// Retires the zygotes of `family` (`name:version`; `name:` for every version of a
+    /// function; every family: `None`): they fork no more and exit once the sandboxes forked
+    /// from them have.
+    fn retire_zygotes(&self, _family: Option<&str>) {}
 }
 
 #[cfg(test)]

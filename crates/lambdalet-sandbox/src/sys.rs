@@ -92,11 +92,17 @@ pub(crate) fn peak_rss_bytes(status: &std::fs::File) -> Option<u64> {
 pub(crate) fn async_pidfd(
     pidfd: std::os::fd::OwnedFd,
 ) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    async_fd(pidfd, tokio::io::Interest::READABLE)
+}
+
+/// A descriptor registered with the async runtime for `interest`.
+pub(crate) fn async_fd(
+    fd: std::os::fd::OwnedFd,
+    interest: tokio::io::Interest,
+) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
     // SAFETY: the OwnedFd owns the descriptor and returns that same one until the AsyncFd
     // holding it is dropped.
-    let fd = unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
-    }?;
+    let fd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }?;
     Ok(fd)
 }
 

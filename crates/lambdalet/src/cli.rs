@@ -285,6 +285,16 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_SANDBOX", default_value = "container", value_parser = ["container", "process"])]
     pub sandbox: String,
 
+    /// Start Python functions' sandboxes from a zygote: a runtime per function version that
+    /// has imported the handler once (Init) and forks for each cold start, which then costs a
+    /// few milliseconds instead of the interpreter's start and the imports. Off by default
+    /// because, as with Lambda SnapStart, what Init computed is the same in every sandbox
+    /// (an id made with uuid4() at import; `random` is reseeded). Process sandboxes only, for
+    /// now; a function overrides this with LAMBDALET_ZYGOTE=on|off. A version whose Init
+    /// starts threads or leaves descriptors open starts the plain way.
+    #[arg(long, env = "LAMBDALET_ZYGOTE", default_value = "off", value_parser = ["on", "off"])]
+    pub zygote: String,
+
     /// Run every container sandbox as this user (a name or a uid, optionally :GROUP) instead
     /// of giving each function a uid of its own.
     #[arg(long, env = "LAMBDALET_SANDBOX_USER", value_name = "USER[:GROUP]")]

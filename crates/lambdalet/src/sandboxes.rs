@@ -112,6 +112,7 @@ pub async fn start(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Sandboxe
         default_mode,
         container_unavailable: unavailable,
         user,
+        zygote: args.zygote == "on",
     })
 }
 

@@ -56,8 +56,8 @@ pub(crate) fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
     )?)
 }
 
-/// Sends one message, with a descriptor if given.
-pub(crate) fn send(fd: BorrowedFd<'_>, body: &[u8], pass: Option<RawFd>) -> io::Result<()> {
+/// Sends one message, with descriptors if given.
+pub(crate) fn send(fd: BorrowedFd<'_>, body: &[u8], pass: &[RawFd]) -> io::Result<()> {
     if body.len() > MAX_MESSAGE {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -68,9 +68,8 @@ pub(crate) fn send(fd: BorrowedFd<'_>, body: &[u8], pass: Option<RawFd>) -> io::
         ));
     }
     let iov = [io::IoSlice::new(body)];
-    let fds: Vec<RawFd> = pass.into_iter().collect();
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &cmsg };
+    let cmsg = [ControlMessage::ScmRights(pass)];
+    let cmsgs: &[ControlMessage<'_>] = if pass.is_empty() { &[] } else { &cmsg };
     sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
     Ok(())
 }
@@ -121,7 +120,8 @@ impl DaemonEnd {
         runtime_channel: Option<RawFd>,
     ) -> io::Result<Self> {
         let body = serde_json::to_vec(plan).map_err(io::Error::other)?;
-        send(fd.as_fd(), &body, runtime_channel)?;
+        let pass: Vec<RawFd> = runtime_channel.into_iter().collect();
+        send(fd.as_fd(), &body, &pass)?;
         nix::fcntl::fcntl(
             fd.as_fd(),
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -158,7 +158,7 @@ impl DaemonEnd {
 
     /// Tells the init to start the runtime (see [`Report::Extensions`]).
     pub(crate) fn go(&self) -> io::Result<()> {
-        send(self.fd.get_ref().as_fd(), GO, None)
+        send(self.fd.get_ref().as_fd(), GO, &[])
     }
 
     /// A report already waiting, without blocking (after the init has exited).
@@ -234,7 +234,8 @@ impl InitEnd {
 
     pub(crate) fn report(&self, report: &Report, pass: Option<RawFd>) -> io::Result<()> {
         let body = serde_json::to_vec(report).map_err(io::Error::other)?;
-        send(self.fd.as_fd(), &body, pass)
+        let pass: Vec<RawFd> = pass.into_iter().collect();
+        send(self.fd.as_fd(), &body, &pass)
     }
 }
 

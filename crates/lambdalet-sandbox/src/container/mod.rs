@@ -9,7 +9,7 @@
 //! single-threaded and may take its time, while the daemon awaits its reports.
 
 mod command;
-mod control;
+pub(crate) mod control;
 mod host;
 mod image;
 pub mod init;

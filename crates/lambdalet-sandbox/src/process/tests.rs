@@ -15,6 +15,7 @@ fn spec(script: &str) -> SandboxSpec {
         extensions: Vec::new(),
         extension_env: Vec::new(),
         runtime_channel: None,
+        zygote: None,
     }
 }
 
