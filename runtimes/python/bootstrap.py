@@ -1082,11 +1082,12 @@ def _zygote(ctl_fd):
     starts the zygote if it has one (an import error is posted there as that runtime's init
     error, as a plain start would, once the daemon has answered the init-error message with
     {"op": "logged"}; the zygote closes it after Init); then
-    {"op": "fork", "id": S, "env": {...}} with three descriptors (SCM_RIGHTS):
-    the new runtime's channel (its descriptor 3), its output (1 and 2), and a gate the child
-    reads one byte from before it serves (the daemon writes it once the child is in the
-    sandbox's cgroup). End of file on `ctl_fd` ends the zygote, and its children with it (they
-    die with their parent): the daemon closes it once none is left.
+    {"op": "fork", "id": S, "env": {...}} with descriptors (SCM_RIGHTS): the new runtime's
+    channel (its descriptor 3), its output (1 and 2), a gate the child reads one byte from
+    before it serves (the daemon's go-ahead), then any number of cgroup files (v1 `tasks`,
+    v2 `cgroup.procs`) the child writes "0" to first, joining the sandbox's cgroups. End of
+    file on `ctl_fd` ends the zygote, and its children with it (they die with their parent):
+    the daemon closes it once none is left.
     """
     import signal
     import select
@@ -1149,13 +1150,13 @@ def _zygote(ctl_fd):
                     pass
                 _report_exits(send)
                 continue
-            data, anc, _flags, _addr = ctl.recvmsg(1 << 20, _socketmod.CMSG_SPACE(3 * 4))
+            data, anc, _flags, _addr = ctl.recvmsg(1 << 20, _socketmod.CMSG_SPACE(16 * 4))
             if not data:
                 _report_exits(send)
                 os._exit(0)
             fds = _passed_fds(anc)
             msg = json_loads(data)
-            if msg.get("op") != "fork" or len(fds) != 3:
+            if msg.get("op") != "fork" or len(fds) < 3:
                 for f in fds:
                     os.close(f)
                 continue
@@ -1231,8 +1232,13 @@ def _child(libc, msg, fds, request_handler):
     """In a forked runtime: what is per sandbox is made new, then it serves like any runtime."""
     import signal
 
-    channel, output, gate = fds
+    channel, output, gate = fds[:3]
     try:
+        # Into the sandbox's cgroups first (a process moving itself is cheap; the daemon
+        # moving it would wait for the kernel), before anything of the function runs.
+        for fd in fds[3:]:
+            os.write(fd, b"0")
+            os.close(fd)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()

@@ -111,14 +111,15 @@ class Zygote(object):
     def recv(self):
         return json.loads(self.ctl.recv(1 << 20))
 
-    def fork(self, sandbox_id, env):
-        """A new sandbox: its channel (our end), its output (our end) and its gate (our end)."""
+    def fork(self, sandbox_id, env, joins=()):
+        """A new sandbox: its channel (our end), its output (our end) and its gate (our end);
+        `joins` stand for the cgroup files it writes "0" to."""
         ours, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         gate_r, gate_w = os.pipe()
         msg = json.dumps({"op": "fork", "id": sandbox_id, "env": env}).encode()
         fds = bytes()
-        for fd in (theirs.fileno(), out_w, gate_r):
+        for fd in (theirs.fileno(), out_w, gate_r) + tuple(joins):
             fds += fd.to_bytes(4, sys.byteorder)
         self.ctl.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
         theirs.close()
@@ -208,6 +209,27 @@ class ZygoteTest(unittest.TestCase):
                 channel.recv(1)
             os.write(gate, b"g")
             channel.settimeout(10)
+            self.assertEqual(read_frame(channel)[0], ["next"])
+            os.kill(pid, 9)
+            channel.close()
+            os.close(out)
+            os.close(gate)
+        finally:
+            z.close()
+
+    def test_a_child_joins_its_cgroups_before_its_gate(self):
+        z = Zygote(self.code)
+        try:
+            self.assertEqual(z.recv()["op"], "ready")
+            joins = [os.pipe() for _ in range(2)]
+            pid, channel, out, gate = z.fork("joined", {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"},
+                                             joins=[w for _, w in joins])
+            for r, w in joins:
+                os.close(w)
+                self.assertEqual(os.read(r, 8), b"0", "the child wrote its own pid (0)")
+                self.assertEqual(os.read(r, 8), b"", "and closed the file")
+                os.close(r)
+            os.write(gate, b"g")
             self.assertEqual(read_frame(channel)[0], ["next"])
             os.kill(pid, 9)
             channel.close()

@@ -190,12 +190,13 @@ impl Zygote {
         waited.ok().and_then(|r| r.ok().and_then(|i| *i))
     }
 
-    /// Forks a runtime for sandbox `id`: `fds` are its channel, its output and its gate.
+    /// Forks a runtime for sandbox `id`: `fds` are its channel, its output, its gate and the
+    /// cgroup files it joins.
     pub(crate) async fn fork(
         &self,
         id: &str,
         env: &[(String, String)],
-        fds: [RawFd; 3],
+        fds: &[RawFd],
     ) -> Result<Forked, SandboxError> {
         let fail = |why: String| SandboxError::Setup(format!("zygote {}: {why}", self.family));
         let _one = self.fork_lock.lock().await;
@@ -211,7 +212,7 @@ impl Zygote {
         let body = serde_json::json!({"op": "fork", "id": id, "env": vars}).to_string();
         let (tx, rx) = oneshot::channel();
         self.forks.lock().insert(id.to_owned(), tx);
-        if let Err(e) = self.send(body.as_bytes(), &fds).await {
+        if let Err(e) = self.send(body.as_bytes(), fds).await {
             self.forks.lock().remove(id);
             return Err(fail(format!("cannot ask for a fork: {e}")));
         }
