@@ -32,6 +32,7 @@ mod mqtt_auth;
 mod official_clients;
 mod persistence;
 mod pinned;
+mod prestart;
 mod remove_background;
 mod runtime_api;
 mod runtimes;

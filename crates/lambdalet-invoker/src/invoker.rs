@@ -34,6 +34,9 @@ pub struct InvokerConfig {
     pub interpreters: InterpreterSearch,
     /// What runs a function whose runtime is not installed (`--runtime-fallback`).
     pub runtime_fallback: RuntimeFallback,
+    /// Whether versions that do not choose (`LAMBDALET_PRESTART`) keep one pre-started
+    /// sandbox ready beyond the busy ones (`--prestart`).
+    pub prestart: bool,
 }
 
 impl Default for InvokerConfig {
@@ -43,6 +46,7 @@ impl Default for InvokerConfig {
             greengrass: GreengrassEnv::default(),
             interpreters: InterpreterSearch::Default,
             runtime_fallback: RuntimeFallback::None,
+            prestart: false,
         }
     }
 }
@@ -92,7 +96,7 @@ impl Invoker {
                 account,
                 greengrass: config.greengrass,
             },
-            sched: Scheduler::new(config.max_concurrency),
+            sched: Scheduler::new(config.max_concurrency, config.prestart),
             records,
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),

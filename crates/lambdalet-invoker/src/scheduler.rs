@@ -120,6 +120,15 @@ impl PoolState {
     fn pinned(&self) -> bool {
         self.spec.config.lifecycle.pinned
     }
+
+    /// Environments this version keeps alive whatever the demand: its provisioned concurrency,
+    /// or, with a pre-started sandbox ([`crate::zygote::prestart`]), one idle beyond the busy
+    /// ones.
+    fn floor(&self, prestart_default: bool) -> usize {
+        let spare = !self.pinned() && crate::zygote::prestart(&self.spec, prestart_default);
+        let spare = if spare { self.busy + 1 } else { 0 };
+        spare.max(self.provisioned as usize)
+    }
 }
 
 #[derive(Default)]
@@ -148,6 +157,9 @@ struct State {
     /// Sandboxes alive (starting, idle or busy), not counting those stopping.
     total_live: usize,
     stopping: Arc<Stopping>,
+    /// Told when a version is below its floor (a pre-started sandbox was taken), so the
+    /// maintenance task starts another at once.
+    short: Arc<Notify>,
     pools: HashMap<PoolKey, PoolState>,
     functions: HashMap<String, FunctionState>,
     closing: bool,
@@ -176,6 +188,8 @@ pub struct PoolStats {
 pub(crate) struct Scheduler {
     st: Mutex<State>,
     global_max: usize,
+    /// Whether versions that do not choose keep a pre-started sandbox (`--prestart`).
+    prestart: bool,
 }
 
 impl Scheduler {

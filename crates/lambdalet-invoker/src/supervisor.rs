@@ -66,7 +66,7 @@ pub(crate) async fn supervise_pinned(inner: Arc<Inner>, key: PoolKey) {
         if failures == 0 {
             waited_for = 0;
         }
-        let Some(spec) = inner.sched.reserve_background(&key) else {
+        let Some((spec, _)) = inner.sched.reserve_background(&key) else {
             // It has its environment (or cannot have one now): wait for a change.
             notified.await;
             continue;
@@ -131,12 +131,17 @@ pub(crate) fn watch_status(instance: &Instance, version: &DeployedVersion) {
 pub(crate) async fn maintain(inner: Weak<Inner>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let Some(stopping) = inner.upgrade().map(|i| i.sched.stopping()) else {
+    let Some((stopping, short)) = inner
+        .upgrade()
+        .map(|i| (i.sched.stopping(), i.sched.short()))
+    else {
         return;
     };
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            // A pre-started sandbox was taken: start the next one now.
+            _ = short.notified() => {}
             // A stopped sandbox made room under the daemon-wide limit.
             _ = stopping.gone.notified() => {
                 match inner.upgrade() {
@@ -151,19 +156,24 @@ pub(crate) async fn maintain(inner: Weak<Inner>) {
             break;
         }
         for key in inner.sched.reap_idle() {
-            while let Some(spec) = inner.sched.reserve_background(&key) {
+            while let Some((spec, provisioned)) = inner.sched.reserve_background(&key) {
                 let inner = inner.clone();
                 let key = key.clone();
+                let (init_type, what) = if provisioned {
+                    (InitType::Provisioned, "provisioned")
+                } else {
+                    (InitType::OnDemand, "pre-started")
+                };
                 tokio::spawn(async move {
-                    match Instance::start(&inner.ctx, &spec, InitType::Provisioned).await {
+                    match Instance::start(&inner.ctx, &spec, init_type).await {
                         Ok(Ok(instance)) => inner.sched.add_ready(&key, instance),
                         Ok(Err(failure)) => {
                             let (_, t) = describe_init_failure(failure.problem, "-");
-                            tracing::warn!(function = %key.0, version = %key.1, error_type = %t, "provisioned environment failed to start");
+                            tracing::warn!(function = %key.0, version = %key.1, error_type = %t, "{what} environment failed to start");
                             inner.sched.start_failed(&key);
                         }
                         Err(e) => {
-                            tracing::warn!(function = %key.0, version = %key.1, "provisioned environment failed to start: {e}");
+                            tracing::warn!(function = %key.0, version = %key.1, "{what} environment failed to start: {e}");
                             inner.sched.start_failed(&key);
                         }
                     }

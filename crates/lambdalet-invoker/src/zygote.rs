@@ -1,7 +1,9 @@
-//! Which sandboxes start from a zygote (a runtime that ran Init once and forks; see the
-//! sandbox crate's process backend): Python functions of lambdalet's bootstrap on the framed
-//! Runtime API, in a process sandbox, without extensions or an exec wrapper, when the
-//! function's `LAMBDALET_ZYGOTE` or else the daemon's `--zygote` says so.
+//! Cold starts that skip Init. Which sandboxes start from a zygote (a runtime that ran Init
+//! once and forks; see the sandbox crate's process backend): Python functions of lambdalet's
+//! bootstrap on the framed Runtime API, in a process sandbox, without extensions or an exec
+//! wrapper, when the function's `LAMBDALET_ZYGOTE` or else the daemon's `--zygote` says so.
+//! Which versions keep a pre-started sandbox (any runtime, any sandbox; the scheduler keeps
+//! one ready beyond the busy ones): `LAMBDALET_PRESTART`, else `--prestart`.
 
 use lambdalet_core::{ContainerMode, DeployedVersion, RuntimeFamily};
 use lambdalet_sandbox::{SandboxSpec, ZygoteKey};
@@ -10,6 +12,25 @@ use crate::sandboxes::Sandboxes;
 
 /// A function variable that turns zygotes on or off for the function (`on`/`off`).
 pub(crate) const ZYGOTE_ENV: &str = "LAMBDALET_ZYGOTE";
+/// A function variable that turns pre-started sandboxes on or off for the function.
+pub(crate) const PRESTART_ENV: &str = "LAMBDALET_PRESTART";
+
+/// The function's `name`d switch (`on`, `1`, `true`, `yes`; anything else is off), else
+/// `default`.
+fn switch(version: &DeployedVersion, name: &str, default: bool) -> bool {
+    match version.config.environment.get(name) {
+        Some(v) => matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "on" | "1" | "true" | "yes"
+        ),
+        None => default,
+    }
+}
+
+/// Whether `version` keeps a pre-started sandbox ready.
+pub(crate) fn prestart(version: &DeployedVersion, default: bool) -> bool {
+    switch(version, PRESTART_ENV, default)
+}
 
 /// Variables whose values are each sandbox's own; the rest of the environment is the
 /// version's, and Init (in the zygote) sees the first sandbox's.
@@ -27,10 +48,7 @@ pub(crate) fn key(
     spec: &SandboxSpec,
 ) -> Option<ZygoteKey> {
     let env = &version.config.environment;
-    let wanted = match env.get(ZYGOTE_ENV).map(|v| v.trim().to_ascii_lowercase()) {
-        Some(v) => matches!(v.as_str(), "on" | "1" | "true" | "yes"),
-        None => sandboxes.zygote,
-    };
+    let wanted = switch(version, ZYGOTE_ENV, sandboxes.zygote);
     let python = version
         .config
         .runtime

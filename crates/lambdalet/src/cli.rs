@@ -295,6 +295,13 @@ pub struct ServeArgs {
     #[arg(long, env = "LAMBDALET_ZYGOTE", default_value = "off", value_parser = ["on", "off"])]
     pub zygote: String,
 
+    /// Keep one sandbox of each version that has been invoked started and initialized beyond
+    /// the busy ones, so the next invocation that needs a new sandbox (a burst, the return
+    /// after idle) takes it instead of starting one. Any runtime, either sandbox; each costs
+    /// the memory of an idle sandbox. A function overrides this with LAMBDALET_PRESTART=on|off.
+    #[arg(long, env = "LAMBDALET_PRESTART", default_value = "off", value_parser = ["on", "off"])]
+    pub prestart: String,
+
     /// Run every container sandbox as this user (a name or a uid, optionally :GROUP) instead
     /// of giving each function a uid of its own.
     #[arg(long, env = "LAMBDALET_SANDBOX_USER", value_name = "USER[:GROUP]")]

@@ -95,6 +95,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
             interpreters: interpreter_search(args.interpreter_path.as_deref())?,
             runtime_fallback: RuntimeFallback::parse(&args.runtime_fallback)
                 .map_err(anyhow::Error::msg)?,
+            prestart: args.prestart == "on",
         },
     )
     .context("cannot install the runtime bootstraps")?;

@@ -11,11 +11,17 @@ use super::*;
 use crate::instance::Instance;
 
 impl Scheduler {
-    pub(crate) fn new(global_max: usize) -> Self {
+    pub(crate) fn new(global_max: usize, prestart: bool) -> Self {
         Self {
             st: Mutex::new(State::default()),
             global_max: global_max.max(1),
+            prestart,
         }
+    }
+
+    /// Told when a version is below its floor of ready environments.
+    pub(crate) fn short(&self) -> Arc<tokio::sync::Notify> {
+        self.st.lock().short.clone()
     }
 
     /// The sandboxes being stopped, whose exits wake waiters.
@@ -110,9 +116,10 @@ impl Scheduler {
         }
     }
 
-    /// Reserves a start outside any invocation (pinned supervisor, provisioned concurrency).
-    /// Pinned versions always get theirs; provisioned ones only within the limits.
-    pub(crate) fn reserve_background(&self, key: &PoolKey) -> Option<Arc<DeployedVersion>> {
+    /// Reserves a start outside any invocation (pinned supervisor, provisioned concurrency, a
+    /// pre-started sandbox). Pinned versions always get theirs; the others only within the
+    /// limits. Also says whether it is for provisioned concurrency.
+    pub(crate) fn reserve_background(&self, key: &PoolKey) -> Option<(Arc<DeployedVersion>, bool)> {
         let mut st = self.st.lock();
         if st.closing {
             return None;
@@ -129,13 +136,16 @@ impl Scheduler {
         let allowed = if pool.pinned() {
             pool.live() == 0 && pool.health == Health::Active
         } else {
-            (pool.live() as u32) < pool.provisioned && can_start(pool, func, total, self.global_max)
+            pool.live() < pool.floor(self.prestart)
+                && pool.health == Health::Active
+                && can_start(pool, func, total, self.global_max)
         };
         if !allowed {
             return None;
         }
+        let provisioned = (pool.live() as u32) < pool.provisioned;
         reserve(pool, func, total_live);
-        Some(pool.spec.clone())
+        Some((pool.spec.clone(), provisioned))
     }
 
     /// Counts a pinned environment's death (crash, hang) toward the failure limit.
@@ -207,7 +217,7 @@ impl Scheduler {
             // The idle stack is in use order: the front was used longest ago.
             while let Some(first) = pool.idle.first() {
                 let expired = first.last_used.elapsed() >= max_idle || !first.is_healthy();
-                if !expired || (pool.live() as u32 <= pool.provisioned && first.is_healthy()) {
+                if !expired || (pool.live() <= pool.floor(self.prestart) && first.is_healthy()) {
                     break;
                 }
                 let instance = pool.idle.remove(0);
@@ -216,7 +226,7 @@ impl Scheduler {
                 discard(pool, func, total_live, stopping, instance);
                 reaped += 1;
             }
-            if (pool.live() as u32) < pool.provisioned && pool.health == Health::Active {
+            if pool.live() < pool.floor(self.prestart) && pool.health == Health::Active {
                 short.push(key.clone());
             }
         }

@@ -53,6 +53,9 @@ impl Scheduler {
         while let Some(instance) = pool.idle.pop() {
             if instance.is_healthy() && instance.spec.revision_id == pool.spec.revision_id {
                 pool.busy += 1;
+                if pool.live() < pool.floor(self.prestart) {
+                    st.short.notify_one();
+                }
                 return Ok(Acquired::Now(Lease::Warm(instance)));
             }
             discard(pool, func, total_live, stopping, instance);
@@ -83,6 +86,9 @@ impl Scheduler {
             pool.busy += 1;
             pool.sandboxes
                 .insert(instance.id.clone(), instance.sandbox.clone());
+            if pool.live() < pool.floor(self.prestart) {
+                st.short.notify_one();
+            }
             return true;
         }
         st.free_slot(&key.0);
