@@ -1130,6 +1130,12 @@ def _zygote(ctl_fd):
         _flush_std()
         os._exit(0)
     libc = ctypes.CDLL(None, use_errno=True)
+    # What Init made goes to the collector's permanent generation: a fork's collections then
+    # leave those objects (and the pages they share with the zygote) alone.
+    import gc
+
+    gc.collect()
+    gc.freeze()
     _flush_std()
     send({"op": "ready", "initMs": init_ms})
 
