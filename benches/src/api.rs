@@ -47,6 +47,20 @@ pub async fn create_function_with(
     zip: &[u8],
     lifecycle: Value,
 ) -> anyhow::Result<()> {
+    create_function_env(addr, name, runtime, handler, zip, lifecycle, Value::Null).await
+}
+
+/// [`create_function_with`] and the function's environment variables (`{"K": "V"}`), unless
+/// `env` is null.
+pub async fn create_function_env(
+    addr: SocketAddr,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip: &[u8],
+    lifecycle: Value,
+    env: Value,
+) -> anyhow::Result<()> {
     let mut body = json!({
         "FunctionName": name,
         "Runtime": runtime,
@@ -57,6 +71,9 @@ pub async fn create_function_with(
     });
     if !lifecycle.is_null() {
         body["LambdaletConfig"] = lifecycle;
+    }
+    if !env.is_null() {
+        body["Environment"] = json!({ "Variables": env });
     }
     let r = call(addr, Method::POST, FUNCTIONS, body).await?;
     if r.status.as_u16() != 201 {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unpack|topics|mqtt|s3|offline]
+usage: lambdalet-bench [all|warm|cold|zygote|sandbox|scale|pinned|async|memory|auth|unpack|topics|mqtt|s3|offline]
                        [--lambdalet PATH]
                        [--quick] [--json FILE] [--samples N] [--duration SECS]
 
@@ -13,6 +13,12 @@ usage: lambdalet-bench [all|warm|cold|sandbox|scale|pinned|async|memory|auth|unp
                     hello) vs a bare hyper echo server
   cold              idle memory; cold starts vs `python3.11 -c 'import app'` and the Rust
                     hello binary run directly
+  zygote            new sandboxes of deployed versions (each measured sandbox exits after its
+                    answer): started plainly, forked from the version's zygote (Python,
+                    process) and taken pre-started (Python and Node.js, process and container),
+                    for a Python hello, a Python handler that imports boto3 and makes a client
+                    and a Node.js hello, vs the interpreter importing the same handler; PSS per
+                    warm Python sandbox with and without a zygote, and how many fit in 24 GB
   sandbox           idle memory; sandbox creation to the runtime's first `next` (Rust hello):
                     the binary run directly, runc running it from an OCI bundle (installed by
                     `make bench`), lambdalet's process and container sandboxes; warm invoke
@@ -59,6 +65,7 @@ pub enum Mode {
     All,
     Warm,
     Cold,
+    Zygote,
     Sandbox,
     Scale,
     Pinned,
@@ -125,13 +132,14 @@ impl Args {
             };
             match a.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "all" | "warm" | "cold" | "sandbox" | "scale" | "pinned" | "async" | "memory"
-                | "auth" | "unpack" | "topics" | "mqtt" | "s3" | "offline"
+                "all" | "warm" | "cold" | "zygote" | "sandbox" | "scale" | "pinned" | "async"
+                | "memory" | "auth" | "unpack" | "topics" | "mqtt" | "s3" | "offline"
                     if mode.is_none() =>
                 {
                     mode = Some(match a.as_str() {
                         "warm" => Mode::Warm,
                         "cold" => Mode::Cold,
+                        "zygote" => Mode::Zygote,
                         "sandbox" => Mode::Sandbox,
                         "scale" => Mode::Scale,
                         "pinned" => Mode::Pinned,

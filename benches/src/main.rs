@@ -36,6 +36,7 @@ mod unpack;
 mod warm;
 mod warm_rust;
 mod zips;
+mod zygote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -204,6 +205,12 @@ async fn measure(
             Some(Ok(b)) => cold::rust(daemon, b, args, report).await?,
             Some(Err(e)) => report.note(format!("Rust cold start skipped: {e}")),
             None => {}
+        }
+    }
+    if args.mode.includes(Mode::Zygote) {
+        match python {
+            Ok(py) => zygote::run(daemon, py, args, report).await?,
+            Err(e) => report.note(format!("zygote benchmarks skipped: {e}")),
         }
     }
     if args.mode.includes(Mode::Sandbox) {

@@ -54,6 +54,8 @@ pub enum Target {
     AtLeast(f64),
     /// An absolute ceiling on our figure in MB (memory), whatever the baseline.
     AtMostMb(f64),
+    /// An absolute ceiling on our figure in ms (latency), whatever the baseline.
+    AtMostMs(f64),
 }
 
 impl Target {
@@ -65,6 +67,7 @@ impl Target {
             Target::AddedMsAtMost(ms) => format!("≤ +{ms} ms"),
             Target::AtLeast(v) => format!("≥ {v:.0}/s (absolute)"),
             Target::AtMostMb(v) => format!("≤ {v:.0} MB (absolute)"),
+            Target::AtMostMs(v) => format!("≤ {v:.0} ms (absolute)"),
         }
     }
 
@@ -78,7 +81,7 @@ impl Target {
                 _ => None,
             },
             Target::AtLeast(v) => ours.map(|x| x >= v),
-            Target::AtMostMb(v) => ours.map(|x| x <= v),
+            Target::AtMostMb(v) | Target::AtMostMs(v) => ours.map(|x| x <= v),
         }
     }
 }
