@@ -12,6 +12,7 @@ mod auth;
 mod client;
 mod cold;
 mod daemon;
+mod density;
 mod echo;
 mod idle;
 mod load;

@@ -21,7 +21,6 @@ use crate::api;
 use crate::args::Args;
 use crate::client::Conn;
 use crate::daemon::Daemon;
-use crate::proc;
 use crate::report::{Report, Row, Target, Unit};
 use crate::stats::{median, percentile};
 use crate::zips;
@@ -36,7 +35,7 @@ const NODE_HELLO: &str = "exports.handler = async (event) => {\n  if (event.exit
 
 /// How a version's new sandboxes start.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Start {
+pub(crate) enum Start {
     Plain,
     /// Forked from the version's zygote (`LAMBDALET_ZYGOTE=on`).
     Zygote,
@@ -45,9 +44,9 @@ enum Start {
 }
 
 #[derive(Clone, Copy)]
-struct Variant {
-    start: Start,
-    container: bool,
+pub(crate) struct Variant {
+    pub start: Start,
+    pub container: bool,
 }
 
 impl Variant {
@@ -117,14 +116,14 @@ const NODE_VARIANTS: [Variant; 4] = [
     },
 ];
 
-struct Handler {
-    label: &'static str,
+pub(crate) struct Handler {
+    pub label: &'static str,
     runtime: &'static str,
     file: &'static str,
     code: &'static str,
     section_cold: &'static str,
     /// Where PSS with and without a zygote is reported (Python only).
-    section_memory: Option<&'static str>,
+    pub section_memory: Option<&'static str>,
     variants: &'static [Variant],
     /// Our ceiling for a new sandbox without Init, end to end.
     target_ms: f64,
@@ -165,10 +164,6 @@ const HANDLERS: [Handler; 3] = [
     },
 ];
 
-/// Warm sandboxes measured for memory.
-const DENSITY_SANDBOXES: usize = 12;
-const HOST_GB: f64 = 24.0;
-
 pub async fn run(
     daemon: &Daemon,
     python: &Path,
@@ -187,7 +182,7 @@ pub async fn run(
         }
         cold(daemon, python, dir.path(), h, args, report).await?;
         if h.section_memory.is_some() {
-            density(daemon, h, report).await?;
+            crate::density::run(daemon, h, report).await?;
         }
     }
     Ok(())
@@ -220,7 +215,12 @@ async fn probe(python: &Path, h: &Handler, dir: &Path) -> anyhow::Result<f64> {
 }
 
 /// Deploys `h` as `name` the way `v` says.
-async fn deploy(daemon: &Daemon, name: &str, h: &Handler, v: Variant) -> anyhow::Result<()> {
+pub(crate) async fn deploy(
+    daemon: &Daemon,
+    name: &str,
+    h: &Handler,
+    v: Variant,
+) -> anyhow::Result<()> {
     let zip = zips::build(&[(h.file, h.code.as_bytes(), 0o644)])?;
     let on = |b: bool| if b { "on" } else { "off" };
     api::create_function_env(
@@ -242,7 +242,11 @@ async fn deploy(daemon: &Daemon, name: &str, h: &Handler, v: Variant) -> anyhow:
 }
 
 /// One invocation: (client-side ms, the sandbox's pid as it sees it).
-async fn invoke_with(conn: &mut Conn, name: &str, event: &Value) -> anyhow::Result<(f64, u32)> {
+pub(crate) async fn invoke_with(
+    conn: &mut Conn,
+    name: &str,
+    event: &Value,
+) -> anyhow::Result<(f64, u32)> {
     let t0 = Instant::now();
     let reply = api::invoke(conn, name, event).await?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -361,87 +365,4 @@ async fn cold(
 async fn last_init_ms(daemon: &Daemon, name: &str) -> anyhow::Result<Option<f64>> {
     let records = api::logs(daemon.addr, name, 1, 0).await?;
     Ok(records.last().and_then(|r| api::init_duration_ms(&r.log)))
-}
-
-/// PSS per warm sandbox of `h`, with and without a zygote (the zygote's own PSS shared out
-/// over the sandboxes forked from it), and how many would fit in [`HOST_GB`].
-async fn density(daemon: &Daemon, h: &Handler, report: &mut Report) -> anyhow::Result<()> {
-    let mut per_sandbox = Vec::new();
-    for zygote in [false, true] {
-        let name = format!("bench-density-{}-{zygote}", h.label);
-        let start = if zygote { Start::Zygote } else { Start::Plain };
-        let v = Variant {
-            start,
-            container: false,
-        };
-        deploy(daemon, &name, h, v).await?;
-        // As many invocations in flight at once as sandboxes wanted, each holding its
-        // sandbox for a second; then they stay idle and warm.
-        let mut tasks = Vec::new();
-        for _ in 0..DENSITY_SANDBOXES {
-            let (addr, name) = (daemon.addr, name.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut c = Conn::connect(addr).await?;
-                invoke_with(&mut c, &name, &json!({ "sleep": 1.0 })).await
-            }));
-        }
-        let mut pids = Vec::new();
-        for t in tasks {
-            pids.push(t.await??.1);
-        }
-        pids.sort_unstable();
-        pids.dedup();
-        let zygotes: Vec<u32> = if zygote {
-            let mut parents: Vec<u32> = pids.iter().filter_map(|p| parent_of(*p)).collect();
-            parents.sort_unstable();
-            parents.dedup();
-            parents.retain(|p| *p != daemon.pid());
-            parents
-        } else {
-            Vec::new()
-        };
-        let pss: f64 = pids
-            .iter()
-            .chain(&zygotes)
-            .filter_map(|p| proc::pss_mb(*p))
-            .sum();
-        let n = pids.len().max(1) as f64;
-        report.note(format!(
-            "zygote density {} ({}): {} warm sandboxes, PSS {pss:.1} MB in all{}",
-            h.label,
-            if zygote { "zygote" } else { "plain" },
-            pids.len(),
-            if zygote {
-                format!(" with the zygote ({} process)", zygotes.len())
-            } else {
-                String::new()
-            }
-        ));
-        per_sandbox.push(pss / n);
-        api::delete_function(daemon.addr, &name).await?;
-    }
-    let (plain, forked) = (per_sandbox[0], per_sandbox[1]);
-    report.row(Row {
-        section: h.section_memory.unwrap_or("memory per warm sandbox"),
-        metric: "PSS per warm sandbox".into(),
-        unit: Unit::Megabytes,
-        baseline: Some(plain),
-        ours: Some(forked),
-        target: Target::None,
-    });
-    let fit = |mb: f64| (HOST_GB * 1024.0 / mb).floor();
-    report.note(format!(
-        "zygote density {}: {:.0} warm sandboxes would fit in {HOST_GB} GB without a zygote, {:.0} with",
-        h.label,
-        fit(plain),
-        fit(forked)
-    ));
-    Ok(())
-}
-
-/// The parent of `pid`, from `/proc/<pid>/stat`.
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    rest.split_whitespace().nth(1)?.parse().ok()
 }
