@@ -366,3 +366,33 @@ async fn last_init_ms(daemon: &Daemon, name: &str) -> anyhow::Result<Option<f64>
     let records = api::logs(daemon.addr, name, 1, 0).await?;
     Ok(records.last().and_then(|r| api::init_duration_ms(&r.log)))
 }
+
+/// `samples` new sandboxes, taken pre-started, of a hello of `runtime` deployed once in the
+/// daemon's default sandbox: their client-side times in ms.
+pub(crate) async fn new_sandboxes(
+    daemon: &Daemon,
+    runtime: &str,
+    samples: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let h = HANDLERS
+        .iter()
+        .find(|h| h.runtime == runtime && h.label != "boto3")
+        .context("no hello for this runtime")?;
+    let v = Variant {
+        start: Start::Prestart,
+        container: true,
+    };
+    let name = format!("bench-spare-{}", h.label);
+    deploy(daemon, &name, h, v).await?;
+    let mut conn = Conn::connect(daemon.addr).await?;
+    let exit = json!({ "exit": true });
+    invoke_with(&mut conn, &name, &exit).await?;
+    settle(daemon, &name, v).await?;
+    let mut out = Vec::new();
+    for _ in 0..samples {
+        out.push(invoke_with(&mut conn, &name, &exit).await?.0);
+        settle(daemon, &name, v).await?;
+    }
+    api::delete_function(daemon.addr, &name).await?;
+    Ok(out)
+}
