@@ -283,3 +283,26 @@ fn zygotes_go_with_their_version_and_with_the_daemon() {
         || processes_with_env(&marker).is_empty(),
     );
 }
+
+#[test]
+fn a_zygote_that_dies_takes_its_forks_and_the_next_cold_start_makes_another() {
+    let d = Daemon::start();
+    deploy(&d, "orphaned", &["LAMBDALET_ZYGOTE=on"], &[]);
+    let (before, err, _) = invoke_tail(&d, "orphaned", "{}");
+    assert!(err.is_none(), "{before}");
+    let zygote = before["imported_in"].as_u64().expect("zygote pid");
+    crate::harness::signal(zygote as u32, "KILL");
+    eventually(
+        Duration::from_secs(10),
+        "the fork to die with its zygote",
+        || !alive(&before["pid"]),
+    );
+    let (after, err, log) = invoke_tail(&d, "orphaned", "{}");
+    assert!(err.is_none(), "{after}\n{log}");
+    assert_ne!(
+        after["imported_in"], before["imported_in"],
+        "a new zygote: {after}"
+    );
+    assert_ne!(after["imported_in"], after["pid"], "still forked: {after}");
+    assert_eq!(after["count"], 1, "{after}");
+}
