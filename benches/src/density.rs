@@ -47,6 +47,14 @@ pub(crate) async fn run(daemon: &Daemon, h: &Handler, report: &mut Report) -> an
             parents.sort_unstable();
             parents.dedup();
             parents.retain(|p| *p != daemon.pid());
+            // The zygote's other children (the one forked ahead) count too.
+            let mut extra: Vec<u32> = parents
+                .iter()
+                .flat_map(|z| proc::children_of(*z))
+                .map(|(p, _)| p)
+                .filter(|p| !pids.contains(p))
+                .collect();
+            parents.append(&mut extra);
             parents
         } else {
             Vec::new()
@@ -63,7 +71,10 @@ pub(crate) async fn run(daemon: &Daemon, h: &Handler, report: &mut Report) -> an
             if zygote { "zygote" } else { "plain" },
             pids.len(),
             if zygote {
-                format!(" with the zygote ({} process)", zygotes.len())
+                format!(
+                    " with the zygote and its child forked ahead ({} processes)",
+                    zygotes.len()
+                )
             } else {
                 String::new()
             }

@@ -1082,7 +1082,8 @@ def _zygote(ctl_fd):
     starts the zygote if it has one (an import error is posted there as that runtime's init
     error, as a plain start would, once the daemon has answered the init-error message with
     {"op": "logged"}; the zygote closes it after Init); then
-    {"op": "fork", "id": S, "env": {...}} with descriptors (SCM_RIGHTS): the new runtime's
+    {"op": "fork", "id": S, "env": {...}} (served by a child forked ahead when there is one)
+    with descriptors (SCM_RIGHTS): the new runtime's
     channel (its descriptor 3), its output (1 and 2), a gate the child reads one byte from
     before it serves (the daemon's go-ahead), then any number of cgroup files (v1 `tasks`,
     v2 `cgroup.procs`) the child writes "0" to first, joining the sandbox's cgroups. End of
@@ -1147,6 +1148,26 @@ def _zygote(ctl_fd):
     poller = select.poll()
     poller.register(ctl_fd, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
+
+    def new_spare():
+        """A child forked ahead, waiting for its sandbox on a socket of its own: a fork request
+        then costs a message to it instead of a fork."""
+        ours, theirs = _socketmod.socketpair(_socketmod.AF_UNIX, _socketmod.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            os.close(wake_r)
+            os.close(wake_w)
+            # The daemon's socket goes, its descriptor number stays taken (so a descriptor
+            # passed later cannot land on 3, where the runtime's channel goes).
+            nul = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(nul, ctl.detach())
+            os.close(nul)
+            _spare(libc, theirs, request_handler)
+        theirs.close()
+        return pid, ours
+
+    spare = new_spare()
     while True:
         for fd, _ in poller.poll():
             if fd == wake_r:
@@ -1166,15 +1187,28 @@ def _zygote(ctl_fd):
                 for f in fds:
                     os.close(f)
                 continue
-            pid = os.fork()
-            if pid == 0:
-                os.close(wake_r)
-                os.close(wake_w)
-                ctl.close()
-                _child(libc, msg, fds, request_handler)
+            pid = None
+            if spare is not None:
+                spare_pid, spare_sock = spare
+                spare = None
+                try:
+                    rights = b"".join(f.to_bytes(4, sys.byteorder) for f in fds)
+                    spare_sock.sendmsg([data], [(_socketmod.SOL_SOCKET, _socketmod.SCM_RIGHTS, rights)])
+                    pid = spare_pid
+                except OSError:
+                    pass  # it died: fork now
+                spare_sock.close()
+            if pid is None:
+                pid = os.fork()
+                if pid == 0:
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    ctl.close()
+                    _child(libc, msg, fds, request_handler)
             for f in fds:
                 os.close(f)
             send({"op": "forked", "id": msg.get("id"), "pid": pid})
+            spare = new_spare()
             _report_exits(send)
 
 
@@ -1234,10 +1268,47 @@ def _report_exits(send):
             send({"op": "exited", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
 
 
-def _child(libc, msg, fds, request_handler):
-    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime."""
+def _detach_from_zygote(libc):
+    """A forked child's own session and signals; it dies with the zygote, which dies with the
+    daemon."""
     import signal
 
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(0)  # the zygote was gone before the signal was asked for
+
+
+def _spare(libc, sock, request_handler):
+    """A child forked ahead: waits for its sandbox's fork request (with its descriptors) on
+    `sock`, then starts as a forked child does."""
+    try:
+        _detach_from_zygote(libc)
+        data, anc, _flags, _addr = sock.recvmsg(1 << 20, _socketmod.CMSG_SPACE(16 * 4))
+        fds = _passed_fds(anc)
+        sock.close()
+        msg = json_loads(data) if data else None
+    except Exception as e:
+        _fatal("a zygote's spare could not start: %s" % _safe_str(e))
+    if msg is None or len(fds) < 3:
+        os._exit(0)
+    _child(libc, msg, fds, request_handler, detached=True)
+
+
+def _child(libc, msg, fds, request_handler, detached=False):
+    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime."""
+    import fcntl
+
+    try:
+        # Out of the way of 0-3, where the output and the channel go.
+        moved = [fcntl.fcntl(f, fcntl.F_DUPFD_CLOEXEC, 10) for f in fds]
+        for f in fds:
+            os.close(f)
+    except OSError as e:
+        _fatal("could not start from the zygote: %s" % _safe_str(e))
+    fds = moved
     channel, output, gate = fds[:3]
     try:
         # Into the sandbox's cgroups first (a process moving itself is cheap; the daemon
@@ -1245,17 +1316,13 @@ def _child(libc, msg, fds, request_handler):
         for fd in fds[3:]:
             os.write(fd, b"0")
             os.close(fd)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.setsid()
-        # Dies with the zygote, which dies with the daemon.
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        if not detached:
+            _detach_from_zygote(libc)
         for target in (1, 2):
             os.dup2(output, target)
         os.dup2(channel, 3, inheritable=False)
-        for f in (output, channel):
-            if f != 3:
-                os.close(f)
+        os.close(output)
+        os.close(channel)
         # Wait until the daemon has put this process in the sandbox's cgroup.
         if not os.read(gate, 1):
             os._exit(1)

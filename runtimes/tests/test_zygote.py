@@ -217,6 +217,37 @@ class ZygoteTest(unittest.TestCase):
         finally:
             z.close()
 
+    def test_a_child_forked_ahead_takes_the_request(self):
+        z = Zygote(self.code)
+        try:
+            self.assertEqual(z.recv()["op"], "ready")
+
+            def children(besides=()):
+                """The zygote's children but `besides`, once it has one."""
+                deadline = time.time() + 5
+                while time.time() < deadline:
+                    with open("/proc/%d/task/%d/children" % (z.proc.pid, z.proc.pid)) as f:
+                        found = [int(p) for p in f.read().split() if int(p) not in besides]
+                    if found:
+                        return found
+                    time.sleep(0.01)
+                return []
+
+            ahead = children()
+            self.assertEqual(len(ahead), 1, "one child waits before any request")
+            pid, channel, out, gate = z.fork("ahead", {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"})
+            self.assertEqual(pid, ahead[0], "the request went to the child forked ahead")
+            os.write(gate, b"g")
+            self.assertEqual(invoke(channel, "req-ahead")["count"], 1)
+            following = children(besides=(pid,))
+            self.assertEqual(len(following), 1, "the next one is forked at once")
+            os.kill(pid, 9)
+            channel.close()
+            os.close(out)
+            os.close(gate)
+        finally:
+            z.close()
+
     def test_a_child_joins_its_cgroups_before_its_gate(self):
         z = Zygote(self.code)
         try:
