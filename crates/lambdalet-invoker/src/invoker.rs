@@ -208,6 +208,15 @@ impl Invoker {
     /// warm environments; a pinned version gets its long-lived environment started now.
     pub fn deploy(&self, version: Arc<DeployedVersion>) {
         let key = (version.name.to_string(), version.version.clone());
+        // New code or configuration: the version's zygote (Init of the old one) is retired now,
+        // not at the next cold start, and exits once its sandboxes have.
+        let replaced = self.inner.sched.pool_info(&key).is_some_and(|(old, _, _)| {
+            old.revision_id != version.revision_id || old.config != version.config
+        });
+        if replaced {
+            let family = crate::zygote::family(&key.0, &key.1);
+            self.inner.ctx.sandboxes.retire_zygotes(Some(&family));
+        }
         if self.inner.sched.deploy(version) {
             tokio::spawn(supervisor::supervise_pinned(self.inner.clone(), key));
         }
