@@ -308,3 +308,41 @@ fn a_zygote_that_dies_takes_its_forks_and_the_next_cold_start_makes_another() {
     assert_ne!(after["imported_in"], after["pid"], "still forked: {after}");
     assert_eq!(after["count"], 1, "{after}");
 }
+
+#[test]
+fn an_update_during_a_cold_start_lets_it_finish_on_the_old_zygote() {
+    let d = Daemon::start();
+    deploy(
+        &d,
+        "updated",
+        &["LAMBDALET_ZYGOTE=on", "IMPORT_SECONDS=1.5"],
+        &[],
+    );
+    std::thread::scope(|s| {
+        let cold = s.spawn(|| invoke_tail(&d, "updated", "{}"));
+        // While the zygote runs Init, the configuration changes (its zygote is retired).
+        std::thread::sleep(Duration::from_millis(500));
+        let r = d.http(
+            "PUT",
+            "/2015-03-31/functions/updated/configuration",
+            Some(
+                json!({"Environment": {"Variables": {"LAMBDALET_ZYGOTE": "on", "IMPORT_SECONDS": "0"}}})
+                    .to_string()
+                    .as_bytes(),
+            ),
+            &[("content-type", "application/json")],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let (body, err, log) = cold.join().expect("cold start");
+        assert!(err.is_none(), "the cold start finishes: {body}\n{log}");
+        assert_ne!(
+            body["imported_in"], body["pid"],
+            "forked from the old zygote: {body}"
+        );
+        eventually(Duration::from_secs(10), "the old zygote to exit", || {
+            !alive(&body["imported_in"])
+        });
+    });
+    let (after, err, _) = invoke_tail(&d, "updated", "{}");
+    assert!(err.is_none(), "{after}");
+}

@@ -87,10 +87,11 @@ impl SandboxBackend for ProcessBackend {
             zygote::Claim::First(z) => (Some(z), true),
             zygote::Claim::Plain => (None, false),
         };
-        if let Some(zygote) = zygote {
+        if let Some(claimed) = zygote {
             let shared = Arc::new(Shared::new(cgroup));
+            let zygote = Arc::clone(&claimed);
             let sandbox = Arc::new(ZygoteSandbox::new(spec.id.clone(), zygote, first, shared));
-            tokio::spawn(sandbox.clone().run(spec, stdout));
+            tokio::spawn(sandbox.clone().run(spec, stdout, claimed));
             return Ok(Launched {
                 sandbox,
                 output: OutputReader::new(rx),

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::zygote::{State, Zygote};
+use super::zygote::{Claimed, ForkError::Unsent, State, Zygote};
 use super::{Shared, start, watch_exit};
 use crate::spec::{ExitInfo, Sandbox, SandboxSpec};
 use crate::sys;
@@ -52,18 +52,24 @@ impl ZygoteSandbox {
         }
     }
 
-    /// Starts the runtime once the zygote has run Init: forked, or the plain way.
-    pub(super) async fn run(self: Arc<Self>, spec: SandboxSpec, stdout: OwnedFd) {
+    /// Starts the runtime once the zygote has run Init: forked, or the plain way. `claim`
+    /// keeps the zygote open (even retired) until then.
+    pub(super) async fn run(self: Arc<Self>, spec: SandboxSpec, stdout: OwnedFd, claim: Claimed) {
         let mut killed = self.killed.subscribe();
         let state = tokio::select! {
             s = self.zygote.settled() => Some(s),
             _ = async { killed.wait_for(|k| *k).await.map(|_| ()) } => None,
         };
         let Some(state) = state else {
+            drop(claim);
             return self.finish(KILLED).await;
         };
+        if state == State::Ready {
+            return self.fork(spec, stdout, claim).await;
+        }
+        drop(claim);
         match state {
-            State::Ready => self.fork(spec, stdout).await,
+            State::Ready => {}
             State::Gone if self.first => {
                 // Init failed (its error and output went to this sandbox) or was cut short.
                 drop((spec, stdout));
@@ -74,7 +80,7 @@ impl ZygoteSandbox {
         }
     }
 
-    async fn fork(&self, spec: SandboxSpec, stdout: OwnedFd) {
+    async fn fork(&self, spec: SandboxSpec, stdout: OwnedFd, claim: Claimed) {
         let Some(channel) = spec.runtime_channel.as_ref().map(|c| c.as_raw_fd()) else {
             return self.plain(spec, stdout);
         };
@@ -98,6 +104,18 @@ impl ZygoteSandbox {
         let mut fds = vec![channel, stdout.as_raw_fd(), gate_r.as_raw_fd()];
         fds.extend(joins.iter().map(AsRawFd::as_raw_fd));
         let forked = self.zygote.fork(&spec.id, &spec.env, &fds).await;
+        // Forked (and counted among the zygote's children) or not: the claim is over.
+        drop(claim);
+        let forked = match forked {
+            Err(Unsent(why)) => {
+                // Retired or gone meanwhile (an update raced this cold start): nothing of this
+                // sandbox reached it, so it starts the plain way.
+                tracing::debug!(sandbox = %self.id, %why, "zygote.unavailable");
+                drop((gate_r, joins));
+                return self.plain(spec, stdout);
+            }
+            other => other,
+        };
         // The runtime holds its ends now; the daemon must not, or they would never close.
         drop((spec, stdout, gate_r, joins));
         let forked = match forked {

@@ -55,6 +55,23 @@ pub(crate) enum State {
     Gone,
 }
 
+/// Why a fork did not happen.
+pub(crate) enum ForkError {
+    /// The request never reached the zygote: the sandbox may start another way.
+    Unsent(&'static str),
+    /// It did, and then failed: the zygote may have forked a runtime for it, which dies with it.
+    Failed(SandboxError),
+}
+
+impl std::fmt::Display for ForkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unsent(why) => f.write_str(why),
+            Self::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
 /// A forked runtime: its pid and, in time, how it ended (as the zygote saw it).
 pub(crate) struct Forked {
     pub pid: u32,
@@ -76,6 +93,9 @@ pub(crate) struct Zygote {
     fork_lock: tokio::sync::Mutex<()>,
     retired: AtomicBool,
     closed: AtomicBool,
+    /// Sandboxes that claimed this zygote and have not had their fork (or given up) yet: a
+    /// retired zygote stays open for them.
+    waiting: AtomicUsize,
     /// What Init printed, held until Init is over, then written to the first sandbox's
     /// output (unless the zygote refused: that sandbox starts plainly and prints it itself).
     init_output: Mutex<Option<(Vec<u8>, OwnedFd)>>,
@@ -169,6 +189,7 @@ impl Zygote {
             fork_lock: tokio::sync::Mutex::new(()),
             retired: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
             init_output: Mutex::new(Some((Vec::new(), first_output))),
             shared,
         });
@@ -197,11 +218,16 @@ impl Zygote {
         id: &str,
         env: &[(String, String)],
         fds: &[RawFd],
-    ) -> Result<Forked, SandboxError> {
-        let fail = |why: String| SandboxError::Setup(format!("zygote {}: {why}", self.family));
+    ) -> Result<Forked, ForkError> {
+        let fail = |why: String| {
+            ForkError::Failed(SandboxError::Setup(format!(
+                "zygote {}: {why}",
+                self.family
+            )))
+        };
         let _one = self.fork_lock.lock().await;
         if *self.state.borrow() != State::Ready || self.closed.load(Ordering::Acquire) {
-            return Err(fail("not ready to fork".to_owned()));
+            return Err(ForkError::Unsent("the zygote is retired or gone"));
         }
         let mut vars = serde_json::Map::new();
         for (k, v) in env {
@@ -214,7 +240,8 @@ impl Zygote {
         self.forks.lock().insert(id.to_owned(), tx);
         if let Err(e) = self.send(body.as_bytes(), fds).await {
             self.forks.lock().remove(id);
-            return Err(fail(format!("cannot ask for a fork: {e}")));
+            tracing::warn!(family = %self.family, error = %e, "zygote.channel");
+            return Err(ForkError::Unsent("the zygote's socket failed"));
         }
         match tokio::time::timeout(FORK_TIMEOUT, rx).await {
             Ok(Ok(forked)) => Ok(forked),
@@ -256,8 +283,15 @@ impl Zygote {
         self.close_if_idle();
     }
 
+    /// A sandbox claims the zygote (until the [`Claimed`] it gets is dropped).
+    pub(crate) fn claim(self: &Arc<Self>) -> Claimed {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Claimed(self.clone())
+    }
+
     fn close_if_idle(&self) {
         if self.retired.load(Ordering::Acquire)
+            && self.waiting.load(Ordering::Acquire) == 0
             && self.children.lock().is_empty()
             && self.forks.lock().is_empty()
             && !self.closed.swap(true, Ordering::AcqRel)
@@ -268,6 +302,24 @@ impl Zygote {
                 nix::sys::socket::Shutdown::Both,
             );
         }
+    }
+}
+
+/// A sandbox's claim on a zygote: keeps a retired zygote open until the sandbox has had its
+/// fork or started another way.
+pub(crate) struct Claimed(Arc<Zygote>);
+
+impl std::ops::Deref for Claimed {
+    type Target = Arc<Zygote>;
+    fn deref(&self) -> &Arc<Zygote> {
+        &self.0
+    }
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.0.close_if_idle();
     }
 }
 

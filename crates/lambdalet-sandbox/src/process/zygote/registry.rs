@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::{State, Zygote};
+use super::{Claimed, State, Zygote};
 use crate::cgroup::Cgroups;
 use crate::error::SandboxError;
 use crate::spec::{SandboxSpec, ZygoteKey};
@@ -23,10 +23,10 @@ pub(crate) struct Zygotes {
 /// How a sandbox's runtime is to start.
 pub(crate) enum Claim {
     /// Forked from this zygote, once it is ready.
-    Fork(Arc<Zygote>),
+    Fork(Claimed),
     /// This sandbox's cold start started the zygote: it gets what Init printed, and Init's
     /// error if there is one.
-    First(Arc<Zygote>),
+    First(Claimed),
     /// The plain way (the zygote refused).
     Plain,
 }
@@ -49,7 +49,7 @@ impl Zygotes {
             && z.generation == generation
         {
             match &*z.state.borrow() {
-                State::Starting | State::Ready => return Ok(Claim::Fork(z.clone())),
+                State::Starting | State::Ready => return Ok(Claim::Fork(z.claim())),
                 State::Refused(_) => return Ok(Claim::Plain),
                 State::Gone => {}
             }
@@ -59,7 +59,7 @@ impl Zygotes {
         if let Some(old) = slots.insert(key.family.clone(), zygote.clone()) {
             old.retire();
         }
-        Ok(Claim::First(zygote))
+        Ok(Claim::First(zygote.claim()))
     }
 
     /// Retires `family`'s zygote (a family ending in `:`: every family it begins), or every
