@@ -233,10 +233,19 @@ pub fn held_by(inode: u64, pids: &[u32]) -> bool {
     })
 }
 
+/// The parent of `pid` (from `/proc/<pid>/stat`), if it is still there.
+pub(crate) fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The parent is the second field after the command, which ends at the last ')' (a command
+    // name may hold spaces and parentheses).
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// `pid` and every process descended from it (from `/proc/*/stat`), for sandboxes without a
 /// cgroup to list their processes.
 pub fn family_of(pid: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
+    let mut parents = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             let Some(p) = entry
@@ -246,16 +255,8 @@ pub fn family_of(pid: u32) -> Vec<u32> {
             else {
                 continue;
             };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-                continue;
-            };
-            // The parent is the second field after the command, which ends at the last ')'.
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|f| f.parse::<u32>().ok());
-            if let Some(ppid) = ppid {
-                parent_of.push((p, ppid));
+            if let Some(ppid) = parent_of(p) {
+                parents.push((p, ppid));
             }
         }
     }
@@ -264,7 +265,7 @@ pub fn family_of(pid: u32) -> Vec<u32> {
     while i < family.len() {
         let head = family[i];
         family.extend(
-            parent_of
+            parents
                 .iter()
                 .filter(|(_, pp)| *pp == head)
                 .map(|(p, _)| *p),

@@ -9,7 +9,7 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU32;
 
 use async_trait::async_trait;
 use nix::sys::signal::Signal;
@@ -18,7 +18,7 @@ use tokio::net::unix::pipe;
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::cgroup::{CgroupLimits, Cgroups, SandboxCgroup};
+use crate::cgroup::{Cgroups, SandboxCgroup};
 use crate::error::SandboxError;
 use crate::output::OutputReader;
 use crate::spec::{ExitInfo, Launched, Sandbox, SandboxBackend, SandboxSpec};
@@ -67,28 +67,14 @@ impl SandboxBackend for ProcessBackend {
             }
             _ => zygote::Claim::Plain,
         };
-        let cgroup = match &self.cgroups {
-            Some(c) => Some(Arc::new(
-                c.create(
-                    &spec.id,
-                    &CgroupLimits {
-                        memory_bytes: spec.limits.memory_bytes,
-                        pids: spec.limits.pids,
-                        cpu_weight: spec.limits.cpu_weight,
-                        devices: None,
-                    },
-                )
-                .map_err(|e| SandboxError::Setup(e.to_string()))?,
-            )),
-            None => None,
-        };
+        let cgroup = create_cgroup(self.cgroups.as_ref(), &spec.id, &spec.limits)?;
         let (zygote, first) = match claim {
             zygote::Claim::Fork(z) => (Some(z), false),
             zygote::Claim::First(z) => (Some(z), true),
             zygote::Claim::Plain => (None, false),
         };
         if let Some(claimed) = zygote {
-            let shared = Arc::new(Shared::new(cgroup));
+            let shared = Arc::new(Shared::new(cgroup, 1));
             let zygote = Arc::clone(&claimed);
             let sandbox = Arc::new(ZygoteSandbox::new(spec.id.clone(), zygote, first, shared));
             tokio::spawn(sandbox.clone().run(spec, stdout, claimed));
@@ -100,12 +86,7 @@ impl SandboxBackend for ProcessBackend {
             });
         }
         let extensions = spec.extensions.len();
-        let shared = Arc::new(Shared {
-            cgroup,
-            live: AtomicUsize::new(extensions + 1),
-            peak: AtomicU64::new(0),
-            oom: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(cgroup, extensions + 1));
         let (exit_tx, exit_rx) = watch::channel(None);
         let (ext_tx, ext_rx) = watch::channel(Vec::new());
         let mut sandbox = ProcessSandbox {
@@ -180,42 +161,6 @@ impl SandboxBackend for ProcessBackend {
 
     fn retire_zygotes(&self, family: Option<&str>) {
         self.zygotes.retire(family);
-    }
-}
-
-/// What the processes of one sandbox share: its cgroup and what was measured of it.
-struct Shared {
-    cgroup: Option<Arc<SandboxCgroup>>,
-    /// Processes (the runtime, started or not, and the extensions) that have not exited; the
-    /// last one out kills what is left in the cgroup and removes it.
-    live: AtomicUsize,
-    /// The last peak read, kept so a report after the process died still has a figure.
-    peak: AtomicU64,
-    oom: AtomicBool,
-}
-
-impl Shared {
-    /// One process of the sandbox is gone. Records the cgroup's figures; after the last one,
-    /// removes the cgroup (off the async threads).
-    async fn gone(&self) {
-        if let Some(c) = &self.cgroup {
-            if let Some(p) = c.peak_memory_bytes() {
-                self.peak.fetch_max(p, Ordering::Relaxed);
-            }
-            self.oom.store(c.oom_kills() > 0, Ordering::Release);
-        }
-        if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
-        }
-        if let Some(c) = self.cgroup.clone() {
-            let _ = tokio::task::spawn_blocking(move || {
-                c.kill_all();
-                if let Err(e) = c.remove() {
-                    tracing::warn!(error = %e, "cannot remove a sandbox's cgroup");
-                }
-            })
-            .await;
-        }
     }
 }
 
@@ -301,12 +246,7 @@ fn watch_exit(
                 signal: None,
             }
         });
-        if let Some(c) = &shared.cgroup {
-            if let Some(p) = c.peak_memory_bytes() {
-                shared.peak.fetch_max(p, Ordering::Relaxed);
-            }
-            shared.oom.store(c.oom_kills() > 0, Ordering::Release);
-        }
+        shared.record();
         on_exit(info);
         shared.gone().await;
     });
@@ -389,10 +329,12 @@ fn spawn_forked(
 }
 
 mod sandbox;
+mod shared;
 mod zygote;
 mod zygote_sandbox;
 
 use sandbox::ProcessSandbox;
+use shared::{Shared, create_cgroup};
 use zygote_sandbox::ZygoteSandbox;
 
 #[cfg(test)]

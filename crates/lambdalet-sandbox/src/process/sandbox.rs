@@ -34,14 +34,8 @@ impl ProcessSandbox {
     /// A sandbox of one runtime already started (`pid`), with no cgroup.
     #[cfg(test)]
     pub(super) fn adopt(id: String, pid: u32, waitable: super::Waitable) -> Self {
-        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
         let (exit_tx, exit_rx) = watch::channel(None);
-        let shared = Arc::new(Shared {
-            cgroup: None,
-            live: AtomicUsize::new(1),
-            peak: AtomicU64::new(0),
-            oom: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(None, 1));
         let exit_tx = Arc::new(exit_tx);
         let tx = exit_tx.clone();
         watch_exit(pid, waitable, shared.clone(), move |info| {
@@ -176,16 +170,8 @@ impl Sandbox for ProcessSandbox {
     }
 
     fn max_memory_used_bytes(&self) -> Option<u64> {
-        let now = match &self.shared.cgroup {
-            Some(c) if self.running() => c.peak_memory_bytes(),
-            Some(_) => None,
-            None => self.status.lock().as_ref().and_then(sys::peak_rss_bytes),
-        };
-        let peak = &self.shared.peak;
-        if let Some(b) = now {
-            peak.fetch_max(b, Ordering::Relaxed);
-        }
-        Some(peak.load(Ordering::Relaxed)).filter(|b| *b > 0)
+        self.shared
+            .peak_bytes(self.running(), self.status.lock().as_ref())
     }
 
     fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
@@ -197,9 +183,6 @@ impl Sandbox for ProcessSandbox {
     }
 
     fn out_of_memory(&self) -> bool {
-        match &self.shared.cgroup {
-            Some(c) if self.running() => c.oom_kills() > 0,
-            _ => self.shared.oom.load(Ordering::Acquire),
-        }
+        self.shared.out_of_memory(self.running())
     }
 }

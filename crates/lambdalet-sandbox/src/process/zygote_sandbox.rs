@@ -141,7 +141,7 @@ impl ZygoteSandbox {
             adopted.is_ok() && !*self.killed.borrow() && nix::unistd::write(&gate_w, b"g").is_ok();
         // (Only a process that is still the zygote's child is ours to kill: the pid of one
         // that died meanwhile may be another's now.)
-        if !go && parent_of(pid).is_ok_and(|p| p == self.zygote.pid) {
+        if !go && crate::peer::parent_of(pid) == Some(self.zygote.pid) {
             sys::signal_group(pid, Signal::SIGKILL);
         }
         drop(gate_w);
@@ -164,7 +164,8 @@ impl ZygoteSandbox {
     /// Makes forked `pid` this sandbox's: checks it is the zygote's child (it has joined the
     /// sandbox's cgroups and waits at its gate, running nothing of the function).
     fn adopt(&self, pid: u32) -> std::io::Result<()> {
-        let parent = parent_of(pid)?;
+        let parent = crate::peer::parent_of(pid)
+            .ok_or_else(|| std::io::Error::other(format!("pid {pid} is gone")))?;
         if parent != self.zygote.pid {
             return Err(std::io::Error::other(format!(
                 "pid {pid} is not the zygote's child (its parent is {parent})"
@@ -208,12 +209,7 @@ impl ZygoteSandbox {
 
     /// The runtime is gone: records the cgroup's figures, tells, and cleans the cgroup up.
     async fn finish(&self, info: ExitInfo) {
-        if let Some(c) = &self.shared.cgroup {
-            if let Some(p) = c.peak_memory_bytes() {
-                self.shared.peak.fetch_max(p, Ordering::Relaxed);
-            }
-            self.shared.oom.store(c.oom_kills() > 0, Ordering::Release);
-        }
+        self.shared.record();
         let _ = self.exit_tx.send(Some(info));
         self.shared.gone().await;
     }
@@ -229,17 +225,6 @@ impl ZygoteSandbox {
             (None, None) => Vec::new(),
         }
     }
-}
-
-/// The parent pid of `pid`, from `/proc/<pid>/stat`.
-fn parent_of(pid: u32) -> std::io::Result<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    rest.split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("unreadable /proc/{pid}/stat")))
 }
 
 impl Sandbox for ZygoteSandbox {
@@ -277,23 +262,12 @@ impl Sandbox for ZygoteSandbox {
     }
 
     fn max_memory_used_bytes(&self) -> Option<u64> {
-        let now = match &self.shared.cgroup {
-            Some(c) if self.running() => c.peak_memory_bytes(),
-            Some(_) => None,
-            None => self.status.lock().as_ref().and_then(sys::peak_rss_bytes),
-        };
-        let peak = &self.shared.peak;
-        if let Some(b) = now {
-            peak.fetch_max(b, Ordering::Relaxed);
-        }
-        Some(peak.load(Ordering::Relaxed)).filter(|b| *b > 0)
+        self.shared
+            .peak_bytes(self.running(), self.status.lock().as_ref())
     }
 
     fn out_of_memory(&self) -> bool {
-        match &self.shared.cgroup {
-            Some(c) if self.running() => c.oom_kills() > 0,
-            _ => self.shared.oom.load(Ordering::Acquire),
-        }
+        self.shared.out_of_memory(self.running())
     }
 
     fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
@@ -310,7 +284,7 @@ mod tests {
     #[test]
     fn reads_a_parent_past_a_command_name_with_parentheses() {
         let me = std::process::id();
-        let parent = super::parent_of(me).expect("own stat");
+        let parent = crate::peer::parent_of(me).expect("own stat");
         assert_eq!(parent, std::os::unix::process::parent_id());
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -23,8 +23,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 use tokio::sync::{oneshot, watch};
 
-use super::{Shared, start, watch_exit};
-use crate::cgroup::{CgroupLimits, Cgroups};
+use super::{Shared, create_cgroup, start, watch_exit};
+use crate::cgroup::Cgroups;
 use crate::container::control;
 use crate::error::SandboxError;
 use crate::spec::{ExitInfo, SandboxSpec, ZygoteKey};
@@ -120,21 +120,7 @@ impl Zygote {
             .into_blocking_fd()
             .map_err(|e| setup("output pipe", e))?;
         let id = format!("zygote-{}-{n}", std::process::id());
-        let cgroup = match cgroups {
-            Some(c) => Some(Arc::new(
-                c.create(
-                    &id,
-                    &CgroupLimits {
-                        memory_bytes: spec.limits.memory_bytes,
-                        pids: spec.limits.pids,
-                        cpu_weight: spec.limits.cpu_weight,
-                        devices: None,
-                    },
-                )
-                .map_err(|e| SandboxError::Setup(e.to_string()))?,
-            )),
-            None => None,
-        };
+        let cgroup = create_cgroup(cgroups, &id, &spec.limits)?;
         let mut env = spec.env.clone();
         env.push((ZYGOTE_FD_ENV.to_owned(), "3".to_owned()));
         let zspec = SandboxSpec {
@@ -146,7 +132,7 @@ impl Zygote {
             extension_env: Vec::new(),
             ..spec.clone()
         };
-        let shared = Arc::new(Shared::new(cgroup));
+        let shared = Arc::new(Shared::new(cgroup, 1));
         let (pid, waitable) = match start(&zspec, out_fd, shared.cgroup.as_deref()) {
             Ok(s) => s,
             Err(e) => {
@@ -320,17 +306,5 @@ impl Drop for Claimed {
     fn drop(&mut self) {
         self.0.waiting.fetch_sub(1, Ordering::AcqRel);
         self.0.close_if_idle();
-    }
-}
-
-impl Shared {
-    /// What one process (or zygote) of a sandbox shares, with `cgroup` if it has one.
-    pub(crate) fn new(cgroup: Option<Arc<crate::cgroup::SandboxCgroup>>) -> Self {
-        Self {
-            cgroup,
-            live: AtomicUsize::new(1),
-            peak: AtomicU64::new(0),
-            oom: AtomicBool::new(false),
-        }
     }
 }
