@@ -1104,9 +1104,12 @@ def _zygote(ctl_fd):
 
     data, anc, _flags, _addr = ctl.recvmsg(1 << 16, _socketmod.CMSG_SPACE(4))
     passed = _passed_fds(anc)
-    if not data or json_loads(data).get("op") != "init":
+    init_msg = json_loads(data) if data else {}
+    if init_msg.get("op") != "init":
         _fatal("zygote: the daemon's first message was not init")
     first = FrameClient(passed[0]) if passed else None
+    # In a container: what each fork makes its own (see _own_sandbox).
+    container = init_msg.get("container")
 
     def init_error(error_result):
         send({"op": "init-error", "error": error_result})
@@ -1131,6 +1134,9 @@ def _zygote(ctl_fd):
         _flush_std()
         os._exit(0)
     libc = ctypes.CDLL(None, use_errno=True)
+    if container is not None:
+        # A fork's init outlives the child that made its PID namespace: it comes back here.
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     # What Init made goes to the collector's permanent generation: a fork's collections then
     # leave those objects (and the pages they share with the zygote) alone.
     import gc
@@ -1138,7 +1144,6 @@ def _zygote(ctl_fd):
     gc.collect()
     gc.freeze()
     _flush_std()
-    send({"op": "ready", "initMs": init_ms})
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -1151,7 +1156,8 @@ def _zygote(ctl_fd):
 
     def new_spare():
         """A child forked ahead, waiting for its sandbox on a socket of its own: a fork request
-        then costs a message to it instead of a fork."""
+        then costs a message to it instead of a fork. In a container it makes its sandbox
+        first (see _own_sandbox); it says which pid it is, and whether that worked."""
         ours, theirs = _socketmod.socketpair(_socketmod.AF_UNIX, _socketmod.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
@@ -1163,11 +1169,51 @@ def _zygote(ctl_fd):
             nul = os.open(os.devnull, os.O_RDONLY)
             os.dup2(nul, ctl.detach())
             os.close(nul)
+            if container is not None:
+                _contained_spare(libc, theirs, request_handler, container)
             _spare(libc, theirs, request_handler)
         theirs.close()
+        if container is not None:
+            try:
+                ours.settimeout(10)
+                said = json_loads(ours.recv(4096) or b"{}")
+                if "pid" in said:
+                    pid = said["pid"]
+                    said = json_loads(ours.recv(4096) or b"{}")
+                ours.settimeout(None)
+            except (OSError, ValueError) as e:
+                said = {"error": _safe_str(e)}
+            if not said.get("ready"):
+                ours.close()
+                raise _SpareFailed(said.get("error") or "the fork's sandbox was not made")
         return pid, ours
 
-    spare = new_spare()
+    try:
+        spare = new_spare()
+    except _SpareFailed as e:
+        send({"op": "refused", "why": "a fork cannot make its own sandbox here: %s" % e})
+        _flush_std()
+        os._exit(0)
+    send({"op": "ready", "initMs": init_ms})
+    # A container fork's init (by pid) -> its socket, on which it says how its runtime ended
+    # when a signal ended it (an init's own exit status cannot say so).
+    statuses = {}
+
+    def hand_over(spare, data, fds):
+        """Gives the request to the child forked ahead: its pid, or None if it is gone."""
+        spare_pid, spare_sock = spare
+        try:
+            rights = b"".join(f.to_bytes(4, sys.byteorder) for f in fds)
+            spare_sock.sendmsg([data], [(_socketmod.SOL_SOCKET, _socketmod.SCM_RIGHTS, rights)])
+        except OSError:
+            spare_sock.close()
+            return None
+        if container is not None:
+            statuses[spare_pid] = spare_sock
+        else:
+            spare_sock.close()
+        return spare_pid
+
     while True:
         for fd, _ in poller.poll():
             if fd == wake_r:
@@ -1175,11 +1221,11 @@ def _zygote(ctl_fd):
                     os.read(wake_r, 512)
                 except BlockingIOError:
                     pass
-                _report_exits(send)
+                _report_exits(send, statuses)
                 continue
             data, anc, _flags, _addr = ctl.recvmsg(1 << 20, _socketmod.CMSG_SPACE(16 * 4))
             if not data:
-                _report_exits(send)
+                _report_exits(send, statuses)
                 os._exit(0)
             fds = _passed_fds(anc)
             msg = json_loads(data)
@@ -1189,15 +1235,18 @@ def _zygote(ctl_fd):
                 continue
             pid = None
             if spare is not None:
-                spare_pid, spare_sock = spare
+                pid = hand_over(spare, data, fds)
                 spare = None
+            if pid is None and container is not None:
+                # A container fork is always one made ahead: make one now.
                 try:
-                    rights = b"".join(f.to_bytes(4, sys.byteorder) for f in fds)
-                    spare_sock.sendmsg([data], [(_socketmod.SOL_SOCKET, _socketmod.SCM_RIGHTS, rights)])
-                    pid = spare_pid
-                except OSError:
-                    pass  # it died: fork now
-                spare_sock.close()
+                    pid = hand_over(new_spare(), data, fds)
+                except _SpareFailed as e:
+                    _write_log("lambdalet runtime: zygote: %s\n" % e)
+                if pid is None:
+                    for f in fds:
+                        os.close(f)
+                    continue  # the daemon's fork request times out, and the zygote is retired
             if pid is None:
                 pid = os.fork()
                 if pid == 0:
@@ -1208,8 +1257,12 @@ def _zygote(ctl_fd):
             for f in fds:
                 os.close(f)
             send({"op": "forked", "id": msg.get("id"), "pid": pid})
-            spare = new_spare()
-            _report_exits(send)
+            try:
+                spare = new_spare()
+            except _SpareFailed as e:
+                spare = None  # the next request tries again
+                _write_log("lambdalet runtime: zygote: %s\n" % e)
+            _report_exits(send, statuses)
 
 
 def _threads_started():
@@ -1254,7 +1307,7 @@ def _passed_fds(anc):
     return fds
 
 
-def _report_exits(send):
+def _report_exits(send, statuses=None):
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -1262,7 +1315,18 @@ def _report_exits(send):
             return
         if pid == 0:
             return
-        if os.WIFEXITED(status):
+        said = {}
+        sock = (statuses or {}).pop(pid, None)
+        if sock is not None:
+            sock.setblocking(False)
+            try:
+                said = json_loads(sock.recv(4096) or b"{}")
+            except (OSError, ValueError):
+                pass
+            sock.close()
+        if "signal" in said:
+            send({"op": "exited", "pid": pid, "code": None, "signal": said["signal"]})
+        elif os.WIFEXITED(status):
             send({"op": "exited", "pid": pid, "code": os.WEXITSTATUS(status), "signal": None})
         elif os.WIFSIGNALED(status):
             send({"op": "exited", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
@@ -1297,8 +1361,10 @@ def _spare(libc, sock, request_handler):
     _child(libc, msg, fds, request_handler, detached=True)
 
 
-def _child(libc, msg, fds, request_handler, detached=False):
-    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime."""
+def _child(libc, msg, fds, request_handler, detached=False, contained=False):
+    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime.
+    `contained`: a container fork, whose init (PID 1 of its namespace) joins the sandbox's
+    cgroups with it."""
     import fcntl
 
     try:
@@ -1314,6 +1380,8 @@ def _child(libc, msg, fds, request_handler, detached=False):
         # Into the sandbox's cgroups first (a process moving itself is cheap; the daemon
         # moving it would wait for the kernel), before anything of the function runs.
         for fd in fds[3:]:
+            if contained:
+                os.write(fd, b"1")
             os.write(fd, b"0")
             os.close(fd)
         if not detached:
@@ -1337,6 +1405,189 @@ def _child(libc, msg, fds, request_handler, detached=False):
         _fatal("could not start from the zygote: %s" % _safe_str(e))
     _serve(client, request_handler)
     os._exit(0)
+
+
+class _SpareFailed(Exception):
+    pass
+
+
+def _contained_spare(libc, sock, request_handler, cfg):
+    """A container zygote's child forked ahead (never returns). It makes a user namespace that
+    owns new mount, PID, IPC and UTS namespaces (the zygote's seccomp filter allows exactly those),
+    forks the init of that PID namespace, tells the zygote the init's pid and exits. The init
+    makes the sandbox (_own_sandbox), drops every capability, installs the sandbox's seccomp
+    filter on top of the zygote's, and forks the runtime, which waits for its sandbox's fork
+    request on `sock`; the init stays, reaping, and exits as the runtime did."""
+    import signal
+
+    def say(msg):
+        try:
+            sock.send(to_json(msg).encode("utf-8"))
+        except OSError:
+            pass
+
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(int(cfg["unshare"])) != 0:
+            raise OSError(ctypes_errno(), "unshare: " + os.strerror(ctypes_errno()))
+        for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)), ("gid_map", "%d %d 1" % (gid, gid))):
+            with open("/proc/self/" + name, "w") as f:
+                f.write(text)
+        pid = os.fork()
+    except Exception as e:
+        say({"error": _safe_str(e)})
+        os._exit(1)
+    if pid != 0:
+        say({"pid": pid})
+        os._exit(0)
+    try:
+        os.setsid()
+        _own_sandbox(libc, cfg)
+        runtime = os.fork()
+    except Exception as e:
+        say({"error": _safe_str(e)})
+        os._exit(1)
+    if runtime == 0:
+        # The runtime keeps its capabilities until its sandbox is named (its host name), then
+        # confines itself as its init did.
+        try:
+            data, anc, _flags, _addr = sock.recvmsg(1 << 20, _socketmod.CMSG_SPACE(16 * 4))
+            fds = _passed_fds(anc)
+            sock.close()
+            msg = json_loads(data) if data else None
+            if msg is not None and msg.get("hostname"):
+                name = msg["hostname"].encode("utf-8")
+                if libc.sethostname(name, len(name)) != 0:
+                    raise OSError(ctypes_errno(), "sethostname")
+            _confine(libc, cfg)
+        except Exception as e:
+            _fatal("a zygote's spare could not start: %s" % _safe_str(e))
+        if msg is None or len(fds) < 3:
+            os._exit(0)
+        _child(libc, msg, fds, request_handler, detached=True, contained=True)
+    try:
+        _confine(libc, cfg)
+    except Exception as e:
+        os.kill(runtime, 9)
+        say({"error": _safe_str(e)})
+        os._exit(1)
+    say({"ready": True})
+    # (Its copy of `sock` stays open: how the runtime ended goes to the zygote on it.)
+    # PID 1 of the fork's namespace: the kernel delivers it only signals it handles. Those a
+    # runtime may be sent reach the runtime from its process group; here they do nothing.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda *_: None)
+    while True:
+        try:
+            done, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if done == runtime:
+            _flush_std()
+            if os.WIFSIGNALED(status):
+                # The zygote reports the signal it hears of here (this exit status cannot
+                # carry it: as PID 1 this process ignores its own signals).
+                say({"signal": os.WTERMSIG(status)})
+                os._exit(128 + os.WTERMSIG(status))
+            os._exit(os.WEXITSTATUS(status))
+
+
+def ctypes_errno():
+    import ctypes
+
+    return ctypes.get_errno()
+
+
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+
+
+def _mount(libc, source, target, fstype, flags, data=None):
+    enc = lambda v: v.encode() if v is not None else None
+    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        e = ctypes_errno()
+        raise OSError(e, "mount %s on %s: %s" % (fstype or source, target, os.strerror(e)))
+
+
+def _own_sandbox(libc, cfg):
+    """In a container fork's new namespaces (PID 1, with every capability of its own user
+    namespace): its own /tmp (over what Init left there), /dev/shm, /dev/pts and /proc (masked
+    as the container's is)."""
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    old_tmp = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        left = os.listdir(old_tmp)
+        _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=%d" % int(cfg["tmpBytes"]))
+        if left:
+            # What Init left in /tmp, under this fork's own writable layer: a file is copied
+            # (and counted in this sandbox's memory) only once this fork changes it.
+            for d in ("/tmp/.upper", "/tmp/.work"):
+                os.mkdir(d, 0o700)
+            os.chmod("/tmp/.upper", 0o1777)
+            options = "lowerdir=/proc/self/fd/%d,upperdir=/tmp/.upper,workdir=/tmp/.work" % old_tmp
+            try:
+                _mount(libc, "overlay", "/tmp", "overlay", _MS_NOSUID | _MS_NODEV, options)
+            except OSError:
+                # A kernel without overlayfs in user namespaces (before 5.11): a copy.
+                import shutil
+
+                os.rmdir("/tmp/.upper")
+                os.rmdir("/tmp/.work")
+                shutil.copytree("/proc/self/fd/%d" % old_tmp, "/tmp", symlinks=True, dirs_exist_ok=True)
+    finally:
+        os.close(old_tmp)
+    _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=%d" % int(cfg["shmBytes"]))
+    _mount(libc, "devpts", "/dev/pts", "devpts", _MS_NOSUID | _MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+    _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    for name in cfg.get("masked") or []:
+        path = "/proc/" + name
+        if os.path.isdir(path) and not os.path.islink(path):
+            _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k")
+        elif os.path.lexists(path) and not os.path.islink(path):
+            _mount(libc, "/dev/null", path, None, _MS_BIND)
+    for name in cfg.get("readOnly") or []:
+        path = "/proc/" + name
+        if os.path.lexists(path) and not os.path.islink(path):
+            _mount(libc, path, path, None, _MS_BIND | _MS_REC)
+            _mount(libc, None, path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+
+
+def _confine(libc, cfg):
+    """Drops every capability the fork's user namespace gave it (bounding and ambient sets
+    too) and installs the sandbox's seccomp filter on top of the zygote's, which refuses any
+    further namespace or mount (no_new_privs is inherited from the zygote)."""
+    import ctypes
+
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes_errno(), "drop capability %d" % cap)
+    libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    caps = (Data * 2)()
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), caps) != 0:
+        raise OSError(ctypes_errno(), "drop capabilities")
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    code = bytes.fromhex(cfg["filter"])
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes_errno(), "install the seccomp filter")
 
 
 def _layer_paths():

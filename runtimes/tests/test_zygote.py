@@ -76,7 +76,7 @@ def read_frame(sock):
 
 
 class Zygote(object):
-    def __init__(self, code_dir, extra_env=None, first_channel=None):
+    def __init__(self, code_dir, extra_env=None, first_channel=None, container=None):
         self.runtime_dir = tempfile.mkdtemp(prefix="lambdalet-zygote-rt-")
         shutil.copy(os.path.join(RUNTIMES, "python", "bootstrap.py"), self.runtime_dir)
         self.ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -101,7 +101,10 @@ class Zygote(object):
         theirs.close()
         self.ctl.settimeout(10)
         # The daemon's first message, with the first sandbox's channel when it has one.
-        init = json.dumps({"op": "init"}).encode()
+        init = {"op": "init"}
+        if container is not None:
+            init["container"] = container
+        init = json.dumps(init).encode()
         if first_channel is None:
             self.ctl.send(init)
         else:
@@ -266,6 +269,21 @@ class ZygoteTest(unittest.TestCase):
             channel.close()
             os.close(out)
             os.close(gate)
+        finally:
+            z.close()
+
+    def test_a_container_zygote_refuses_when_a_fork_cannot_make_its_namespaces(self):
+        # unshare(2) refuses flags it does not know (EINVAL): the first child forked ahead
+        # cannot make its sandbox, so the zygote says so instead of ready.
+        z = Zygote(self.code, container={"unshare": 1, "tmpBytes": 1 << 20, "shmBytes": 1 << 20,
+                                         "proc": "/nonexistent", "masked": [], "readOnly": [],
+                                         "filter": ""})
+        try:
+            msg = z.recv()
+            self.assertEqual(msg["op"], "refused", msg)
+            self.assertIn("a fork cannot make its own sandbox", msg["why"])
+            self.assertIn("unshare", msg["why"])
+            self.assertEqual(z.proc.wait(timeout=10), 0)
         finally:
             z.close()
 

@@ -42,3 +42,4 @@ mod schedules;
 mod streaming;
 mod urls;
 mod zygote;
+mod zygote_container;

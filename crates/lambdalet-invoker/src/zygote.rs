@@ -1,11 +1,12 @@
 //! Cold starts that skip Init. Which sandboxes start from a zygote (a runtime that ran Init
-//! once and forks; see the sandbox crate's process backend): Python functions of lambdalet's
-//! bootstrap on the framed Runtime API, in a process sandbox, without extensions or an exec
-//! wrapper, when the function's `LAMBDALET_ZYGOTE` or else the daemon's `--zygote` says so.
+//! once and forks; see the sandbox crate's `zygote` module): Python zip functions of
+//! lambdalet's bootstrap on the framed Runtime API, in a process sandbox or a container on the
+//! host's network, without extensions or an exec wrapper, when the function's
+//! `LAMBDALET_ZYGOTE` or else the daemon's `--zygote` says so.
 //! Which versions keep a pre-started sandbox (any runtime, any sandbox; the scheduler keeps
 //! one ready beyond the busy ones): `LAMBDALET_PRESTART`, else `--prestart`.
 
-use lambdalet_core::{ContainerMode, DeployedVersion, RuntimeFamily};
+use lambdalet_core::{ContainerMode, DeployedVersion, NetworkMode, RuntimeFamily};
 use lambdalet_sandbox::{SandboxSpec, ZygoteKey};
 
 use crate::sandboxes::Sandboxes;
@@ -54,9 +55,15 @@ pub(crate) fn key(
         .runtime
         .as_ref()
         .is_some_and(|r| r.family() == RuntimeFamily::Python);
+    // A container with a network of its own gets its Runtime API listener from inside it,
+    // which a fork could not have.
+    let sandbox = match mode {
+        ContainerMode::NoContainer => true,
+        ContainerMode::GreengrassContainer => version.config.lifecycle.network == NetworkMode::Host,
+    };
     let eligible = python
         && version.image.is_none()
-        && mode == ContainerMode::NoContainer
+        && sandbox
         && spec.runtime_channel.is_some()
         && spec.extensions.is_empty()
         && env

@@ -20,6 +20,7 @@ mod seccomp;
 mod spawn;
 mod spec;
 mod sys;
+mod zygote;
 
 pub use container::{ContainerBackend, check_container_params};
 pub use error::SandboxError;

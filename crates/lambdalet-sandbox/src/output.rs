@@ -14,6 +14,11 @@ impl OutputReader {
         Self { rx }
     }
 
+    /// The pipe's read end.
+    pub(crate) fn into_receiver(self) -> pipe::Receiver {
+        self.rx
+    }
+
     /// Wraps the read end of a pipe made elsewhere. Only for fake backends in other crates'
     /// tests (the invoker's scheduler tests); real backends use the crate-private `new`.
     #[doc(hidden)]

@@ -22,6 +22,7 @@ use crate::cgroup::{Cgroups, SandboxCgroup};
 use crate::error::SandboxError;
 use crate::output::OutputReader;
 use crate::spec::{ExitInfo, Launched, Sandbox, SandboxBackend, SandboxSpec};
+use crate::zygote::{self, ZygoteSandbox};
 use crate::{spawn, sys};
 
 /// Runs runtimes as child processes of the daemon.
@@ -62,8 +63,8 @@ impl SandboxBackend for ProcessBackend {
         let claim = match &spec.zygote {
             Some(key) if spec.extensions.is_empty() && spec.runtime_channel.is_some() => {
                 let output = stdout.try_clone().map_err(setup)?;
-                self.zygotes
-                    .claim(&spec, key, self.cgroups.as_ref(), output)?
+                let how = zygote::ZygoteStart::Process(self.cgroups.as_ref());
+                self.zygotes.claim(&spec, key, &how, output)?
             }
             _ => zygote::Claim::Plain,
         };
@@ -76,7 +77,13 @@ impl SandboxBackend for ProcessBackend {
         if let Some(claimed) = zygote {
             let shared = Arc::new(Shared::new(cgroup, 1));
             let zygote = Arc::clone(&claimed);
-            let sandbox = Arc::new(ZygoteSandbox::new(spec.id.clone(), zygote, first, shared));
+            let sandbox = Arc::new(ZygoteSandbox::new(
+                spec.id.clone(),
+                zygote,
+                first,
+                shared,
+                None,
+            ));
             tokio::spawn(sandbox.clone().run(spec, stdout, claimed));
             return Ok(Launched {
                 sandbox,
@@ -165,14 +172,14 @@ impl SandboxBackend for ProcessBackend {
 }
 
 /// How the child is waited for: its pidfd, or the standard library's child handle.
-enum Waitable {
+pub(crate) enum Waitable {
     Pidfd(OwnedFd),
     Child(tokio::process::Child),
 }
 
 /// Starts a program of the sandbox, in `cgroup` when given, through `spawn` or, where the
 /// kernel lacks `CLONE_PIDFD`, the standard library's fork path.
-fn start(
+pub(crate) fn start(
     spec: &SandboxSpec,
     stdout: OwnedFd,
     cgroup: Option<&SandboxCgroup>,
@@ -217,7 +224,7 @@ fn start(
 /// Waits for a process of the sandbox and reaps it; `on_exit` gets how it ended (after the
 /// cgroup's figures are read). Should the daemon's runtime drop the task first (shutdown),
 /// the process group is killed, as `kill_on_drop` does.
-fn watch_exit(
+pub(crate) fn watch_exit(
     pid: u32,
     waitable: Waitable,
     shared: Arc<Shared>,
@@ -330,12 +337,9 @@ fn spawn_forked(
 
 mod sandbox;
 mod shared;
-mod zygote;
-mod zygote_sandbox;
 
 use sandbox::ProcessSandbox;
-use shared::{Shared, create_cgroup};
-use zygote_sandbox::ZygoteSandbox;
+pub(crate) use shared::{Shared, create_cgroup};
 
 #[cfg(test)]
 mod tests;

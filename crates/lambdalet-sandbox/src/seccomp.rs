@@ -176,7 +176,18 @@ enum Action {
     Unavailable,
     /// `clone`: refused if it asks for a namespace.
     InspectClone,
+    /// `unshare` (a zygote's filter): allowed with exactly [`ZYGOTE_UNSHARE`], else refused.
+    InspectUnshare,
 }
+
+/// The namespaces a container zygote's fork makes for itself ([`Filter::zygote`]): a user
+/// namespace that owns a mount, PID, IPC and UTS namespace. Never a network namespace, whose
+/// `CAP_NET_ADMIN` reaches netfilter, nor a cgroup or time namespace.
+pub(crate) const ZYGOTE_UNSHARE: u32 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS) as u32;
 
 /// A compiled classic-BPF seccomp program.
 pub(crate) struct Filter {
@@ -192,12 +203,38 @@ impl Filter {
     /// the ranges of numbers that share an action, so an allowed call costs a handful of
     /// instructions whatever the list's length.
     pub(crate) fn sandbox() -> Filter {
+        Self::build(false)
+    }
+
+    /// The filter of a container zygote (see `zygote`): the sandbox's, but `unshare` with
+    /// exactly [`ZYGOTE_UNSHARE`] and `mount` are allowed, so that each fork can make its own
+    /// namespaces, `/tmp` and `/proc`. Each fork then installs [`Filter::sandbox`] on top
+    /// (filters stack, the strictest answer wins) before it serves.
+    pub(crate) fn zygote() -> Filter {
+        Self::build(true)
+    }
+
+    /// The program as the bytes of its `sock_filter`s, in this machine's order, for a process
+    /// that installs it itself (a zygote's fork, in Python).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.program.len() * 8);
+        for insn in &self.program {
+            out.extend_from_slice(&insn.code.to_ne_bytes());
+            out.push(insn.jt);
+            out.push(insn.jf);
+            out.extend_from_slice(&insn.k.to_ne_bytes());
+        }
+        out
+    }
+
+    fn build(zygote: bool) -> Filter {
         let mut asm = Asm::default();
         let targets = Targets {
             allow: asm.label(),
             refuse: asm.label(),
             unavailable: asm.label(),
             clone: asm.label(),
+            unshare: asm.label(),
         };
         let (native, kill) = (asm.label(), asm.label());
         asm.load(offset_of!(seccomp_data, arch));
@@ -213,7 +250,7 @@ impl Filter {
             asm.bind(x86_64);
             x32
         };
-        let ranges = ranges();
+        let ranges = ranges(zygote);
         if let [(_, action)] = ranges[..] {
             // A >= 0 always holds: an unconditional jump.
             let to = targets.of(action);
@@ -232,6 +269,17 @@ impl Filter {
             targets.refuse,
             targets.allow,
         );
+        if zygote {
+            // Both halves of the 64-bit flags: exactly ZYGOTE_UNSHARE, nothing more or less.
+            asm.bind(targets.unshare);
+            let high_half = 4 - low_half;
+            let low_ok = asm.label();
+            asm.load(offset_of!(seccomp_data, args) + low_half);
+            asm.jump(libc::BPF_JEQ, ZYGOTE_UNSHARE, low_ok, targets.refuse);
+            asm.bind(low_ok);
+            asm.load(offset_of!(seccomp_data, args) + high_half);
+            asm.jump(libc::BPF_JEQ, 0, targets.allow, targets.refuse);
+        }
         #[cfg(target_arch = "x86_64")]
         {
             // Any x32 call is refused, except -1: tracers set the number to -1 to skip a call,
@@ -316,11 +364,16 @@ fn errno(errno: i32) -> u32 {
 /// The policy as consecutive ranges of call numbers, each `(first number, action)` running to
 /// the next one's first number (the last to `u32::MAX`). Neighbouring calls with one action
 /// share a range, and numbers no list names are allowed.
-fn ranges() -> Vec<(u32, Action)> {
+fn ranges(zygote: bool) -> Vec<(u32, Action)> {
     let number = |nr: c_long| u32::try_from(nr).expect("system call numbers are small");
+    let refused = |nr: c_long| match nr {
+        libc::SYS_mount if zygote => Action::Allow,
+        libc::SYS_unshare if zygote => Action::InspectUnshare,
+        _ => Action::Refuse,
+    };
     let mut calls: Vec<(u32, Action)> = REFUSED
         .iter()
-        .map(|&(_, nr)| (number(nr), Action::Refuse))
+        .map(|&(_, nr)| (number(nr), refused(nr)))
         .chain(
             UNAVAILABLE
                 .iter()
@@ -371,6 +424,7 @@ struct Targets {
     refuse: Label,
     unavailable: Label,
     clone: Label,
+    unshare: Label,
 }
 
 impl Targets {
@@ -380,6 +434,7 @@ impl Targets {
             Action::Refuse => self.refuse,
             Action::Unavailable => self.unavailable,
             Action::InspectClone => self.clone,
+            Action::InspectUnshare => self.unshare,
         }
     }
 }

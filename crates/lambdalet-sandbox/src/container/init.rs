@@ -79,7 +79,11 @@ fn run(ctl: &InitEnd) -> Result<i32, Failure> {
             .map_err(|e| ("report the start".to_owned(), e))?;
         return Ok(0);
     };
-    let filter = Filter::sandbox();
+    let filter = if plan.zygote {
+        Filter::zygote()
+    } else {
+        Filter::sandbox()
+    };
     let mut children = Children {
         runtime: 0,
         runtime_done: false,

@@ -10,6 +10,7 @@
 
 mod command;
 pub(crate) mod control;
+mod forked;
 mod host;
 mod image;
 pub mod init;
@@ -37,6 +38,7 @@ use crate::error::SandboxError;
 use crate::output::OutputReader;
 use crate::spawn;
 use crate::spec::{ContainerSpec, Launched, SandboxBackend, SandboxSpec};
+use crate::zygote::Zygotes;
 
 use control::{DaemonEnd, Report};
 pub use host::check_container_params;
@@ -52,10 +54,12 @@ const NAMESPACES: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
 
 /// Creates container sandboxes.
+#[derive(Clone)]
 pub struct ContainerBackend {
     cgroups: Arc<Cgroups>,
     /// An empty directory each sandbox mounts its root on (in its own mount namespace).
     root: PathBuf,
+    zygotes: Arc<Zygotes>,
 }
 
 impl std::fmt::Debug for ContainerBackend {
@@ -232,17 +236,80 @@ impl SandboxBackend for ContainerBackend {
     }
 
     async fn launch(&self, spec: SandboxSpec) -> Result<Launched, SandboxError> {
-        let c: &ContainerSpec = spec.container.as_ref().ok_or_else(|| {
-            SandboxError::Setup("a container sandbox needs its container spec".to_owned())
-        })?;
+        if let Some(launched) = self.launch_forked(&spec)? {
+            return Ok(launched);
+        }
+        self.launch_plain(spec, false).await
+    }
+
+    fn retire_zygotes(&self, family: Option<&str>) {
+        self.zygotes.retire(family);
+    }
+}
+
+impl ContainerBackend {
+    /// A sandbox of a container zygote's (see [`forked`]), or `None` if `spec`'s sandbox starts
+    /// the plain way.
+    fn launch_forked(&self, spec: &SandboxSpec) -> Result<Option<Launched>, SandboxError> {
+        let Some(key) = &spec.zygote else {
+            return Ok(None);
+        };
+        let Some(c) = spec
+            .container
+            .as_ref()
+            .filter(|c| forked::eligible(spec, c))
+        else {
+            return Ok(None);
+        };
+        let plan = self.plan_of(spec, c)?;
+        forked::launch(
+            self,
+            &self.zygotes,
+            spec,
+            key,
+            &self.cgroup_limits(spec, &plan),
+        )
+    }
+
+    /// The plan of `spec`'s sandbox.
+    fn plan_of(&self, spec: &SandboxSpec, c: &ContainerSpec) -> Result<InitPlan, SandboxError> {
         let exec = Exec {
             program: spec.program.clone(),
             args: spec.args.clone(),
             env: spec.env.clone(),
             cwd: spec.cwd.clone(),
         };
-        let mut plan = plan::plan(&host::RealHost, &self.root, c, &spec.limits, exec)
-            .map_err(|e| SandboxError::Setup(e.to_string()))?;
+        plan::plan(&host::RealHost, &self.root, c, &spec.limits, exec)
+            .map_err(|e| SandboxError::Setup(e.to_string()))
+    }
+
+    fn cgroup_limits(&self, spec: &SandboxSpec, plan: &InitPlan) -> CgroupLimits {
+        CgroupLimits {
+            memory_bytes: spec.limits.memory_bytes,
+            pids: spec.limits.pids,
+            cpu_weight: spec.limits.cpu_weight,
+            devices: Some(device_rules(plan)),
+        }
+    }
+
+    /// Starts a container zygote's sandbox: `spec`'s, with the zygote's filter and a procfs
+    /// its forks may mount theirs next to.
+    pub(crate) async fn launch_zygote(&self, spec: SandboxSpec) -> Result<Launched, SandboxError> {
+        self.launch_plain(spec, true).await
+    }
+
+    async fn launch_plain(
+        &self,
+        spec: SandboxSpec,
+        zygote: bool,
+    ) -> Result<Launched, SandboxError> {
+        let c: &ContainerSpec = spec.container.as_ref().ok_or_else(|| {
+            SandboxError::Setup("a container sandbox needs its container spec".to_owned())
+        })?;
+        let mut plan = self.plan_of(&spec, c)?;
+        if zygote {
+            plan::zygote(&mut plan);
+        }
         plan.extensions = spec
             .extensions
             .iter()
@@ -257,12 +324,7 @@ impl SandboxBackend for ContainerBackend {
         if plan.runtime_api.is_some() {
             namespaces |= libc::CLONE_NEWNET;
         }
-        let limits = CgroupLimits {
-            memory_bytes: spec.limits.memory_bytes,
-            pids: spec.limits.pids,
-            cpu_weight: spec.limits.cpu_weight,
-            devices: Some(device_rules(&plan)),
-        };
+        let limits = self.cgroup_limits(&spec, &plan);
         let s = self
             .start_init(
                 &spec.id,

@@ -212,6 +212,50 @@ pub(crate) struct InitPlan {
     /// go-ahead).
     #[serde(default)]
     pub extensions: Vec<Exec>,
+    /// The runtime is a zygote: it gets [`Filter::zygote`](crate::seccomp::Filter::zygote)
+    /// and the root has [`ZYGOTE_PROC`] (see [`zygote`]).
+    #[serde(default)]
+    pub zygote: bool,
+}
+
+/// Where a container zygote's root has a procfs of its own PID namespace that nothing in the
+/// sandbox can reach (under a directory only root may enter). The kernel lets a user namespace
+/// mount a procfs only while one is fully visible in its mount namespace; the sandbox's
+/// `/proc` is not, its masks cover parts of it. This one lets each fork mount the `/proc` of
+/// its own PID namespace (and mask it the same way).
+pub(crate) const ZYGOTE_PROC: &str = "/.lambdalet-zygote/proc";
+
+/// Makes `plan` a container zygote's: its filter, and [`ZYGOTE_PROC`] before the root is
+/// sealed.
+pub(crate) fn zygote(plan: &mut InitPlan) {
+    plan.zygote = true;
+    let proc = Path::new(ZYGOTE_PROC);
+    let parent = proc.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let at = plan
+        .steps
+        .iter()
+        .position(|s| *s == Step::SealRoot)
+        .unwrap_or(plan.steps.len());
+    let steps = [
+        Step::Tmpfs {
+            path: parent,
+            mode: 0o700,
+            size: Some(4096),
+            flags: Flags {
+                nosuid: true,
+                nodev: true,
+                noexec: true,
+            },
+        },
+        Step::Mkdir {
+            path: proc.to_path_buf(),
+            mode: 0o555,
+        },
+        Step::Proc {
+            path: proc.to_path_buf(),
+        },
+    ];
+    plan.steps.splice(at..at, steps);
 }
 
 /// Why a sandbox cannot be planned (a volume or device that went away since deploy).
@@ -254,6 +298,7 @@ pub(crate) fn plan(
         },
         exec: Some(exec),
         extensions: Vec::new(),
+        zygote: false,
     })
 }
 
@@ -338,6 +383,7 @@ pub(crate) fn probe(root: &Path) -> InitPlan {
         },
         exec: None,
         extensions: Vec::new(),
+        zygote: false,
     }
 }
 

@@ -38,7 +38,11 @@ impl ContainerBackend {
         let root = data_dir.join("sandbox-root");
         std::fs::create_dir_all(&root)
             .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let backend = Self { cgroups, root };
+        let backend = Self {
+            cgroups,
+            root,
+            zygotes: Arc::default(),
+        };
         let limits = CgroupLimits {
             memory_bytes: 64 << 20,
             pids: 8,

@@ -205,26 +205,31 @@ pub(super) fn dev(
 
 /// `/proc` of the sandbox's PID namespace, with what runc masks hidden or read-only, and a
 /// read-only `/sys` when asked for.
+/// What of `/proc` a sandbox does not see (each an empty file or directory instead).
+pub(crate) const PROC_MASKED: [&str; 9] = [
+    "acpi",
+    "asound",
+    "kcore",
+    "keys",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "scsi",
+];
+/// What of `/proc` a sandbox sees read-only.
+pub(crate) const PROC_READ_ONLY: [&str; 5] = ["bus", "fs", "irq", "sys", "sysrq-trigger"];
+
 pub(super) fn proc_and_sys(spec: &ContainerSpec, steps: &mut Vec<Step>) {
     steps.push(Step::Proc {
         path: "/proc".into(),
     });
-    for p in [
-        "acpi",
-        "asound",
-        "kcore",
-        "keys",
-        "latency_stats",
-        "timer_list",
-        "timer_stats",
-        "sched_debug",
-        "scsi",
-    ] {
+    for p in PROC_MASKED {
         steps.push(Step::Mask {
             path: Path::new("/proc").join(p),
         });
     }
-    for p in ["bus", "fs", "irq", "sys", "sysrq-trigger"] {
+    for p in PROC_READ_ONLY {
         steps.push(Step::ReadOnly {
             path: Path::new("/proc").join(p),
         });

@@ -10,7 +10,7 @@ use crate::spec::Limits;
 use crate::sys;
 
 /// A cgroup named `id` with `limits` where the host gives sandboxes cgroups.
-pub(super) fn create_cgroup(
+pub(crate) fn create_cgroup(
     cgroups: Option<&Arc<Cgroups>>,
     id: &str,
     limits: &Limits,
@@ -28,11 +28,11 @@ pub(super) fn create_cgroup(
     Ok(Some(Arc::new(created)))
 }
 
-pub(super) struct Shared {
-    pub(super) cgroup: Option<Arc<SandboxCgroup>>,
+pub(crate) struct Shared {
+    pub(crate) cgroup: Option<Arc<SandboxCgroup>>,
     /// Processes (the runtime, started or not, and the extensions) that have not exited; the
     /// last one out kills what is left in the cgroup and removes it.
-    pub(super) live: AtomicUsize,
+    pub(crate) live: AtomicUsize,
     /// The last peak read, kept so a report after the process died still has a figure.
     peak: AtomicU64,
     oom: AtomicBool,
@@ -40,7 +40,7 @@ pub(super) struct Shared {
 
 impl Shared {
     /// What `processes` processes share, with `cgroup` if they have one.
-    pub(super) fn new(cgroup: Option<Arc<SandboxCgroup>>, processes: usize) -> Self {
+    pub(crate) fn new(cgroup: Option<Arc<SandboxCgroup>>, processes: usize) -> Self {
         Self {
             cgroup,
             live: AtomicUsize::new(processes),
@@ -50,7 +50,7 @@ impl Shared {
     }
 
     /// Keeps the cgroup's peak and OOM count, for reports after its processes are gone.
-    pub(super) fn record(&self) {
+    pub(crate) fn record(&self) {
         if let Some(c) = &self.cgroup {
             if let Some(p) = c.peak_memory_bytes() {
                 self.peak.fetch_max(p, Ordering::Relaxed);
@@ -61,7 +61,7 @@ impl Shared {
 
     /// One process of the sandbox is gone. Records the cgroup's figures; after the last one,
     /// removes the cgroup (off the async threads).
-    pub(super) async fn gone(&self) {
+    pub(crate) async fn gone(&self) {
         self.record();
         if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
@@ -79,7 +79,7 @@ impl Shared {
 
     /// Peak memory so far: the cgroup's while the runtime runs, else the last one read; without
     /// a cgroup, `status`'s `VmHWM`.
-    pub(super) fn peak_bytes(&self, running: bool, status: Option<&std::fs::File>) -> Option<u64> {
+    pub(crate) fn peak_bytes(&self, running: bool, status: Option<&std::fs::File>) -> Option<u64> {
         let now = match &self.cgroup {
             Some(c) if running => c.peak_memory_bytes(),
             Some(_) => None,
@@ -92,7 +92,7 @@ impl Shared {
     }
 
     /// Whether the kernel killed one of its processes for memory.
-    pub(super) fn out_of_memory(&self, running: bool) -> bool {
+    pub(crate) fn out_of_memory(&self, running: bool) -> bool {
         match &self.cgroup {
             Some(c) if running => c.oom_kills() > 0,
             _ => self.oom.load(Ordering::Acquire),

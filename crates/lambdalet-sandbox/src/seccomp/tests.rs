@@ -512,3 +512,59 @@ print(int(getpid() == os.getpid()), flush=True)
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_zygotes_filter_allows_its_forks_namespaces_and_nothing_else() {
+    let zygote = Filter::zygote();
+    let sandbox = Filter::sandbox();
+    let eperm = errno(libc::EPERM);
+    let exact = u64::from(ZYGOTE_UNSHARE);
+    assert_eq!(decide(&zygote, libc::SYS_unshare, exact), ALLOW);
+    assert_eq!(decide(&sandbox, libc::SYS_unshare, exact), eperm);
+    for (name, flag) in NAMESPACES {
+        let flag = flag as u64;
+        if exact & flag == 0 {
+            assert_eq!(
+                decide(&zygote, libc::SYS_unshare, exact | flag),
+                eperm,
+                "unshare with {name} too"
+            );
+            assert_eq!(decide(&zygote, libc::SYS_unshare, flag), eperm, "{name}");
+            assert_eq!(
+                decide(
+                    &zygote,
+                    libc::SYS_clone,
+                    flag | u64::from(libc::SIGCHLD as u32)
+                ),
+                eperm,
+                "clone with {name}"
+            );
+        }
+    }
+    assert_eq!(
+        decide(&zygote, libc::SYS_unshare, exact | (1 << 32)),
+        eperm,
+        "high bits"
+    );
+    assert_eq!(
+        decide(&zygote, libc::SYS_unshare, libc::CLONE_NEWUSER as u64),
+        eperm
+    );
+    assert_eq!(decide(&zygote, libc::SYS_mount, 0), ALLOW);
+    assert_eq!(decide(&sandbox, libc::SYS_mount, 0), eperm);
+    for call in [
+        "setns",
+        "umount2",
+        "pivot_root",
+        "move_mount",
+        "ptrace",
+        "bpf",
+    ] {
+        let nr = REFUSED.iter().find(|(n, _)| *n == call).expect("listed").1;
+        assert_eq!(decide(&zygote, nr, 0), eperm, "{call}");
+    }
+    // What a fork installs is the program itself, byte for byte.
+    let bytes = sandbox.to_bytes();
+    assert_eq!(bytes.len(), sandbox.program.len() * 8);
+    assert_eq!(&bytes[4..8], &sandbox.program[0].k.to_ne_bytes());
+}

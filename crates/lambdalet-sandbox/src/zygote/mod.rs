@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -23,19 +24,22 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 use tokio::sync::{oneshot, watch};
 
-use super::{Shared, create_cgroup, start, watch_exit};
 use crate::cgroup::Cgroups;
-use crate::container::control;
+use crate::container::{ContainerBackend, control};
 use crate::error::SandboxError;
-use crate::spec::{ExitInfo, SandboxSpec, ZygoteKey};
+use crate::process::{Shared, create_cgroup, start, watch_exit};
+use crate::spec::{ExitInfo, Sandbox, SandboxSpec, ZygoteKey};
 use crate::sys;
 
 mod reader;
 use reader::read_loop;
 mod registry;
+mod sandbox;
 
+pub(crate) use Start as ZygoteStart;
 pub(crate) use registry::Claim;
 pub(crate) use registry::Zygotes;
+pub(crate) use sandbox::ZygoteSandbox;
 
 /// The variable that tells the bootstrap which descriptor is its zygote socket.
 const ZYGOTE_FD_ENV: &str = "LAMBDALET_ZYGOTE_FD";
@@ -81,7 +85,7 @@ pub(crate) struct Forked {
 pub(crate) struct Zygote {
     family: String,
     generation: u64,
-    pub(crate) pid: u32,
+    pid: AtomicU32,
     ctl: AsyncFd<OwnedFd>,
     pub(crate) state: watch::Sender<State>,
     exit: watch::Receiver<Option<ExitInfo>>,
@@ -99,8 +103,68 @@ pub(crate) struct Zygote {
     /// What Init printed, held until Init is over, then written to the first sandbox's
     /// output (unless the zygote refused: that sandbox starts plainly and prints it itself).
     init_output: Mutex<Option<(Vec<u8>, OwnedFd)>>,
-    /// The zygote's own cgroup, for what it holds that its sandboxes share.
-    shared: Arc<Shared>,
+    /// The zygote's own cgroup, for what it holds that its sandboxes share (a process
+    /// zygote's; a container zygote's sandbox has its own).
+    shared: Option<Arc<Shared>>,
+    /// A container zygote's sandbox, once started.
+    container: Option<OnceLock<Arc<dyn Sandbox>>>,
+    /// Killed before its container started.
+    killed: AtomicBool,
+}
+
+/// How a zygote is started: as a child process of the daemon (in a cgroup of `Cgroups` when
+/// given), or in a container sandbox of this backend.
+pub(crate) enum Start<'a> {
+    Process(Option<&'a Arc<Cgroups>>),
+    Container(&'a ContainerBackend),
+}
+
+/// Starts a container zygote's sandbox, then serves it as [`read_loop`] does; a sandbox that
+/// cannot start makes the zygote refuse (its version's sandboxes start the plain way, and say
+/// why if they cannot either).
+async fn in_container(
+    z: Arc<Zygote>,
+    backend: ContainerBackend,
+    zspec: SandboxSpec,
+    exit_tx: watch::Sender<Option<ExitInfo>>,
+) {
+    let launched = match backend.launch_zygote(zspec).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(family = %z.family, error = %e, "zygote.container_failed");
+            z.init_output.lock().take();
+            z.closed.store(true, Ordering::Release);
+            z.state
+                .send_replace(State::Refused(format!("its container did not start: {e}")));
+            let _ = exit_tx.send(Some(ExitInfo {
+                code: Some(127),
+                signal: None,
+            }));
+            return;
+        }
+    };
+    let sandbox = launched.sandbox;
+    z.pid.store(sandbox.pid().unwrap_or(0), Ordering::Release);
+    if let Some(slot) = &z.container {
+        let _ = slot.set(sandbox.clone());
+    }
+    if z.killed.load(Ordering::Acquire) {
+        sandbox.kill();
+    }
+    let mut exited = sandbox.exited();
+    tokio::spawn(async move {
+        let info = exited
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|i| *i)
+            .unwrap_or(ExitInfo {
+                code: None,
+                signal: Some(libc::SIGKILL),
+            });
+        let _ = exit_tx.send(Some(info));
+    });
+    read_loop(z, launched.output.into_receiver()).await;
 }
 
 impl Zygote {
@@ -109,18 +173,13 @@ impl Zygote {
         spec: &SandboxSpec,
         key: &ZygoteKey,
         generation: u64,
-        cgroups: Option<&Arc<Cgroups>>,
+        how: &Start<'_>,
         n: u64,
         first_output: OwnedFd,
     ) -> Result<Arc<Self>, SandboxError> {
         let setup = |what: &str, e: io::Error| SandboxError::Setup(format!("zygote {what}: {e}"));
         let (ours, theirs) = control::pair().map_err(|e| setup("socket", e))?;
-        let (out_tx, out_rx) = pipe::pipe().map_err(|e| setup("output pipe", e))?;
-        let out_fd = out_tx
-            .into_blocking_fd()
-            .map_err(|e| setup("output pipe", e))?;
         let id = format!("zygote-{}-{n}", std::process::id());
-        let cgroup = create_cgroup(cgroups, &id, &spec.limits)?;
         let mut env = spec.env.clone();
         env.push((ZYGOTE_FD_ENV.to_owned(), "3".to_owned()));
         let zspec = SandboxSpec {
@@ -132,22 +191,41 @@ impl Zygote {
             extension_env: Vec::new(),
             ..spec.clone()
         };
-        let shared = Arc::new(Shared::new(cgroup, 1));
-        let (pid, waitable) = match start(&zspec, out_fd, shared.cgroup.as_deref()) {
-            Ok(s) => s,
-            Err(e) => {
-                let shared = shared.clone();
-                tokio::spawn(async move { shared.gone().await });
-                return Err(e);
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let mut exit_tx = Some(exit_tx);
+        let (pid, shared, out_rx, container, init) = match how {
+            Start::Process(cgroups) => {
+                let (out_tx, out_rx) = pipe::pipe().map_err(|e| setup("output pipe", e))?;
+                let out_fd = out_tx
+                    .into_blocking_fd()
+                    .map_err(|e| setup("output pipe", e))?;
+                let cgroup = create_cgroup(*cgroups, &id, &spec.limits)?;
+                let shared = Arc::new(Shared::new(cgroup, 1));
+                let (pid, waitable) = match start(&zspec, out_fd, shared.cgroup.as_deref()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let shared = shared.clone();
+                        tokio::spawn(async move { shared.gone().await });
+                        return Err(e);
+                    }
+                };
+                let tx = exit_tx.take();
+                watch_exit(pid, waitable, shared.clone(), move |info| {
+                    if let Some(tx) = tx {
+                        let _ = tx.send(Some(info));
+                    }
+                });
+                let init = serde_json::json!({"op": "init"});
+                (pid, Some(shared), Some(out_rx), None, init)
+            }
+            Start::Container(backend) => {
+                let init =
+                    serde_json::json!({"op": "init", "container": backend.zygote_setup(spec)?});
+                (0, None, None, Some((*backend).clone()), init)
             }
         };
-        drop(zspec);
-        let (exit_tx, exit_rx) = watch::channel(None);
-        watch_exit(pid, waitable, shared.clone(), move |info| {
-            let _ = exit_tx.send(Some(info));
-        });
         let first: Vec<RawFd> = spec.runtime_channel.iter().map(|c| c.as_raw_fd()).collect();
-        let ctl = control::send(ours.as_fd(), br#"{"op":"init"}"#, &first)
+        let ctl = control::send(ours.as_fd(), init.to_string().as_bytes(), &first)
             .and_then(|()| {
                 nix::fcntl::fcntl(
                     ours.as_fd(),
@@ -159,14 +237,16 @@ impl Zygote {
                 )
             })
             .map_err(|e| {
-                sys::signal_group(pid, Signal::SIGKILL);
+                if pid != 0 {
+                    sys::signal_group(pid, Signal::SIGKILL);
+                }
                 setup("socket", e)
             })?;
-        tracing::info!(zygote = %id, family = %key.family, pid, "zygote.start");
+        tracing::info!(zygote = %id, family = %key.family, pid, container = container.is_some(), "zygote.start");
         let zygote = Arc::new(Self {
             family: key.family.clone(),
             generation,
-            pid,
+            pid: AtomicU32::new(pid),
             ctl,
             state: watch::channel(State::Starting).0,
             exit: exit_rx,
@@ -178,9 +258,51 @@ impl Zygote {
             waiting: AtomicUsize::new(0),
             init_output: Mutex::new(Some((Vec::new(), first_output))),
             shared,
+            container: container.as_ref().map(|_| OnceLock::new()),
+            killed: AtomicBool::new(false),
         });
-        tokio::spawn(read_loop(zygote.clone(), out_rx));
+        match (out_rx, container, exit_tx) {
+            (Some(out), _, _) => {
+                tokio::spawn(read_loop(zygote.clone(), out));
+            }
+            (None, Some(backend), Some(exit_tx)) => {
+                tokio::spawn(in_container(zygote.clone(), backend, zspec, exit_tx));
+            }
+            _ => {}
+        }
         Ok(zygote)
+    }
+
+    /// The zygote's pid (the daemon's child; for a container zygote, its init, once started).
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Acquire)
+    }
+
+    /// Whether the zygote (and what it forks) runs in a container sandbox.
+    pub(crate) fn in_container(&self) -> bool {
+        self.container.is_some()
+    }
+
+    /// Kills the zygote, and with it every runtime it forked.
+    pub(crate) fn kill(&self) {
+        match &self.container {
+            Some(sandbox) => {
+                self.killed.store(true, Ordering::Release);
+                if let Some(s) = sandbox.get() {
+                    s.kill();
+                }
+            }
+            None => sys::signal_group(self.pid(), Signal::SIGKILL),
+        }
+    }
+
+    /// What the zygote's cgroup holds at its peak (what its forks share).
+    pub(crate) fn held_bytes(&self) -> Option<u64> {
+        match (&self.shared, &self.container) {
+            (Some(shared), _) => shared.cgroup.as_ref().and_then(|c| c.peak_memory_bytes()),
+            (None, Some(sandbox)) => sandbox.get().and_then(|s| s.max_memory_used_bytes()),
+            (None, None) => None,
+        }
     }
 
     /// Its state once Init is over (ready, refused or gone).
@@ -198,11 +320,12 @@ impl Zygote {
     }
 
     /// Forks a runtime for sandbox `id`: `fds` are its channel, its output, its gate and the
-    /// cgroup files it joins.
+    /// cgroup files it joins; a container's fork takes `hostname` too.
     pub(crate) async fn fork(
         &self,
         id: &str,
         env: &[(String, String)],
+        hostname: Option<&str>,
         fds: &[RawFd],
     ) -> Result<Forked, ForkError> {
         let fail = |why: String| {
@@ -221,7 +344,11 @@ impl Zygote {
             vars.entry(k.clone())
                 .or_insert_with(|| serde_json::Value::String(v.clone()));
         }
-        let body = serde_json::json!({"op": "fork", "id": id, "env": vars}).to_string();
+        let mut body = serde_json::json!({"op": "fork", "id": id, "env": vars});
+        if let Some(h) = hostname {
+            body["hostname"] = serde_json::Value::String(h.to_owned());
+        }
+        let body = body.to_string();
         let (tx, rx) = oneshot::channel();
         self.forks.lock().insert(id.to_owned(), tx);
         if let Err(e) = self.send(body.as_bytes(), fds).await {
@@ -234,8 +361,8 @@ impl Zygote {
             Ok(Err(_)) => Err(fail("exited before it forked".to_owned())),
             Err(_) => {
                 self.forks.lock().remove(id);
-                tracing::warn!(family = %self.family, pid = self.pid, "zygote.stuck");
-                sys::signal_group(self.pid, Signal::SIGKILL);
+                tracing::warn!(family = %self.family, pid = self.pid(), "zygote.stuck");
+                self.kill();
                 Err(fail(format!("did not fork within {FORK_TIMEOUT:?}")))
             }
         }
@@ -282,7 +409,7 @@ impl Zygote {
             && self.forks.lock().is_empty()
             && !self.closed.swap(true, Ordering::AcqRel)
         {
-            tracing::info!(family = %self.family, pid = self.pid, "zygote.retire");
+            tracing::info!(family = %self.family, pid = self.pid(), "zygote.retire");
             let _ = nix::sys::socket::shutdown(
                 self.ctl.get_ref().as_raw_fd(),
                 nix::sys::socket::Shutdown::Both,

@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::{Claimed, State, Zygote};
-use crate::cgroup::Cgroups;
+use super::{Claimed, Start, State, Zygote};
 use crate::error::SandboxError;
-use crate::spec::{SandboxSpec, ZygoteKey};
+use crate::spec::{ContainerSpec, SandboxSpec, ZygoteKey};
 
 /// The zygote of each function version (`ZygoteKey::family`), current generation only.
 #[derive(Default)]
@@ -40,7 +39,7 @@ impl Zygotes {
         &self,
         spec: &SandboxSpec,
         key: &ZygoteKey,
-        cgroups: Option<&Arc<Cgroups>>,
+        how: &Start<'_>,
         first_output: OwnedFd,
     ) -> Result<Claim, SandboxError> {
         let generation = generation(spec, key);
@@ -55,7 +54,7 @@ impl Zygotes {
             }
         }
         let n = self.started.fetch_add(1, Ordering::Relaxed);
-        let zygote = Zygote::start(spec, key, generation, cgroups, n, first_output)?;
+        let zygote = Zygote::start(spec, key, generation, how, n, first_output)?;
         if let Some(old) = slots.insert(key.family.clone(), zygote.clone()) {
             old.retire();
         }
@@ -91,6 +90,13 @@ fn generation(spec: &SandboxSpec, key: &ZygoteKey) -> u64 {
     }
     let l = &spec.limits;
     (l.memory_bytes, l.pids, l.cpu_weight, l.open_files).hash(&mut h);
+    // A container's code, layers, volumes and devices (its Debug form names every field), but
+    // not its host name, each sandbox's own.
+    let container = spec.container.as_ref().map(|c| ContainerSpec {
+        hostname: String::new(),
+        ..c.clone()
+    });
+    format!("{container:?}").hash(&mut h);
     h.finish()
 }
 

@@ -1,23 +1,25 @@
-//! A process sandbox whose runtime is forked from a zygote: the sandbox has its own cgroup
-//! and output pipe as any other; the forked runtime is moved into that cgroup before it may
-//! run anything of the function's (it waits at a gate until then). Should the zygote refuse,
-//! or be gone before it forked, the runtime starts the plain way.
+//! A sandbox whose runtime is forked from a zygote: the sandbox has its own cgroup and output
+//! pipe as any other; the forked runtime joins that cgroup before it may run anything of the
+//! function's (it waits at a gate until then). Should the zygote refuse, or be gone before it
+//! forked, the runtime starts the plain way: a process, or a container sandbox of its own that
+//! this one stands for.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::zygote::{Claimed, ForkError::Unsent, State, Zygote};
-use super::{Shared, start, watch_exit};
+use super::{Claimed, ForkError::Unsent, State, Zygote};
+use crate::container::ContainerBackend;
+use crate::process::{Shared, start, watch_exit};
 use crate::spec::{ExitInfo, Sandbox, SandboxSpec};
 use crate::sys;
 
-pub(super) struct ZygoteSandbox {
+pub(crate) struct ZygoteSandbox {
     id: String,
     zygote: Arc<Zygote>,
     /// Its cold start started the zygote.
@@ -29,6 +31,22 @@ pub(super) struct ZygoteSandbox {
     exit_tx: Arc<watch::Sender<Option<ExitInfo>>>,
     exit_rx: watch::Receiver<Option<ExitInfo>>,
     killed: watch::Sender<bool>,
+    /// The backend of a container zygote's sandbox, for a plain start.
+    container: Option<ContainerBackend>,
+    /// A container sandbox started the plain way, which this one stands for.
+    inner: Arc<OnceLock<Arc<dyn Sandbox>>>,
+}
+
+/// How long a container zygote's fork may take to join its cgroup.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Copies what a plain container sandbox prints to the output of the sandbox it stands for.
+async fn forward_output(from: tokio::net::unix::pipe::Receiver, to: OwnedFd) {
+    let Ok(mut to) = tokio::net::unix::pipe::Sender::from_owned_fd(to) else {
+        return;
+    };
+    let mut from = from;
+    let _ = tokio::io::copy(&mut from, &mut to).await;
 }
 
 const KILLED: ExitInfo = ExitInfo {
@@ -37,7 +55,13 @@ const KILLED: ExitInfo = ExitInfo {
 };
 
 impl ZygoteSandbox {
-    pub(super) fn new(id: String, zygote: Arc<Zygote>, first: bool, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(
+        id: String,
+        zygote: Arc<Zygote>,
+        first: bool,
+        shared: Arc<Shared>,
+        container: Option<ContainerBackend>,
+    ) -> Self {
         let (exit_tx, exit_rx) = watch::channel(None);
         Self {
             id,
@@ -49,12 +73,14 @@ impl ZygoteSandbox {
             exit_tx: Arc::new(exit_tx),
             exit_rx,
             killed: watch::channel(false).0,
+            container,
+            inner: Arc::new(OnceLock::new()),
         }
     }
 
     /// Starts the runtime once the zygote has run Init: forked, or the plain way. `claim`
     /// keeps the zygote open (even retired) until then.
-    pub(super) async fn run(self: Arc<Self>, spec: SandboxSpec, stdout: OwnedFd, claim: Claimed) {
+    pub(crate) async fn run(self: Arc<Self>, spec: SandboxSpec, stdout: OwnedFd, claim: Claimed) {
         let mut killed = self.killed.subscribe();
         let state = tokio::select! {
             s = self.zygote.settled() => Some(s),
@@ -103,7 +129,8 @@ impl ZygoteSandbox {
         };
         let mut fds = vec![channel, stdout.as_raw_fd(), gate_r.as_raw_fd()];
         fds.extend(joins.iter().map(AsRawFd::as_raw_fd));
-        let forked = self.zygote.fork(&spec.id, &spec.env, &fds).await;
+        let hostname = spec.container.as_ref().map(|c| c.hostname.as_str());
+        let forked = self.zygote.fork(&spec.id, &spec.env, hostname, &fds).await;
         // Forked (and counted among the zygote's children) or not: the claim is over.
         drop(claim);
         let forked = match forked {
@@ -130,22 +157,35 @@ impl ZygoteSandbox {
                     .await;
             }
         };
-        let pid = forked.pid;
-        self.pid.store(pid, Ordering::Release);
-        let adopted = self.adopt(pid).map_err(|e| {
-            tracing::warn!(sandbox = %self.id, pid, error = %e, "zygote.adopt_failed");
+        let adopted = if self.zygote.in_container() {
+            self.adopt_joined().await
+        } else {
+            self.adopt(forked.pid).map(|()| forked.pid)
+        };
+        let adopted = adopted.map_err(|e| {
+            tracing::warn!(sandbox = %self.id, pid = forked.pid, error = %e, "zygote.adopt_failed");
         });
+        if let Ok(pid) = adopted {
+            self.pid.store(pid, Ordering::Release);
+        }
         // Opened only for a runtime that is the sandbox's and still wanted; else it dies at
         // its gate.
         let go =
             adopted.is_ok() && !*self.killed.borrow() && nix::unistd::write(&gate_w, b"g").is_ok();
-        // (Only a process that is still the zygote's child is ours to kill: the pid of one
-        // that died meanwhile may be another's now.)
-        if !go && crate::peer::parent_of(pid) == Some(self.zygote.pid) {
-            sys::signal_group(pid, Signal::SIGKILL);
+        if !go {
+            if let Some(c) = &self.shared.cgroup {
+                c.kill_all();
+            }
+            // (Only a process that is still the zygote's child is ours to kill: the pid of one
+            // that died meanwhile may be another's now.)
+            if !self.zygote.in_container()
+                && crate::peer::parent_of(forked.pid) == Some(self.zygote.pid())
+            {
+                sys::signal_group(forked.pid, Signal::SIGKILL);
+            }
         }
         drop(gate_w);
-        tracing::debug!(sandbox = %self.id, pid, zygote = self.zygote.pid, "sandbox.forked");
+        tracing::debug!(sandbox = %self.id, pid = self.pid(), zygote = self.zygote.pid(), "sandbox.forked");
         let info = forked.exit.await.unwrap_or(KILLED);
         self.finish(info).await;
     }
@@ -166,7 +206,7 @@ impl ZygoteSandbox {
     fn adopt(&self, pid: u32) -> std::io::Result<()> {
         let parent = crate::peer::parent_of(pid)
             .ok_or_else(|| std::io::Error::other(format!("pid {pid} is gone")))?;
-        if parent != self.zygote.pid {
+        if parent != self.zygote.pid() {
             return Err(std::io::Error::other(format!(
                 "pid {pid} is not the zygote's child (its parent is {parent})"
             )));
@@ -177,7 +217,40 @@ impl ZygoteSandbox {
         Ok(())
     }
 
+    /// Makes the runtime forked in a container this sandbox's: its pids are of a PID namespace
+    /// the daemon cannot name, so it is found in the sandbox's cgroup, which it joins (with its
+    /// init) before it waits at its gate. Returns the host pid of that init, the parent of the
+    /// others.
+    async fn adopt_joined(&self) -> std::io::Result<u32> {
+        let Some(c) = &self.shared.cgroup else {
+            return Err(std::io::Error::other(
+                "a container zygote's fork needs a cgroup to be found in",
+            ));
+        };
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        loop {
+            let pids = c.pids();
+            if pids.len() >= 2 {
+                let init = pids
+                    .iter()
+                    .find(|p| crate::peer::parent_of(**p).is_none_or(|q| !pids.contains(&q)));
+                if let Some(init) = init {
+                    return Ok(*init);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(std::io::Error::other(format!(
+                    "the fork did not join its cgroup within {JOIN_TIMEOUT:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+
     fn plain(&self, spec: SandboxSpec, stdout: OwnedFd) {
+        if let Some(backend) = &self.container {
+            return self.plain_container(backend.clone(), spec, stdout);
+        }
         match start(&spec, stdout, self.shared.cgroup.as_deref()) {
             Ok((pid, waitable)) => {
                 tracing::debug!(sandbox = %spec.id, pid, "sandbox.start");
@@ -207,6 +280,43 @@ impl ZygoteSandbox {
         }
     }
 
+    /// Starts a container sandbox the plain way, which this one then stands for: its output
+    /// goes to this sandbox's, and its exit is this one's.
+    fn plain_container(&self, backend: ContainerBackend, mut spec: SandboxSpec, stdout: OwnedFd) {
+        use crate::spec::SandboxBackend;
+        spec.zygote = None;
+        let (inner, exit_tx, shared) = (
+            self.inner.clone(),
+            self.exit_tx.clone(),
+            self.shared.clone(),
+        );
+        let killed = self.killed.subscribe();
+        tokio::spawn(async move {
+            // The container has a cgroup of its own, by the same name: this one goes first.
+            shared.gone().await;
+            let launched = match backend.launch(spec).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sandbox.start_failed");
+                    let _ = exit_tx.send(Some(ExitInfo {
+                        code: Some(127),
+                        signal: None,
+                    }));
+                    return;
+                }
+            };
+            let sandbox = launched.sandbox;
+            let _ = inner.set(sandbox.clone());
+            if *killed.borrow() {
+                sandbox.kill();
+            }
+            tokio::spawn(forward_output(launched.output.into_receiver(), stdout));
+            let mut exited = sandbox.exited();
+            let info = exited.wait_for(Option::is_some).await.ok().and_then(|i| *i);
+            let _ = exit_tx.send(Some(info.unwrap_or(KILLED)));
+        });
+    }
+
     /// The runtime is gone: records the cgroup's figures, tells, and cleans the cgroup up.
     async fn finish(&self, info: ExitInfo) {
         self.shared.record();
@@ -233,6 +343,9 @@ impl Sandbox for ZygoteSandbox {
     }
 
     fn pid(&self) -> Option<u32> {
+        if let Some(inner) = self.inner.get() {
+            return inner.pid();
+        }
         Some(self.pid.load(Ordering::Acquire)).filter(|p| *p != 0)
     }
 
@@ -241,6 +354,9 @@ impl Sandbox for ZygoteSandbox {
     }
 
     fn terminate(&self) {
+        if let Some(inner) = self.inner.get() {
+            return inner.terminate();
+        }
         if let Some(pid) = self.pid() {
             sys::signal_group(pid, Signal::SIGTERM);
         }
@@ -248,11 +364,14 @@ impl Sandbox for ZygoteSandbox {
 
     fn kill(&self) {
         self.killed.send_replace(true);
+        if let Some(inner) = self.inner.get() {
+            return inner.kill();
+        }
         if let Some(pid) = self.pid() {
             sys::signal_group(pid, Signal::SIGKILL);
         } else if self.first && *self.zygote.state.borrow() == State::Starting {
             // Init of the zygote is this sandbox's init: it was cut short.
-            sys::signal_group(self.zygote.pid, Signal::SIGKILL);
+            self.zygote.kill();
         }
         if let Some(c) = &self.shared.cgroup
             && self.shared.live.load(Ordering::Acquire) > 0
@@ -262,19 +381,31 @@ impl Sandbox for ZygoteSandbox {
     }
 
     fn max_memory_used_bytes(&self) -> Option<u64> {
+        if let Some(inner) = self.inner.get() {
+            return inner.max_memory_used_bytes();
+        }
         self.shared
             .peak_bytes(self.running(), self.status.lock().as_ref())
     }
 
     fn out_of_memory(&self) -> bool {
+        if let Some(inner) = self.inner.get() {
+            return inner.out_of_memory();
+        }
         self.shared.out_of_memory(self.running())
     }
 
     fn owns_connection(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
+        if let Some(inner) = self.inner.get() {
+            return inner.owns_connection(local, peer);
+        }
         crate::peer::connection_held(local, peer, || self.pids())
     }
 
     fn holds_socket(&self, inode: u64) -> bool {
+        if let Some(inner) = self.inner.get() {
+            return inner.holds_socket(inode);
+        }
         crate::peer::held_by(inode, &self.pids())
     }
 }

@@ -67,12 +67,8 @@ impl Zygote {
         match msg {
             Message::Ready { init_ms } => {
                 self.end_init_output(out, true);
-                let held = self
-                    .shared
-                    .cgroup
-                    .as_ref()
-                    .and_then(|c| c.peak_memory_bytes());
-                tracing::info!(family = %self.family, pid = self.pid, init_ms, memory_bytes = held, "zygote.ready");
+                let held = self.held_bytes();
+                tracing::info!(family = %self.family, pid = self.pid(), init_ms, memory_bytes = held, "zygote.ready");
                 self.state.send_replace(State::Ready);
             }
             Message::Refused { why } => {
@@ -95,10 +91,13 @@ impl Zygote {
                     Some(waiter) => {
                         let _ = waiter.send(Forked { pid, exit: rx });
                     }
-                    None => {
+                    None if !self.in_container() => {
                         // Its sandbox gave up waiting: the runtime waits at its gate forever.
                         sys::signal_group(pid, Signal::SIGKILL);
                     }
+                    // A container zygote's pids are of its own PID namespace, never the
+                    // daemon's to signal. That runtime's gate is closed: it exits.
+                    None => {}
                 }
             }
             Message::Exited { pid, code, signal } => {
@@ -164,7 +163,7 @@ pub(super) async fn read_loop(z: Arc<Zygote>, out: pipe::Receiver) {
     }
     // It exited (or closed its end): what it printed last, then its runtimes.
     if z.exit.borrow().is_none() {
-        sys::signal_group(z.pid, Signal::SIGKILL);
+        z.kill();
     }
     let _ = z.exit_info(Duration::from_secs(2)).await;
     z.end_init_output(&out, true);
@@ -183,7 +182,7 @@ pub(super) async fn read_loop(z: Arc<Zygote>, out: pipe::Receiver) {
             signal: Some(libc::SIGKILL),
         });
     }
-    tracing::debug!(family = %z.family, pid = z.pid, "zygote.gone");
+    tracing::debug!(family = %z.family, pid = z.pid(), "zygote.gone");
 }
 
 #[cfg(test)]
