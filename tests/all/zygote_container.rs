@@ -46,6 +46,16 @@ fn container_forks_are_sandboxes_of_their_own() {
     let Some(d) = container_daemon(&[]) else {
         return;
     };
+    // A process zygote first: the two backends' zygotes live side by side.
+    deploy(
+        &d,
+        "pforked",
+        "zygote",
+        &["LAMBDALET_ZYGOTE=on"],
+        &["--sandbox", "process"],
+    );
+    let (p, err, log) = invoke_tail(&d, "pforked", "{}");
+    assert!(err.is_none(), "{p}\n{log}");
     deploy(
         &d,
         "cforked",

@@ -16,8 +16,10 @@ use crate::spec::{ContainerSpec, SandboxSpec, ZygoteKey};
 #[derive(Default)]
 pub(crate) struct Zygotes {
     slots: Mutex<HashMap<String, Arc<Zygote>>>,
-    started: AtomicU64,
 }
+
+/// Zygotes started by this daemon, in any backend: each has its own number (and cgroup name).
+static STARTED: AtomicU64 = AtomicU64::new(0);
 
 /// How a sandbox's runtime is to start.
 pub(crate) enum Claim {
@@ -53,7 +55,7 @@ impl Zygotes {
                 State::Gone => {}
             }
         }
-        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let zygote = Zygote::start(spec, key, generation, how, n, first_output)?;
         if let Some(old) = slots.insert(key.family.clone(), zygote.clone()) {
             old.retire();
