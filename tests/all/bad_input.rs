@@ -174,6 +174,13 @@ fn configuration_limits_name_the_limit_and_the_value() {
             ),
             &["AWS_REGION", "reserved"],
         ),
+        (
+            with(
+                "Environment",
+                json!({"Variables": {"LAMBDALET_ZYGOTE": "enabled"}}),
+            ),
+            &["LAMBDALET_ZYGOTE", "on or off"],
+        ),
         (with("FunctionName", json!("a".repeat(65))), &["1 to 64"]),
         (with("FunctionName", json!("bad/name")), &["bad/name"]),
         (

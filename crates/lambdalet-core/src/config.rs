@@ -348,7 +348,21 @@ fn check_range(
     Ok(value as u32)
 }
 
-/// Environment variables: valid names, no reserved keys, at most 4 KB in total.
+/// Function variables that are lambdalet's switches (`on` or `off`), read by the invoker.
+pub const SWITCH_ENV_KEYS: &[&str] = &["LAMBDALET_ZYGOTE", "LAMBDALET_PRESTART"];
+
+/// A switch's value: `on`, `1`, `true`, `yes` or `off`, `0`, `false`, `no` (any case, spaces
+/// around ignored); `None` for anything else.
+pub fn parse_switch(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "yes" => Some(true),
+        "off" | "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Environment variables: valid names, no reserved keys, lambdalet's switches `on` or `off`,
+/// at most 4 KB in total.
 pub fn validate_environment(env: &BTreeMap<String, String>) -> Result<(), LambdaError> {
     let reserved: Vec<&str> = env
         .keys()
@@ -367,6 +381,15 @@ pub fn validate_environment(env: &BTreeMap<String, String>) -> Result<(), Lambda
         if !valid {
             return Err(LambdaError::invalid(format!(
                 "environment variable name {key:?} is not valid: start with a letter and use only letters, digits and '_'"
+            )));
+        }
+    }
+    for key in SWITCH_ENV_KEYS {
+        if let Some(v) = env.get(*key)
+            && parse_switch(v).is_none()
+        {
+            return Err(LambdaError::invalid(format!(
+                "environment variable {key} is {v:?}: set it to on or off (or remove it to follow the daemon's default)"
             )));
         }
     }
@@ -432,6 +455,31 @@ mod tests {
         })
         .expect_err("zero");
         assert!(err.message.contains("between 1 and 900"), "{}", err.message);
+    }
+
+    #[test]
+    fn lambdalets_switches_are_on_or_off() {
+        for (v, want) in [
+            ("on", true),
+            (" Yes ", true),
+            ("1", true),
+            ("OFF", false),
+            ("no", false),
+        ] {
+            assert_eq!(parse_switch(v), Some(want), "{v:?}");
+            let env = BTreeMap::from([("LAMBDALET_ZYGOTE".to_owned(), v.to_owned())]);
+            assert!(validate_environment(&env).is_ok(), "{v:?}");
+        }
+        for v in ["", "enabled", "onn"] {
+            assert_eq!(parse_switch(v), None, "{v:?}");
+            let env = BTreeMap::from([("LAMBDALET_PRESTART".to_owned(), v.to_owned())]);
+            let err = validate_environment(&env).expect_err("not a switch");
+            assert!(
+                err.message.contains("LAMBDALET_PRESTART") && err.message.contains("on or off"),
+                "{}",
+                err.message
+            );
+        }
     }
 
     #[test]

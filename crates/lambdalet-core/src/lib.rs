@@ -24,7 +24,7 @@ pub mod tags;
 pub mod timefmt;
 pub mod tokens;
 
-pub use config::{FunctionConfig, FunctionConfigPatch};
+pub use config::{FunctionConfig, FunctionConfigPatch, parse_switch};
 pub use container::{
     ContainerMode, ContainerParams, DeviceMount, NetworkMode, Permission, VolumeMount,
 };

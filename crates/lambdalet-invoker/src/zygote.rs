@@ -16,14 +16,11 @@ pub(crate) const ZYGOTE_ENV: &str = "LAMBDALET_ZYGOTE";
 /// A function variable that turns pre-started sandboxes on or off for the function.
 pub(crate) const PRESTART_ENV: &str = "LAMBDALET_PRESTART";
 
-/// The function's `name`d switch (`on`, `1`, `true`, `yes`; anything else is off), else
-/// `default`.
+/// The function's `name`d switch, else `default` (a deploy refuses values that are not a
+/// switch's; one stored before that check counts as off).
 fn switch(version: &DeployedVersion, name: &str, default: bool) -> bool {
     match version.config.environment.get(name) {
-        Some(v) => matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "on" | "1" | "true" | "yes"
-        ),
+        Some(v) => lambdalet_core::parse_switch(v).unwrap_or(false),
         None => default,
     }
 }
