@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lambdalet_core::DeployedVersion;
 use lambdalet_sandbox::Sandbox;
@@ -94,6 +94,8 @@ pub(crate) struct PoolState {
     /// Wakes this version's pinned supervisor.
     pub supervisor: Arc<Notify>,
     pub supervised: bool,
+    /// When an invocation last asked for a sandbox of this version.
+    pub last_invoked: Option<Instant>,
 }
 
 impl PoolState {
@@ -110,6 +112,7 @@ impl PoolState {
             pinned_failures: 0,
             supervisor: Arc::new(Notify::new()),
             supervised: false,
+            last_invoked: None,
         }
     }
 
@@ -123,9 +126,14 @@ impl PoolState {
 
     /// Environments this version keeps alive whatever the demand: its provisioned concurrency,
     /// or, with a pre-started sandbox ([`crate::zygote::prestart`]), one idle beyond the busy
-    /// ones.
+    /// ones while it is in use (invoked within its `maxIdleTimeInSeconds`; after that its
+    /// sandboxes are reaped as any others).
     fn floor(&self, prestart_default: bool) -> usize {
-        let spare = !self.pinned() && crate::zygote::prestart(&self.spec, prestart_default);
+        let max_idle =
+            Duration::from_secs(self.spec.config.lifecycle.max_idle_time_in_seconds.into());
+        let in_use = self.last_invoked.is_some_and(|t| t.elapsed() < max_idle);
+        let spare =
+            !self.pinned() && in_use && crate::zygote::prestart(&self.spec, prestart_default);
         let spare = if spare { self.busy + 1 } else { 0 };
         spare.max(self.provisioned as usize)
     }

@@ -41,6 +41,7 @@ impl Scheduler {
         if let Health::Failed(reason) = &pool.health {
             return Err(Refusal::Failed(reason.clone()));
         }
+        pool.last_invoked = Some(Instant::now());
         if func.reserved == Some(0) {
             return Err(Refusal::Throttled {
                 reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
