@@ -15,7 +15,8 @@ usage: lambdalet-bench [all|warm|cold|zygote|sandbox|scale|pinned|async|memory|a
                     hello binary run directly
   zygote            new sandboxes of deployed versions (each measured sandbox exits after its
                     answer): started plainly, forked from the version's zygote (Python,
-                    process) and taken pre-started (Python and Node.js, process and container),
+                    process and container) and taken pre-started (Python and Node.js, process
+                    and container),
                     for a Python hello, a Python handler that imports boto3 and makes a client
                     and a Node.js hello, vs the interpreter importing the same handler; PSS per
                     warm Python sandbox with and without a zygote, and how many fit in 24 GB

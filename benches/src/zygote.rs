@@ -1,6 +1,6 @@
 //! Cold starts without Init: how long a new sandbox of a deployed version takes to answer its
 //! first invocation when it is started plainly (interpreter, bootstrap, the handler's imports),
-//! when it is forked from the version's zygote (Python, process sandboxes), and when a
+//! when it is forked from the version's zygote (Python, either sandbox), and when a
 //! pre-started sandbox takes it (any runtime, either sandbox), against the interpreter
 //! importing the same handler (`python3.11 -c 'import app'`, `node -e 'require("./app")'`) in
 //! the same run; and what a warm sandbox costs in memory (PSS) with and without a zygote.
@@ -68,14 +68,15 @@ impl Variant {
         match (self.start, self.container) {
             (Start::Plain, false) => "plain-p",
             (Start::Plain, true) => "plain-c",
-            (Start::Zygote, _) => "zygote-p",
+            (Start::Zygote, false) => "zygote-p",
+            (Start::Zygote, true) => "zygote-c",
             (Start::Prestart, false) => "pre-p",
             (Start::Prestart, true) => "pre-c",
         }
     }
 }
 
-const PYTHON_VARIANTS: [Variant; 5] = [
+const PYTHON_VARIANTS: [Variant; 6] = [
     Variant {
         start: Start::Plain,
         container: false,
@@ -90,6 +91,10 @@ const PYTHON_VARIANTS: [Variant; 5] = [
     },
     Variant {
         start: Start::Plain,
+        container: true,
+    },
+    Variant {
+        start: Start::Zygote,
         container: true,
     },
     Variant {

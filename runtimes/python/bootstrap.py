@@ -1208,14 +1208,35 @@ def _zygote(ctl_fd):
         except OSError:
             spare_sock.close()
             return None
-        if container is not None:
-            statuses[spare_pid] = spare_sock
-        else:
+        if container is None:
             spare_sock.close()
+            return spare_pid
+        # A container fork's runtime says when it (and its init) are in the sandbox's cgroups.
+        spare_sock.settimeout(5)
+        try:
+            spare_sock.recv(4096)
+        except OSError:
+            pass
+        spare_sock.settimeout(None)
+        statuses[spare_pid] = spare_sock
         return spare_pid
 
+    # After a fork, the next child forked ahead waits a little: made at once, it would take
+    # the CPU from the runtime just forked, whose first invocation is waiting.
+    spare_due = None
     while True:
-        for fd, _ in poller.poll():
+        timeout = None
+        if spare_due is not None:
+            timeout = max(0, (spare_due - time.monotonic()) * 1000)
+        ready = poller.poll(timeout)
+        if not ready and spare is None and spare_due is not None:
+            spare_due = None
+            try:
+                spare = new_spare()
+            except _SpareFailed as e:
+                _write_log("lambdalet runtime: zygote: %s\n" % e)
+            continue
+        for fd, _ in ready:
             if fd == wake_r:
                 try:
                     os.read(wake_r, 512)
@@ -1257,12 +1278,12 @@ def _zygote(ctl_fd):
             for f in fds:
                 os.close(f)
             send({"op": "forked", "id": msg.get("id"), "pid": pid})
-            try:
-                spare = new_spare()
-            except _SpareFailed as e:
-                spare = None  # the next request tries again
-                _write_log("lambdalet runtime: zygote: %s\n" % e)
+            spare_due = time.monotonic() + SPARE_DELAY
             _report_exits(send, statuses)
+
+
+# How long after a fork the zygote makes the next child forked ahead (seconds).
+SPARE_DELAY = 0.025
 
 
 def _threads_started():
@@ -1361,10 +1382,8 @@ def _spare(libc, sock, request_handler):
     _child(libc, msg, fds, request_handler, detached=True)
 
 
-def _child(libc, msg, fds, request_handler, detached=False, contained=False):
-    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime.
-    `contained`: a container fork, whose init (PID 1 of its namespace) joins the sandbox's
-    cgroups with it."""
+def _child(libc, msg, fds, request_handler, detached=False):
+    """In a forked runtime: what is per sandbox is made new, then it serves like any runtime."""
     import fcntl
 
     try:
@@ -1380,8 +1399,6 @@ def _child(libc, msg, fds, request_handler, detached=False, contained=False):
         # Into the sandbox's cgroups first (a process moving itself is cheap; the daemon
         # moving it would wait for the kernel), before anything of the function runs.
         for fd in fds[3:]:
-            if contained:
-                os.write(fd, b"1")
             os.write(fd, b"0")
             os.close(fd)
         if not detached:
@@ -1415,9 +1432,11 @@ def _contained_spare(libc, sock, request_handler, cfg):
     """A container zygote's child forked ahead (never returns). It makes a user namespace that
     owns new mount, PID, IPC and UTS namespaces (the zygote's seccomp filter allows exactly those),
     forks the init of that PID namespace, tells the zygote the init's pid and exits. The init
-    makes the sandbox (_own_sandbox), drops every capability, installs the sandbox's seccomp
-    filter on top of the zygote's, and forks the runtime, which waits for its sandbox's fork
-    request on `sock`; the init stays, reaping, and exits as the runtime did."""
+    makes the sandbox (_own_sandbox), forks the runtime, drops every capability and installs
+    the sandbox's seccomp filter on top of the zygote's. The runtime waits for its sandbox's
+    fork request on `sock`; it and its init join the sandbox's cgroups (the runtime hands the
+    init the files), then it takes its host name and confines itself the same way. The init
+    stays, reaping, and exits as the runtime did."""
     import signal
 
     def say(msg):
@@ -1445,35 +1464,71 @@ def _contained_spare(libc, sock, request_handler, cfg):
     try:
         os.setsid()
         _own_sandbox(libc, cfg)
+        # The init's and the runtime's own line: each process joins a cgroup itself (writing
+        # "0"), which is cheap, where moving another waits for the kernel (milliseconds).
+        init_end, runtime_end = _socketmod.socketpair(_socketmod.AF_UNIX, _socketmod.SOCK_SEQPACKET)
         runtime = os.fork()
     except Exception as e:
         say({"error": _safe_str(e)})
         os._exit(1)
     if runtime == 0:
-        # The runtime keeps its capabilities until its sandbox is named (its host name), then
-        # confines itself as its init did.
+        # The runtime confines itself as its init does, but keeps its capabilities in effect
+        # until its sandbox is named (its host name).
+        try:
+            init_end.close()
+            _confine_early(libc, cfg)
+            runtime_end.send(b"confined")
+        except Exception as e:
+            say({"error": _safe_str(e)})
+            os._exit(1)
         try:
             data, anc, _flags, _addr = sock.recvmsg(1 << 20, _socketmod.CMSG_SPACE(16 * 4))
             fds = _passed_fds(anc)
-            sock.close()
             msg = json_loads(data) if data else None
+            # Into the sandbox's cgroups first, this runtime and its init, then the zygote
+            # may say it forked: the daemon finds them there.
+            joins = fds[3:]
+            if joins:
+                rights = b"".join(f.to_bytes(4, sys.byteorder) for f in joins)
+                runtime_end.sendmsg([b"join"], [(_socketmod.SOL_SOCKET, _socketmod.SCM_RIGHTS, rights)])
+            for fd in joins:
+                os.write(fd, b"0")
+                os.close(fd)
+            if joins:
+                runtime_end.recv(16)
+            runtime_end.close()
+            fds = fds[:3]
+            say({"joined": True})
+            sock.close()
             if msg is not None and msg.get("hostname"):
                 name = msg["hostname"].encode("utf-8")
                 if libc.sethostname(name, len(name)) != 0:
                     raise OSError(ctypes_errno(), "sethostname")
-            _confine(libc, cfg)
+            _drop_capabilities(libc)
         except Exception as e:
             _fatal("a zygote's spare could not start: %s" % _safe_str(e))
         if msg is None or len(fds) < 3:
             os._exit(0)
-        _child(libc, msg, fds, request_handler, detached=True, contained=True)
+        _child(libc, msg, fds, request_handler, detached=True)
     try:
+        runtime_end.close()
+        if init_end.recv(16) != b"confined":
+            raise OSError("the runtime forked ahead could not confine itself")
         _confine(libc, cfg)
     except Exception as e:
         os.kill(runtime, 9)
         say({"error": _safe_str(e)})
         os._exit(1)
     say({"ready": True})
+    try:
+        _data, anc, _flags, _addr = init_end.recvmsg(64, _socketmod.CMSG_SPACE(16 * 4))
+        for fd in _passed_fds(anc):
+            os.write(fd, b"0")
+            os.close(fd)
+        init_end.send(b"joined")
+    except OSError:
+        pass  # the runtime is gone before its request: its exit follows
+    init_end.close()
     # (Its copy of `sock` stays open: how the runtime ended goes to the zygote on it.)
     # PID 1 of the fork's namespace: the kernel delivers it only signals it handles. Those a
     # runtime may be sent reach the runtime from its process group; here they do nothing.
@@ -1555,9 +1610,18 @@ def _own_sandbox(libc, cfg):
 
 
 def _confine(libc, cfg):
-    """Drops every capability the fork's user namespace gave it (bounding and ambient sets
-    too) and installs the sandbox's seccomp filter on top of the zygote's, which refuses any
-    further namespace or mount (no_new_privs is inherited from the zygote)."""
+    """Drops every capability the fork's user namespace gave it and installs the sandbox's
+    seccomp filter on top of the zygote's (see _confine_early)."""
+    _confine_early(libc, cfg)
+    _drop_capabilities(libc)
+
+
+def _confine_early(libc, cfg):
+    """Empties the bounding and ambient capability sets and installs the sandbox's seccomp
+    filter on top of the zygote's, which refuses any further namespace or mount
+    (no_new_privs is inherited from the zygote). The capabilities in effect stay until
+    _drop_capabilities: a runtime forked ahead still names its UTS namespace once it knows
+    its sandbox."""
     import ctypes
 
     try:
@@ -1570,6 +1634,20 @@ def _confine(libc, cfg):
             raise OSError(ctypes_errno(), "drop capability %d" % cap)
     libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
 
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    code = bytes.fromhex(cfg["filter"])
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes_errno(), "install the seccomp filter")
+
+
+def _drop_capabilities(libc):
+    """Empties the effective, permitted and inheritable capability sets."""
+    import ctypes
+
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
@@ -1579,15 +1657,6 @@ def _confine(libc, cfg):
     caps = (Data * 2)()
     if libc.capset(ctypes.byref(Header(0x20080522, 0)), caps) != 0:
         raise OSError(ctypes_errno(), "drop capabilities")
-
-    class Prog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    code = bytes.fromhex(cfg["filter"])
-    buf = ctypes.create_string_buffer(code, len(code))
-    prog = Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        raise OSError(ctypes_errno(), "install the seccomp filter")
 
 
 def _layer_paths():

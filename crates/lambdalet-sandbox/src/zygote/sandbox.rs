@@ -107,6 +107,7 @@ impl ZygoteSandbox {
     }
 
     async fn fork(&self, spec: SandboxSpec, stdout: OwnedFd, claim: Claimed) {
+        let began = std::time::Instant::now();
         let Some(channel) = spec.runtime_channel.as_ref().map(|c| c.as_raw_fd()) else {
             return self.plain(spec, stdout);
         };
@@ -157,6 +158,7 @@ impl ZygoteSandbox {
                     .await;
             }
         };
+        let forked_at = began.elapsed();
         let adopted = if self.zygote.in_container() {
             self.adopt_joined().await
         } else {
@@ -185,7 +187,14 @@ impl ZygoteSandbox {
             }
         }
         drop(gate_w);
-        tracing::debug!(sandbox = %self.id, pid = self.pid(), zygote = self.zygote.pid(), "sandbox.forked");
+        tracing::debug!(
+            sandbox = %self.id,
+            pid = self.pid(),
+            zygote = self.zygote.pid(),
+            forked_us = forked_at.as_micros() as u64,
+            gate_us = began.elapsed().as_micros() as u64,
+            "sandbox.forked"
+        );
         let info = forked.exit.await.unwrap_or(KILLED);
         self.finish(info).await;
     }
