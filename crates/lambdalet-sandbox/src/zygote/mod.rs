@@ -33,6 +33,7 @@ use crate::sys;
 
 mod reader;
 use reader::read_loop;
+mod contained;
 mod registry;
 mod sandbox;
 
@@ -117,54 +118,6 @@ pub(crate) struct Zygote {
 pub(crate) enum Start<'a> {
     Process(Option<&'a Arc<Cgroups>>),
     Container(&'a ContainerBackend),
-}
-
-/// Starts a container zygote's sandbox, then serves it as [`read_loop`] does; a sandbox that
-/// cannot start makes the zygote refuse (its version's sandboxes start the plain way, and say
-/// why if they cannot either).
-async fn in_container(
-    z: Arc<Zygote>,
-    backend: ContainerBackend,
-    zspec: SandboxSpec,
-    exit_tx: watch::Sender<Option<ExitInfo>>,
-) {
-    let launched = match backend.launch_zygote(zspec).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(family = %z.family, error = %e, "zygote.container_failed");
-            z.init_output.lock().take();
-            z.closed.store(true, Ordering::Release);
-            z.state
-                .send_replace(State::Refused(format!("its container did not start: {e}")));
-            let _ = exit_tx.send(Some(ExitInfo {
-                code: Some(127),
-                signal: None,
-            }));
-            return;
-        }
-    };
-    let sandbox = launched.sandbox;
-    z.pid.store(sandbox.pid().unwrap_or(0), Ordering::Release);
-    if let Some(slot) = &z.container {
-        let _ = slot.set(sandbox.clone());
-    }
-    if z.killed.load(Ordering::Acquire) {
-        sandbox.kill();
-    }
-    let mut exited = sandbox.exited();
-    tokio::spawn(async move {
-        let info = exited
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|i| *i)
-            .unwrap_or(ExitInfo {
-                code: None,
-                signal: Some(libc::SIGKILL),
-            });
-        let _ = exit_tx.send(Some(info));
-    });
-    read_loop(z, launched.output.into_receiver()).await;
 }
 
 impl Zygote {
@@ -266,7 +219,7 @@ impl Zygote {
                 tokio::spawn(read_loop(zygote.clone(), out));
             }
             (None, Some(backend), Some(exit_tx)) => {
-                tokio::spawn(in_container(zygote.clone(), backend, zspec, exit_tx));
+                tokio::spawn(contained::start(zygote.clone(), backend, zspec, exit_tx));
             }
             _ => {}
         }

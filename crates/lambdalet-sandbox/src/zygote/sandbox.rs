@@ -24,32 +24,20 @@ pub(crate) struct ZygoteSandbox {
     zygote: Arc<Zygote>,
     /// Its cold start started the zygote.
     first: bool,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     /// The runtime's pid (0 until forked or started).
     pid: AtomicU32,
     status: Mutex<Option<std::fs::File>>,
-    exit_tx: Arc<watch::Sender<Option<ExitInfo>>>,
+    pub(super) exit_tx: Arc<watch::Sender<Option<ExitInfo>>>,
     exit_rx: watch::Receiver<Option<ExitInfo>>,
-    killed: watch::Sender<bool>,
+    pub(super) killed: watch::Sender<bool>,
     /// The backend of a container zygote's sandbox, for a plain start.
     container: Option<ContainerBackend>,
     /// A container sandbox started the plain way, which this one stands for.
-    inner: Arc<OnceLock<Arc<dyn Sandbox>>>,
+    pub(super) inner: Arc<OnceLock<Arc<dyn Sandbox>>>,
 }
 
-/// How long a container zygote's fork may take to join its cgroup.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Copies what a plain container sandbox prints to the output of the sandbox it stands for.
-async fn forward_output(from: tokio::net::unix::pipe::Receiver, to: OwnedFd) {
-    let Ok(mut to) = tokio::net::unix::pipe::Sender::from_owned_fd(to) else {
-        return;
-    };
-    let mut from = from;
-    let _ = tokio::io::copy(&mut from, &mut to).await;
-}
-
-const KILLED: ExitInfo = ExitInfo {
+pub(super) const KILLED: ExitInfo = ExitInfo {
     code: None,
     signal: Some(libc::SIGKILL),
 };
@@ -226,36 +214,6 @@ impl ZygoteSandbox {
         Ok(())
     }
 
-    /// Makes the runtime forked in a container this sandbox's: its pids are of a PID namespace
-    /// the daemon cannot name, so it is found in the sandbox's cgroup, which it joins (with its
-    /// init) before it waits at its gate. Returns the host pid of that init, the parent of the
-    /// others.
-    async fn adopt_joined(&self) -> std::io::Result<u32> {
-        let Some(c) = &self.shared.cgroup else {
-            return Err(std::io::Error::other(
-                "a container zygote's fork needs a cgroup to be found in",
-            ));
-        };
-        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
-        loop {
-            let pids = c.pids();
-            if pids.len() >= 2 {
-                let init = pids
-                    .iter()
-                    .find(|p| crate::peer::parent_of(**p).is_none_or(|q| !pids.contains(&q)));
-                if let Some(init) = init {
-                    return Ok(*init);
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(std::io::Error::other(format!(
-                    "the fork did not join its cgroup within {JOIN_TIMEOUT:?}"
-                )));
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
-    }
-
     fn plain(&self, spec: SandboxSpec, stdout: OwnedFd) {
         if let Some(backend) = &self.container {
             return self.plain_container(backend.clone(), spec, stdout);
@@ -289,41 +247,13 @@ impl ZygoteSandbox {
         }
     }
 
-    /// Starts a container sandbox the plain way, which this one then stands for: its output
-    /// goes to this sandbox's, and its exit is this one's.
-    fn plain_container(&self, backend: ContainerBackend, mut spec: SandboxSpec, stdout: OwnedFd) {
-        use crate::spec::SandboxBackend;
-        spec.zygote = None;
-        let (inner, exit_tx, shared) = (
-            self.inner.clone(),
-            self.exit_tx.clone(),
-            self.shared.clone(),
-        );
-        let killed = self.killed.subscribe();
-        tokio::spawn(async move {
-            // The container has a cgroup of its own, by the same name: this one goes first.
-            shared.gone().await;
-            let launched = match backend.launch(spec).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "sandbox.start_failed");
-                    let _ = exit_tx.send(Some(ExitInfo {
-                        code: Some(127),
-                        signal: None,
-                    }));
-                    return;
-                }
-            };
-            let sandbox = launched.sandbox;
-            let _ = inner.set(sandbox.clone());
-            if *killed.borrow() {
-                sandbox.kill();
-            }
-            tokio::spawn(forward_output(launched.output.into_receiver(), stdout));
-            let mut exited = sandbox.exited();
-            let info = exited.wait_for(Option::is_some).await.ok().and_then(|i| *i);
-            let _ = exit_tx.send(Some(info.unwrap_or(KILLED)));
-        });
+    /// Whether `pid` is still a process of this sandbox (in its cgroup, where it has one): a
+    /// runtime that has exited may have left its pid to another process.
+    fn still_ours(&self, pid: u32) -> bool {
+        self.shared
+            .cgroup
+            .as_ref()
+            .is_none_or(|c| c.pids().contains(&pid))
     }
 
     /// The runtime is gone: records the cgroup's figures, tells, and cleans the cgroup up.
@@ -366,7 +296,7 @@ impl Sandbox for ZygoteSandbox {
         if let Some(inner) = self.inner.get() {
             return inner.terminate();
         }
-        if let Some(pid) = self.pid() {
+        if let Some(pid) = self.pid().filter(|p| self.still_ours(*p)) {
             sys::signal_group(pid, Signal::SIGTERM);
         }
     }
@@ -377,7 +307,9 @@ impl Sandbox for ZygoteSandbox {
             return inner.kill();
         }
         if let Some(pid) = self.pid() {
-            sys::signal_group(pid, Signal::SIGKILL);
+            if self.still_ours(pid) {
+                sys::signal_group(pid, Signal::SIGKILL);
+            }
         } else if self.first && *self.zygote.state.borrow() == State::Starting {
             // Init of the zygote is this sandbox's init: it was cut short.
             self.zygote.kill();
