@@ -141,10 +141,16 @@ fn the_daemon_default_and_the_functions_choice() {
     deploy(&d, "opted-out", &["LAMBDALET_ZYGOTE=off"], &[]);
     let (on, _, _) = invoke_tail(&d, "by-default", "{}");
     assert_ne!(on["imported_in"], on["pid"], "--zygote on: {on}");
+    assert_eq!(d.lifecycle("by-default")["zygote"]["state"], "READY");
     let (off, _, _) = invoke_tail(&d, "opted-out", "{}");
     assert_eq!(
         off["imported_in"], off["pid"],
         "LAMBDALET_ZYGOTE=off: {off}"
+    );
+    assert_eq!(
+        d.lifecycle("opted-out")["zygote"],
+        Value::Null,
+        "no zygote, nothing said"
     );
     let plain = Daemon::start();
     deploy(&plain, "plain", &[], &[]);
@@ -178,6 +184,16 @@ fn threads_started_at_import_make_the_version_start_plainly() {
         d.log().contains("1 threads"),
         "the daemon says why: {}",
         d.log()
+    );
+    // And so does the version's configuration.
+    let zygote = &d.lifecycle("threaded")["zygote"];
+    assert_eq!(zygote["state"], "REFUSED", "{zygote}");
+    assert!(
+        zygote["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("threads"),
+        "{zygote}"
     );
 }
 

@@ -79,6 +79,7 @@ fn container_forks_are_sandboxes_of_their_own() {
         init_ms(&log).expect("Init Duration") >= 400.0,
         "the first cold start includes Init: {log}"
     );
+    assert_eq!(d.lifecycle("cforked")["zygote"]["state"], "READY");
     let mut answers = vec![(first.clone(), log)];
     answers.extend(concurrently(&d, "cforked", 3, 1.0));
     let mut streams: Vec<String> = answers

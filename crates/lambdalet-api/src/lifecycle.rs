@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use lambdalet_control::VersionView;
 use lambdalet_core::{FunctionConfigPatch, LifecyclePatch};
+use lambdalet_invoker::ZygoteState;
 use serde_json::json;
 
 use crate::body::{json_response, parse_json};
@@ -32,10 +33,18 @@ fn render(s: &ApiState, v: &VersionView) -> serde_json::Value {
     body["instances"] = json!({
         "idle": stats.idle, "busy": stats.busy, "starting": stats.starting, "queued": stats.queued,
     });
+    if let Some(z) = s.invoker.zygote_state(&r.function, &r.version) {
+        body["zygote"] = match z {
+            ZygoteState::Starting => json!({"state": "STARTING"}),
+            ZygoteState::Ready => json!({"state": "READY"}),
+            ZygoteState::Refused(why) => json!({"state": "REFUSED", "reason": why}),
+        };
+    }
     body
 }
 
-/// The settings of `$LATEST` (or `?Qualifier=`), with state and live instance counts.
+/// The settings of `$LATEST` (or `?Qualifier=`), with state, live instance counts and, with a
+/// zygote, its state (`STARTING`, `READY`, or `REFUSED` and why).
 pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(name): Path<String>,

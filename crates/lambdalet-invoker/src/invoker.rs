@@ -9,6 +9,7 @@ use lambdalet_core::{
     AccountInfo, ContainerMode, DeployedVersion, FunctionConfig, Runtime, RuntimeFallback,
     RuntimeFamily,
 };
+use lambdalet_sandbox::ZygoteState;
 use lambdalet_store::RecordWriter;
 use tokio::sync::Notify;
 
@@ -254,6 +255,15 @@ impl Invoker {
         self.inner
             .sched
             .stats(&(function.to_owned(), version.to_owned()))
+    }
+
+    /// The state of the version's zygote, in whichever sandbox backend has one.
+    pub fn zygote_state(&self, function: &str, version: &str) -> Option<ZygoteState> {
+        let family = crate::zygote::family(function, version);
+        let s = &self.inner.ctx.sandboxes;
+        std::iter::once(&s.process)
+            .chain(s.container.as_ref())
+            .find_map(|b| b.zygote_state(&family))
     }
 
     /// Environment counts of every version.

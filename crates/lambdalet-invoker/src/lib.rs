@@ -43,6 +43,7 @@ pub use error::InvokeError;
 pub use interpreters::sdk_install::{InstallProgress, InstallReport, InstalledSdk, SdkLanguage};
 pub use interpreters::{Interpreter, InterpreterSearch, ResolvedRuntime, RuntimesReport};
 pub use invoker::{GreengrassEnv, Invoker, InvokerConfig};
+pub use lambdalet_sandbox::ZygoteState;
 pub use launch::InitType;
 pub use request::{Invocation, InvocationResult};
 pub use sandboxes::{DEFAULT_UID_BASE, SandboxChoice, SandboxUser, Sandboxes};

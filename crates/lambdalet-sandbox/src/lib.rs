@@ -28,7 +28,7 @@ pub use output::OutputReader;
 pub use process::ProcessBackend;
 pub use spec::{
     ContainerSpec, ExitInfo, Launched, Limits, MAX_OPEN_FILES, MAX_PROCESSES, RUNTIME_CHANNEL_FD,
-    Sandbox, SandboxBackend, SandboxSpec, ZygoteKey, paths,
+    Sandbox, SandboxBackend, SandboxSpec, ZygoteKey, ZygoteState, paths,
 };
 
 /// Marks every descriptor the process was started with, above stderr, close-on-exec, so none

@@ -169,6 +169,10 @@ impl SandboxBackend for ProcessBackend {
     fn retire_zygotes(&self, family: Option<&str>) {
         self.zygotes.retire(family);
     }
+
+    fn zygote_state(&self, family: &str) -> Option<crate::spec::ZygoteState> {
+        self.zygotes.state(family)
+    }
 }
 
 /// How the child is waited for: its pidfd, or the standard library's child handle.

@@ -264,6 +264,21 @@ pub trait SandboxBackend: Send + Sync {
     /// function; every family: `None`): they fork no more and exit once the sandboxes forked
     /// from them have.
     fn retire_zygotes(&self, _family: Option<&str>) {}
+    /// The state of `family`'s current zygote, if it has one.
+    fn zygote_state(&self, _family: &str) -> Option<ZygoteState> {
+        None
+    }
+}
+
+/// Where a version's zygote is, for people looking at the version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZygoteState {
+    /// Running Init.
+    Starting,
+    /// Forks the version's new sandboxes.
+    Ready,
+    /// Would not fork (why): the version's sandboxes start the plain way.
+    Refused(String),
 }
 
 #[cfg(test)]

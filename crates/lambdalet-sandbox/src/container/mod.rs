@@ -245,6 +245,10 @@ impl SandboxBackend for ContainerBackend {
     fn retire_zygotes(&self, family: Option<&str>) {
         self.zygotes.retire(family);
     }
+
+    fn zygote_state(&self, family: &str) -> Option<crate::spec::ZygoteState> {
+        self.zygotes.state(family)
+    }
 }
 
 impl ContainerBackend {

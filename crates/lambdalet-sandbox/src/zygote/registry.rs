@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{Claimed, Start, State, Zygote};
 use crate::error::SandboxError;
-use crate::spec::{ContainerSpec, SandboxSpec, ZygoteKey};
+use crate::spec::{ContainerSpec, SandboxSpec, ZygoteKey, ZygoteState};
 
 /// The zygote of each function version (`ZygoteKey::family`), current generation only.
 #[derive(Default)]
@@ -61,6 +61,20 @@ impl Zygotes {
             old.retire();
         }
         Ok(Claim::First(zygote.claim()))
+    }
+
+    /// The state of `family`'s current zygote, if it has one (one that is gone has none: the
+    /// next cold start starts another).
+    pub(crate) fn state(&self, family: &str) -> Option<ZygoteState> {
+        let slots = self.slots.lock();
+        let z = slots.get(family)?;
+        let state = z.state.borrow();
+        match &*state {
+            State::Starting => Some(ZygoteState::Starting),
+            State::Ready => Some(ZygoteState::Ready),
+            State::Refused(why) => Some(ZygoteState::Refused(why.clone())),
+            State::Gone => None,
+        }
     }
 
     /// Retires `family`'s zygote (a family ending in `:`: every family it begins), or every
