@@ -4,10 +4,12 @@
 //! `/proc` masked as the container's, no capabilities, and may make no namespace or mount;
 //! Init itself may make only the namespaces its forks make.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::containment::container_daemon;
-use crate::harness::{Daemon, fixture};
+use crate::harness::{Daemon, eventually, fixture};
 use crate::limits::invoke_tail;
 
 fn deploy(d: &Daemon, name: &str, fixture_name: &str, env: &[&str], extra: &[&str]) {
@@ -208,6 +210,32 @@ fn container_forks_are_sandboxes_of_their_own() {
         unique.len() >= streams.len(),
         "random is seeded anew in each fork"
     );
+    // The cgroups made ahead (the next fork's, and those of sandboxes forked into one) go
+    // with the function.
+    let Some(dir) = d
+        .log()
+        .lines()
+        .find_map(|l| l.split(" under ").nth(1).map(|p| p.trim().to_owned()))
+    else {
+        return;
+    };
+    let made_ahead = || {
+        std::fs::read_dir(&dir)
+            .map(|e| {
+                e.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("fork-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    eventually(Duration::from_secs(10), "a cgroup made ahead", || {
+        made_ahead() >= 1
+    });
+    let r = d.http("DELETE", "/2015-03-31/functions/cforked", None, &[]);
+    assert_eq!(r.status, 204, "{}", r.text());
+    eventually(Duration::from_secs(10), "no cgroup made ahead left", || {
+        made_ahead() == 0
+    });
 }
 
 #[test]

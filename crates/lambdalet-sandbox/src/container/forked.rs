@@ -22,13 +22,12 @@ use tokio::net::unix::pipe;
 use super::ContainerBackend;
 use super::plan::ZYGOTE_PROC;
 use super::rootfs::{PROC_MASKED, PROC_READ_ONLY};
-use crate::cgroup::CgroupLimits;
 use crate::error::SandboxError;
 use crate::output::OutputReader;
 use crate::process::Shared;
 use crate::seccomp::{Filter, ZYGOTE_UNSHARE};
 use crate::spec::{ContainerSpec, Launched, SandboxSpec, ZygoteKey};
-use crate::zygote::{Claim, ZygoteSandbox, ZygoteStart, Zygotes};
+use crate::zygote::{Claim, ZygoteSandbox, ZygoteStart};
 
 /// Whether a container sandbox of `spec` may be forked from a zygote.
 pub(super) fn eligible(spec: &SandboxSpec, c: &ContainerSpec) -> bool {
@@ -42,11 +41,11 @@ pub(super) fn eligible(spec: &SandboxSpec, c: &ContainerSpec) -> bool {
 /// by the sandbox itself); `None` when its version's zygote has refused already.
 pub(super) fn launch(
     backend: &ContainerBackend,
-    zygotes: &Zygotes,
     spec: &SandboxSpec,
+    c: &ContainerSpec,
     key: &ZygoteKey,
-    limits: &CgroupLimits,
 ) -> Result<Option<Launched>, SandboxError> {
+    let zygotes = &backend.zygotes;
     let setup = |e: std::io::Error| SandboxError::Setup(format!("output pipe: {e}"));
     let (tx, rx) = pipe::pipe().map_err(setup)?;
     let stdout = tx.into_blocking_fd().map_err(setup)?;
@@ -57,10 +56,23 @@ pub(super) fn launch(
         Claim::Plain => return Ok(None),
     };
     let (claim, first) = claimed;
-    let cgroup = backend
-        .cgroups
-        .create(&spec.id, limits)
-        .map_err(|e| SandboxError::Setup(e.to_string()))?;
+    // The cgroup made ahead, else one made now; then the next fork's, off this one's path.
+    let cgroup = match zygotes.take_cgroup(spec, key) {
+        Some(made) => made,
+        None => {
+            let limits = backend.cgroup_limits(spec, &backend.plan_of(spec, c)?);
+            backend
+                .cgroups
+                .create(&spec.id, &limits)
+                .map_err(|e| SandboxError::Setup(e.to_string()))?
+        }
+    };
+    let (ahead, next) = (backend.clone(), spec.clone());
+    zygotes.make_cgroup_ahead(spec, key, &backend.cgroups, move || {
+        let c = next.container.as_ref()?;
+        let plan = ahead.plan_of(&next, c).ok()?;
+        Some(ahead.cgroup_limits(&next, &plan))
+    });
     let shared = Arc::new(Shared::new(Some(Arc::new(cgroup)), 1));
     let sandbox = Arc::new(ZygoteSandbox::new(
         spec.id.clone(),

@@ -265,18 +265,15 @@ impl ContainerBackend {
         else {
             return Ok(None);
         };
-        let plan = self.plan_of(spec, c)?;
-        forked::launch(
-            self,
-            &self.zygotes,
-            spec,
-            key,
-            &self.cgroup_limits(spec, &plan),
-        )
+        forked::launch(self, spec, c, key)
     }
 
     /// The plan of `spec`'s sandbox.
-    fn plan_of(&self, spec: &SandboxSpec, c: &ContainerSpec) -> Result<InitPlan, SandboxError> {
+    pub(crate) fn plan_of(
+        &self,
+        spec: &SandboxSpec,
+        c: &ContainerSpec,
+    ) -> Result<InitPlan, SandboxError> {
         let exec = Exec {
             program: spec.program.clone(),
             args: spec.args.clone(),
@@ -287,7 +284,7 @@ impl ContainerBackend {
             .map_err(|e| SandboxError::Setup(e.to_string()))
     }
 
-    fn cgroup_limits(&self, spec: &SandboxSpec, plan: &InitPlan) -> CgroupLimits {
+    pub(crate) fn cgroup_limits(&self, spec: &SandboxSpec, plan: &InitPlan) -> CgroupLimits {
         CgroupLimits {
             memory_bytes: spec.limits.memory_bytes,
             pids: spec.limits.pids,

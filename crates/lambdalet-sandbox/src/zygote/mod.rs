@@ -33,6 +33,7 @@ use crate::sys;
 
 mod reader;
 use reader::read_loop;
+mod ahead;
 mod contained;
 mod registry;
 mod sandbox;
@@ -85,7 +86,7 @@ pub(crate) struct Forked {
 
 pub(crate) struct Zygote {
     family: String,
-    generation: u64,
+    pub(super) generation: u64,
     pid: AtomicU32,
     ctl: AsyncFd<OwnedFd>,
     pub(crate) state: watch::Sender<State>,

@@ -9,13 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::{Claimed, Start, State, Zygote};
+use crate::cgroup::SandboxCgroup;
 use crate::error::SandboxError;
 use crate::spec::{ContainerSpec, SandboxSpec, ZygoteKey, ZygoteState};
 
 /// The zygote of each function version (`ZygoteKey::family`), current generation only.
 #[derive(Default)]
 pub(crate) struct Zygotes {
-    slots: Mutex<HashMap<String, Arc<Zygote>>>,
+    pub(super) slots: Mutex<HashMap<String, Arc<Zygote>>>,
+    /// A cgroup made ahead for each family's next fork, with the generation it was made for
+    /// (see `ahead`).
+    pub(super) spares: Mutex<HashMap<String, (u64, SandboxCgroup)>>,
 }
 
 /// Zygotes started by this daemon, in any backend: each has its own number (and cgroup name).
@@ -90,11 +94,13 @@ impl Zygotes {
                 z.retire();
             }
         }
+        drop(slots);
+        self.drop_spares(matches);
     }
 }
 
 /// A hash of what a zygote's Init depends on: the spec but for each sandbox's own variables.
-fn generation(spec: &SandboxSpec, key: &ZygoteKey) -> u64 {
+pub(super) fn generation(spec: &SandboxSpec, key: &ZygoteKey) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     spec.program.hash(&mut h);
     spec.args.hash(&mut h);
