@@ -415,6 +415,12 @@ fn a_notification_survives_a_kill_right_after_the_put() {
                 .starts_with(b"20")
         },
     );
+    // The invocation's record is written in the background, a moment after the function's
+    // output object: wait for it, then check the event ran exactly once.
+    eventually(Duration::from_secs(10), "the invocation's record", || {
+        !events_of(&d, "keeper").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(events_of(&d, "keeper").len(), 1);
 }
 
