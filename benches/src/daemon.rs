@@ -111,7 +111,6 @@ impl Daemon {
             .collect()
     }
 
-    /// The daemon's last log lines, for error messages.
     /// The S3 endpoint's address (logged after the API's).
     pub fn s3_addr(&self) -> anyhow::Result<SocketAddr> {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -134,9 +133,19 @@ impl Daemon {
         self.data_dir.path()
     }
 
+    /// The daemon's last log lines, for error messages.
     pub fn log_tail(&self) -> String {
         let lines = self.log_lines();
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+    }
+
+    /// Copies the daemon's whole log out of its temporary directory (which goes with the
+    /// bench), for a failure to be looked into; where it is, if it could be copied.
+    pub fn keep_log(&self) -> Option<PathBuf> {
+        let to =
+            std::env::temp_dir().join(format!("lambdalet-bench-failed-{}.log", std::process::id()));
+        std::fs::copy(self.log_dir.path().join("daemon.log"), &to).ok()?;
+        Some(to)
     }
 
     /// Warnings, errors and the interpreters chosen (at most 200 lines); of lines that differ

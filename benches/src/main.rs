@@ -136,8 +136,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await
     {
+        let kept = daemon.keep_log().map_or_else(String::new, |p| {
+            format!("\n(its whole log is kept in {})", p.display())
+        });
         return Err(e.context(format!(
-            "the daemon's last log lines:\n{}",
+            "the daemon's last log lines:\n{}{kept}",
             daemon.log_tail()
         )));
     }
