@@ -21,13 +21,13 @@ fn deploy(d: &Daemon, name: &str, env: &[&str], extra: &[&str]) {
 }
 
 /// The Init Duration of a REPORT line, in ms, if it has one.
-fn init_ms(log: &str) -> Option<f64> {
+pub(crate) fn init_ms(log: &str) -> Option<f64> {
     let rest = log.split("Init Duration: ").nth(1)?;
     rest.split(" ms").next()?.trim().parse().ok()
 }
 
 /// Invokes `n` at once (each sleeping `sleep` s), so that several sandboxes serve them.
-fn concurrently(d: &Daemon, name: &str, n: usize, sleep: f64) -> Vec<(Value, String)> {
+pub(crate) fn concurrently(d: &Daemon, name: &str, n: usize, sleep: f64) -> Vec<(Value, String)> {
     std::thread::scope(|s| {
         let calls: Vec<_> = (0..n)
             .map(|_| {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::containment::container_daemon;
 use crate::harness::{Daemon, eventually, fixture};
 use crate::limits::invoke_tail;
+use crate::zygote::{concurrently, init_ms};
 
 fn deploy(d: &Daemon, name: &str, fixture_name: &str, env: &[&str], extra: &[&str]) {
     let mut args = vec!["--timeout", "30"];
@@ -19,28 +20,6 @@ fn deploy(d: &Daemon, name: &str, fixture_name: &str, env: &[&str], extra: &[&st
     }
     args.extend_from_slice(extra);
     d.deploy_python(&fixture(fixture_name), name, "app.handler", &args);
-}
-
-fn init_ms(log: &str) -> Option<f64> {
-    let rest = log.split("Init Duration: ").nth(1)?;
-    rest.split(" ms").next()?.trim().parse().ok()
-}
-
-/// Invokes `n` at once (each sleeping `sleep` s), so that several sandboxes serve them.
-fn concurrently(d: &Daemon, name: &str, n: usize, sleep: f64) -> Vec<(Value, String)> {
-    std::thread::scope(|s| {
-        let calls: Vec<_> = (0..n)
-            .map(|_| {
-                s.spawn(|| {
-                    let (body, err, log) =
-                        invoke_tail(d, name, &json!({ "sleep": sleep }).to_string());
-                    assert!(err.is_none(), "{body}\n{log}");
-                    (body, log)
-                })
-            })
-            .collect();
-        calls.into_iter().map(|c| c.join().expect("call")).collect()
-    })
 }
 
 #[test]
