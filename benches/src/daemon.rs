@@ -145,6 +145,18 @@ impl Daemon {
         let to =
             std::env::temp_dir().join(format!("lambdalet-bench-failed-{}.log", std::process::id()));
         std::fs::copy(self.log_dir.path().join("daemon.log"), &to).ok()?;
+        // What was still running then, to tell a process that did not exit from an exit
+        // the daemon did not hear of.
+        if let Ok(ps) = std::process::Command::new("ps")
+            .args(["-e", "--forest", "-o", "pid,ppid,stat,wchan:24,etime,args"])
+            .output()
+        {
+            use std::io::Write as _;
+            if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&to) {
+                let _ = f.write_all(b"\n--- ps at the failure ---\n");
+                let _ = f.write_all(&ps.stdout);
+            }
+        }
         Some(to)
     }
 

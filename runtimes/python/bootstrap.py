@@ -1174,15 +1174,7 @@ def _zygote(ctl_fd):
             _spare(libc, theirs, request_handler)
         theirs.close()
         if container is not None:
-            try:
-                ours.settimeout(10)
-                said = json_loads(ours.recv(4096) or b"{}")
-                if "pid" in said:
-                    pid = said["pid"]
-                    said = json_loads(ours.recv(4096) or b"{}")
-                ours.settimeout(None)
-            except (OSError, ValueError) as e:
-                said = {"error": _safe_str(e)}
+            pid, said = _contained_spare_said(ours)
             if not said.get("ready"):
                 ours.close()
                 raise _SpareFailed(said.get("error") or "the fork's sandbox was not made")
@@ -1426,6 +1418,30 @@ def _child(libc, msg, fds, request_handler, detached=False):
 
 class _SpareFailed(Exception):
     pass
+
+
+def _contained_spare_said(sock, timeout=10):
+    """What a container spare says as it is made: the pid of its sandbox's init (from the
+    process that made its namespaces, which then exits) and whether that init is ready (or an
+    error). The two come from different processes, in either order: a busy host may run the
+    init's whole set-up before its parent is scheduled again to say the pid. Returns (pid,
+    the ready or error message); pid is None when no pid came."""
+    pid, said = None, {}
+    deadline = time.monotonic() + timeout
+    try:
+        while pid is None or not said:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            msg = json_loads(sock.recv(4096) or b"{}")
+            if "pid" in msg:
+                pid = msg["pid"]
+                continue
+            said = msg if msg else {"error": "the fork's sandbox ended before it was ready"}
+            if not said.get("ready"):
+                break
+        sock.settimeout(None)
+    except (OSError, ValueError) as e:
+        said = {"error": _safe_str(e)}
+    return pid, said
 
 
 def _contained_spare(libc, sock, request_handler, cfg):

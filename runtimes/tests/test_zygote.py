@@ -352,3 +352,57 @@ class ZygoteTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ContainerSpareMessagesTest(unittest.TestCase):
+    """A container spare's pid (from the process that made its namespaces) and its readiness
+    (from its init) may come in either order; the zygote must take the pid from whichever
+    message has it, not assume the first."""
+
+    @classmethod
+    def setUpClass(cls):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "lambdalet_bootstrap_spare", os.path.join(RUNTIMES, "python", "bootstrap.py"))
+        cls.bs = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cls.bs)
+
+    def said(self, *messages, close=False, timeout=2):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            for m in messages:
+                theirs.send(json.dumps(m).encode())
+            if close:
+                theirs.close()
+            return self.bs._contained_spare_said(ours, timeout=timeout)
+        finally:
+            ours.close()
+            if not close:
+                theirs.close()
+
+    def test_pid_then_ready(self):
+        self.assertEqual(self.said({"pid": 41}, {"ready": True}), (41, {"ready": True}))
+
+    def test_ready_then_pid(self):
+        self.assertEqual(self.said({"ready": True}, {"pid": 42}), (42, {"ready": True}))
+
+    def test_an_error_before_any_pid(self):
+        pid, said = self.said({"error": "unshare: EPERM"})
+        self.assertIsNone(pid)
+        self.assertEqual(said, {"error": "unshare: EPERM"})
+
+    def test_an_error_from_the_init_after_the_pid(self):
+        self.assertEqual(self.said({"pid": 43}, {"error": "mount: EPERM"}), (43, {"error": "mount: EPERM"}))
+
+    def test_ready_without_a_pid_times_out_as_an_error(self):
+        started = time.monotonic()
+        pid, said = self.said({"ready": True}, timeout=0.2)
+        self.assertIsNone(pid)
+        self.assertIn("error", said)
+        self.assertLess(time.monotonic() - started, 2)
+
+    def test_the_spare_gone_is_an_error(self):
+        pid, said = self.said({"pid": 44}, close=True)
+        self.assertEqual(pid, 44)
+        self.assertIn("error", said)

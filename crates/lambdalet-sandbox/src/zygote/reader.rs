@@ -85,6 +85,7 @@ impl Zygote {
                 }
             }
             Message::Forked { id, pid } => {
+                tracing::debug!(family = %self.family, pid, sandbox = %id, "zygote.forked");
                 let (tx, rx) = oneshot::channel();
                 self.children.lock().insert(pid, tx);
                 match self.forks.lock().remove(&id) {
@@ -101,7 +102,9 @@ impl Zygote {
                 }
             }
             Message::Exited { pid, code, signal } => {
-                if let Some(tx) = self.children.lock().remove(&pid) {
+                let ours = self.children.lock().remove(&pid);
+                tracing::debug!(family = %self.family, pid, ?code, ?signal, forked = ours.is_some(), "zygote.child_exited");
+                if let Some(tx) = ours {
                     let _ = tx.send(ExitInfo { code, signal });
                 }
                 self.close_if_idle();

@@ -258,6 +258,7 @@ impl ZygoteSandbox {
 
     /// The runtime is gone: records the cgroup's figures, tells, and cleans the cgroup up.
     async fn finish(&self, info: ExitInfo) {
+        tracing::debug!(sandbox = %self.id, code = ?info.code, signal = ?info.signal, "sandbox.exited");
         self.shared.record();
         let _ = self.exit_tx.send(Some(info));
         self.shared.gone().await;
