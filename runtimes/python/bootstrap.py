@@ -358,12 +358,20 @@ class FrameClient(object):
     def __init__(self, fd):
         self.sock = _socketmod.socket(_socketmod.AF_UNIX, _socketmod.SOCK_STREAM, 0, fd)
         self.sock.settimeout(None)
-        self.buf = bytearray()
+        self.buf = b""
         self.next_sent = False
+
+    _NEXT = b"\x04\x00\x00\x00\x00\x00\x00\x00next"
 
     @staticmethod
     def _frame(fields, body=b""):
-        header = "\0".join(_clean_header_value(f).replace("\0", " ") for f in fields).encode("utf-8")
+        header = "\0".join(fields)
+        # A field may not hold a NUL (it would split it) or a line break (the daemon turns
+        # fields into HTTP headers for extensions and logs): the rare field that does is
+        # cleaned, one at a time.
+        if header.count("\0") != len(fields) - 1 or "\r" in header or "\n" in header:
+            header = "\0".join(_clean_header_value(f).replace("\0", " ") for f in fields)
+        header = header.encode("utf-8")
         return len(header).to_bytes(4, "little") + len(body).to_bytes(4, "little") + header
 
     def _send(self, data, body=b""):
@@ -371,25 +379,43 @@ class FrameClient(object):
         if len(body) > 65536:
             self.sock.sendall(body)
 
-    def _read_exact(self, n):
+    def _read_frame(self):
+        """The next whole frame: (header bytes, body bytes). Usually one recv holds it all."""
         buf = self.buf
-        while len(buf) < n:
-            chunk = self.sock.recv(max(262144, n - len(buf)))
+        chunks = None
+        have = len(buf)
+        while True:
+            if have >= 8:
+                if chunks is not None:
+                    buf = b"".join(chunks)
+                    chunks = None
+                header_len = int.from_bytes(buf[0:4], "little")
+                end = 8 + header_len + int.from_bytes(buf[4:8], "little")
+                if have >= end:
+                    break
+                want = end - have
+            else:
+                want = 8 - have
+            chunk = self.sock.recv(max(262144, want))
             if not chunk:
                 raise _ConnectionLost("the daemon closed the runtime channel")
-            buf += chunk
-        out = bytes(buf[:n])
-        del buf[:n]
-        return out
+            if chunks is None:
+                chunks = [buf, chunk] if buf else [chunk]
+            else:
+                chunks.append(chunk)
+            have += len(chunk)
+            if have < 8 or len(chunks) == 1:
+                buf = b"".join(chunks)
+                chunks = None
+        self.buf = buf[end:]
+        return buf[8:8 + header_len], buf[8 + header_len:end]
 
     def next_invocation(self):
         if not self.next_sent:
-            self._send(self._frame(("next",)))
+            self.sock.sendall(self._NEXT)
         self.next_sent = False
-        lengths = self._read_exact(8)
-        header = self._read_exact(int.from_bytes(lengths[:4], "little")).decode("utf-8", "replace")
-        body = self._read_exact(int.from_bytes(lengths[4:], "little"))
-        fields = header.split("\0")
+        header, body = self._read_frame()
+        fields = header.decode("utf-8", "replace").split("\0")
         if fields[0] != "event":
             raise RuntimeError(
                 "next was refused (%s %s): %s"
@@ -405,13 +431,12 @@ class FrameClient(object):
     def _post(self, fields, body):
         # The request for the next event rides along: the loop always asks for it next.
         head = self._frame(fields, body)
-        nxt = self._frame(("next",))
         if len(body) <= 65536:
-            self.sock.sendall(head + body + nxt)
+            self.sock.sendall(head + body + self._NEXT)
         else:
             self.sock.sendall(head)
             self.sock.sendall(body)
-            self.sock.sendall(nxt)
+            self.sock.sendall(self._NEXT)
         self.next_sent = True
         return 202
 
@@ -431,6 +456,20 @@ class FrameClient(object):
 # --------------------------------------------------------------------------
 
 
+_CONTEXT_ENV = None  # the sandbox's values for every context, read once _serve starts
+
+
+def _context_env():
+    get = _ENV.get
+    return (
+        get("AWS_LAMBDA_LOG_GROUP_NAME"),
+        get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        get("AWS_LAMBDA_FUNCTION_NAME"),
+        get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        get("AWS_LAMBDA_FUNCTION_VERSION"),
+    )
+
+
 class LambdaContext(object):
     def __init__(
         self,
@@ -442,11 +481,13 @@ class LambdaContext(object):
         tenant_id=None,
     ):
         self.aws_request_id = invoke_id
-        self.log_group_name = _ENV.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = _ENV.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = _ENV.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = _ENV.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = _ENV.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = _CONTEXT_ENV or _context_env()
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
 
@@ -454,10 +495,12 @@ class LambdaContext(object):
         if self.client_context is not None:
             self.client_context.client = _make_obj_from_dict(Client, self.client_context.client)
 
-        self.identity = _make_obj_from_dict(CognitoIdentity, {})
+        self.identity = identity = CognitoIdentity()
         if cognito_identity is not None:
-            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
-            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+            identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+        else:
+            identity.cognito_identity_id = identity.cognito_identity_pool_id = None
 
         self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
 
@@ -646,11 +689,14 @@ def log_error(error_result):
 
 
 def _flush_std():
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+    out, err = sys.stdout, sys.stderr
+    for stream in (out, err, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except Exception:
             pass
+        if stream is err and sys.__stdout__ is out and sys.__stderr__ is err:
+            break  # the usual case: the original streams are the ones just flushed
 
 
 # --------------------------------------------------------------------------
@@ -1042,7 +1088,9 @@ def _init(report_error):
 
 
 def _serve(client, request_handler):
-    global _REQUEST_ID
+    global _REQUEST_ID, _CONTEXT_ENV
+    # The sandbox's environment is final here (a forked runtime has just taken its own).
+    _CONTEXT_ENV = _context_env()
     binary = _ENV.get("LAMBDALET_PAYLOAD_ENCODING", "json").strip().lower() == "binary"
     while True:
         try:
