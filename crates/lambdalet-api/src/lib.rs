@@ -49,7 +49,7 @@ use axum::routing::{get, post};
 pub use auth::{AuthMode, ConnectionInfo};
 pub use error::ApiError;
 pub use server::{ConnectionHook, ConnectionStats, Server, ServerConfig};
-pub use state::ApiState;
+pub use state::{ApiParts, ApiState};
 pub use url_serve::url_router;
 
 /// Every route lambdalet serves on its API port.

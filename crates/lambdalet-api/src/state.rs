@@ -6,8 +6,27 @@ use lambdalet_control::Control;
 use lambdalet_invoker::{AsyncQueue, Invoker};
 use lambdalet_store::{RecordWriter, Store};
 
+/// The handlers' shared state: one reference count to bump per request and middleware layer,
+/// however many parts it has.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiParts>);
+
+impl ApiState {
+    pub fn new(parts: ApiParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiParts;
+
+    fn deref(&self) -> &ApiParts {
+        &self.0
+    }
+}
+
+/// What [`ApiState`] holds.
+pub struct ApiParts {
     pub control: Arc<Control>,
     /// Greengrass components and deployments.
     pub components: Arc<lambdalet_components::Components>,

@@ -278,11 +278,11 @@ impl Invoker {
             return Err(InvokeError::ShuttingDown);
         }
         let inner = self.inner.clone();
-        let task = tokio::spawn(async move {
+        crate::to_the_end::ToTheEnd::new(async move {
             crate::execute::run(&inner, inv, &mut crate::streaming::Delivery::Buffered).await
-        });
-        task.await
-            .map_err(|e| InvokeError::Internal(format!("the invocation task failed: {e}")))?
+        })
+        .await
+        .map_err(|e| InvokeError::Internal(format!("the invocation failed: {}", e.0)))?
     }
 
     /// Runs one invocation whose response the caller reads as it comes (see

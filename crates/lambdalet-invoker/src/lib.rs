@@ -32,6 +32,7 @@ mod supervisor;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+mod to_the_end;
 mod zygote;
 
 pub use async_events::{

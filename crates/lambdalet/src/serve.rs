@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lambdalet_api::{ApiState, ConnectionStats, Server, ServerConfig};
+use lambdalet_api::{ApiParts, ApiState, ConnectionStats, Server, ServerConfig};
 use lambdalet_control::Control;
 use lambdalet_core::AccountInfo;
 use lambdalet_core::RuntimeFallback;
@@ -194,7 +194,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     tracing::info!("listening on http://{addr}");
 
     let connections = Arc::new(ConnectionStats::default());
-    let state = ApiState {
+    let state = ApiState::new(ApiParts {
         control: control.clone(),
         components: components.clone(),
         invoker: invoker.clone(),
@@ -207,7 +207,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         ipc_stats: Some(ipc.stats.clone()),
         auth,
         connections: connections.clone(),
-    };
+    });
     let app = lambdalet_api::router(state);
     let config = ServerConfig {
         max_connections: args.max_connections as usize,

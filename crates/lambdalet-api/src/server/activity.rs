@@ -13,7 +13,6 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::ServerConfig;
@@ -35,7 +34,6 @@ enum Phase {
 /// The connection's phase, and a wake-up for the watch when it changes.
 pub(super) struct Activity {
     phase: Mutex<Phase>,
-    changed: Notify,
 }
 
 impl Activity {
@@ -45,7 +43,6 @@ impl Activity {
                 since: Instant::now(),
                 first: true,
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -53,7 +50,6 @@ impl Activity {
         // A phase is a plain value, consistent after any panic.
         let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
         *phase = f(*phase);
-        self.changed.notify_one();
     }
 
     fn phase(&self) -> Phase {
@@ -66,8 +62,6 @@ impl Activity {
         if let Phase::Waiting { since, first } = *phase {
             let since = if first { since } else { Instant::now() };
             *phase = Phase::Head { since };
-            drop(phase);
-            self.changed.notify_one();
         }
     }
 
@@ -99,27 +93,24 @@ impl Activity {
         }
     }
 
-    /// Resolves when the current phase's deadline passes.
+    /// Resolves once the connection is past its phase's deadline. Nothing wakes it when the
+    /// phase changes (that would cost every request a wake-up and a new timer): it looks again
+    /// at least every `header_timeout` (or `keepalive_timeout`, if shorter), which is soon
+    /// enough, since a deadline a change brings is one of those after the change, and so never
+    /// before the next look.
     pub(super) async fn expired(&self, config: &ServerConfig) -> Expired {
         loop {
-            // Made before the phase is read, so a change in between is not missed.
-            let changed = self.changed.notified();
+            let now = Instant::now();
+            let next_look = now + config.header_timeout.min(config.keepalive_timeout);
             match self.deadline(config) {
-                None => changed.await,
-                Some((at, why)) => tokio::select! {
-                    () = changed => {}
-                    () = tokio::time::sleep_until(at) => {
-                        if self.deadline(config).is_some_and(|(at, _)| at <= Instant::now()) {
-                            return why;
-                        }
-                    }
-                },
+                Some((at, why)) if at <= now => return why,
+                Some((at, _)) => tokio::time::sleep_until(at.min(next_look)).await,
+                None => tokio::time::sleep_until(next_look).await,
             }
         }
     }
 }
 
-/// A request being served; its end is when this is dropped (with the response body).
 pub(super) struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
