@@ -82,3 +82,143 @@ pub async fn python(
         events,
     })
 }
+
+/// The same runtime on lambdalet's framed Runtime API (what the daemon gives its own
+/// bootstraps): a socket pair, the runtime's end as its descriptor 3, and this process writing
+/// event frames and reading the response frames, one event at a time. Blocking; run it off the
+/// async runtime.
+pub fn python_framed(
+    python: &Path,
+    bootstrap: &Path,
+    warmup: usize,
+    events: usize,
+) -> anyhow::Result<LoopFigures> {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::os::unix::process::CommandExt;
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("noop.py"), zips::NOOP_PY)?;
+    let (mut ours, theirs) = UnixStream::pair()?;
+    let fd = theirs.as_raw_fd();
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg("-u")
+        .arg(bootstrap)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("LAMBDALET_RUNTIME_FD", "3")
+        .env("_HANDLER", "noop.handler")
+        .env("LAMBDA_TASK_ROOT", dir.path())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only dup2, which is async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if nix::libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {} {}", python.display(), bootstrap.display()))?;
+    drop(theirs);
+    ours.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let frame = |fields: &[&str], body: &[u8]| {
+        let header = fields.join("\0");
+        let mut f = Vec::with_capacity(8 + header.len() + body.len());
+        f.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        f.extend_from_slice(header.as_bytes());
+        f.extend_from_slice(body);
+        f
+    };
+    let mut buf = Vec::new();
+    let mut read_frame = |s: &mut UnixStream| -> anyhow::Result<String> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if buf.len() >= 8 {
+                let h = u32::from_le_bytes(buf[0..4].try_into()?) as usize;
+                let b = u32::from_le_bytes(buf[4..8].try_into()?) as usize;
+                if buf.len() >= 8 + h + b {
+                    let kind = String::from_utf8_lossy(&buf[8..8 + h])
+                        .split('\0')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    buf.drain(..8 + h + b);
+                    return Ok(kind);
+                }
+            }
+            let n = s.read(&mut chunk)?;
+            anyhow::ensure!(n > 0, "the runtime closed its channel");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    let result = (|| {
+        anyhow::ensure!(
+            read_frame(&mut ours)? == "next",
+            "the runtime did not ask for an event"
+        );
+        let deadline = (std::time::SystemTime::now() + Duration::from_secs(600))
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+            .to_string();
+        let mut sent = Vec::with_capacity(warmup + events);
+        let mut responded = Vec::with_capacity(warmup + events);
+        for i in 0..warmup + events {
+            let id = format!("00000000-0000-4000-8000-{i:012}");
+            let event = frame(
+                &[
+                    "event",
+                    &id,
+                    &deadline,
+                    "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+                    "",
+                    "",
+                    "application/json",
+                ],
+                b"{}",
+            );
+            sent.push(Instant::now());
+            ours.write_all(&event)?;
+            anyhow::ensure!(read_frame(&mut ours)? == "response", "no response frame");
+            responded.push(Instant::now());
+            anyhow::ensure!(read_frame(&mut ours)? == "next", "no next frame");
+        }
+        Ok((sent, responded))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let (sent, responded) = result?;
+    let mut cycles: Vec<f64> = sent[warmup..]
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64() * 1e6)
+        .collect();
+    let mut inside: Vec<f64> = sent[warmup..]
+        .iter()
+        .zip(&responded[warmup..])
+        .map(|(s, r)| (*r - *s).as_secs_f64() * 1e6)
+        .collect();
+    let span = (responded[responded.len() - 1] - sent[warmup]).as_secs_f64();
+    Ok(LoopFigures {
+        cycle_p50_us: percentile(&mut cycles, 50.0).unwrap_or(0.0),
+        inside_p50_us: percentile(&mut inside, 50.0).unwrap_or(0.0),
+        rate: if span > 0.0 {
+            events as f64 / span
+        } else {
+            0.0
+        },
+        events,
+    })
+}

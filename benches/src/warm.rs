@@ -83,7 +83,7 @@ pub async fn run(
             cpu_note(our_cpu, ours.lat_us.len()),
         ));
         if c == 1 {
-            runtime_alone(daemon, python, args, report).await;
+            runtime_alone(daemon, python, args, report, base.p(50.0)).await;
         }
         for (who, l) in [("echo", &base), ("lambdalet", &ours)] {
             if let Some(e) = &l.first_error {
@@ -139,8 +139,17 @@ pub async fn run(
     Ok(())
 }
 
-/// Notes how fast the daemon's own Python runtime loops with no daemon in between.
-async fn runtime_alone(daemon: &Daemon, python: &Path, args: &Args, report: &mut Report) {
+/// Notes how fast the daemon's own Python runtime loops with no daemon in between, on HTTP
+/// and on the framed channel; the framed figure plus the echo's round trip is a floor for the
+/// warm p50 (the client's exchange with some server, then the runtime's turn), reported as a
+/// row against the echo.
+async fn runtime_alone(
+    daemon: &Daemon,
+    python: &Path,
+    args: &Args,
+    report: &mut Report,
+    echo_p50: Option<f64>,
+) {
     let Some(bootstrap) = daemon.python_bootstrap() else {
         report.note("no Python bootstrap found in the daemon's data directory");
         return;
@@ -158,5 +167,32 @@ async fn runtime_alone(daemon: &Daemon, python: &Path, args: &Args, report: &mut
             ));
         }
         Err(e) => report.note(format!("Python runtime alone: not measured: {e:#}")),
+    }
+    let (py, bs) = (python.to_owned(), bootstrap.clone());
+    let framed =
+        tokio::task::spawn_blocking(move || runtime_loop::python_framed(&py, &bs, 500, events))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+    match framed {
+        Ok(f) => {
+            eprintln!(
+                "warm c=1: python runtime alone, framed {:>7.0}/s  event → response p50 {:.0} µs",
+                f.rate, f.inside_p50_us
+            );
+            report.note(format!(
+                "the daemon's Python runtime alone on the framed channel (a socket pair, no daemon, {} events): {:.0} events/s, event out → response in p50 {:.0} µs",
+                f.events, f.rate, f.inside_p50_us
+            ));
+            report.row(Row {
+                section: SECTION,
+                metric: "floor: echo p50 + the runtime alone (framed) p50".to_owned(),
+                unit: Unit::Micros,
+                baseline: echo_p50,
+                ours: echo_p50.map(|e| e + f.inside_p50_us),
+                target: Target::None,
+            });
+        }
+        Err(e) => report.note(format!("Python runtime alone, framed: not measured: {e:#}")),
     }
 }
