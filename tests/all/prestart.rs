@@ -89,6 +89,39 @@ fn a_prestarted_sandbox_takes_the_next_cold_start_in_either_backend() {
 }
 
 #[test]
+fn a_sandbox_that_ends_while_idle_is_reaped_wherever_it_is_in_the_pool() {
+    let d = Daemon::start();
+    let name = "spare-ends";
+    let args = [
+        "--sandbox",
+        "process",
+        "--env",
+        "LAMBDALET_PRESTART=on",
+        "--idle-timeout",
+        "300",
+    ];
+    d.deploy_runtime(&fixture("zygote"), name, "python3.11", "app.handler", &args);
+    let (_, err, log) = invoke_tail(&d, name, "{}");
+    assert!(err.is_none(), "{log}");
+    eventually(Duration::from_secs(20), "a pre-started sandbox", || {
+        idle(&d, name) == 2
+    });
+    // The sandbox that takes this one (the last used) ends itself after answering, and goes
+    // back to the pool behind the pre-started one, which was used longer ago.
+    let (_, err, log) = invoke_tail(&d, name, r#"{"exit_after": 0.05}"#);
+    assert!(err.is_none(), "{log}");
+    eventually(Duration::from_secs(10), "the ended sandbox reaped", || {
+        idle(&d, name) == 1
+    });
+    let (after, err, log) = invoke_tail(&d, name, "{}");
+    assert!(err.is_none(), "{after}\n{log}");
+    assert!(
+        !log.contains("Init Duration"),
+        "the pre-started sandbox took it: {log}"
+    );
+}
+
+#[test]
 fn versions_keep_no_sandbox_beyond_demand_unless_asked() {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = Daemon::start_with(tmp.path(), "serve", &["--prestart", "on"]);

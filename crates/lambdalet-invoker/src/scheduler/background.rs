@@ -214,6 +214,21 @@ impl Scheduler {
             }
             let max_idle =
                 Duration::from_secs(pool.spec.config.lifecycle.max_idle_time_in_seconds.into());
+            // A sandbox that has exited or failed goes wherever it is in the stack: behind a
+            // healthy one used longer ago, it would count as live (holding a place of the
+            // version's instances and of its pre-started floor) until that one expired.
+            let mut i = 0;
+            while i < pool.idle.len() {
+                if pool.idle[i].is_healthy() {
+                    i += 1;
+                    continue;
+                }
+                let instance = pool.idle.remove(i);
+                tracing::debug!(function = %key.0, version = %key.1, sandbox = %instance.id, "sandbox.reap");
+                let func = functions.entry(key.0.clone()).or_default();
+                discard(pool, func, total_live, stopping, instance);
+                reaped += 1;
+            }
             // The idle stack is in use order: the front was used longest ago.
             while let Some(first) = pool.idle.first() {
                 let expired = first.last_used.elapsed() >= max_idle || !first.is_healthy();
