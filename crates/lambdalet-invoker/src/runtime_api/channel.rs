@@ -3,6 +3,7 @@
 //! `Started → InitError`. Every other transition is refused with `InvalidStateTransition`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -104,9 +105,43 @@ struct Current {
     stream_limit: usize,
 }
 
+/// Where an event goes when the runtime is waiting for one.
+enum Waiter {
+    /// A task awaiting it: an HTTP `next`.
+    Task(oneshot::Sender<Event>),
+    /// Written out by the dispatcher itself: a framed runtime's socket.
+    Direct(Arc<dyn Deliver>),
+}
+
+impl Waiter {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Task(tx) => tx.is_closed(),
+            Self::Direct(d) => d.is_closed(),
+        }
+    }
+
+    /// Gives the event back (boxed: the rare path) if the runtime is gone.
+    fn send(self, event: Event) -> Result<(), Box<Event>> {
+        match self {
+            Self::Task(tx) => tx.send(event).map_err(Box::new),
+            Self::Direct(d) => d.deliver(event),
+        }
+    }
+}
+
+/// A runtime's channel that the dispatcher hands an event to itself, in its own task (no
+/// other task to wake on the way to the runtime).
+pub(crate) trait Deliver: Send + Sync {
+    /// Sends `event` to the runtime, or gives it back if the runtime is gone.
+    fn deliver(&self, event: Event) -> Result<(), Box<Event>>;
+    /// Whether the runtime's channel is gone.
+    fn is_closed(&self) -> bool;
+}
+
 struct Inner {
     state: RuntimeState,
-    waiter: Option<oneshot::Sender<Event>>,
+    waiter: Option<Waiter>,
     pending: Option<Event>,
     current: Option<Current>,
     ready: Option<oneshot::Sender<Result<(), InitFailure>>>,
@@ -161,6 +196,20 @@ impl RuntimeChannel {
 
     /// `GET /runtime/invocation/next`.
     pub fn next(&self) -> Result<NextEvent, Refusal> {
+        let (tx, rx) = oneshot::channel();
+        Ok(match self.wait_for_event(Waiter::Task(tx))? {
+            Some(event) => NextEvent::Now(event),
+            None => NextEvent::Later(rx),
+        })
+    }
+
+    /// A framed runtime's `next`: the event if one is pending, else `None`, and the next event
+    /// dispatched goes to `sink`.
+    pub(crate) fn next_direct(&self, sink: Arc<dyn Deliver>) -> Result<Option<Event>, Refusal> {
+        self.wait_for_event(Waiter::Direct(sink))
+    }
+
+    fn wait_for_event(&self, waiter: Waiter) -> Result<Option<Event>, Refusal> {
         let mut inner = self.inner.lock();
         match inner.state {
             RuntimeState::Started => {
@@ -184,16 +233,15 @@ impl RuntimeChannel {
             && let Some(event) = inner.pending.take()
         {
             inner.set(RuntimeState::Running, &self.watch);
-            return Ok(NextEvent::Now(event));
+            return Ok(Some(event));
         }
         // A waiter whose connection went away (the runtime restarted its loop) is replaced;
         // one still waiting keeps its place.
         if inner.waiter.as_ref().is_some_and(|w| !w.is_closed()) {
             return Err(Refusal::AlreadyWaiting);
         }
-        let (tx, rx) = oneshot::channel();
-        inner.waiter = Some(tx);
-        Ok(NextEvent::Later(rx))
+        inner.waiter = Some(waiter);
+        Ok(None)
     }
 
     /// Hands an event to the runtime (now if it is waiting in `next`, else at its next `next`).
@@ -223,7 +271,7 @@ impl RuntimeChannel {
             match waiter.send(event.take().expect("event is set above")) {
                 Ok(()) => inner.set(RuntimeState::Running, &self.watch),
                 // The runtime's `next` connection went away; keep the event for its next call.
-                Err(ev) => event = Some(ev),
+                Err(ev) => event = Some(*ev),
             }
         }
         if let Some(ev) = event {
@@ -306,86 +354,5 @@ impl RuntimeChannel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(id: &str) -> Event {
-        Event {
-            request_id: id.to_owned(),
-            deadline_ms: 0,
-            invoked_arn: String::new(),
-            trace_id: String::new(),
-            client_context: None,
-            cognito_identity: None,
-            content_type: "application/json".to_owned(),
-            payload: Bytes::from_static(b"{}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn full_cycle_with_waiting_runtime() {
-        let (ch, ready) = RuntimeChannel::new();
-        let NextEvent::Later(rx) = ch.next().expect("next") else {
-            panic!("no event yet")
-        };
-        assert!(ready.await.expect("ready").is_ok());
-        let reply = ch.dispatch(event("a"));
-        assert_eq!(rx.await.expect("event").request_id, "a");
-        assert_eq!(ch.state(), RuntimeState::Running);
-        assert_eq!(
-            ch.complete("b", RuntimeOutcome::ResponseTooLarge),
-            Err(Refusal::InvalidRequestId)
-        );
-        ch.complete(
-            "a",
-            RuntimeOutcome::Response {
-                body: Bytes::new(),
-                content_type: None,
-            },
-        )
-        .expect("response");
-        assert!(matches!(reply.await, Ok(RuntimeOutcome::Response { .. })));
-        assert_eq!(
-            ch.complete("a", RuntimeOutcome::ResponseTooLarge),
-            Err(Refusal::InvalidRequestId)
-        );
-        assert_eq!(ch.state(), RuntimeState::ResponseSent);
-    }
-
-    #[tokio::test]
-    async fn event_dispatched_before_next_is_kept() {
-        let (ch, _ready) = RuntimeChannel::new();
-        let NextEvent::Later(_first) = ch.next().expect("next") else {
-            panic!()
-        };
-        drop(_first);
-        let _reply = ch.dispatch(event("x"));
-        let NextEvent::Now(ev) = ch.next().expect("next") else {
-            panic!("pending event")
-        };
-        assert_eq!(ev.request_id, "x");
-    }
-
-    #[tokio::test]
-    async fn init_error_only_from_started() {
-        let (ch, ready) = RuntimeChannel::new();
-        let failure = InitFailure {
-            body: Bytes::from_static(b"{}"),
-            error_type: None,
-        };
-        ch.init_error(failure.clone()).expect("first");
-        assert!(ready.await.expect("resolved").is_err());
-        assert!(matches!(ch.next(), Err(Refusal::InvalidState { .. })));
-        assert!(matches!(
-            ch.init_error(failure),
-            Err(Refusal::InvalidState { .. })
-        ));
-    }
-
-    #[test]
-    fn response_before_any_event_is_refused() {
-        let (ch, _ready) = RuntimeChannel::new();
-        let r = ch.complete("nope", RuntimeOutcome::ResponseTooLarge);
-        assert_eq!(r, Err(Refusal::InvalidRequestId));
-    }
-}
+#[path = "channel_tests.rs"]
+mod tests;

@@ -37,7 +37,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 
-use super::channel::{Event, InitFailure, NextEvent, Refusal, RuntimeChannel, RuntimeOutcome};
+use super::channel::{Event, InitFailure, Refusal, RuntimeChannel, RuntimeOutcome};
+use super::direct::Sink;
 
 /// The environment variable that tells a lambdalet bootstrap which descriptor to speak on.
 pub const FD_ENV: &str = "LAMBDALET_RUNTIME_FD";
@@ -60,9 +61,9 @@ impl FramesServer {
         socket.set_nonblocking(true)?;
         let socket = UnixStream::from_std(socket)?;
         let task = tokio::spawn(async move {
-            let (read, mut write) = socket.into_split();
+            let (read, write) = socket.into_split();
             let mut read = BufReader::with_capacity(COALESCE, read);
-            if let Err(e) = serve(&mut read, &mut write, &channel).await {
+            if let Err(e) = serve(&mut read, write, &channel).await {
                 tracing::debug!(error = %e, "runtime_frames.closed");
             }
         });
@@ -85,20 +86,22 @@ pub(crate) enum FrameError {
     Io(#[from] std::io::Error),
     #[error("malformed frame: {0}")]
     Malformed(String),
-    #[error("the sandbox is shutting down")]
-    ShuttingDown,
 }
 
-/// The frame loop: reads what the runtime sends and answers `next` with events.
+/// The frame loop: reads what the runtime sends and answers `next`: with the event pending,
+/// if there is one, or by leaving the channel a [`Sink`] through which the dispatcher writes
+/// the next event itself (see `direct.rs`).
 pub(crate) async fn serve<R, W>(
     read: &mut R,
-    write: &mut W,
+    write: W,
     channel: &RuntimeChannel,
 ) -> Result<(), FrameError>
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
+    let sink = Arc::new(Sink::new(write));
+    let _closed = sink.closed_on_drop();
     loop {
         let Some((header_len, body_len)) = read_lengths(read).await? else {
             return Err(FrameError::Closed);
@@ -118,13 +121,10 @@ where
         match kind {
             "next" => {
                 skip(read, body_len).await?;
-                match channel.next() {
-                    Ok(NextEvent::Now(event)) => write_event(write, &event).await?,
-                    Ok(NextEvent::Later(rx)) => {
-                        let event = rx.await.map_err(|_| FrameError::ShuttingDown)?;
-                        write_event(write, &event).await?;
-                    }
-                    Err(refusal) => write_refusal(write, &refusal).await?,
+                match channel.next_direct(sink.clone()) {
+                    Ok(Some(event)) => write_event(&mut *sink.lock().await, &event).await?,
+                    Ok(None) => {}
+                    Err(refusal) => write_refusal(&mut *sink.lock().await, &refusal).await?,
                 }
             }
             "response" | "error" => {
@@ -200,7 +200,7 @@ async fn skip<R: AsyncRead + Unpin>(read: &mut R, len: usize) -> Result<(), Fram
 
 /// The header fields of an event, NUL-separated; a NUL inside a value (none can come from a
 /// valid request) becomes a space.
-fn event_header(event: &Event) -> String {
+pub(super) fn event_header(event: &Event) -> String {
     let deadline = event.deadline_ms.to_string();
     let fields: [&str; 8] = [
         "event",

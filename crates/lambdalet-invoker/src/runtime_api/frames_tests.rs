@@ -54,8 +54,8 @@ fn served(
 ) {
     let (runtime, daemon) = tokio::io::duplex(1 << 20);
     let task = tokio::spawn(async move {
-        let (mut r, mut w) = tokio::io::split(daemon);
-        serve(&mut r, &mut w, &channel).await
+        let (mut r, w) = tokio::io::split(daemon);
+        serve(&mut r, w, &channel).await
     });
     (runtime, task)
 }

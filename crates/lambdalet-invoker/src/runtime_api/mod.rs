@@ -3,6 +3,7 @@
 //! a runtime and its extensions can only ever see their own events.
 
 mod channel;
+mod direct;
 mod ext_http;
 pub mod extensions;
 mod frames;
