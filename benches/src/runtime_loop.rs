@@ -24,6 +24,26 @@ pub struct LoopFigures {
     pub events: usize,
 }
 
+/// `python -u bootstrap` serving the no-op function in `dir`, with the environment a runtime
+/// gets but for how it reaches its Runtime API, and no standard streams.
+fn runtime_command(python: &Path, bootstrap: &Path, dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg("-u")
+        .arg(bootstrap)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        .env("_HANDLER", "noop.handler")
+        .env("LAMBDA_TASK_ROOT", dir)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// Runs `python -u bootstrap` on the no-op function for `warmup + events` events; the first
 /// `warmup` are not counted.
 pub async fn python(
@@ -35,22 +55,10 @@ pub async fn python(
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("noop.py"), zips::NOOP_PY)?;
     let stub = Stub::start(warmup + events).await?;
-    let mut child = tokio::process::Command::new(python)
-        .arg("-u")
-        .arg(bootstrap)
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-        .env("AWS_LAMBDA_RUNTIME_API", stub.addr.to_string())
-        .env("_HANDLER", "noop.handler")
-        .env("LAMBDA_TASK_ROOT", dir.path())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let mut cmd = runtime_command(python, bootstrap, dir.path());
+    cmd.env("AWS_LAMBDA_RUNTIME_API", stub.addr.to_string())
+        .env("PYTHONUNBUFFERED", "1");
+    let mut child = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot run {} {}", python.display(), bootstrap.display()))?;
@@ -103,22 +111,9 @@ pub fn python_framed(
     std::fs::write(dir.path().join("noop.py"), zips::NOOP_PY)?;
     let (mut ours, theirs) = UnixStream::pair()?;
     let fd = theirs.as_raw_fd();
-    let mut cmd = std::process::Command::new(python);
-    cmd.arg("-u")
-        .arg(bootstrap)
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
-        .env("LAMBDALET_RUNTIME_FD", "3")
-        .env("_HANDLER", "noop.handler")
-        .env("LAMBDA_TASK_ROOT", dir.path())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = runtime_command(python, bootstrap, dir.path());
+    cmd.env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("LAMBDALET_RUNTIME_FD", "3");
     // SAFETY: only dup2, which is async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(move || {

@@ -19,7 +19,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::channel::{Deliver, Event};
-use super::frames::event_header;
+use super::frames::{event_header, frame_head};
 
 /// The daemon's writing end of a framed runtime's socket, shared by its frame loop and the
 /// dispatcher.
@@ -57,11 +57,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Sink<W> {
 
 /// An event frame: its lengths and header, then its body (kept apart: a body may be 6 MB).
 fn encode(event: &Event) -> (Vec<u8>, Bytes) {
-    let header = event_header(event);
-    let mut head = Vec::with_capacity(8 + header.len());
-    head.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    head.extend_from_slice(&(event.payload.len() as u32).to_le_bytes());
-    head.extend_from_slice(header.as_bytes());
+    let head = frame_head(event_header(event).as_bytes(), event.payload.len(), 0);
     (head, event.payload.clone())
 }
 

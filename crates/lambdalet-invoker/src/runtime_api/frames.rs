@@ -260,15 +260,21 @@ async fn write_refusal<W: AsyncWrite + Unpin>(
     .await
 }
 
+/// A frame's two lengths and its header, with room for `room` more bytes (of its body).
+pub(super) fn frame_head(header: &[u8], body_len: usize, room: usize) -> Vec<u8> {
+    let mut head = Vec::with_capacity(8 + header.len() + room);
+    head.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    head.extend_from_slice(&(body_len as u32).to_le_bytes());
+    head.extend_from_slice(header);
+    head
+}
+
 async fn write_frame<W: AsyncWrite + Unpin>(
     write: &mut W,
     header: &[u8],
     body: &[u8],
 ) -> Result<(), FrameError> {
-    let mut frame = Vec::with_capacity(8 + header.len() + body.len().min(COALESCE));
-    frame.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    frame.extend_from_slice(header);
+    let mut frame = frame_head(header, body.len(), body.len().min(COALESCE));
     if body.len() <= COALESCE {
         frame.extend_from_slice(body);
         write.write_all(&frame).await?;
