@@ -54,32 +54,74 @@ pub async fn python(
 ) -> anyhow::Result<LoopFigures> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("noop.py"), zips::NOOP_PY)?;
-    let stub = Stub::start(warmup + events).await?;
     let mut cmd = runtime_command(python, bootstrap, dir.path());
-    cmd.env("AWS_LAMBDA_RUNTIME_API", stub.addr.to_string())
-        .env("PYTHONUNBUFFERED", "1");
+    cmd.env("PYTHONUNBUFFERED", "1");
+    let what = format!("{} {}", python.display(), bootstrap.display());
+    over_http(cmd, &what, warmup, events).await
+}
+
+/// Runs a compiled `provided` runtime (e.g. the Rust hello's `bootstrap`) against the stub:
+/// the floor of any daemon that serves it the HTTP Runtime API.
+pub async fn binary(bootstrap: &Path, warmup: usize, events: usize) -> anyhow::Result<LoopFigures> {
+    let dir = tempfile::tempdir()?;
+    let mut cmd = std::process::Command::new(bootstrap);
+    cmd.current_dir(dir.path())
+        .env_clear()
+        .env("_HANDLER", "bootstrap")
+        .env("LAMBDA_TASK_ROOT", dir.path())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    over_http(cmd, &bootstrap.display().to_string(), warmup, events).await
+}
+
+/// Runs `cmd` against the stub (its `AWS_LAMBDA_RUNTIME_API`) for `warmup + events` events.
+async fn over_http(
+    mut cmd: std::process::Command,
+    what: &str,
+    warmup: usize,
+    events: usize,
+) -> anyhow::Result<LoopFigures> {
+    let stub = Stub::start(warmup + events).await?;
+    cmd.env("AWS_LAMBDA_RUNTIME_API", stub.addr.to_string());
     let mut child = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("cannot run {} {}", python.display(), bootstrap.display()))?;
+        .with_context(|| format!("cannot run {what}"))?;
     let timeline = stub.finished(Duration::from_secs(300)).await;
     let _ = child.kill().await;
     let t = timeline?;
+    anyhow::ensure!(
+        t.responded.len() > warmup,
+        "{what}: no response after the warm-up"
+    );
+    Ok(figures(&t.sent, &t.responded, warmup, events))
+}
 
-    let mut cycles: Vec<f64> = t.sent[warmup..]
+/// Loop turn, inside time and rate of the events after the first `warmup`.
+fn figures(
+    sent: &[std::time::Instant],
+    responded: &[std::time::Instant],
+    warmup: usize,
+    events: usize,
+) -> LoopFigures {
+    let mut cycles: Vec<f64> = sent[warmup..]
         .windows(2)
         .map(|w| (w[1] - w[0]).as_secs_f64() * 1e6)
         .collect();
-    let mut inside: Vec<f64> = t.sent[warmup..]
+    let mut inside: Vec<f64> = sent[warmup..]
         .iter()
-        .zip(&t.responded[warmup..])
+        .zip(&responded[warmup..])
         .map(|(s, r)| (*r - *s).as_secs_f64() * 1e6)
         .collect();
-    let span = match (t.sent.get(warmup), t.responded.last()) {
+    let span = match (sent.get(warmup), responded.last()) {
         (Some(a), Some(b)) => (*b - *a).as_secs_f64(),
         _ => 0.0,
     };
-    Ok(LoopFigures {
+    LoopFigures {
         cycle_p50_us: percentile(&mut cycles, 50.0).unwrap_or(0.0),
         inside_p50_us: percentile(&mut inside, 50.0).unwrap_or(0.0),
         rate: if span > 0.0 {
@@ -88,7 +130,7 @@ pub async fn python(
             0.0
         },
         events,
-    })
+    }
 }
 
 /// The same runtime on lambdalet's framed Runtime API (what the daemon gives its own
@@ -196,24 +238,5 @@ pub fn python_framed(
     let _ = child.kill();
     let _ = child.wait();
     let (sent, responded) = result?;
-    let mut cycles: Vec<f64> = sent[warmup..]
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_secs_f64() * 1e6)
-        .collect();
-    let mut inside: Vec<f64> = sent[warmup..]
-        .iter()
-        .zip(&responded[warmup..])
-        .map(|(s, r)| (*r - *s).as_secs_f64() * 1e6)
-        .collect();
-    let span = (responded[responded.len() - 1] - sent[warmup]).as_secs_f64();
-    Ok(LoopFigures {
-        cycle_p50_us: percentile(&mut cycles, 50.0).unwrap_or(0.0),
-        inside_p50_us: percentile(&mut inside, 50.0).unwrap_or(0.0),
-        rate: if span > 0.0 {
-            events as f64 / span
-        } else {
-            0.0
-        },
-        events,
-    })
+    Ok(figures(&sent, &responded, warmup, events))
 }

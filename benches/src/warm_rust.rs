@@ -14,6 +14,7 @@ use crate::echo::EchoServer;
 use crate::load::{load, us};
 use crate::proc::{self, CpuSnapshot};
 use crate::report::{Report, Row, Target, Unit};
+use crate::runtime_loop;
 use crate::warm::cpu_note;
 use crate::zips;
 
@@ -79,7 +80,35 @@ pub async fn run(
         ours: Some(ours.rate()),
         target: Target::None,
     });
+    runtime_alone(bootstrap, args, report, base.p(50.0)).await;
     api::delete_function(daemon.addr, FUNCTION).await?;
     proc::wait_children_gone(daemon.pid(), Duration::from_secs(3)).await;
     Ok(())
+}
+
+/// The Rust runtime alone against the bench's minimal HTTP Runtime API (no daemon): the echo's
+/// round trip plus its event → response time is the floor of any daemon serving it over HTTP.
+async fn runtime_alone(bootstrap: &Path, args: &Args, report: &mut Report, echo_p50: Option<f64>) {
+    let events = if args.quick { 2_000 } else { 10_000 };
+    match runtime_loop::binary(bootstrap, 500, events).await {
+        Ok(f) => {
+            eprintln!(
+                "warm rust c=1: runtime alone (HTTP) {:>7.0}/s  event → response p50 {:.0} µs",
+                f.rate, f.inside_p50_us
+            );
+            report.note(format!(
+                "the Rust runtime alone against the bench's minimal HTTP Runtime API (no daemon, {} events): {:.0} events/s, loop turn p50 {:.0} µs, event out → response in p50 {:.0} µs",
+                f.events, f.rate, f.cycle_p50_us, f.inside_p50_us
+            ));
+            report.row(Row {
+                section: SECTION,
+                metric: "floor: echo p50 + the runtime alone (HTTP) p50".to_owned(),
+                unit: Unit::Micros,
+                baseline: echo_p50,
+                ours: echo_p50.map(|e| e + f.inside_p50_us),
+                target: Target::None,
+            });
+        }
+        Err(e) => report.note(format!("Rust runtime alone: not measured: {e:#}")),
+    }
 }
