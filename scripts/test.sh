@@ -5,7 +5,7 @@
 # Then: formatting, lints, the runtime bootstraps' own tests, a short fuzzing run of the IPC
 # frame decoder, and every Rust test including the integration tests against the real daemon.
 # The container sandbox tests need root (as CI runs); elsewhere they print why they skip.
-# (The tests fetch awsiotsdk, greengrasssdk and requests from PyPI into target/test-cache on first
+# (The tests fetch awsiotsdk, greengrasssdk, requests and prometheus-client from PyPI into target/test-cache on first
 # use.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -28,6 +28,7 @@ mod images;
 mod layers;
 mod limits;
 mod management;
+mod metrics;
 mod mqtt_auth;
 mod official_clients;
 mod persistence;

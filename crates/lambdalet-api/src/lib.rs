@@ -24,6 +24,7 @@ mod layers;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod metrics_lambda;
 mod operations;
 mod own;
 mod permissions;
@@ -246,6 +247,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
+        .route(
+            "/lambdalet/v1/functions/{name}/metrics",
+            get(metrics_lambda::minutes),
+        )
         .route("/lambdalet/v1/code/{file}", get(own::code))
         .fallback(own::not_found)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use lambdalet_events::mqtt::Mqtt;
 
+use crate::metrics_lambda::escape;
 use crate::state::ApiState;
 
 pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
@@ -126,11 +127,13 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
         "# HELP lambdalet_invocations_in_flight invocations running now\n# TYPE lambdalet_invocations_in_flight gauge\nlambdalet_invocations_in_flight {}",
         s.invoker.in_flight()
     );
+    let stats = s.invoker.all_stats();
     let _ = writeln!(
         out,
         "# HELP lambdalet_sandboxes sandboxes by function, version and state\n# TYPE lambdalet_sandboxes gauge"
     );
-    for ((function, version), st) in s.invoker.all_stats() {
+    for ((function, version), st) in &stats {
+        let (function, version) = (escape(function), escape(version));
         for (state, n) in [
             ("idle", st.idle),
             ("busy", st.busy),
@@ -141,12 +144,21 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
                 "lambdalet_sandboxes{{function=\"{function}\",version=\"{version}\",state=\"{state}\"}} {n}"
             );
         }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lambdalet_queued_invocations invocations waiting for a sandbox, by function and version\n# TYPE lambdalet_queued_invocations gauge"
+    );
+    for ((function, version), st) in &stats {
         let _ = writeln!(
             out,
-            "lambdalet_queued_invocations{{function=\"{function}\",version=\"{version}\"}} {}",
+            "lambdalet_queued_invocations{{function=\"{}\",version=\"{}\"}} {}",
+            escape(function),
+            escape(version),
             st.queued
         );
     }
+    crate::metrics_lambda::render(&s, &mut out);
     sandbox_metrics(&s, &mut out);
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()
 }
@@ -166,10 +178,7 @@ fn sandbox_metrics(s: &ApiState, out: &mut String) {
         s.invoker.default_sandbox().backend()
     );
     if let Some(reason) = unavailable {
-        let reason = reason
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', " ");
+        let reason = escape(&reason.replace('\n', " "));
         let _ = writeln!(
             out,
             "# HELP lambdalet_sandbox_fallback_info container sandboxes are unavailable: functions that ask for one run in the process sandbox\n# TYPE lambdalet_sandbox_fallback_info gauge\nlambdalet_sandbox_fallback_info{{reason=\"{reason}\"}} 1"

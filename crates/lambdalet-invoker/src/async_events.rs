@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 
 use crate::error::InvokeError;
 use crate::invoker::Invoker;
+use crate::metrics::DropReason;
 use crate::request::Invocation;
 
 /// What the dispatcher needs from the control plane.
@@ -257,6 +258,7 @@ impl AsyncQueue {
                     .ok_or_else(|| "the writer returned no id".to_owned())
             });
             if let (Ok(id), Some(queue)) = (&r, me.upgrade()) {
+                queue.invoker.metrics().async_received(&meta.function);
                 meta.id = *id;
                 let mut st = queue.state.lock();
                 st.cache_payload(*id, payload);
@@ -487,6 +489,10 @@ impl AsyncQueue {
                 return Next::Done;
             }
         };
+        self.invoker.metrics().async_dispatched(
+            &meta.function,
+            Duration::from_millis(now.saturating_sub(meta.received_ms)),
+        );
         let result = self
             .invoker
             .invoke(Invocation {
@@ -555,7 +561,11 @@ impl AsyncQueue {
                             ),
                         )
                     });
-                    self.finish(meta.id, Some((attempts, error)), follow).await;
+                    let metrics = self.invoker.metrics();
+                    metrics.async_dropped(&meta.function, DropReason::RetriesExhausted);
+                    if !self.finish(meta.id, Some((attempts, error)), follow).await {
+                        metrics.dead_letter_error(&meta.function);
+                    }
                     Next::Done
                 }
             }
@@ -613,6 +623,13 @@ impl AsyncQueue {
         why: &str,
     ) -> Next {
         tracing::warn!(function = %meta.function, request_id = %meta.request_id, condition, "async.failed: {why}");
+        let metrics = self.invoker.metrics();
+        let reason = if condition == EVENT_AGE_EXCEEDED {
+            DropReason::EventAge
+        } else {
+            DropReason::RetriesExhausted
+        };
+        metrics.async_dropped(&meta.function, reason);
         let arn = self
             .targets
             .resolve(&meta.function, meta.qualifier.as_deref())
@@ -627,19 +644,30 @@ impl AsyncQueue {
             }
             destination_event(d, &r)
         });
-        self.finish(
-            meta.id,
-            Some((meta.attempts, format!("{condition}: {why}"))),
-            follow,
-        )
-        .await;
+        let delivered = self
+            .finish(
+                meta.id,
+                Some((meta.attempts, format!("{condition}: {why}"))),
+                follow,
+            )
+            .await;
+        if !delivered {
+            metrics.dead_letter_error(&meta.function);
+        }
         Next::Done
     }
 
     /// Deletes a finished event (`failed` None) or marks it failed, together with its
     /// destination: an event for a function (committed together, then scheduled here too) or a
-    /// message for a topic (published first).
-    async fn finish(&self, id: i64, failed: Option<(u32, String)>, follow: Option<FollowUp>) {
+    /// message for a topic (published first). Returns false when there was a follow-up and it
+    /// could not be delivered.
+    async fn finish(
+        &self,
+        id: i64,
+        failed: Option<(u32, String)>,
+        follow: Option<FollowUp>,
+    ) -> bool {
+        let mut delivered = true;
         let follow = match follow {
             Some(FollowUp::Publish {
                 mqtt,
@@ -649,10 +677,12 @@ impl AsyncQueue {
                 match self.topic_sink.get() {
                     Some(sink) => {
                         if let Err(e) = sink.publish(mqtt, &topic, payload) {
+                            delivered = false;
                             tracing::warn!(event = id, topic = %topic, "cannot publish to the destination topic: {e}");
                         }
                     }
                     None => {
+                        delivered = false;
                         tracing::warn!(event = id, topic = %topic, "no topic bus to publish the destination record on")
                     }
                 }
@@ -694,14 +724,18 @@ impl AsyncQueue {
                 drop(st);
                 self.notify.notify_one();
             }
+            (Ok(Ok(None)), Some(_)) => delivered = false,
             (Ok(Ok(_)), _) => {}
-            (Ok(Err(e)), _) => {
+            (Ok(Err(e)), f) => {
+                delivered &= f.is_none();
                 tracing::error!(event = id, error = %e, "cannot record the end of an async event")
             }
-            (Err(e), _) => {
+            (Err(e), f) => {
+                delivered &= f.is_none();
                 tracing::error!(event = id, error = %e, "cannot record the end of an async event")
             }
         }
+        delivered
     }
 }
 

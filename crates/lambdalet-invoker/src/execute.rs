@@ -35,14 +35,21 @@ pub(crate) async fn run(
     let started_at = SystemTime::now();
     let key: PoolKey = (inv.target.name.to_string(), inv.target.version.clone());
 
-    let lease = match inner.sched.acquire(&key, &inv.target).map_err(refused)? {
+    let throttled = |r: Refusal| {
+        if matches!(r, Refusal::Throttled { .. }) {
+            inner.metrics.throttled(&key.0, &key.1);
+        }
+        refused(r)
+    };
+    let lease = match inner.sched.acquire(&key, &inv.target).map_err(throttled)? {
         Acquired::Now(lease) => lease,
         Acquired::Wait(rx) => rx
             .await
             .map_err(|_| InvokeError::ShuttingDown)?
             .into_result()
-            .map_err(refused)?,
+            .map_err(throttled)?,
     };
+    let running = inner.metrics.running(&key.0);
     let mut instance = match lease {
         Lease::Warm(instance) => instance,
         Lease::Start(spec) => match Instance::start(&inner.ctx, &spec, InitType::OnDemand).await {
@@ -200,6 +207,7 @@ pub(crate) async fn run(
         produced_bytes,
         started_at,
         function: inv.target.name.to_string(),
+        running,
     };
     let executed_version = phase.version.version.clone();
     let mut result = InvocationResult {
@@ -271,7 +279,7 @@ fn init_failed(
         &version.version,
         request_id.to_owned(),
         started_at,
-        Duration::ZERO,
+        (Duration::ZERO, Some(failure.init_duration)),
         Outcome::InitError,
         log,
         body,
@@ -348,7 +356,7 @@ fn finish(
     executed_version: &str,
     request_id: String,
     started_at: SystemTime,
-    elapsed: Duration,
+    (elapsed, init): (Duration, Option<Duration>),
     outcome: Outcome,
     log: String,
     payload: Bytes,
@@ -363,7 +371,7 @@ fn finish(
         executed_version,
         &request_id,
         started_at,
-        elapsed,
+        (elapsed, init),
         outcome,
         log,
     );
@@ -377,7 +385,9 @@ fn finish(
     }
 }
 
-/// Writes an invocation's record (with its log) to the store, in the background writer.
+/// Writes an invocation's record (with its log) to the store, in the background writer, and
+/// counts it in the metrics. `elapsed` is its duration, `init` its Init Duration on a cold
+/// start.
 #[allow(clippy::too_many_arguments, reason = "the fields of the record")]
 pub(crate) fn write_record(
     inner: &Inner,
@@ -385,10 +395,17 @@ pub(crate) fn write_record(
     executed_version: &str,
     request_id: &str,
     started_at: SystemTime,
-    elapsed: Duration,
+    (elapsed, init): (Duration, Option<Duration>),
     outcome: Outcome,
     log: String,
 ) {
+    inner.metrics.ended(&crate::metrics::Ended {
+        function,
+        version: executed_version,
+        duration: elapsed,
+        error: outcome != Outcome::Success,
+        init,
+    });
     tracing::debug!(
         function = %function,
         version = %executed_version,

@@ -39,6 +39,8 @@ pub(crate) struct InvokePhase {
     pub produced_bytes: usize,
     pub started_at: SystemTime,
     pub function: String,
+    /// Counts the invocation as running (`ConcurrentExecutions`) until the phase ends.
+    pub running: crate::metrics::Running,
 }
 
 impl InvokePhase {
@@ -63,6 +65,7 @@ impl InvokePhase {
             produced_bytes,
             started_at,
             function,
+            running,
         } = self;
         let extensions = instance.ext.extensions.clone();
         if wait_for_extensions {
@@ -138,10 +141,11 @@ impl InvokePhase {
             &version.version,
             &request_id,
             started_at,
-            total,
+            (total, init_duration),
             outcome,
             log.clone(),
         );
+        drop(running);
         log
     }
 }

@@ -71,6 +71,7 @@ pub(crate) struct Inner {
     pub in_flight: AtomicUsize,
     pub drained: Notify,
     pub closing: AtomicBool,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Runs invocations through per-version pools of environments.
@@ -102,6 +103,7 @@ impl Invoker {
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),
             closing: AtomicBool::new(false),
+            metrics: crate::metrics::Metrics::default(),
         });
         tokio::spawn(supervisor::maintain(Arc::downgrade(&inner)));
         Ok(Arc::new(Self { inner }))
@@ -227,8 +229,14 @@ impl Invoker {
     /// invocations are refused.
     pub fn remove(&self, function: &str, version: Option<&str>) {
         self.inner.sched.remove(function, version);
+        self.inner.metrics.remove(function, version);
         let family = crate::zygote::family(function, version.unwrap_or(""));
         self.inner.ctx.sandboxes.retire_zygotes(Some(&family));
+    }
+
+    /// Lambda's metrics of every function (see [`crate::metrics`]).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Reserved concurrency of a function (`None`: unreserved).

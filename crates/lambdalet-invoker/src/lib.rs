@@ -21,6 +21,7 @@ mod launch;
 mod launch_image;
 mod layer_paths;
 mod logs;
+pub mod metrics;
 mod outcome;
 mod platform;
 mod request;
