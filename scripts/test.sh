@@ -23,6 +23,9 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 # The image-function tests build a busybox image (a static busybox).
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static || need_apt+=(busybox-static file)
+# The console tests drive the web console in headless Chromium through Selenium (Debian's driver).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]} (apt)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -31,6 +34,7 @@ fi
 need_pip=()
 python3 -c 'import boto3' 2>/dev/null || need_pip+=(boto3)
 command -v aws >/dev/null || need_pip+=(awscli)
+python3 -c 'import selenium' 2>/dev/null || need_pip+=(selenium)
 if [ ${#need_pip[@]} -gt 0 ]; then
   step "installing ${need_pip[*]} (pip)"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"

@@ -12,6 +12,7 @@ mod bad_input;
 mod boto3;
 mod cli;
 mod components;
+mod console;
 mod container_params;
 mod containment;
 mod descriptors;

@@ -14,6 +14,10 @@
 //!    against its `accessControl`); every other route needs management rights
 //!    (`Control::authorize_management`).
 //!
+//! A request without a signature may carry a web console session instead (a cookie; see
+//! `console/session.rs`), and browsers' unsigned requests are checked for cross-site use
+//! (`console/guard.rs`).
+//!
 //! `/lambdalet/v1/code/{file}` takes only a presigned URL (GetFunction's `Code.Location`), and
 //! `/lambdalet/v1/greengrass/invocations` its own per-function token.
 
@@ -31,6 +35,7 @@ use lambdalet_core::{ErrorCode, Principal};
 use lambdalet_invoker::Caller;
 use sha2::{Digest, Sha256};
 
+use crate::console::guard::Unsigned;
 use crate::error::{ApiError, shaped};
 use crate::state::ApiState;
 
@@ -110,6 +115,11 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
     if path == "/lambdalet/v1/health" || path == "/lambdalet/v1/greengrass/invocations" {
         return next.run(req).await;
     }
+    // The console's login form and its static files: the login checks the key itself.
+    if path == "/console/login" || path == "/console/logout" || path.starts_with("/console/assets/")
+    {
+        return next.run(req).await;
+    }
     // An S3 webhook with its token: the handler checks the token.
     if path.starts_with("/lambdalet/v1/functions/")
         && path.ends_with("/s3-events")
@@ -142,6 +152,7 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
             .query()
             .is_some_and(|q| q.contains("X-Amz-Algorithm="));
     let mut key_principal = None;
+    let mut session = false;
     // A body the signature does not cover (`UNSIGNED-PAYLOAD`, for uploads streamed from a
     // file) is not read here: it goes to the handler as it comes.
     let unsigned_payload = parts
@@ -179,9 +190,23 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
         }
         Body::from(bytes)
     } else {
-        if s.auth == AuthMode::SigV4 {
-            tracing::info!(peer = %conn.peer, path = %parts.uri.path(), "api.unsigned");
-            return auth_error(&AuthError::Missing);
+        match crate::console::guard::unsigned(&s, &parts) {
+            Unsigned::Session(p) => {
+                key_principal = Some(p);
+                session = true;
+            }
+            Unsigned::Refused(answer) => {
+                tracing::info!(peer = %conn.peer, path = %parts.uri.path(), "api.browser_refused");
+                return answer;
+            }
+            Unsigned::Anonymous if s.auth == AuthMode::SigV4 => {
+                if let Some(to_login) = crate::console::guard::login_redirect(&parts) {
+                    return to_login;
+                }
+                tracing::info!(peer = %conn.peer, path = %parts.uri.path(), "api.unsigned");
+                return auth_error(&AuthError::Missing);
+            }
+            Unsigned::Anonymous => {}
         }
         body
     };
@@ -204,6 +229,9 @@ pub(crate) async fn authenticate(State(s): State<ApiState>, req: Request, next: 
         }
     }
     parts.extensions.insert(principal);
+    if session {
+        parts.extensions.insert(crate::console::SessionMark);
+    }
     next.run(Request::from_parts(parts, body)).await
 }
 

@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod components;
 mod concurrency;
+mod console;
 mod error;
 mod event_config;
 mod events;
@@ -23,6 +24,7 @@ mod layer_shapes;
 mod layers;
 mod lifecycle;
 mod limits;
+mod log_stream;
 mod metrics;
 mod metrics_lambda;
 mod operations;
@@ -248,10 +250,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/lambdalet/v1/queue/{name}", get(own::failed_events))
         .route("/lambdalet/v1/functions/{name}/logs", get(own::logs))
         .route(
+            "/lambdalet/v1/functions/{name}/logs/stream",
+            get(log_stream::stream),
+        )
+        .route(
             "/lambdalet/v1/functions/{name}/metrics",
             get(metrics_lambda::minutes),
         )
         .route("/lambdalet/v1/code/{file}", get(own::code))
+        .merge(console::routes())
         .fallback(own::not_found)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

@@ -96,9 +96,14 @@ fn body_too_large(size: Option<u64>) -> ApiError {
 
 /// An error answer without `x-amzn-ErrorType` came from axum, not from [`ApiError`]: the same
 /// status with AWS's shape, axum's text as the message. (axum adds `Allow` to a 405 after this.)
+/// A console page (HTML) stays as it is.
 async fn aws_shaped(response: Response, asked: &(http::Method, http::Uri)) -> Response {
     let status = response.status();
-    let ours = response.headers().contains_key("x-amzn-errortype");
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let ours = html || response.headers().contains_key("x-amzn-errortype");
     if ours || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

@@ -125,12 +125,22 @@ pub(crate) async fn code(
     Ok(([("content-type", "application/zip")], bytes).into_response())
 }
 
-/// `GET /lambdalet/v1/queue`: asynchronous events per function (pending, in flight, failed).
+/// `GET /lambdalet/v1/queue`: asynchronous events per function (pending, in flight, failed,
+/// and the age of the oldest not yet ended).
 pub(crate) async fn queue(State(s): State<ApiState>) -> Result<Response, ApiError> {
     let rows = s.queue.summary().await?;
+    let now = lambdalet_core::timefmt::epoch_millis(std::time::SystemTime::now());
     let functions: Vec<_> = rows
         .iter()
-        .map(|q| json!({ "function": q.function, "pending": q.pending, "inFlight": q.in_flight, "failed": q.failed }))
+        .map(|q| {
+            json!({
+                "function": q.function,
+                "pending": q.pending,
+                "inFlight": q.in_flight,
+                "failed": q.failed,
+                "oldestAgeSeconds": q.oldest_received_ms.map(|t| now.saturating_sub(t) / 1000),
+            })
+        })
         .collect();
     Ok(json_response(
         StatusCode::OK,

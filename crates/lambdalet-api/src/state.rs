@@ -43,4 +43,7 @@ pub struct ApiParts {
     pub auth: crate::auth::AuthMode,
     /// The API listener's connections (see [`crate::Server::with_stats`]).
     pub connections: Arc<crate::ConnectionStats>,
+    /// What invokes each function, for the console (bucket notifications; schedules, topics
+    /// and URLs the console reads itself).
+    pub triggers: lambdalet_core::TriggerSources,
 }

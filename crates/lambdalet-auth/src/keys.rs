@@ -54,6 +54,17 @@ pub fn session_token(secret: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// The proof in a web console session cookie: an HMAC, under the key's secret, of the key id
+/// and the session's expiry (seconds since the epoch). It needs no storage, ends at its
+/// expiry, and ends with the key (a deleted key's secret is gone).
+pub fn console_session_mac(secret: &str, access_key_id: &str, expires: u64) -> String {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(format!("lambdalet console session|{access_key_id}|{expires}").as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 /// The token of a function's S3 event webhook (`/lambdalet/v1/functions/NAME/s3-events?token=`),
 /// for S3-compatible servers that cannot sign requests: an HMAC of the function's secret, so
 /// it lives as long as the function and needs no storage.

@@ -31,7 +31,9 @@ mod timestamp;
 
 pub use credential::Credential;
 pub use error::AuthError;
-pub use keys::{ACCESS_KEY_PREFIX, MasterKey, new_access_key, session_token, webhook_token};
+pub use keys::{
+    ACCESS_KEY_PREFIX, MasterKey, console_session_mac, new_access_key, session_token, webhook_token,
+};
 pub use presign::presign;
 pub use sign::{Outgoing, sign, sign_unsigned_payload};
 pub use sigv4::{

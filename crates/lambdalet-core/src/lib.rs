@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod tags;
 pub mod timefmt;
 pub mod tokens;
+pub mod triggers;
 
 pub use config::{FunctionConfig, FunctionConfigPatch, parse_switch};
 pub use container::{
@@ -41,3 +42,4 @@ pub use policy_eval::PolicyRequest;
 pub use principal::{Credentials, Principal};
 pub use runtime::{LanguageVersion, Runtime, RuntimeFallback, RuntimeFamily};
 pub use tokens::Tokens;
+pub use triggers::{Trigger, TriggerSource, TriggerSources};

@@ -77,6 +77,9 @@ pub struct QueueSummary {
     pub pending: u64,
     pub in_flight: u64,
     pub failed: u64,
+    /// When the oldest event not yet ended (pending or in flight) was received, ms since the
+    /// epoch.
+    pub oldest_received_ms: Option<u64>,
 }
 
 #[derive(Default)]
@@ -295,12 +298,17 @@ impl AsyncQueue {
                 .failed = failed;
         }
         for meta in st.events.values() {
-            out.entry(meta.function.clone())
+            let s = out
+                .entry(meta.function.clone())
                 .or_insert_with(|| QueueSummary {
                     function: meta.function.clone(),
                     ..Default::default()
-                })
-                .pending += 1;
+                });
+            s.pending += 1;
+            s.oldest_received_ms = Some(
+                s.oldest_received_ms
+                    .map_or(meta.received_ms, |o| o.min(meta.received_ms)),
+            );
         }
         for (function, n) in &st.in_flight {
             let s = out.entry(function.clone()).or_insert_with(|| QueueSummary {

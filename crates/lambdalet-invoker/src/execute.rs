@@ -414,7 +414,7 @@ pub(crate) fn write_record(
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "invoke.done"
     );
-    inner.records.write(InvocationRecord {
+    let record = InvocationRecord {
         id: 0,
         request_id: request_id.to_owned(),
         function: function.to_owned(),
@@ -423,7 +423,11 @@ pub(crate) fn write_record(
         duration_ms: elapsed.as_secs_f64() * 1000.0,
         outcome,
         log,
-    });
+    };
+    if inner.live.receiver_count() > 0 {
+        let _ = inner.live.send(Arc::new(record.clone()));
+    }
+    inner.records.write(record);
 }
 
 fn error_type_of(body: &[u8]) -> Option<String> {

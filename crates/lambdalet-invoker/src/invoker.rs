@@ -72,7 +72,13 @@ pub(crate) struct Inner {
     pub drained: Notify,
     pub closing: AtomicBool,
     pub metrics: crate::metrics::Metrics,
+    /// Every invocation record as it is written, for live log tails (sent only while someone
+    /// listens).
+    pub live: tokio::sync::broadcast::Sender<Arc<lambdalet_store::InvocationRecord>>,
 }
+
+/// Records a live log tail may fall behind by before it misses some.
+const LIVE_BACKLOG: usize = 512;
 
 /// Runs invocations through per-version pools of environments.
 pub struct Invoker {
@@ -104,6 +110,7 @@ impl Invoker {
             drained: Notify::new(),
             closing: AtomicBool::new(false),
             metrics: crate::metrics::Metrics::default(),
+            live: tokio::sync::broadcast::channel(LIVE_BACKLOG).0,
         });
         tokio::spawn(supervisor::maintain(Arc::downgrade(&inner)));
         Ok(Arc::new(Self { inner }))
@@ -232,6 +239,15 @@ impl Invoker {
         self.inner.metrics.remove(function, version);
         let family = crate::zygote::family(function, version.unwrap_or(""));
         self.inner.ctx.sandboxes.retire_zygotes(Some(&family));
+    }
+
+    /// Every invocation record from now on, as it is written (a live log tail). A receiver
+    /// that falls more than a few hundred records behind is told how many it missed
+    /// (`RecvError::Lagged`).
+    pub fn live_records(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<Arc<lambdalet_store::InvocationRecord>> {
+        self.inner.live.subscribe()
     }
 
     /// Lambda's metrics of every function (see [`crate::metrics`]).

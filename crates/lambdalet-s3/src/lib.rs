@@ -23,6 +23,7 @@ mod host;
 pub mod notify;
 mod objects;
 pub mod rules;
+pub mod triggers;
 
 use std::path::PathBuf;
 use std::sync::Arc;

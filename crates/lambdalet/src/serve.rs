@@ -194,6 +194,13 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     tracing::info!("listening on http://{addr}");
 
     let connections = Arc::new(ConnectionStats::default());
+    let triggers = lambdalet_core::TriggerSources::default();
+    if s3_listener.is_some() {
+        triggers.add(Arc::new(lambdalet_s3::triggers::BucketTriggers::new(
+            store.clone(),
+            data_dir.join("s3"),
+        )));
+    }
     let state = ApiState::new(ApiParts {
         control: control.clone(),
         components: components.clone(),
@@ -207,6 +214,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         ipc_stats: Some(ipc.stats.clone()),
         auth,
         connections: connections.clone(),
+        triggers,
     });
     let app = lambdalet_api::router(state);
     let config = ServerConfig {
