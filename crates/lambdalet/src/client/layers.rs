@@ -50,6 +50,9 @@ pub enum LayersCommand {
     Delete {
         /// Layer name, or a layer version ARN (then leave out VERSION).
         layer: String,
+        /// The version to delete.
+        // Its own id: `version` is the `--version` flag every command has.
+        #[arg(id = "layer_version", value_name = "VERSION")]
         version: Option<u64>,
     },
 }
