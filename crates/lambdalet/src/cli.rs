@@ -311,6 +311,12 @@ pub struct ServeArgs {
     /// this plus the function's number, given at creation and never reused.
     #[arg(long, env = "LAMBDALET_SANDBOX_UID_BASE", default_value_t = lambdalet_invoker::DEFAULT_UID_BASE)]
     pub sandbox_uid_base: u32,
+
+    /// Form of the daemon's log lines on stderr: `text` for a person, `json` for a log
+    /// collector (one JSON object per line: timestamp, level, target, fields with the message).
+    /// RUST_LOG filters either.
+    #[arg(long, env = "LAMBDALET_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Who may connect to the embedded MQTT broker (`--mqtt-auth`).
