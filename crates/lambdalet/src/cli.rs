@@ -25,6 +25,12 @@ pub struct Cli {
     )]
     pub endpoint: String,
 
+    /// How client commands print what the daemon answers: json (the API's JSON), table
+    /// (aligned columns under a header row) or text (tab-separated values, one line per item,
+    /// no header) [default: each command's own human-readable form].
+    #[arg(long, global = true, env = "LAMBDALET_OUTPUT", value_enum)]
+    pub output: Option<crate::client::output::Format>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -473,7 +479,7 @@ pub struct FunctionsArgs {
 pub enum FunctionsAction {
     /// List functions (the default).
     List,
-    /// Show a function's configuration as JSON.
+    /// Show a function's configuration as JSON (`--output json`: the whole GetFunction answer).
     Get { name: String },
     /// Delete a function (or one version with NAME:VERSION).
     Delete { name: String },
@@ -512,7 +518,8 @@ pub struct SubscribeArgs {
     /// Subscribe on the MQTT broker (IOT_CORE) instead of the local bus (PUB_SUB).
     #[arg(long)]
     pub mqtt: bool,
-    /// Print one JSON object per message instead of `topic payload` lines.
+    /// Print one JSON object per message instead of `topic payload` lines: the same as
+    /// `--output json`, kept for scripts written before it.
     #[arg(long)]
     pub json: bool,
 }
