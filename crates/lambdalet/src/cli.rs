@@ -75,6 +75,12 @@ pub enum Command {
     /// List the runtimes, the interpreter each runs on and the AWS SDK it provides; install
     /// the SDKs (`install-sdk`).
     Runtimes(crate::client::runtimes::RuntimesArgs),
+    /// Print the shell completion script for bash, zsh or fish (e.g. `lambdalet completions
+    /// bash > /etc/bash_completion.d/lambdalet`).
+    Completions(crate::manuals::CompletionsArgs),
+    /// Write a man page for lambdalet and each of its commands (lambdalet.1,
+    /// lambdalet-deploy.1, ...) and print their paths.
+    Man(crate::manuals::ManArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,5 @@
-//! `lambdalet`: the daemon (`serve`, `up`) and a client for a running daemon (`deploy`,
-//! `invoke`, `functions`, `logs`).
+//! `lambdalet`: the daemon (`serve`, `up`), a client for a running daemon (`deploy`,
+//! `invoke`, `functions`, `logs`, ...), and its own completion script and man pages.
 
 mod cli;
 mod client;
@@ -7,6 +7,7 @@ mod components;
 mod example_background;
 mod examples;
 mod keyfile;
+mod manuals;
 mod open_files;
 mod s3;
 mod sandboxes;
@@ -63,6 +64,8 @@ fn main() -> ExitCode {
             Command::Image(args) => client::image::run(&cli.endpoint, out, args).await,
             Command::Schedule(args) => client::schedule::run(&cli.endpoint, out, args).await,
             Command::Runtimes(args) => client::runtimes::run(&cli.endpoint, out, args).await,
+            Command::Completions(args) => manuals::completions(&args),
+            Command::Man(args) => manuals::man(&args),
             Command::Subscriptions(args) => {
                 client::events::subscriptions(&cli.endpoint, out, args).await
             }
