@@ -147,7 +147,12 @@ impl Daemon {
                 if let Some(i) = line.find("listening on http://")
                     && let Some(tx) = tx.take()
                 {
-                    let url = line[i + "listening on ".len()..].trim().to_owned();
+                    // The URL ends the line, or its JSON string (`--log-format json`).
+                    let url = line[i + "listening on ".len()..]
+                        .split(|c: char| c == '"' || c.is_whitespace())
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     let _ = tx.send(url);
                 }
             }

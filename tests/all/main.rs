@@ -11,6 +11,8 @@ mod aws_cli;
 mod bad_input;
 mod boto3;
 mod cli;
+mod cli_manuals;
+mod cli_output;
 mod components;
 mod console;
 mod container_params;

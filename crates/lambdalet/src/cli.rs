@@ -25,6 +25,12 @@ pub struct Cli {
     )]
     pub endpoint: String,
 
+    /// How client commands print what the daemon answers: json (the API's JSON), table
+    /// (aligned columns under a header row) or text (tab-separated values, one line per item,
+    /// no header) [default: each command's own human-readable form].
+    #[arg(long, global = true, env = "LAMBDALET_OUTPUT", value_enum)]
+    pub output: Option<crate::client::output::Format>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -69,6 +75,12 @@ pub enum Command {
     /// List the runtimes, the interpreter each runs on and the AWS SDK it provides; install
     /// the SDKs (`install-sdk`).
     Runtimes(crate::client::runtimes::RuntimesArgs),
+    /// Print the shell completion script for bash, zsh or fish (e.g. `lambdalet completions
+    /// bash > /etc/bash_completion.d/lambdalet`).
+    Completions(crate::manuals::CompletionsArgs),
+    /// Write a man page for lambdalet and each of its commands (lambdalet.1,
+    /// lambdalet-deploy.1, ...) and print their paths.
+    Man(crate::manuals::ManArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -311,6 +323,12 @@ pub struct ServeArgs {
     /// this plus the function's number, given at creation and never reused.
     #[arg(long, env = "LAMBDALET_SANDBOX_UID_BASE", default_value_t = lambdalet_invoker::DEFAULT_UID_BASE)]
     pub sandbox_uid_base: u32,
+
+    /// Form of the daemon's log lines on stderr: `text` for a person, `json` for a log
+    /// collector (one JSON object per line: timestamp, level, target, fields with the message).
+    /// RUST_LOG filters either.
+    #[arg(long, env = "LAMBDALET_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Who may connect to the embedded MQTT broker (`--mqtt-auth`).
@@ -467,7 +485,7 @@ pub struct FunctionsArgs {
 pub enum FunctionsAction {
     /// List functions (the default).
     List,
-    /// Show a function's configuration as JSON.
+    /// Show a function's configuration as JSON (`--output json`: the whole GetFunction answer).
     Get { name: String },
     /// Delete a function (or one version with NAME:VERSION).
     Delete { name: String },
@@ -506,7 +524,8 @@ pub struct SubscribeArgs {
     /// Subscribe on the MQTT broker (IOT_CORE) instead of the local bus (PUB_SUB).
     #[arg(long)]
     pub mqtt: bool,
-    /// Print one JSON object per message instead of `topic payload` lines.
+    /// Print one JSON object per message instead of `topic payload` lines: the same as
+    /// `--output json`, kept for scripts written before it.
     #[arg(long)]
     pub json: bool,
 }

@@ -138,13 +138,15 @@ pub async fn create_or_update(
     }
 }
 
-/// What a newcomer sees after `lambdalet up`.
+/// What a newcomer sees after `lambdalet up`; with `--log-format json`, one log line with the
+/// same facts as fields instead.
 pub fn banner(
     addr: SocketAddr,
     data_dir: &Path,
     control: &Control,
     mqtt: Option<&str>,
     s3: Option<SocketAddr>,
+    log_format: crate::telemetry::LogFormat,
 ) {
     let names = control.function_names();
     let first = names
@@ -187,6 +189,19 @@ pub fn banner(
             )
         },
     );
+    if log_format == crate::telemetry::LogFormat::Json {
+        tracing::info!(
+            lambda_api = %url,
+            s3 = %s3.map_or_else(|| "off".to_owned(), |a| format!("http://{a}")),
+            urls = %urls,
+            mqtt = mqtt.unwrap_or("off"),
+            sandboxes = %sandboxes,
+            data_dir = %data_dir.display(),
+            functions = %names.join(","),
+            "lambdalet is up"
+        );
+        return;
+    }
     eprintln!(
         "\n  lambdalet is up\n\n    Lambda API   {url}\n    S3           {}\n    URLs         {urls}\n    MQTT         {}\n    sandboxes    {sandboxes}\n    data         {}\n    functions    {}\n\n  Try:\n    lambdalet invoke{endpoint} {first} --payload '{{\"name\":\"edge\"}}' --log\n    aws --endpoint-url {url} lambda invoke --function-name {first} --payload '{{\"name\":\"edge\"}}' out.json\n{mqtt_try}{background}\n  Ctrl-C stops it.\n",
         s3.map_or_else(|| "off".to_owned(), |a| format!("http://{a}")),

@@ -1,5 +1,5 @@
-//! `lambdalet`: the daemon (`serve`, `up`) and a client for a running daemon (`deploy`,
-//! `invoke`, `functions`, `logs`).
+//! `lambdalet`: the daemon (`serve`, `up`), a client for a running daemon (`deploy`,
+//! `invoke`, `functions`, `logs`, ...), and its own completion script and man pages.
 
 mod cli;
 mod client;
@@ -7,6 +7,7 @@ mod components;
 mod example_background;
 mod examples;
 mod keyfile;
+mod manuals;
 mod open_files;
 mod s3;
 mod sandboxes;
@@ -44,26 +45,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let out = client::output::Output::new(cli.output);
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args, false).await.map(|()| ExitCode::SUCCESS),
             Command::Up(args) => serve::run(args, true).await.map(|()| ExitCode::SUCCESS),
-            Command::Deploy(args) => client::deploy::run(&cli.endpoint, args).await,
-            Command::Invoke(args) => client::invoke::run(&cli.endpoint, args).await,
-            Command::Functions(args) => client::functions::run(&cli.endpoint, args).await,
-            Command::Logs(args) => client::logs::run(&cli.endpoint, args).await,
-            Command::Queue(args) => client::queue::run(&cli.endpoint, args).await,
-            Command::Publish(args) => client::events::publish(&cli.endpoint, args).await,
-            Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, args).await,
-            Command::Keys(args) => client::keys::run(&cli.endpoint, args).await,
-            Command::Layers(args) => client::layers::run(&cli.endpoint, args).await,
-            Command::Deployment(args) => client::deployment::run(&cli.endpoint, args).await,
-            Command::Component(args) => client::component::run(&cli.endpoint, args).await,
-            Command::Image(args) => client::image::run(&cli.endpoint, args).await,
-            Command::Schedule(args) => client::schedule::run(&cli.endpoint, args).await,
-            Command::Runtimes(args) => client::runtimes::run(&cli.endpoint, args).await,
+            Command::Deploy(args) => client::deploy::run(&cli.endpoint, out, args).await,
+            Command::Invoke(args) => client::invoke::run(&cli.endpoint, out, args).await,
+            Command::Functions(args) => client::functions::run(&cli.endpoint, out, args).await,
+            Command::Logs(args) => client::logs::run(&cli.endpoint, out, args).await,
+            Command::Queue(args) => client::queue::run(&cli.endpoint, out, args).await,
+            Command::Publish(args) => client::events::publish(&cli.endpoint, out, args).await,
+            Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, out, args).await,
+            Command::Keys(args) => client::keys::run(&cli.endpoint, out, args).await,
+            Command::Layers(args) => client::layers::run(&cli.endpoint, out, args).await,
+            Command::Deployment(args) => client::deployment::run(&cli.endpoint, out, args).await,
+            Command::Component(args) => client::component::run(&cli.endpoint, out, args).await,
+            Command::Image(args) => client::image::run(&cli.endpoint, out, args).await,
+            Command::Schedule(args) => client::schedule::run(&cli.endpoint, out, args).await,
+            Command::Runtimes(args) => client::runtimes::run(&cli.endpoint, out, args).await,
+            Command::Completions(args) => manuals::completions(&args),
+            Command::Man(args) => manuals::man(&args),
             Command::Subscriptions(args) => {
-                client::events::subscriptions(&cli.endpoint, args).await
+                client::events::subscriptions(&cli.endpoint, out, args).await
             }
         }
     });

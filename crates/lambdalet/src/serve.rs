@@ -30,7 +30,7 @@ use crate::cli::{MqttAuth, ServeArgs};
 use crate::{examples, open_files, sandboxes, telemetry};
 
 pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
-    telemetry::init();
+    telemetry::init(args.log_format);
     open_files::raise_limit(args.max_connections);
     let account = AccountInfo {
         partition: "aws".to_owned(),
@@ -279,7 +279,14 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
                 "example not deployed: {e:#}"
             ),
         }
-        examples::banner(addr, &data_dir, &control, mqtt_banner.as_deref(), s3_addr);
+        examples::banner(
+            addr,
+            &data_dir,
+            &control,
+            mqtt_banner.as_deref(),
+            s3_addr,
+            args.log_format,
+        );
     }
 
     let firing = schedules.start();
@@ -541,7 +548,7 @@ async fn wait_for_signal() -> anyhow::Result<()> {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        eprintln!("second signal: exiting now");
+        tracing::warn!("second signal: exiting now");
         std::process::exit(130);
     });
     Ok(())

@@ -7,7 +7,12 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::output::{self, Output};
 use super::{Client, segment};
+
+/// The fields of a component in `--output table` and `text` (`component list`, `component
+/// details`), in this order.
+const COLUMNS: &[&str] = &["componentName", "version", "state", "componentType"];
 
 #[derive(Debug, Args)]
 pub struct ComponentArgs {
@@ -19,7 +24,8 @@ pub struct ComponentArgs {
 pub enum ComponentCommand {
     /// Every deployed component: name, version, state and configuration.
     List {
-        /// Print JSON instead of text.
+        /// Print the components as JSON: the same as `--output json`, kept for scripts written
+        /// before it (both print the list of components).
         #[arg(long)]
         json: bool,
     },
@@ -28,7 +34,7 @@ pub enum ComponentCommand {
     Details {
         #[arg(short = 'n', long = "name")]
         name: String,
-        /// Print JSON instead of text.
+        /// Print JSON: the same as `--output json`, kept for scripts written before it.
         #[arg(long)]
         json: bool,
     },
@@ -46,18 +52,23 @@ pub enum ComponentCommand {
     },
 }
 
-pub async fn run(endpoint: &str, args: ComponentArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: ComponentArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     match args.command {
         ComponentCommand::List { json } => {
-            let v = client
-                .json(client.request(Method::GET, "/lambdalet/v1/components"))
+            let d = client
+                .doc(client.request(Method::GET, "/lambdalet/v1/components"))
                 .await?;
-            let all = v["components"].as_array().cloned().unwrap_or_default();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+            if let Some(f) = out.or_json(json).format {
+                // The list itself, as `--json` has always printed it.
+                let all = &d["components"];
+                output::list(f, all, all.items(), COLUMNS)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            let all = d.value()["components"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             println!("Components currently running in lambdalet:");
             for c in &all {
                 print_component(c, false);
@@ -65,11 +76,10 @@ pub async fn run(endpoint: &str, args: ComponentArgs) -> anyhow::Result<ExitCode
         }
         ComponentCommand::Details { name, json } => {
             let path = format!("/lambdalet/v1/components/{}", segment(&name));
-            let c = client.json(client.request(Method::GET, &path)).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
-            } else {
-                print_component(&c, true);
+            let c = client.doc(client.request(Method::GET, &path)).await?;
+            match out.or_json(json).format {
+                Some(f) => output::object(f, &c, &c, COLUMNS)?,
+                None => print_component(&c.value(), true),
             }
         }
         ComponentCommand::Restart { names } => act(&client, "restart", &names).await?,

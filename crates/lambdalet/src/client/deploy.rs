@@ -13,9 +13,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::cli::DeployArgs;
+use crate::client::output::{self, Output};
 use crate::client::{Client, api_error, segment};
 
-pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     let env = parse_env(&args.env)?;
     let access_control = match &args.access_control {
@@ -31,8 +32,8 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let sandbox = super::sandbox_flags::settings(&args)?;
     let code = match (&args.image, &args.path) {
-        (Some(image), _) => Code::Image(image_uri(&client, image).await?),
-        (None, Some(path)) => Code::Zip(read_code(path)?),
+        (Some(image), _) => Code::Image(image_uri(&client, image, out).await?),
+        (None, Some(path)) => Code::Zip(read_code(path, out)?),
         (None, None) => bail!("give the code: a directory or .zip, or --image FILE"),
     };
     let path = format!("/2015-03-31/functions/{}", segment(&args.name));
@@ -40,10 +41,13 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let existing = client.send(client.request(Method::GET, &path)).await?;
     let status = existing.status();
     let body = existing.bytes().await?;
-    let spinner = spinner(match &code {
-        Code::Zip(zip) => format!("uploading {} of code", human_bytes(zip.len() as u64)),
-        Code::Image(uri) => format!("deploying image {uri}"),
-    });
+    let spinner = spinner(
+        out,
+        match &code {
+            Code::Zip(zip) => format!("uploading {} of code", human_bytes(zip.len() as u64)),
+            Code::Image(uri) => format!("deploying image {uri}"),
+        },
+    );
 
     let result = if status == StatusCode::NOT_FOUND {
         let mut req = json!({
@@ -74,21 +78,21 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
             }
         }
         add_config(&mut req, &args, env, &access_control, &sandbox);
-        let v = client
-            .json(
+        let d = client
+            .doc(
                 client
                     .request(Method::POST, "/2015-03-31/functions")
                     .json(&req),
             )
             .await?;
-        ("created", v)
+        ("created", d)
     } else if status.is_success() {
         let update = match &code {
             Code::Zip(zip) => json!({ "ZipFile": code_b64(zip), "Publish": false }),
             Code::Image(uri) => json!({ "ImageUri": uri, "Publish": false }),
         };
-        let mut v = client
-            .json(
+        let mut d = client
+            .doc(
                 client
                     .request(Method::PUT, &format!("{path}/code"))
                     .json(&update),
@@ -103,8 +107,8 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
         add_config(&mut config, &args, env, &access_control, &sandbox);
         if config.as_object().is_some_and(|o| !o.is_empty()) {
-            v = client
-                .json(
+            d = client
+                .doc(
                     client
                         .request(Method::PUT, &format!("{path}/configuration"))
                         .json(&config),
@@ -112,21 +116,27 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
                 .await?;
         }
         if args.publish {
-            v = client
-                .json(
+            d = client
+                .doc(
                     client
                         .request(Method::POST, &format!("{path}/versions"))
                         .json(&json!({})),
                 )
                 .await?;
         }
-        ("updated", v)
+        ("updated", d)
     } else {
         spinner.finish_and_clear();
         return Err(api_error(status, &body));
     };
     spinner.finish_and_clear();
-    let (verb, v) = result;
+    let (verb, d) = result;
+    let v = d.value();
+    if let Some(f) = out.format {
+        output::object(f, &d, &d, super::functions::COLUMNS)?;
+        warn(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
     let lc = &v["LambdaletConfig"];
     let what = match &code {
         Code::Zip(_) => format!(
@@ -157,17 +167,22 @@ pub async fn run(endpoint: &str, args: DeployArgs) -> anyhow::Result<ExitCode> {
         },
         v["CodeSha256"].as_str().unwrap_or("?"),
     );
+    warn(&v);
+    eprintln!(
+        "invoke it with: lambdalet invoke {} --payload '{{}}'",
+        args.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the daemon warned about the function it deployed, on stderr.
+fn warn(v: &Value) {
     if let Some(w) = v["LambdaletSandbox"]["Warning"].as_str() {
         eprintln!("warning: {w}");
     }
     if let Some(n) = v["LambdaletRuntime"]["Notice"].as_str() {
         eprintln!("warning: {n}");
     }
-    eprintln!(
-        "invoke it with: lambdalet invoke {} --payload '{{}}'",
-        args.name
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// What is deployed: a zip's bytes, or a loaded image's URI.
@@ -182,12 +197,12 @@ fn code_b64(zip: &[u8]) -> String {
 
 /// The `ImageUri` for `--image`: a file is loaded first and named by its id; anything else
 /// names an image already loaded.
-async fn image_uri(client: &Client, image: &str) -> anyhow::Result<String> {
+async fn image_uri(client: &Client, image: &str, out: Output) -> anyhow::Result<String> {
     let file = Path::new(image);
     if !file.is_file() {
         return Ok(image.to_owned());
     }
-    let loaded = super::image::load(client, file, None).await?;
+    let loaded = super::image::load(client, file, None, out).await?;
     loaded["ImageId"]
         .as_str()
         .map(str::to_owned)
@@ -285,11 +300,11 @@ fn parse_env(pairs: &[String]) -> anyhow::Result<Option<BTreeMap<String, String>
 }
 
 /// The zip to upload: a directory is zipped (with a progress bar), a file is read as is.
-pub(crate) fn read_code(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_code(path: &Path, out: Output) -> anyhow::Result<Vec<u8>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
-        let bar = ProgressBar::new(0).with_style(
+        let bar = out.bar(0).with_style(
             ProgressStyle::with_template("zipping {msg} [{bar:30}] {bytes}/{total_bytes}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -352,8 +367,8 @@ fn guess(path: &Path) -> anyhow::Result<(String, String)> {
     )
 }
 
-fn spinner(msg: String) -> ProgressBar {
-    let s = ProgressBar::new_spinner();
+fn spinner(out: Output, msg: String) -> ProgressBar {
+    let s = out.spinner();
     s.set_message(msg);
     s.enable_steady_tick(Duration::from_millis(100));
     s

@@ -11,12 +11,23 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use super::output::{self, Output};
 use super::{Client, segment};
+
+/// The fields of a deployment in `--output table` and `text` (`deployment list`, `status`,
+/// `create`), in this order (`createdOn`: milliseconds since the epoch).
+const COLUMNS: &[&str] = &[
+    "deploymentId",
+    "createdOn",
+    "status",
+    "detailedStatus",
+    "failureCause",
+];
 
 /// The largest artifact one upload carries (the API reads at most 70 MB per request).
 const MAX_UPLOAD: u64 = 64 * 1024 * 1024;
@@ -34,7 +45,8 @@ pub enum DeploymentCommand {
     Create(CreateArgs),
     /// The recent deployments, newest first, with their status.
     List {
-        /// Print JSON instead of text.
+        /// Print the deployments as JSON: the same as `--output json`, kept for scripts
+        /// written before it (both print the list of deployments).
         #[arg(long)]
         json: bool,
     },
@@ -43,7 +55,7 @@ pub enum DeploymentCommand {
         /// The deployment id `deployment create` printed.
         #[arg(short = 'i', long = "deploymentId")]
         deployment_id: String,
-        /// Print JSON instead of text.
+        /// Print JSON: the same as `--output json`, kept for scripts written before it.
         #[arg(long)]
         json: bool,
     },
@@ -76,19 +88,24 @@ pub struct CreateArgs {
     pub wait: bool,
 }
 
-pub async fn run(endpoint: &str, args: DeploymentArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: DeploymentArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     match args.command {
-        DeploymentCommand::Create(a) => create(&client, a).await,
+        DeploymentCommand::Create(a) => create(&client, out, a).await,
         DeploymentCommand::List { json } => {
-            let v = client
-                .json(client.request(Method::GET, "/lambdalet/v1/deployments"))
+            let d = client
+                .doc(client.request(Method::GET, "/lambdalet/v1/deployments"))
                 .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v["deployments"])?);
+            if let Some(f) = out.or_json(json).format {
+                // The list itself, as `--json` has always printed it.
+                let all = &d["deployments"];
+                output::list(f, all, all.items(), COLUMNS)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let all = v["deployments"].as_array().cloned().unwrap_or_default();
+            let all = d.value()["deployments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             for (i, d) in all.iter().enumerate() {
                 if i > 0 {
                     println!();
@@ -107,11 +124,10 @@ pub async fn run(endpoint: &str, args: DeploymentArgs) -> anyhow::Result<ExitCod
             json,
         } => {
             let path = format!("/lambdalet/v1/deployments/{}", segment(&deployment_id));
-            let d = client.json(client.request(Method::GET, &path)).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
-            } else {
-                print_status(&d);
+            let d = client.doc(client.request(Method::GET, &path)).await?;
+            match out.or_json(json).format {
+                Some(f) => output::object(f, &d, &d, COLUMNS)?,
+                None => print_status(&d.value()),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -169,7 +185,7 @@ fn recipe_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<ExitCode> {
+async fn create(client: &Client, out: Output, a: CreateArgs) -> anyhow::Result<ExitCode> {
     let mut merges = BTreeMap::new();
     for m in &a.merge {
         let Some((name, version)) = m.split_once('=') else {
@@ -231,7 +247,7 @@ async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let artifacts = match &a.artifact_dir {
-        Some(dir) => upload_artifacts(client, dir, &have).await?,
+        Some(dir) => upload_artifacts(client, dir, &have, out).await?,
         None => BTreeMap::new(),
     };
     let body = json!({
@@ -241,19 +257,24 @@ async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<ExitCode> {
         "componentsToRemove": a.remove,
         "groupName": a.group_id,
     });
-    let v = client
-        .json(
+    let d = client
+        .doc(
             client
                 .request(Method::POST, "/lambdalet/v1/deployments")
                 .json(&body),
         )
         .await?;
-    let id = v["deploymentId"].as_str().unwrap_or("?").to_owned();
-    println!("Local deployment submitted! Deployment Id: {id}");
+    let id = d["deploymentId"].as_str().unwrap_or("?").to_owned();
+    match out.format {
+        // With --wait, the deployment as it ended instead.
+        Some(f) if !a.wait => output::object(f, &d, &d, COLUMNS)?,
+        Some(_) => eprintln!("Local deployment submitted! Deployment Id: {id}"),
+        None => println!("Local deployment submitted! Deployment Id: {id}"),
+    }
     if !a.wait {
         return Ok(ExitCode::SUCCESS);
     }
-    wait(client, &id).await
+    wait(client, &id, out).await
 }
 
 /// Uploads `DIR/NAME/VERSION/FILE` for every recipe given; returns `NAME/VERSION/FILE` → hash.
@@ -261,8 +282,9 @@ async fn upload_artifacts(
     client: &Client,
     dir: &Path,
     recipes: &[(String, String)],
+    out: Output,
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
+    let mut uploaded = BTreeMap::new();
     for (name, version) in recipes {
         let d = dir.join(name).join(version);
         if !d.is_dir() {
@@ -292,7 +314,8 @@ async fn upload_artifacts(
             let path = format!("/lambdalet/v1/artifacts/{sha}");
             let head = client.send(client.request(Method::HEAD, &path)).await?;
             if head.status() != StatusCode::OK {
-                let bar = ProgressBar::new_spinner()
+                let bar = out
+                    .spinner()
                     .with_message(format!("uploading {name}/{version}/{file} ({size} bytes)"));
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {msg}")
@@ -309,28 +332,31 @@ async fn upload_artifacts(
                     return Err(super::api_error(status, &body));
                 }
             }
-            out.insert(format!("{name}/{version}/{file}"), sha);
+            uploaded.insert(format!("{name}/{version}/{file}"), sha);
         }
     }
-    Ok(out)
+    Ok(uploaded)
 }
 
 /// Follows a deployment to its end.
-async fn wait(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
+async fn wait(client: &Client, id: &str, out: Output) -> anyhow::Result<ExitCode> {
     let path = format!("/lambdalet/v1/deployments/{}", segment(id));
-    let bar = ProgressBar::new_spinner();
+    let bar = out.spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(100));
     loop {
-        let d = client.json(client.request(Method::GET, &path)).await?;
+        let d = client.doc(client.request(Method::GET, &path)).await?;
         let status = d["status"].as_str().unwrap_or("?").to_owned();
         bar.set_message(format!("deployment {id}: {status}"));
         if status == "SUCCEEDED" || status == "FAILED" {
             bar.finish_and_clear();
-            print_status(&d);
+            match out.format {
+                Some(f) => output::object(f, &d, &d, COLUMNS)?,
+                None => print_status(&d.value()),
+            }
             return Ok(if status == "SUCCEEDED" {
                 ExitCode::SUCCESS
             } else {

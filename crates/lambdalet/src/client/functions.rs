@@ -5,21 +5,37 @@ use std::process::ExitCode;
 use reqwest::Method;
 
 use crate::cli::{FunctionsAction, FunctionsArgs};
+use crate::client::doc::Doc;
+use crate::client::output::{self, Output};
 use crate::client::{Client, segment};
 
-pub async fn run(endpoint: &str, args: FunctionsArgs) -> anyhow::Result<ExitCode> {
+/// The fields of a function in `--output table` and `text` (`functions list`, `functions get`,
+/// `deploy`), in this order.
+pub const COLUMNS: &[&str] = &[
+    "FunctionName",
+    "Runtime",
+    "Handler",
+    "MemorySize",
+    "Timeout",
+    "LastModified",
+];
+
+pub async fn run(endpoint: &str, out: Output, args: FunctionsArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     match args.action.unwrap_or(FunctionsAction::List) {
-        FunctionsAction::List => list(&client).await?,
+        FunctionsAction::List => list(&client, out).await?,
         FunctionsAction::Get { name } => {
-            let v = client
-                .json(client.request(
+            let d = client
+                .doc(client.request(
                     Method::GET,
                     &format!("/2015-03-31/functions/{}", segment(&name)),
                 ))
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&v["Configuration"])?);
-            let runtime = &v["Configuration"]["LambdaletRuntime"];
+            match out.format {
+                Some(f) => output::object(f, &d, &d["Configuration"], COLUMNS)?,
+                None => output::emit(&(d["Configuration"].pretty() + "\n"))?,
+            }
+            let runtime = &d["Configuration"]["LambdaletRuntime"];
             if let Some(n) = runtime["Notice"].as_str() {
                 eprintln!("{n}");
             } else if let Some(e) = runtime["Error"].as_str() {
@@ -45,8 +61,8 @@ pub async fn run(endpoint: &str, args: FunctionsArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(client: &Client) -> anyhow::Result<()> {
-    let mut rows = Vec::new();
+async fn list(client: &Client, out: Output) -> anyhow::Result<()> {
+    let mut items = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let mut req = client
@@ -55,48 +71,44 @@ async fn list(client: &Client) -> anyhow::Result<()> {
         if let Some(m) = &marker {
             req = req.query(&[("Marker", m)]);
         }
-        let v = client.json(req).await?;
-        for f in v["Functions"].as_array().into_iter().flatten() {
-            rows.push([
-                f["FunctionName"].as_str().unwrap_or("").to_owned(),
-                f["Runtime"].as_str().unwrap_or("").to_owned(),
-                f["Handler"].as_str().unwrap_or("").to_owned(),
-                format!("{} MB", f["MemorySize"]),
-                format!("{} s", f["Timeout"]),
-                f["LastModified"].as_str().unwrap_or("").to_owned(),
-            ]);
-        }
-        match v["NextMarker"].as_str() {
+        let page = client.doc(req).await?;
+        items.extend(page["Functions"].items().iter().cloned());
+        match page["NextMarker"].as_str() {
             Some(m) => marker = Some(m.to_owned()),
             None => break,
         }
     }
+    if let Some(f) = out.format {
+        // Every page in one answer, as the AWS CLI gives ListFunctions.
+        let all = Doc::object([("Functions", Doc::Array(items.clone()))]);
+        return output::list(f, &all, &items, COLUMNS);
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|f| {
+            vec![
+                f["FunctionName"].as_str().unwrap_or("").to_owned(),
+                f["Runtime"].as_str().unwrap_or("").to_owned(),
+                f["Handler"].as_str().unwrap_or("").to_owned(),
+                format!("{} MB", output::cell(&f["MemorySize"])),
+                format!("{} s", output::cell(&f["Timeout"])),
+                f["LastModified"].as_str().unwrap_or("").to_owned(),
+            ]
+        })
+        .collect();
     if rows.is_empty() {
         eprintln!("no functions deployed; deploy one with `lambdalet deploy DIR --name NAME`");
         return Ok(());
     }
-    let header = [
-        "NAME",
-        "RUNTIME",
-        "HANDLER",
-        "MEMORY",
-        "TIMEOUT",
-        "LAST MODIFIED",
-    ]
-    .map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.len());
-        }
-    }
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
-    Ok(())
+    output::emit(&output::table(
+        &[
+            "NAME",
+            "RUNTIME",
+            "HANDLER",
+            "MEMORY",
+            "TIMEOUT",
+            "LAST MODIFIED",
+        ],
+        &rows,
+    ))
 }

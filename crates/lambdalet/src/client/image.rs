@@ -7,11 +7,17 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use reqwest::Method;
 use serde_json::Value;
 
+use super::doc::Doc;
+use super::output::{self, Output};
 use super::{Client, segment};
+
+/// The fields of an image in `--output table` and `text` (`image list`, `image load`), in this
+/// order (`Names` comma-separated).
+const COLUMNS: &[&str] = &["ImageId", "Names", "SizeBytes", "Layers"];
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -33,7 +39,8 @@ pub enum ImageCommand {
     },
     /// The loaded images: id, names, unpacked size, layers.
     List {
-        /// Print JSON instead of text.
+        /// Print the images as JSON: the same as `--output json`, kept for scripts written
+        /// before it (both print the list of images).
         #[arg(long)]
         json: bool,
     },
@@ -41,14 +48,19 @@ pub enum ImageCommand {
     Rm { image: String },
 }
 
-/// Streams `file` to the daemon with a progress bar, and returns the loaded image's
-/// description (`ImageId`, `Names`, `SizeBytes`, ...).
-pub async fn load(client: &Client, file: &Path, name: Option<&str>) -> anyhow::Result<Value> {
+/// Streams `file` to the daemon with a progress bar (on stderr, where `out` allows one), and
+/// returns the loaded image's description (`ImageId`, `Names`, `SizeBytes`, ...).
+pub async fn load(
+    client: &Client,
+    file: &Path,
+    name: Option<&str>,
+    out: Output,
+) -> anyhow::Result<Doc> {
     let f = tokio::fs::File::open(file)
         .await
         .with_context(|| format!("cannot open {}", file.display()))?;
     let size = f.metadata().await?.len();
-    let bar = ProgressBar::new(size);
+    let bar = out.bar(size);
     bar.set_style(
         ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -87,7 +99,8 @@ pub async fn load(client: &Client, file: &Path, name: Option<&str>) -> anyhow::R
         pending.extend_from_slice(&chunk.context("the daemon's answer was cut off")?);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            let v: Value = serde_json::from_slice(&line).context("the daemon's answer")?;
+            let d = Doc::parse(&line).context("the daemon's answer")?;
+            let v = d.value();
             let p = &v["Progress"];
             if let (Some(i), Some(n)) = (p["Layer"].as_u64(), p["Layers"].as_u64()) {
                 bar.set_message(format!("unpacking layer {i}/{n}"));
@@ -96,7 +109,7 @@ pub async fn load(client: &Client, file: &Path, name: Option<&str>) -> anyhow::R
                 bar.set_position(done);
             } else if !v["Image"].is_null() {
                 bar.finish_and_clear();
-                return Ok(v["Image"].clone());
+                return Ok(d["Image"].clone());
             } else if let Some(e) = v.get("Error") {
                 bar.finish_and_clear();
                 bail!(
@@ -111,11 +124,16 @@ pub async fn load(client: &Client, file: &Path, name: Option<&str>) -> anyhow::R
     bail!("the daemon stopped answering before the image was loaded: see its log")
 }
 
-pub async fn run(endpoint: &str, args: ImageArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: ImageArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     match args.command {
         ImageCommand::Load { file, name } => {
-            let v = load(&client, &file, name.as_deref()).await?;
+            let d = load(&client, &file, name.as_deref(), out).await?;
+            if let Some(f) = out.format {
+                output::object(f, &d, &d, COLUMNS)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let v = d.value();
             eprintln!(
                 "loaded {} ({} layers, {} bytes unpacked{})",
                 v["Names"]
@@ -133,13 +151,15 @@ pub async fn run(endpoint: &str, args: ImageArgs) -> anyhow::Result<ExitCode> {
             println!("{}", v["ImageId"].as_str().unwrap_or("?"));
         }
         ImageCommand::List { json } => {
-            let v = client
-                .json(client.request(Method::GET, "/lambdalet/v1/images"))
+            let d = client
+                .doc(client.request(Method::GET, "/lambdalet/v1/images"))
                 .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v["Images"])?);
+            if let Some(f) = out.or_json(json).format {
+                // The list itself, as `--json` has always printed it.
+                output::list(f, &d["Images"], d["Images"].items(), COLUMNS)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            let v = d.value();
             for i in v["Images"].as_array().into_iter().flatten() {
                 let id = i["ImageId"].as_str().unwrap_or("?");
                 let names: Vec<&str> = i["Names"]

@@ -1,4 +1,9 @@
 //! `lambdalet invoke NAME [--payload JSON|@FILE] [--qualifier Q] [--log]`.
+//!
+//! By default the function's response goes to stdout as it is and the log to stderr. With
+//! `--output`, stdout gets what the AWS CLI's `lambda invoke` prints, plus the response:
+//! `StatusCode`, `FunctionError` (when it failed), `ExecutedVersion`, `Payload` (parsed when it
+//! is JSON, else a string) and, with `--log`, `LogResult` (the log's text, not base64).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -8,9 +13,17 @@ use base64::Engine as _;
 use reqwest::Method;
 
 use crate::cli::InvokeArgs;
+use crate::client::doc::Doc;
+use crate::client::output::{self, Output};
 use crate::client::{Client, api_error, segment};
 
-pub async fn run(endpoint: &str, args: InvokeArgs) -> anyhow::Result<ExitCode> {
+/// The fields of `--output text` (one line) and `table`, in this order.
+const COLUMNS: &[&str] = &["StatusCode", "FunctionError", "ExecutedVersion", "Payload"];
+
+/// The fields of `--async --output text`.
+const ASYNC_COLUMNS: &[&str] = &["StatusCode", "RequestId"];
+
+pub async fn run(endpoint: &str, out: Output, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     let payload = read_payload(&args.payload)?;
     let mut req = client
@@ -35,11 +48,17 @@ pub async fn run(endpoint: &str, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     if !status.is_success() {
         return Err(api_error(status, &body));
     }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if args.asynchronous {
-        let id = headers
-            .get("x-amzn-requestid")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("?");
+        let id = header("x-amzn-requestid").unwrap_or("?");
+        if let Some(f) = out.format {
+            let d = Doc::object([
+                ("StatusCode", Doc::Number(status.as_u16().into())),
+                ("RequestId", Doc::from(id)),
+            ]);
+            output::object(f, &d, &d, ASYNC_COLUMNS)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         println!("{id}");
         eprintln!(
             "queued (request id above); see it run with `lambdalet logs {}` and `lambdalet queue`",
@@ -47,21 +66,48 @@ pub async fn run(endpoint: &str, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(log) = headers
-        .get("x-amz-log-result")
-        .and_then(|v| v.to_str().ok())
-    {
+    let log = header("x-amz-log-result").map(|log| {
         let text = base64::engine::general_purpose::STANDARD
             .decode(log)
             .unwrap_or_default();
-        eprint!("{}", String::from_utf8_lossy(&text).replace('\r', "\n"));
+        String::from_utf8_lossy(&text).replace('\r', "\n")
+    });
+    let function_error = header("x-amz-function-error");
+    match out.format {
+        Some(f) => {
+            let mut fields = vec![("StatusCode", Doc::Number(status.as_u16().into()))];
+            if let Some(e) = function_error {
+                fields.push(("FunctionError", Doc::from(e)));
+            }
+            fields.push((
+                "ExecutedVersion",
+                header("x-amz-executed-version").map_or(Doc::Null, Doc::from),
+            ));
+            let payload = Doc::parse(&body)
+                .unwrap_or_else(|_| Doc::String(String::from_utf8_lossy(&body).into_owned()));
+            fields.push(("Payload", payload));
+            match (&log, f) {
+                (Some(log), output::Format::Json) => {
+                    fields.push(("LogResult", Doc::from(log.as_str())));
+                }
+                (Some(log), _) => eprint!("{log}"),
+                (None, _) => {}
+            }
+            let d = Doc::object(fields);
+            output::object(f, &d, &d, COLUMNS)?;
+        }
+        None => {
+            if let Some(log) = &log {
+                eprint!("{log}");
+            }
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&body)?;
+            if !body.ends_with(b"\n") {
+                stdout.write_all(b"\n")?;
+            }
+        }
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(&body)?;
-    if !body.ends_with(b"\n") {
-        out.write_all(b"\n")?;
-    }
-    if headers.contains_key("x-amz-function-error") {
+    if function_error.is_some() {
         eprintln!("the function failed (X-Amz-Function-Error: Unhandled); its error is above");
         return Ok(ExitCode::from(1));
     }

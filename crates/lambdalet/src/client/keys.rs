@@ -10,6 +10,15 @@ use serde_json::{Value, json};
 
 use super::Client;
 use super::credentials::{self, Key};
+use super::doc::Doc;
+use super::output::{self, Output};
+
+/// The fields of a key in `keys list --output table` and `text`, in this order (`Function`:
+/// the function whose own key it is, `None` for an administrator's).
+const COLUMNS: &[&str] = &["AccessKeyId", "Created", "Function", "Description"];
+
+/// The fields of `keys create --output text`.
+const CREATE_COLUMNS: &[&str] = &["AccessKeyId", "SecretAccessKey"];
 
 #[derive(Debug, Args)]
 pub struct KeysArgs {
@@ -50,32 +59,55 @@ pub enum KeysCommand {
     },
 }
 
-pub async fn run(endpoint: &str, args: KeysArgs) -> anyhow::Result<std::process::ExitCode> {
+pub async fn run(
+    endpoint: &str,
+    out: Output,
+    args: KeysArgs,
+) -> anyhow::Result<std::process::ExitCode> {
     match args.command {
         KeysCommand::Create {
             description,
             data_dir,
             no_save,
         } => {
-            let (key, section) = match data_dir {
-                Some(dir) => (offline::create(&dir, &description)?, "default".to_owned()),
+            let (key, section, answer) = match data_dir {
+                Some(dir) => {
+                    let key = offline::create(&dir, &description)?;
+                    let answer = Doc::object([
+                        ("AccessKeyId", Doc::from(key.id.as_str())),
+                        ("Description", Doc::from(description.as_str())),
+                        ("SecretAccessKey", Doc::from(key.secret.as_str())),
+                    ]);
+                    (key, "default".to_owned(), answer)
+                }
                 None => {
                     let client = Client::new(endpoint)?;
                     let body = json!({ "Description": description });
-                    let v = client
-                        .json(
+                    let d = client
+                        .doc(
                             client
                                 .request(Method::POST, "/lambdalet/v1/keys")
                                 .json(&body),
                         )
                         .await?;
                     let key = Key {
-                        id: v["AccessKeyId"].as_str().unwrap_or_default().to_owned(),
-                        secret: v["SecretAccessKey"].as_str().unwrap_or_default().to_owned(),
+                        id: d["AccessKeyId"].as_str().unwrap_or_default().to_owned(),
+                        secret: d["SecretAccessKey"].as_str().unwrap_or_default().to_owned(),
                     };
-                    (key, endpoint.trim_end_matches('/').to_owned())
+                    (key, endpoint.trim_end_matches('/').to_owned(), d)
                 }
             };
+            if let Some(f) = out.format {
+                // The key on stdout; where it was saved (or not), on stderr.
+                output::object(f, &answer, &answer, CREATE_COLUMNS)?;
+                if no_save {
+                    eprintln!("not saved (--no-save): keep the secret now, it is not shown again");
+                } else {
+                    let path = credentials::save(&section, &key)?;
+                    eprintln!("saved in {} [{section}]", path.display());
+                }
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
             println!("AccessKeyId:     {}", key.id);
             println!("SecretAccessKey: {}", key.secret);
             println!();
@@ -95,17 +127,25 @@ pub async fn run(endpoint: &str, args: KeysArgs) -> anyhow::Result<std::process:
             );
         }
         KeysCommand::List { data_dir } => {
-            let keys = match data_dir {
-                Some(dir) => offline::list(&dir)?,
+            let d = match data_dir {
+                Some(dir) => {
+                    let keys = offline::list(&dir)?;
+                    Doc::object([(
+                        "Keys",
+                        Doc::Array(keys.into_iter().map(Doc::from).collect()),
+                    )])
+                }
                 None => {
                     let client = Client::new(endpoint)?;
-                    let v = client
-                        .json(client.request(Method::GET, "/lambdalet/v1/keys"))
-                        .await?;
-                    v["Keys"].as_array().cloned().unwrap_or_default()
+                    client
+                        .doc(client.request(Method::GET, "/lambdalet/v1/keys"))
+                        .await?
                 }
             };
-            print_keys(&keys);
+            match out.format {
+                Some(f) => output::list(f, &d, d["Keys"].items(), COLUMNS)?,
+                None => print_keys(&d["Keys"].value().as_array().cloned().unwrap_or_default()),
+            }
         }
         KeysCommand::Delete { id, data_dir } => {
             match data_dir {
@@ -116,7 +156,11 @@ pub async fn run(endpoint: &str, args: KeysArgs) -> anyhow::Result<std::process:
                     client.json(client.request(Method::DELETE, &path)).await?;
                 }
             }
-            println!("deleted {id}");
+            if out.is_human() {
+                println!("deleted {id}");
+            } else {
+                eprintln!("deleted {id}");
+            }
         }
     }
     Ok(std::process::ExitCode::SUCCESS)

@@ -11,7 +11,20 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::doc::Doc;
+use super::output::{self, Output};
 use super::{Client, segment};
+
+/// The fields of a layer in `layers list --output table` and `text`, in this order.
+const LAYER_COLUMNS: &[&str] = &[
+    "LayerName",
+    "LatestMatchingVersion.Version",
+    "LatestMatchingVersion.CreatedDate",
+    "LatestMatchingVersion.Description",
+];
+
+/// The fields of a layer version (`layers list NAME`, `layers publish`).
+const VERSION_COLUMNS: &[&str] = &["Version", "CreatedDate", "Description", "LayerVersionArn"];
 
 #[derive(Debug, Args)]
 pub struct LayersArgs {
@@ -50,6 +63,9 @@ pub enum LayersCommand {
     Delete {
         /// Layer name, or a layer version ARN (then leave out VERSION).
         layer: String,
+        /// The version to delete.
+        // Its own id: `version` is the `--version` flag every command has.
+        #[arg(id = "layer_version", value_name = "VERSION")]
         version: Option<u64>,
     },
 }
@@ -74,7 +90,7 @@ impl LayerFlags {
     }
 }
 
-pub async fn run(endpoint: &str, args: LayersArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: LayersArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     match args.command {
         LayersCommand::Publish {
@@ -85,7 +101,7 @@ pub async fn run(endpoint: &str, args: LayersArgs) -> anyhow::Result<ExitCode> {
             architectures,
             license,
         } => {
-            let zip = super::deploy::read_code(&path)?;
+            let zip = super::deploy::read_code(&path, out)?;
             let mut req = json!({
                 "Content": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(&zip) },
             });
@@ -102,9 +118,14 @@ pub async fn run(endpoint: &str, args: LayersArgs) -> anyhow::Result<ExitCode> {
                 req["LicenseInfo"] = json!(l);
             }
             let path = format!("/2018-10-31/layers/{}/versions", segment(&name));
-            let v = client
-                .json(client.request(Method::POST, &path).json(&req))
+            let d = client
+                .doc(client.request(Method::POST, &path).json(&req))
                 .await?;
+            if let Some(f) = out.format {
+                output::object(f, &d, &d, VERSION_COLUMNS)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let v = d.value();
             eprintln!(
                 "published layer {name} version {} ({} bytes, sha256 {})",
                 v["Version"],
@@ -115,6 +136,12 @@ pub async fn run(endpoint: &str, args: LayersArgs) -> anyhow::Result<ExitCode> {
         }
         LayersCommand::List { name: None } => {
             let rows = pages(&client, "/2018-10-31/layers", "Layers").await?;
+            if let Some(f) = out.format {
+                let all = Doc::object([("Layers", Doc::Array(rows.clone()))]);
+                output::list(f, &all, &rows, LAYER_COLUMNS)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Value> = rows.iter().map(Doc::value).collect();
             let rows: Vec<[String; 4]> = rows
                 .iter()
                 .map(|l| row(l["LayerName"].as_str(), &l["LatestMatchingVersion"]))
@@ -122,16 +149,22 @@ pub async fn run(endpoint: &str, args: LayersArgs) -> anyhow::Result<ExitCode> {
             if rows.is_empty() {
                 eprintln!("no layers; publish one with `lambdalet layers publish NAME DIR`");
             }
-            table(["NAME", "NEWEST", "CREATED", "DESCRIPTION"], &rows);
+            table(["NAME", "NEWEST", "CREATED", "DESCRIPTION"], &rows)?;
         }
         LayersCommand::List { name: Some(name) } => {
             let path = format!("/2018-10-31/layers/{}/versions", segment(&name));
             let rows = pages(&client, &path, "LayerVersions").await?;
+            if let Some(f) = out.format {
+                let all = Doc::object([("LayerVersions", Doc::Array(rows.clone()))]);
+                output::list(f, &all, &rows, VERSION_COLUMNS)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Value> = rows.iter().map(Doc::value).collect();
             let rows: Vec<[String; 4]> = rows.iter().map(|v| row(Some(&name), v)).collect();
             if rows.is_empty() {
                 eprintln!("layer {name} has no versions");
             }
-            table(["NAME", "VERSION", "CREATED", "DESCRIPTION"], &rows);
+            table(["NAME", "VERSION", "CREATED", "DESCRIPTION"], &rows)?;
         }
         LayersCommand::Delete { layer, version } => {
             let (layer, version) = match version {
@@ -156,7 +189,7 @@ pub async fn run(endpoint: &str, args: LayersArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Every item of a paged listing.
-async fn pages(client: &Client, path: &str, key: &str) -> anyhow::Result<Vec<Value>> {
+async fn pages(client: &Client, path: &str, key: &str) -> anyhow::Result<Vec<Doc>> {
     let mut items = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -166,9 +199,9 @@ async fn pages(client: &Client, path: &str, key: &str) -> anyhow::Result<Vec<Val
         if let Some(m) = &marker {
             req = req.query(&[("Marker", m)]);
         }
-        let v = client.json(req).await?;
-        items.extend(v[key].as_array().into_iter().flatten().cloned());
-        match v["NextMarker"].as_str() {
+        let page = client.doc(req).await?;
+        items.extend(page[key].items().iter().cloned());
+        match page["NextMarker"].as_str() {
             Some(m) => marker = Some(m.to_owned()),
             None => return Ok(items),
         }
@@ -190,23 +223,11 @@ fn row(name: Option<&str>, version: &Value) -> [String; 4] {
     ]
 }
 
-fn table(header: [&str; 4], rows: &[[String; 4]]) {
+/// The human form's table (nothing when there are no rows: a hint on stderr says why).
+fn table(header: [&str; 4], rows: &[[String; 4]]) -> anyhow::Result<()> {
     if rows.is_empty() {
-        return;
+        return Ok(());
     }
-    let mut widths = header.map(str::len);
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.len());
-        }
-    }
-    let header = header.map(str::to_owned);
-    for r in std::iter::once(&header).chain(rows) {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.to_vec()).collect();
+    output::emit(&output::table(&header, &rows))
 }

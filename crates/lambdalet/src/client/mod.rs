@@ -5,6 +5,7 @@ pub mod component;
 mod credentials;
 pub mod deploy;
 pub mod deployment;
+pub mod doc;
 pub mod events;
 pub mod functions;
 pub mod image;
@@ -12,6 +13,7 @@ pub mod invoke;
 pub mod keys;
 pub mod layers;
 pub mod logs;
+pub mod output;
 pub mod queue;
 pub mod runtimes;
 mod sandbox_flags;
@@ -81,16 +83,32 @@ impl Client {
 
     /// Sends a request and returns its JSON body, turning an API error into its message.
     pub async fn json(&self, req: reqwest::RequestBuilder) -> anyhow::Result<serde_json::Value> {
+        let body = self.body(req).await?;
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&body).context("the daemon sent a response that is not JSON")
+    }
+
+    /// [`Self::json`], keeping the keys of objects in the order the daemon sent them (what
+    /// `--output json` prints).
+    pub async fn doc(&self, req: reqwest::RequestBuilder) -> anyhow::Result<doc::Doc> {
+        let body = self.body(req).await?;
+        if body.is_empty() {
+            return Ok(doc::Doc::Null);
+        }
+        doc::Doc::parse(&body).context("the daemon sent a response that is not JSON")
+    }
+
+    /// Sends a request and returns the body of a successful answer.
+    async fn body(&self, req: reqwest::RequestBuilder) -> anyhow::Result<bytes::Bytes> {
         let resp = self.send(req).await?;
         let status = resp.status();
         let body = resp.bytes().await.context("cannot read the response")?;
         if !status.is_success() {
             return Err(api_error(status, &body));
         }
-        if body.is_empty() {
-            return Ok(serde_json::Value::Null);
-        }
-        serde_json::from_slice(&body).context("the daemon sent a response that is not JSON")
+        Ok(body)
     }
 }
 

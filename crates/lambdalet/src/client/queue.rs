@@ -5,17 +5,29 @@ use std::process::ExitCode;
 use reqwest::Method;
 
 use crate::cli::QueueArgs;
+use crate::client::output::{self, Output};
 use crate::client::{Client, segment};
 
-pub async fn run(endpoint: &str, args: QueueArgs) -> anyhow::Result<ExitCode> {
+/// The fields of a function's line in `--output table` and `text`, in this order.
+const COLUMNS: &[&str] = &["function", "pending", "inFlight", "failed"];
+
+/// The fields of a failed event's line (`queue NAME`).
+const FAILED_COLUMNS: &[&str] = &["receivedAt", "requestId", "attempts", "error"];
+
+pub async fn run(endpoint: &str, out: Output, args: QueueArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     if let Some(name) = &args.name {
-        let v = client
-            .json(client.request(
+        let d = client
+            .doc(client.request(
                 Method::GET,
                 &format!("/lambdalet/v1/queue/{}", segment(name)),
             ))
             .await?;
+        if let Some(f) = out.format {
+            output::list(f, &d, d["failed"].items(), FAILED_COLUMNS)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let v = d.value();
         let failed = v["failed"].as_array().cloned().unwrap_or_default();
         if failed.is_empty() {
             eprintln!("no failed asynchronous events for {name}");
@@ -31,9 +43,14 @@ pub async fn run(endpoint: &str, args: QueueArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let v = client
-        .json(client.request(Method::GET, "/lambdalet/v1/queue"))
+    let d = client
+        .doc(client.request(Method::GET, "/lambdalet/v1/queue"))
         .await?;
+    if let Some(f) = out.format {
+        output::list(f, &d, d["functions"].items(), COLUMNS)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let v = d.value();
     let rows = v["functions"].as_array().cloned().unwrap_or_default();
     if rows.is_empty() {
         eprintln!("no asynchronous events pending, in flight or failed");

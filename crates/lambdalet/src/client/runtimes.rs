@@ -6,17 +6,33 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use indicatif::ProgressBar;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::Client;
+use super::doc::Doc;
+use super::output::{self, Output};
+
+/// The fields of a runtime in `--output table` and `text`, in this order (`Status`:
+/// installed, fallback, bootstrap or missing; `Sdk.Source`: lambdalet, host or none).
+const COLUMNS: &[&str] = &[
+    "Runtime",
+    "Status",
+    "Interpreter",
+    "Version",
+    "Sdk.Source",
+    "Sdk.Version",
+];
+
+/// The fields of an installed SDK in `install-sdk --output table` and `text`.
+const INSTALLED_COLUMNS: &[&str] = &["Sdk", "For", "Version", "Dir"];
 
 #[derive(Debug, Args)]
 pub struct RuntimesArgs {
     #[command(subcommand)]
     pub command: Option<RuntimesCommand>,
-    /// Print the daemon's answer as JSON (with every interpreter it looked at).
+    /// Print the daemon's answer as JSON (with every interpreter it looked at): the same as
+    /// `--output json`, kept for scripts written before it.
     #[arg(long)]
     pub json: bool,
 }
@@ -33,22 +49,24 @@ pub enum RuntimesCommand {
     },
 }
 
-pub async fn run(endpoint: &str, args: RuntimesArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: RuntimesArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
+    let out = out.or_json(args.json);
     match args.command {
-        None => list(&client, args.json).await,
-        Some(RuntimesCommand::InstallSdk { which }) => install(&client, &which).await,
+        None => list(&client, out).await,
+        Some(RuntimesCommand::InstallSdk { which }) => install(&client, &which, out).await,
     }
 }
 
-async fn list(client: &Client, as_json: bool) -> anyhow::Result<ExitCode> {
-    let v = client
-        .json(client.request(Method::GET, "/lambdalet/v1/runtimes"))
+async fn list(client: &Client, out: Output) -> anyhow::Result<ExitCode> {
+    let d = client
+        .doc(client.request(Method::GET, "/lambdalet/v1/runtimes"))
         .await?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+    if let Some(f) = out.format {
+        output::list(f, &d, d["Runtimes"].items(), COLUMNS)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let v = d.value();
     let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
     let mut rows: Vec<[String; 3]> = Vec::new();
     for r in v["Runtimes"].as_array().into_iter().flatten() {
@@ -113,7 +131,7 @@ fn sdk_name(runtime: &Value, sdk: &Value) -> String {
     }
 }
 
-async fn install(client: &Client, which: &str) -> anyhow::Result<ExitCode> {
+async fn install(client: &Client, which: &str, out: Output) -> anyhow::Result<ExitCode> {
     let req = client
         .request(Method::POST, "/lambdalet/v1/runtimes/sdk")
         .header(reqwest::header::ACCEPT, "application/x-ndjson")
@@ -124,7 +142,7 @@ async fn install(client: &Client, which: &str) -> anyhow::Result<ExitCode> {
         let body = resp.bytes().await?;
         return Err(super::api_error(status, &body));
     }
-    let bar = ProgressBar::new_spinner();
+    let bar = out.spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut stream = resp.bytes_stream();
     let mut pending = Vec::new();
@@ -132,9 +150,12 @@ async fn install(client: &Client, which: &str) -> anyhow::Result<ExitCode> {
         pending.extend_from_slice(&chunk.context("the daemon's answer was cut off")?);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            let v: Value = serde_json::from_slice(&line).context("the daemon's answer")?;
+            let d = Doc::parse(&line).context("the daemon's answer")?;
+            let v = d.value();
             if let Some(step) = v["Step"].as_str() {
-                bar.suspend(|| eprintln!("installing {step}"));
+                if !out.is_json() {
+                    bar.suspend(|| eprintln!("installing {step}"));
+                }
             } else if let Some(line) = v["Output"]["Line"].as_str() {
                 bar.set_message(line.chars().take(100).collect::<String>());
             } else if let Some(e) = v.get("Error") {
@@ -146,7 +167,10 @@ async fn install(client: &Client, which: &str) -> anyhow::Result<ExitCode> {
                 );
             } else if v.get("Installed").is_some() {
                 bar.finish_and_clear();
-                return Ok(summary(&v));
+                if let Some(f) = out.format {
+                    output::list(f, &d, d["Installed"].items(), INSTALLED_COLUMNS)?;
+                }
+                return Ok(summary(&v, out));
             }
         }
     }
@@ -154,8 +178,13 @@ async fn install(client: &Client, which: &str) -> anyhow::Result<ExitCode> {
     bail!("the daemon stopped answering before the installation ended: see its log")
 }
 
-fn summary(v: &Value) -> ExitCode {
-    for i in v["Installed"].as_array().into_iter().flatten() {
+/// Says on stderr what was installed (unless `--output` printed it) and what failed.
+fn summary(v: &Value, out: Output) -> ExitCode {
+    let installed = match out.format {
+        Some(_) => Vec::new(),
+        None => v["Installed"].as_array().cloned().unwrap_or_default(),
+    };
+    for i in &installed {
         let what = match i["Sdk"].as_str() {
             Some("node") => format!(
                 "AWS SDK for JavaScript {} for Node.js {}",

@@ -8,12 +8,25 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::Client;
+use super::output::{self, Output};
+
+/// The fields of a schedule in `--output table` and `text`, in this order (`Target`: the
+/// function's full ARN).
+const COLUMNS: &[&str] = &[
+    "GroupName",
+    "Name",
+    "State",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "Target",
+    "NextFireTime",
+];
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
     #[command(subcommand)]
     pub command: Option<ScheduleCommand>,
-    /// Print JSON instead of a table.
+    /// Print JSON: the same as `--output json`, kept for scripts written before it.
     #[arg(long)]
     pub json: bool,
 }
@@ -22,33 +35,41 @@ pub struct ScheduleArgs {
 pub enum ScheduleCommand {
     /// Every schedule: state, expression, time zone, target, next fire time (the default).
     List {
-        /// Print JSON instead of a table.
+        /// Print JSON: the same as `--output json`, kept for scripts written before it.
         #[arg(long)]
         json: bool,
     },
 }
 
-pub async fn run(endpoint: &str, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(endpoint: &str, out: Output, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
     let json = match args.command {
         Some(ScheduleCommand::List { json }) => json || args.json,
         None => args.json,
     };
     let client = Client::new(endpoint)?;
-    let v = client
-        .json(client.request(Method::GET, "/lambdalet/v1/schedules"))
+    let d = client
+        .doc(client.request(Method::GET, "/lambdalet/v1/schedules"))
         .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+    let v = d.value();
+    let schedules = v["Schedules"].as_array().cloned().unwrap_or_default();
+    if let Some(f) = out.or_json(json).format {
+        output::list(f, &d, d["Schedules"].items(), COLUMNS)?;
+        warn_unpermitted(&schedules);
         return Ok(ExitCode::SUCCESS);
     }
-    let schedules = v["Schedules"].as_array().cloned().unwrap_or_default();
     if schedules.is_empty() {
         eprintln!(
             "no schedules; create one with `aws scheduler create-schedule --endpoint-url {endpoint} ...` (see docs/schedules.md)"
         );
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", table(&schedules));
+    output::emit(&table(&schedules))?;
+    warn_unpermitted(&schedules);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// On stderr: the schedules whose fires are dropped, and how to let them invoke.
+fn warn_unpermitted(schedules: &[Value]) {
     for s in schedules.iter().filter(|s| s["Permitted"] == false) {
         eprintln!(
             "{}/{}: its function's policy does not let it invoke the function, so its fires are dropped; grant it with\n  {}",
@@ -59,7 +80,6 @@ pub async fn run(endpoint: &str, args: ScheduleArgs) -> anyhow::Result<ExitCode>
                 .unwrap_or("aws lambda add-permission ...")
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The text table: one line per schedule, columns as wide as their widest cell.
