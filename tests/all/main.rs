@@ -30,6 +30,7 @@ mod image_functions;
 mod images;
 mod layers;
 mod limits;
+mod log_tail;
 mod management;
 mod metrics;
 mod mqtt_auth;

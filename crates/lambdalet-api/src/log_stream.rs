@@ -32,7 +32,7 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 const MAX_RECENT: usize = 100;
 
 fn record_event(r: &InvocationRecord) -> Bytes {
-    let data = json!({
+    let mut data = json!({
         "requestId": r.request_id,
         "version": r.version,
         "startedAt": lambdalet_core::timefmt::rfc3339_millis(
@@ -41,6 +41,10 @@ fn record_event(r: &InvocationRecord) -> Bytes {
         "outcome": r.outcome.as_str(),
         "log": r.log,
     });
+    // A record read from the store has its id; one that comes live does not have it yet.
+    if r.id > 0 {
+        data["id"] = json!(r.id);
+    }
     // JSON has no raw newlines, so the data fits one `data:` line.
     Bytes::from(format!("event: record\ndata: {data}\n\n"))
 }

@@ -66,14 +66,6 @@ impl Doc {
         }
     }
 
-    /// The number, if this is one that fits an `i64`.
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Doc::Number(n) => n.as_i64(),
-            _ => None,
-        }
-    }
-
     /// The same JSON as a `Value` (keys sorted), for code that reads fields.
     pub fn value(&self) -> Value {
         match self {
