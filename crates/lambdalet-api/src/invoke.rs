@@ -147,14 +147,20 @@ pub(crate) async fn inputs(
 }
 
 impl Inputs {
-    /// The invocation, with the caller's `X-Amzn-Trace-Id`.
+    /// The invocation, with the caller's `X-Amzn-Trace-Id` (or its W3C `traceparent`, as an
+    /// X-Ray header).
     pub(crate) fn invocation(self, headers: &HeaderMap) -> Invocation {
         Invocation {
             target: self.resolved.version,
             invoked_arn: self.resolved.invoked_arn,
             payload: self.payload,
             client_context: self.client_context,
-            trace_id: header(headers, "x-amzn-trace-id").map(str::to_owned),
+            trace_id: header(headers, "x-amzn-trace-id")
+                .map(str::to_owned)
+                .or_else(|| {
+                    header(headers, "traceparent")
+                        .and_then(lambdalet_invoker::traces::xray_from_traceparent)
+                }),
             want_log_tail: self.want_tail,
             request_id: None,
         }

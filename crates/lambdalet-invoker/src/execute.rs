@@ -21,6 +21,7 @@ use crate::request::{Invocation, InvocationResult};
 use crate::runtime_api::{Event, RuntimeOutcome};
 use crate::scheduler::{Acquired, Lease, PoolKey, Refusal};
 use crate::streaming::{self, Delivery};
+use crate::traces::{Attr, InvocationTrace};
 
 pub(crate) async fn run(
     inner: &Arc<Inner>,
@@ -34,6 +35,12 @@ pub(crate) async fn run(
         .unwrap_or_else(lambdalet_core::ids::new_request_id);
     let started_at = SystemTime::now();
     let key: PoolKey = (inv.target.name.to_string(), inv.target.version.clone());
+    let (mut traced, trace) = InvocationTrace::begin(
+        &inner.spans,
+        inv.trace_id.as_deref(),
+        &inv.target.config.tracing_mode,
+        started_at,
+    );
 
     let throttled = |r: Refusal| {
         if matches!(r, Refusal::Throttled { .. }) {
@@ -43,16 +50,23 @@ pub(crate) async fn run(
     };
     let lease = match inner.sched.acquire(&key, &inv.target).map_err(throttled)? {
         Acquired::Now(lease) => lease,
-        Acquired::Wait(rx) => rx
-            .await
-            .map_err(|_| InvokeError::ShuttingDown)?
-            .into_result()
-            .map_err(throttled)?,
+        Acquired::Wait(rx) => {
+            let from = SystemTime::now();
+            let lease = rx
+                .await
+                .map_err(|_| InvokeError::ShuttingDown)?
+                .into_result()
+                .map_err(throttled)?;
+            if let Some(t) = traced.as_mut() {
+                t.step("queue", from, SystemTime::now(), None);
+            }
+            lease
+        }
     };
     let running = inner.metrics.running(&key.0);
     let mut instance = match lease {
         Lease::Warm(instance) => instance,
-        Lease::Start(spec) => match Instance::start(&inner.ctx, &spec, InitType::OnDemand).await {
+        Lease::Start(spec) => match traced_start(&mut traced, inner, &spec).await {
             Ok(Ok(instance)) => {
                 if !inner.sched.started(&key, &instance) {
                     tokio::spawn(instance.stop(crate::scheduler::STOP_GRACE));
@@ -65,14 +79,12 @@ pub(crate) async fn run(
             }
             Ok(Err(failure)) => {
                 inner.sched.start_failed(&key);
-                return Ok(init_failed(
-                    inner,
-                    &inv,
-                    &spec,
-                    &request_id,
-                    started_at,
-                    failure,
-                ));
+                let result = init_failed(inner, &inv, &spec, &request_id, started_at, failure);
+                if let Some(t) = traced {
+                    let attrs = trace_attributes(&inv, &result, true);
+                    t.finish(attrs, Some("the sandbox's Init failed".to_owned()));
+                }
+                return Ok(result);
             }
             Err(e) => {
                 inner.sched.start_failed(&key);
@@ -93,10 +105,6 @@ pub(crate) async fn run(
     log.push_str(&PlatformLines(&version.config.logging).start(&request_id, &version.version));
     let timeout = Duration::from_secs(version.config.timeout_secs.into());
     let binary = version.config.lifecycle.input_payload_encoding_type == Encoding::Binary;
-    let trace = inv
-        .trace_id
-        .clone()
-        .unwrap_or_else(|| crate::platform::new_trace_id(&version.config.tracing_mode));
     let deadline_ms = timefmt::epoch_millis(SystemTime::now() + timeout);
     let event = Event {
         request_id: request_id.clone(),
@@ -171,6 +179,10 @@ pub(crate) async fn run(
         other => other,
     };
     let runtime_elapsed = t0.elapsed().min(timeout);
+    if let Some(t) = traced.as_mut() {
+        let now = SystemTime::now();
+        t.step("runtime", now - t0.elapsed(), now, ending.failure());
+    }
     let healthy = ending.keeps_environment();
     if !healthy {
         instance.shutdown_reason = if matches!(ending, Ending::TimedOut) {
@@ -210,6 +222,7 @@ pub(crate) async fn run(
         running,
     };
     let executed_version = phase.version.version.clone();
+    let cold = phase.init_duration.is_some();
     let mut result = InvocationResult {
         request_id,
         executed_version,
@@ -218,6 +231,12 @@ pub(crate) async fn run(
         function_error: c.outcome != Outcome::Success,
         log_tail: None,
     };
+    if let Some(t) = traced {
+        let error = result
+            .function_error
+            .then(|| "the function returned an error".to_owned());
+        t.finish(trace_attributes(&inv, &result, cold), error);
+    }
     if with_extensions && !inv.want_log_tail {
         // The caller has its answer now; the invoke phase ends when the extensions are done.
         let inner = inner.clone();
@@ -232,6 +251,54 @@ pub(crate) async fn run(
         result.log_tail = Some(tail(&log, LOG_TAIL_BYTES).to_owned());
     }
     Ok(result)
+}
+
+/// Starts a sandbox for the invocation, as the trace's `init` step.
+async fn traced_start(
+    traced: &mut Option<InvocationTrace>,
+    inner: &Arc<Inner>,
+    spec: &Arc<lambdalet_core::DeployedVersion>,
+) -> Result<Result<Instance, StartFailure>, InvokeError> {
+    let from = SystemTime::now();
+    let started = Instance::start(&inner.ctx, spec, InitType::OnDemand).await;
+    if let Some(t) = traced.as_mut() {
+        let error = match &started {
+            Ok(Ok(_)) => None,
+            Ok(Err(f)) => Some(match &f.problem {
+                InitProblem::Reported(r) => r
+                    .error_type
+                    .clone()
+                    .unwrap_or_else(|| "the runtime reported an init error".to_owned()),
+                InitProblem::Exited(_, true) => "Runtime.OutOfMemory".to_owned(),
+                InitProblem::Exited(..) => "Runtime.ExitError".to_owned(),
+                InitProblem::TimedOut => "Sandbox.Timedout".to_owned(),
+                InitProblem::Launch(why) => why.clone(),
+                InitProblem::Extension(x) => x.error_type.clone(),
+            }),
+            Err(e) => Some(e.to_string()),
+        };
+        t.step("init", from, SystemTime::now(), error);
+    }
+    started
+}
+
+/// What the `invoke` span says of the invocation (OpenTelemetry's FaaS conventions).
+fn trace_attributes(
+    inv: &Invocation,
+    result: &InvocationResult,
+    cold: bool,
+) -> Vec<(&'static str, Attr)> {
+    vec![
+        ("faas.name", Attr::Str(inv.target.name.to_string())),
+        ("faas.version", Attr::Str(result.executed_version.clone())),
+        ("faas.invocation_id", Attr::Str(result.request_id.clone())),
+        ("faas.coldstart", Attr::Bool(cold)),
+        ("cloud.resource_id", Attr::Str(inv.invoked_arn.clone())),
+        (
+            "faas.max_memory",
+            Attr::Int(i64::from(inv.target.config.memory_mb) << 20),
+        ),
+    ]
 }
 
 fn refused(r: Refusal) -> InvokeError {

@@ -38,6 +38,8 @@ pub struct InvokerConfig {
     /// Whether versions that do not choose (`LAMBDALET_PRESTART`) keep one pre-started
     /// sandbox ready beyond the busy ones (`--prestart`).
     pub prestart: bool,
+    /// Where invocations' trace spans go (`--otlp-endpoint`); off by default.
+    pub spans: crate::traces::Spans,
 }
 
 impl Default for InvokerConfig {
@@ -48,6 +50,7 @@ impl Default for InvokerConfig {
             interpreters: InterpreterSearch::Default,
             runtime_fallback: RuntimeFallback::None,
             prestart: false,
+            spans: crate::traces::Spans::default(),
         }
     }
 }
@@ -75,6 +78,7 @@ pub(crate) struct Inner {
     /// Every invocation record as it is written, for live log tails (sent only while someone
     /// listens).
     pub live: tokio::sync::broadcast::Sender<Arc<lambdalet_store::InvocationRecord>>,
+    pub spans: crate::traces::Spans,
 }
 
 /// Records a live log tail may fall behind by before it misses some.
@@ -111,6 +115,7 @@ impl Invoker {
             closing: AtomicBool::new(false),
             metrics: crate::metrics::Metrics::default(),
             live: tokio::sync::broadcast::channel(LIVE_BACKLOG).0,
+            spans: config.spans.clone(),
         });
         tokio::spawn(supervisor::maintain(Arc::downgrade(&inner)));
         Ok(Arc::new(Self { inner }))

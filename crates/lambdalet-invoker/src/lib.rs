@@ -34,6 +34,7 @@ pub mod telemetry;
 #[cfg(test)]
 mod testing;
 mod to_the_end;
+pub mod traces;
 mod zygote;
 
 pub use async_events::{

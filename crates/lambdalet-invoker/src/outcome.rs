@@ -32,6 +32,26 @@ pub(crate) enum Ending {
 }
 
 impl Ending {
+    /// What went wrong, for a trace; `None` for an answer.
+    pub(crate) fn failure(&self) -> Option<String> {
+        match self {
+            Self::Runtime(RuntimeOutcome::Response { .. } | RuntimeOutcome::Stream { .. })
+            | Self::Streamed { .. } => None,
+            Self::Runtime(RuntimeOutcome::Error { error_type, .. }) => Some(format!(
+                "the function returned an error: {}",
+                error_type.as_deref().unwrap_or("unknown type")
+            )),
+            Self::Runtime(RuntimeOutcome::ResponseTooLarge) | Self::StreamTooLarge { .. } => {
+                Some("Function.ResponseSizeTooLarge".to_owned())
+            }
+            Self::Crashed(why) => Some(why.clone()),
+            Self::OutOfMemory(_) => Some("Runtime.OutOfMemory".to_owned()),
+            Self::TimedOut => Some("Task timed out".to_owned()),
+            Self::StreamFailed(_) => Some("the streamed response ended with an error".to_owned()),
+            Self::Truncated => Some("the streamed response broke off".to_owned()),
+        }
+    }
+
     /// Whether the environment may run another invocation after this ending.
     pub(crate) fn keeps_environment(&self) -> bool {
         match self {

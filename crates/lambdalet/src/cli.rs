@@ -329,6 +329,18 @@ pub struct ServeArgs {
     /// RUST_LOG filters either.
     #[arg(long, env = "LAMBDALET_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: crate::telemetry::LogFormat,
+
+    /// Send a trace of every invocation (spans invoke, queue, init, runtime) to this
+    /// OpenTelemetry collector, over OTLP/HTTP (e.g. http://127.0.0.1:4318). Functions get
+    /// `_X_AMZN_TRACE_ID` with the runtime span as parent, so their own X-Ray or OpenTelemetry
+    /// SDK continues the trace. Off by default; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and
+    /// OTEL_EXPORTER_OTLP_ENDPOINT are read when this is not given.
+    #[arg(long, env = "LAMBDALET_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
+    /// `service.name` of the traces' resource.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "lambdalet")]
+    pub otlp_service_name: String,
 }
 
 /// Who may connect to the embedded MQTT broker (`--mqtt-auth`).

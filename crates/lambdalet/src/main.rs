@@ -9,6 +9,7 @@ mod examples;
 mod keyfile;
 mod manuals;
 mod open_files;
+mod otlp;
 mod s3;
 mod sandboxes;
 mod serve;

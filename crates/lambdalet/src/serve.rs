@@ -40,6 +40,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     if let Err(e) = account.validate() {
         bail!("{e}");
     }
+    let spans = crate::otlp::spans(&args)?;
     let data_dir = data_dir(args.data_dir.clone())?;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -96,6 +97,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
             runtime_fallback: RuntimeFallback::parse(&args.runtime_fallback)
                 .map_err(anyhow::Error::msg)?,
             prestart: args.prestart == "on",
+            spans,
         },
     )
     .context("cannot install the runtime bootstraps")?;
