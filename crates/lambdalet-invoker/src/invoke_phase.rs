@@ -10,11 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 use lambdalet_core::DeployedVersion;
 use lambdalet_store::Outcome;
 
-use crate::execute::write_record;
 use crate::instance::Instance;
 use crate::invoker::Inner;
 use crate::logs::{PlatformLines, Report};
 use crate::platform::{self, Done};
+use crate::recorded::write_record;
 use crate::scheduler::PoolKey;
 use crate::supervisor;
 

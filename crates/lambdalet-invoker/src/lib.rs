@@ -24,6 +24,7 @@ mod logs;
 pub mod metrics;
 mod outcome;
 mod platform;
+mod recorded;
 mod request;
 pub mod runtime_api;
 mod sandboxes;

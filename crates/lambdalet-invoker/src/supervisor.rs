@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use lambdalet_core::DeployedVersion;
 
-use crate::execute::describe_init_failure;
 use crate::instance::Instance;
 use crate::invoker::Inner;
 use crate::launch::InitType;
+use crate::recorded::describe_init_failure;
 use crate::scheduler::{Health, PoolKey};
 
 /// After this many failures in a row (failed starts, crashes, hangs) without a successful
