@@ -15,6 +15,7 @@ mod cli_manuals;
 mod cli_output;
 mod components;
 mod console;
+mod console_guard;
 mod container_params;
 mod containment;
 mod descriptors;
