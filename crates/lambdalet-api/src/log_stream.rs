@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
-use lambdalet_core::{ErrorCode, FunctionName};
+use lambdalet_core::FunctionName;
 use lambdalet_store::InvocationRecord;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -70,13 +70,9 @@ pub(crate) async fn stream(
     s.control.get_function(name.as_str(), None)?;
     let mut live = s.invoker.live_records();
     let rows = if recent > 0 {
-        let (records, store, n) = (s.records.clone(), s.store.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || {
-            records.flush();
-            store.recent_invocations(&n, recent, 0)
-        })
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Service, e.to_string()))??
+        s.control
+            .recent_invocations(name.as_str(), recent, 0)
+            .await?
     } else {
         Vec::new()
     };

@@ -49,15 +49,10 @@ pub(crate) async fn logs(
             .parse::<i64>()
             .map_err(|_| ApiError::invalid(format!("after must be a record id (got {a:?})")))?,
     };
-    let records = s.records.clone();
-    let store = s.store.clone();
-    let n = name.to_string();
-    let rows = tokio::task::spawn_blocking(move || {
-        records.flush();
-        store.recent_invocations(&n, limit, after)
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorCode::Service, e.to_string()))??;
+    let rows = s
+        .control
+        .recent_invocations(name.as_str(), limit, after)
+        .await?;
     let records: Vec<_> = rows
         .into_iter()
         .map(|r| {
@@ -160,11 +155,7 @@ pub(crate) async fn failed_events(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(20)
         .clamp(1, 1000);
-    let store = s.queue.store().clone();
-    let n = name.to_string();
-    let rows = tokio::task::spawn_blocking(move || store.failed(&n, limit))
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Service, e.to_string()))??;
+    let rows = s.queue.failed(name.as_str(), limit).await?;
     let failed: Vec<_> = rows
         .iter()
         .map(|f| {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use lambdalet_control::Control;
 use lambdalet_invoker::{AsyncQueue, Invoker};
-use lambdalet_store::{RecordWriter, Store};
+use lambdalet_store::RecordWriter;
 
 /// The handlers' shared state: one reference count to bump per request and middleware layer,
 /// however many parts it has.
@@ -31,7 +31,6 @@ pub struct ApiParts {
     /// Greengrass components and deployments.
     pub components: Arc<lambdalet_components::Components>,
     pub invoker: Arc<Invoker>,
-    pub store: Store,
     pub records: RecordWriter,
     pub queue: Arc<AsyncQueue>,
     /// EventBridge Scheduler's schedules.

@@ -24,6 +24,7 @@ mod layer_uses;
 mod layers;
 mod order;
 mod policies;
+mod records;
 mod resolve;
 mod rights;
 mod runtimes;

@@ -331,9 +331,16 @@ impl AsyncQueue {
         let _ = self.topic_sink.set(sink);
     }
 
-    /// The store of events, for listing failed ones.
-    pub fn store(&self) -> &AsyncQueueStore {
-        &self.store
+    /// The newest `limit` failed events of `function`.
+    pub async fn failed(
+        &self,
+        function: &str,
+        limit: usize,
+    ) -> Result<Vec<lambdalet_store::FailedAsyncEvent>, StoreError> {
+        let (store, f) = (self.store.clone(), function.to_owned());
+        tokio::task::spawn_blocking(move || store.failed(&f, limit))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
     /// Stops dispatching; events not yet finished stay stored for the next start.

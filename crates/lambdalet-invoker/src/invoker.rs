@@ -255,6 +255,11 @@ impl Invoker {
         self.inner.live.subscribe()
     }
 
+    /// Waits until every invocation record handed to the writer is in the store (blocking).
+    pub fn flush_records(&self) {
+        self.inner.records.flush();
+    }
+
     /// Lambda's metrics of every function (see [`crate::metrics`]).
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.inner.metrics

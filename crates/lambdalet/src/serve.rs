@@ -207,7 +207,6 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         control: control.clone(),
         components: components.clone(),
         invoker: invoker.clone(),
-        store: store.clone(),
         records: records.clone(),
         queue: queue.clone(),
         schedules: schedules.clone(),
