@@ -189,3 +189,46 @@ fn up_serves_the_examples() {
         ]
     );
 }
+
+#[test]
+fn a_large_zip_is_streamed_to_the_daemon_and_deploys_whole() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        repo().join("tests/fixtures/functions/py-basic/app.py"),
+        dir.path().join("app.py"),
+    )
+    .expect("copy");
+    // Random bytes do not compress: the zip, and so the request, is over the bar's threshold.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let blob: Vec<u8> = (0..3_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    std::fs::write(dir.path().join("blob.bin"), &blob).expect("blob");
+    let path = dir.path().to_str().expect("utf-8");
+    for round in ["create", "update"] {
+        let o = d.cli(&[
+            "deploy",
+            path,
+            "--name",
+            "big",
+            "--runtime",
+            "python3.11",
+            "--handler",
+            "app.handler",
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{round}: {out}{err}\n{}", d.log());
+    }
+    let got = d.aws_ok(&["lambda", "get-function", "--function-name", "big"]);
+    let size = got["Configuration"]["CodeSize"].as_u64().expect("CodeSize");
+    assert!(size > 2_000_000, "{size}");
+    let r = d.invoke("big", r#"{"k": 1}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["event"]["k"], 1);
+}

@@ -41,13 +41,19 @@ pub async fn run(endpoint: &str, out: Output, args: DeployArgs) -> anyhow::Resul
     let existing = client.send(client.request(Method::GET, &path)).await?;
     let status = existing.status();
     let body = existing.bytes().await?;
-    let spinner = spinner(
-        out,
-        match &code {
-            Code::Zip(zip) => format!("uploading {} of code", human_bytes(zip.len() as u64)),
-            Code::Image(uri) => format!("deploying image {uri}"),
-        },
-    );
+    // A large zip gets a progress bar of its own while it is sent (`json_upload`).
+    let spinner = match &code {
+        Code::Zip(zip) if zip.len() * 4 / 3 > super::upload::BAR_FROM => out.spinner(),
+        Code::Zip(zip) => spinner(
+            out,
+            format!("uploading {} of code", human_bytes(zip.len() as u64)),
+        ),
+        Code::Image(uri) => spinner(out, format!("deploying image {uri}")),
+    };
+    let size = match &code {
+        Code::Zip(zip) => human_bytes(zip.len() as u64),
+        Code::Image(_) => String::new(),
+    };
 
     let result = if status == StatusCode::NOT_FOUND {
         let mut req = json!({
@@ -79,10 +85,12 @@ pub async fn run(endpoint: &str, out: Output, args: DeployArgs) -> anyhow::Resul
         }
         add_config(&mut req, &args, env, &access_control, &sandbox);
         let d = client
-            .doc(
-                client
-                    .request(Method::POST, "/2015-03-31/functions")
-                    .json(&req),
+            .json_upload(
+                Method::POST,
+                "/2015-03-31/functions",
+                &req,
+                out,
+                &format!("{size} of code"),
             )
             .await?;
         ("created", d)
@@ -92,10 +100,12 @@ pub async fn run(endpoint: &str, out: Output, args: DeployArgs) -> anyhow::Resul
             Code::Image(uri) => json!({ "ImageUri": uri, "Publish": false }),
         };
         let mut d = client
-            .doc(
-                client
-                    .request(Method::PUT, &format!("{path}/code"))
-                    .json(&update),
+            .json_upload(
+                Method::PUT,
+                &format!("{path}/code"),
+                &update,
+                out,
+                &format!("{size} of code"),
             )
             .await?;
         let mut config = json!({});

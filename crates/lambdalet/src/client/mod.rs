@@ -18,6 +18,7 @@ pub mod queue;
 pub mod runtimes;
 mod sandbox_flags;
 pub mod schedule;
+mod upload;
 
 use anyhow::{Context, anyhow};
 use reqwest::{Method, Response};
