@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 use lambdalet_invoker::PoolStats;
-use lambdalet_invoker::metrics::{FunctionMetrics, MinutePoint};
-use serde_json::{Value, json};
+use lambdalet_invoker::metrics::{FunctionMetrics, MinutePoint, VersionMetrics};
+use serde::Serialize;
 
 use crate::body::json_response;
 use crate::state::ApiState;
@@ -32,7 +32,7 @@ pub(crate) async fn overview(State(s): State<ApiState>) -> Response {
     let pools = s.invoker.all_stats();
     let mut names = s.control.function_names();
     names.sort();
-    let functions: Vec<Value> = names
+    let functions: Vec<Entry> = names
         .iter()
         .filter_map(|name| {
             // A function deleted since `function_names` is left out.
@@ -51,7 +51,7 @@ pub(crate) async fn overview(State(s): State<ApiState>) -> Response {
                 .filter(|((f, _), _)| f == name)
                 .map(|(_, st)| st);
             Some(entry(
-                &described,
+                described,
                 snapshot.iter().find(|f| f.function == *name),
                 own_pools,
                 &metrics.minutes(name, 60),
@@ -60,26 +60,82 @@ pub(crate) async fn overview(State(s): State<ApiState>) -> Response {
         .collect();
     json_response(
         StatusCode::OK,
-        &json!({
-            "timeMs": lambdalet_core::timefmt::epoch_millis(SystemTime::now()),
-            "inFlight": s.invoker.in_flight(),
-            "functions": functions,
-        }),
+        &Overview {
+            time_ms: lambdalet_core::timefmt::epoch_millis(SystemTime::now()),
+            in_flight: s.invoker.in_flight(),
+            functions,
+        },
     )
+}
+
+/// The answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Overview {
+    /// The daemon's clock, milliseconds since the epoch: what clients divide counts by.
+    time_ms: u64,
+    /// Invocations running now, over all functions.
+    in_flight: usize,
+    functions: Vec<Entry>,
+}
+
+/// One function of the overview, its fields in the order the answer gives them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    function: String,
+    runtime: String,
+    state: &'static str,
+    pinned: bool,
+    /// Counters since the daemon started, summed over the function's versions.
+    invocations: u64,
+    errors: u64,
+    throttles: u64,
+    cold_starts: u64,
+    /// Invocations running now.
+    concurrent: u64,
+    sandboxes: Sandboxes,
+    last_minute: LastMinute,
+    last_hour: LastHour,
+}
+
+/// Sandboxes now, over the function's versions.
+#[derive(Serialize, Default)]
+struct Sandboxes {
+    idle: usize,
+    busy: usize,
+    starting: usize,
+    queued: usize,
+}
+
+/// The current minute.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LastMinute {
+    invocations: u64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+/// The last 60 minutes.
+#[derive(Serialize)]
+struct LastHour {
+    invocations: u64,
+    errors: u64,
 }
 
 /// One function's entry: counters summed over its versions, sandboxes over its pools, the
 /// current minute (the last of `minutes`) and the sum of `minutes` (the last hour).
 fn entry<'a>(
-    d: &Described<'_>,
+    d: Described<'_>,
     metrics: Option<&FunctionMetrics>,
     pools: impl Iterator<Item = &'a PoolStats>,
     minutes: &[MinutePoint],
-) -> Value {
-    let sum = |get: fn(&lambdalet_invoker::metrics::VersionMetrics) -> u64| {
+) -> Entry {
+    let sum = |get: fn(&VersionMetrics) -> u64| {
         metrics.map_or(0, |m| m.versions.iter().map(get).sum::<u64>())
     };
-    let mut sandboxes = PoolStats::default();
+    let mut sandboxes = Sandboxes::default();
     for p in pools {
         sandboxes.idle += p.idle;
         sandboxes.busy += p.busy;
@@ -87,38 +143,35 @@ fn entry<'a>(
         sandboxes.queued += p.queued;
     }
     let current = minutes.last();
-    json!({
-        "function": d.name,
-        "runtime": d.runtime,
-        "state": d.state,
-        "pinned": d.pinned,
-        "invocations": sum(|v| v.invocations),
-        "errors": sum(|v| v.errors),
-        "throttles": sum(|v| v.throttles),
-        "coldStarts": sum(|v| v.cold_starts),
-        "concurrent": metrics.map_or(0, |m| m.concurrent),
-        "sandboxes": {
-            "idle": sandboxes.idle,
-            "busy": sandboxes.busy,
-            "starting": sandboxes.starting,
-            "queued": sandboxes.queued,
+    Entry {
+        function: d.name.to_owned(),
+        runtime: d.runtime,
+        state: d.state,
+        pinned: d.pinned,
+        invocations: sum(|v| v.invocations),
+        errors: sum(|v| v.errors),
+        throttles: sum(|v| v.throttles),
+        cold_starts: sum(|v| v.cold_starts),
+        concurrent: metrics.map_or(0, |m| m.concurrent),
+        sandboxes,
+        last_minute: LastMinute {
+            invocations: current.map_or(0, |m| m.invocations),
+            p50_ms: current.and_then(|m| m.p50_ms),
+            p99_ms: current.and_then(|m| m.p99_ms),
         },
-        "lastMinute": {
-            "invocations": current.map_or(0, |m| m.invocations),
-            "p50Ms": current.and_then(|m| m.p50_ms),
-            "p99Ms": current.and_then(|m| m.p99_ms),
+        last_hour: LastHour {
+            invocations: minutes.iter().map(|m| m.invocations).sum(),
+            errors: minutes.iter().map(|m| m.errors).sum(),
         },
-        "lastHour": {
-            "invocations": minutes.iter().map(|m| m.invocations).sum::<u64>(),
-            "errors": minutes.iter().map(|m| m.errors).sum::<u64>(),
-        },
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use lambdalet_invoker::metrics::hist::{AGE_BOUNDS, DURATION_BOUNDS};
     use lambdalet_invoker::metrics::{Histogram, VersionMetrics};
+
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -180,7 +233,8 @@ mod tests {
             pinned: false,
         };
         let minutes = [minute(4, 1, None), minute(1, 0, Some(3.0))];
-        let v = entry(&d, Some(&metrics), pools.iter(), &minutes);
+        let v =
+            serde_json::to_value(entry(d, Some(&metrics), pools.iter(), &minutes)).expect("JSON");
         assert_eq!(v["invocations"], 5);
         assert_eq!(v["errors"], 1);
         assert_eq!(v["throttles"], 2);
@@ -196,8 +250,33 @@ mod tests {
         );
         assert_eq!(v["lastHour"], json!({"invocations": 5, "errors": 1}));
 
-        let idle = entry(&d, None, std::iter::empty(), &[]);
+        let d = Described {
+            name: "idle",
+            runtime: "Image".to_owned(),
+            state: "Failed",
+            pinned: true,
+        };
+        let idle = serde_json::to_value(entry(d, None, std::iter::empty(), &[])).expect("JSON");
         assert_eq!(idle["invocations"], 0);
         assert_eq!(idle["lastMinute"]["p50Ms"], Value::Null);
+        assert_eq!(
+            (&idle["runtime"], &idle["pinned"]),
+            (&json!("Image"), &json!(true))
+        );
+    }
+
+    #[test]
+    fn fields_come_in_a_readable_order() {
+        let d = Described {
+            name: "f",
+            runtime: "nodejs20.x".to_owned(),
+            state: "Active",
+            pinned: false,
+        };
+        let text = serde_json::to_string(&entry(d, None, std::iter::empty(), &[])).expect("JSON");
+        assert!(
+            text.starts_with(r#"{"function":"f","runtime":"nodejs20.x","state":"Active""#),
+            "{text}"
+        );
     }
 }
