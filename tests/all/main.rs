@@ -45,6 +45,7 @@ mod s3;
 mod schedule_refusals;
 mod schedules;
 mod streaming;
+mod top;
 mod urls;
 mod zygote;
 mod zygote_container;
