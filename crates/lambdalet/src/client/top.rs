@@ -68,6 +68,7 @@ fn parse_interval(s: &str) -> Result<f64, String> {
     Ok(secs)
 }
 
+/// Runs `lambdalet top`: the live view on a terminal, else one table.
 pub async fn run(endpoint: &str, out: Output, args: TopArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(endpoint)?;
     let interval = Duration::from_secs_f64(args.interval);

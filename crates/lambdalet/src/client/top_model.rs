@@ -38,14 +38,21 @@ pub struct Overview {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Function {
+    /// The function's name.
     pub function: String,
+    /// `python3.11`, or `Image` for a container image.
     pub runtime: String,
     /// `Active` or `Failed`.
     pub state: String,
+    /// Kept running (Greengrass's pinned lifecycle).
     pub pinned: bool,
+    /// Invocations that ran, successfully or not.
     pub invocations: u64,
+    /// Invocations that ended in a function error.
     pub errors: u64,
+    /// Invocations refused for concurrency.
     pub throttles: u64,
+    /// Invocations that started a new sandbox.
     pub cold_starts: u64,
     /// Invocations running now.
     pub concurrent: u64,

@@ -35,6 +35,7 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// An empty screen: "connecting..." until the first overview arrives.
     pub fn new(endpoint: &str, interval: Duration, sort: Sort, color: bool) -> Self {
         Self {
             endpoint: endpoint.to_owned(),
