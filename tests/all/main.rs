@@ -46,6 +46,7 @@ mod s3;
 mod schedule_refusals;
 mod schedules;
 mod streaming;
+mod top;
 mod traces;
 mod urls;
 mod zygote;

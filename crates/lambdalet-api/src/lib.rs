@@ -28,6 +28,7 @@ mod log_stream;
 mod metrics;
 mod metrics_lambda;
 mod operations;
+mod overview;
 mod own;
 mod permissions;
 mod progress;
@@ -257,6 +258,7 @@ pub fn router(state: ApiState) -> Router {
             "/lambdalet/v1/functions/{name}/metrics",
             get(metrics_lambda::minutes),
         )
+        .route("/lambdalet/v1/overview", get(overview::overview))
         .route("/lambdalet/v1/code/{file}", get(own::code))
         .merge(console::routes())
         .fallback(own::not_found)

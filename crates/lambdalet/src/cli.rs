@@ -52,6 +52,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Show asynchronous events: pending, in flight and failed, per function.
     Queue(QueueArgs),
+    /// Watch functions live: invocation rates, errors, durations, sandboxes (q quits).
+    Top(crate::client::top::TopArgs),
     /// Publish a message on a local topic (or on MQTT with --mqtt).
     Publish(PublishArgs),
     /// Print the messages on topics matching a filter (local, or MQTT with --mqtt) as they come.

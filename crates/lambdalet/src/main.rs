@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             Command::Functions(args) => client::functions::run(&cli.endpoint, out, args).await,
             Command::Logs(args) => client::logs::run(&cli.endpoint, out, args).await,
             Command::Queue(args) => client::queue::run(&cli.endpoint, out, args).await,
+            Command::Top(args) => client::top::run(&cli.endpoint, out, args).await,
             Command::Publish(args) => client::events::publish(&cli.endpoint, out, args).await,
             Command::Subscribe(args) => client::events::subscribe(&cli.endpoint, out, args).await,
             Command::Keys(args) => client::keys::run(&cli.endpoint, out, args).await,

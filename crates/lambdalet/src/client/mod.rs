@@ -18,6 +18,10 @@ pub mod queue;
 pub mod runtimes;
 mod sandbox_flags;
 pub mod schedule;
+pub mod top;
+mod top_live;
+mod top_model;
+mod top_view;
 mod upload;
 
 use anyhow::{Context, anyhow};
