@@ -33,6 +33,7 @@ import base64
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.parse
 
@@ -403,9 +404,13 @@ def main():
     driver = None
     c = None
     started = time.monotonic()
+    home = tempfile.TemporaryDirectory(prefix="console-check-")
     try:
         try:
-            driver = webdriver.Chrome(service=Service(executable_path=args.chromedriver), options=opts)
+            # Chromium's profile, caches and crash reports stay in a directory of this run.
+            env = dict(os.environ, XDG_CONFIG_HOME=home.name, XDG_CACHE_HOME=home.name, HOME=home.name)
+            service = Service(executable_path=args.chromedriver, env=env)
+            driver = webdriver.Chrome(service=service, options=opts)
         except WebDriverException as e:
             raise Failed(f"Chromium did not start through {args.chromedriver}: {e.msg or e}") from None
         driver.set_page_load_timeout(max(args.timeout, 30))
@@ -444,6 +449,7 @@ def main():
                 driver.quit()
             except WebDriverException:
                 pass
+        home.cleanup()
 
 
 if __name__ == "__main__":

@@ -108,8 +108,8 @@ mod tests {
                 ..
             }))
         ));
-        assert_eq!(h.entry(Path::new("/nonexistent/x")), None);
         let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(h.entry(&dir.path().join("missing")), None);
         let link = dir.path().join("l");
         std::os::unix::fs::symlink("target", &link).expect("symlink");
         assert_eq!(h.entry(&link), Some(HostEntry::Symlink("target".into())));
