@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls `make test`, which calls this).
-# First installs what the tests need if it is missing: the AWS CLI and boto3 (pip); curl,
-# Node.js, Mosquitto and its clients, openssl (apt); cargo-nextest and cargo-fuzz (cargo).
+# First installs what the tests need if it is missing: the AWS CLI, boto3 and Selenium (pip);
+# curl, Node.js, Mosquitto and its clients, openssl, Chromium and its driver, the arm64 cross
+# compiler and qemu-user (apt); cargo-nextest and cargo-fuzz (cargo); the musl and arm64
+# targets (rustup).
 # Then: formatting, lints, the runtime bootstraps' own tests, a short fuzzing run of the IPC
-# frame decoder, and every Rust test including the integration tests against the real daemon.
+# frame decoder, every Rust test including the integration tests against the real daemon, and
+# the arm64 build started, deploying and invoking a function under qemu-user.
 # The container sandbox tests need root (as CI runs); elsewhere they print why they skip.
 # (The tests fetch awsiotsdk, greengrasssdk, requests and prometheus-client from PyPI into target/test-cache on first
 # use.)
@@ -26,6 +29,10 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 # The console tests drive the web console in headless Chromium through Selenium (Debian's driver).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# The arm64 build (Debian's cross compiler) and its smoke test under qemu-user.
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+command -v file >/dev/null || need_apt+=(file)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]} (apt)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -42,6 +49,11 @@ if [ ${#need_pip[@]} -gt 0 ]; then
 fi
 
 # The image-function tests build a static lambda_runtime binary for a FROM-scratch image.
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  step "adding the aarch64-unknown-linux-gnu target (rustup)"
+  rustup target add aarch64-unknown-linux-gnu
+fi
+
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
   step "adding the x86_64-unknown-linux-musl target (rustup)"
   rustup target add x86_64-unknown-linux-musl
@@ -80,4 +92,13 @@ fi
 grep -E '^(Done|stat::number_of_executed_units)' "$fuzz_log" || tail -n 3 "$fuzz_log"
 
 step "cargo nextest run (unit and integration tests)"
-cargo nextest run --workspace --locked --no-fail-fast "$@"
+tests_rc=0
+cargo nextest run --workspace --locked --no-fail-fast "$@" || tests_rc=$?
+
+# Debug build (a release cross build belongs to `make dist`): a few minutes on 2 cores.
+step "arm64: cargo build --target aarch64-unknown-linux-gnu, then a smoke test under qemu-user"
+cargo build --locked --target aarch64-unknown-linux-gnu -p lambdalet
+scripts/arm64-smoke.sh
+step "arm64: the sandbox crate's unit tests (system calls, seccomp tables, layouts) under qemu-user"
+scripts/arm64-unit-tests.sh
+exit "$tests_rc"
