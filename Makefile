@@ -1,6 +1,6 @@
 # The project's entry points. CI runs `make test` (through .ci/run).
 
-.PHONY: up test bench build
+.PHONY: up test bench build dist
 
 ## Run lambdalet with the example functions deployed (release build).
 up:
@@ -20,3 +20,8 @@ bench:
 
 build:
 	cargo build --workspace
+
+## Stripped release binaries for the boards (x86_64 and arm64 for now) in dist/, their debug
+## info beside them (see docs/arm.md).
+dist:
+	./scripts/dist.sh
