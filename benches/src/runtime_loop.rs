@@ -27,13 +27,20 @@ pub struct LoopFigures {
 /// `python -u bootstrap` serving the no-op function in `dir`, with the environment a runtime
 /// gets but for how it reaches its Runtime API, and no standard streams.
 fn runtime_command(python: &Path, bootstrap: &Path, dir: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(python);
+    let mut cmd = lambda_command(python, dir, "noop.handler");
     cmd.arg("-u")
         .arg(bootstrap)
-        .current_dir(dir)
+        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    cmd
+}
+
+/// `program` in `dir` with only the environment a runtime gets (but its Runtime API) and no
+/// standard streams.
+fn lambda_command(program: &Path, dir: &Path, handler: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.current_dir(dir)
         .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-        .env("_HANDLER", "noop.handler")
+        .env("_HANDLER", handler)
         .env("LAMBDA_TASK_ROOT", dir)
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -64,17 +71,7 @@ pub async fn python(
 /// the floor of any daemon that serves it the HTTP Runtime API.
 pub async fn binary(bootstrap: &Path, warmup: usize, events: usize) -> anyhow::Result<LoopFigures> {
     let dir = tempfile::tempdir()?;
-    let mut cmd = std::process::Command::new(bootstrap);
-    cmd.current_dir(dir.path())
-        .env_clear()
-        .env("_HANDLER", "bootstrap")
-        .env("LAMBDA_TASK_ROOT", dir.path())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let cmd = lambda_command(bootstrap, dir.path(), "bootstrap");
     over_http(cmd, &bootstrap.display().to_string(), warmup, events).await
 }
 

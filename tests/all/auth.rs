@@ -37,6 +37,18 @@ pub fn key_from_output(out: &Output) -> Key {
     }
 }
 
+/// An administrator's key made offline (`keys create --no-save --data-dir`) for the daemon
+/// that will run on `data_dir`.
+pub fn new_key(data_dir: &Path) -> Key {
+    let made = Command::new(LAMBDALET)
+        .args(["keys", "create", "--no-save", "--data-dir"])
+        .arg(data_dir)
+        .env("XDG_CONFIG_HOME", "/nonexistent/lambdalet-test-config")
+        .output()
+        .expect("keys create");
+    key_from_output(&made)
+}
+
 /// `lambdalet` as a client with its configuration under `config` (where keys are saved).
 fn client(config: &Path, endpoint: &str, args: &[&str]) -> Output {
     Command::new(LAMBDALET)

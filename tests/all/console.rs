@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::auth::{Key, key_from_output};
+use crate::auth::Key;
 use crate::harness::{Daemon, LAMBDALET, curl, fixture, repo};
 
 const INSTALL_HINT: &str = "the console tests need Debian's chromium and chromium-driver and \
@@ -170,13 +170,7 @@ fn the_console_needs_a_login_when_the_api_needs_signatures() {
     require_browser();
     let tmp = tempfile::tempdir().expect("tempdir");
     Daemon::start_in(tmp.path()).stop();
-    let made = Command::new(LAMBDALET)
-        .args(["keys", "create", "--no-save", "--data-dir"])
-        .arg(tmp.path())
-        .env("XDG_CONFIG_HOME", "/nonexistent/lambdalet-test-config")
-        .output()
-        .expect("keys create");
-    let Key { id, secret } = key_from_output(&made);
+    let Key { id, secret } = crate::auth::new_key(tmp.path());
     let d = Daemon::start_with(tmp.path(), "serve", &["--auth", "sigv4"]);
     let deployed = Command::new(LAMBDALET)
         .arg("deploy")

@@ -3,10 +3,8 @@
 //! cookie acts as its key, changes with it need `X-Lambdalet-Console: 1`, a forged or signed-out
 //! cookie is nothing. Plain HTTP with curl: the browser's part is in `console.rs`.
 
-use std::process::Command;
-
-use crate::auth::{Key, key_from_output};
-use crate::harness::{Daemon, LAMBDALET, curl, fixture};
+use crate::auth::Key;
+use crate::harness::{Daemon, curl, fixture};
 
 fn invoke_path(d: &Daemon, name: &str) -> String {
     format!("{}/2015-03-31/functions/{name}/invocations", d.url)
@@ -80,13 +78,7 @@ fn without_auth_other_sites_cannot_change_things_or_read_through_a_rebound_name(
 fn signed_daemon() -> (Daemon, Key) {
     let tmp = tempfile::tempdir().expect("tempdir");
     Daemon::start_in(tmp.path()).stop();
-    let made = Command::new(LAMBDALET)
-        .args(["keys", "create", "--no-save", "--data-dir"])
-        .arg(tmp.path())
-        .env("XDG_CONFIG_HOME", "/nonexistent/lambdalet-test-config")
-        .output()
-        .expect("keys create");
-    let key = key_from_output(&made);
+    let key = crate::auth::new_key(tmp.path());
     let mut d = Daemon::start_with(tmp.path(), "serve", &["--auth", "sigv4"]);
     d.keep(tmp);
     (d, key)

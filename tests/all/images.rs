@@ -74,13 +74,7 @@ fn an_oci_image_is_loaded_listed_and_removed() {
 fn a_signed_upload_streams_and_unsigned_requests_are_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     Daemon::start_in(tmp.path()).stop();
-    let made = Command::new(LAMBDALET)
-        .args(["keys", "create", "--no-save", "--data-dir"])
-        .arg(tmp.path())
-        .env("XDG_CONFIG_HOME", "/nonexistent/lambdalet-test-config")
-        .output()
-        .expect("keys create");
-    let key = crate::auth::key_from_output(&made);
+    let key = crate::auth::new_key(tmp.path());
     let d = Daemon::start_with(tmp.path(), "serve", &["--auth", "sigv4"]);
     let archive = tmp.path().join("hello.tar");
     python_script("oci_image.py", &[archive.to_str().expect("utf-8")]);

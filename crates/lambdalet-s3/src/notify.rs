@@ -51,6 +51,16 @@ pub struct Notifier {
     require_permission: bool,
 }
 
+/// A bucket's notification rules as stored (none when there are none or they cannot be read).
+pub(crate) fn stored_rules(store: &Store, bucket: &str) -> Vec<Rule> {
+    store
+        .setting(&format!("{SETTING}{bucket}"))
+        .ok()
+        .flatten()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
 /// The service principal S3 invokes functions as.
 pub const S3_PRINCIPAL: &str = "s3.amazonaws.com";
 
@@ -94,14 +104,7 @@ impl Notifier {
         if let Some(r) = self.rules.read().get(bucket) {
             return r.clone();
         }
-        let rules: Vec<Rule> = self
-            .store
-            .setting(&format!("{SETTING}{bucket}"))
-            .ok()
-            .flatten()
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
-        let rules = Arc::new(rules);
+        let rules = Arc::new(stored_rules(&self.store, bucket));
         self.rules.write().insert(bucket.to_owned(), rules.clone());
         rules
     }

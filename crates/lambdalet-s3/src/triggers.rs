@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use lambdalet_core::{Trigger, TriggerSource};
 use lambdalet_store::Store;
 
-use crate::notify::SETTING;
-use crate::rules::Rule;
+use crate::notify::stored_rules;
 
 /// The buckets whose notifications invoke a function.
 pub struct BucketTriggers {
@@ -34,13 +33,7 @@ impl TriggerSource for BucketTriggers {
         buckets.sort();
         let mut out = Vec::new();
         for bucket in buckets {
-            let rules: Vec<Rule> = self
-                .store
-                .setting(&format!("{SETTING}{bucket}"))
-                .ok()
-                .flatten()
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
+            let rules = stored_rules(&self.store, &bucket);
             for r in rules.iter().filter(|r| r.function == function) {
                 let mut detail = r.events.join(", ");
                 if let Some(p) = &r.prefix {

@@ -93,9 +93,8 @@ fn table(schedules: &[Value]) -> String {
         "TIMEZONE",
         "TARGET",
         "NEXT FIRE TIME",
-    ]
-    .map(str::to_owned);
-    let rows: Vec<[String; 7]> = schedules
+    ];
+    let rows: Vec<Vec<String>> = schedules
         .iter()
         .map(|s| {
             let target = text(s, "Target");
@@ -105,7 +104,7 @@ fn table(schedules: &[Value]) -> String {
                 None => target,
             };
             let next = s["NextFireTime"].as_str().unwrap_or("-").to_owned();
-            [
+            vec![
                 text(s, "GroupName"),
                 text(s, "Name"),
                 text(s, "State"),
@@ -116,23 +115,7 @@ fn table(schedules: &[Value]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    output::table(&header, &rows)
 }
 
 #[cfg(test)]
