@@ -701,3 +701,44 @@ fn code_and_layers_come_from_a_bucket_beyond_the_direct_upload_limit() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("go together"), "{}", r.text());
 }
+
+/// The console's function list names what invokes each function: a bucket notification, a
+/// schedule and a function URL.
+#[test]
+fn the_console_lists_a_functions_triggers() {
+    let (d, url) = s3_daemon(&[]);
+    deploy_processor(&d, "watched", &[]);
+    s3_ok(&url, &["s3", "mb", "s3://inbox"]);
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:watched";
+    let config = json!({"LambdaFunctionConfigurations": [
+        {"Id": "in", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}}},
+    ]});
+    grant_bucket(&d, "watched", "inbox");
+    let o = notify(&url, "inbox", &config);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let target = json!({"Arn": arn, "RoleArn": "arn:aws:iam::000000000000:role/s"}).to_string();
+    crate::schedules::create(&d, "nightly", "cron(0 3 * * ? *)", &target, &[]);
+    d.aws_ok(&[
+        "lambda",
+        "create-function-url-config",
+        "--function-name",
+        "watched",
+        "--auth-type",
+        "AWS_IAM",
+    ]);
+    let page = d.http("GET", "/console", None, &[]).text();
+    let row = page
+        .split("<tr data-function=\"watched\">")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no row for watched in {page}"));
+    for want in [
+        "<b>S3</b> inbox",
+        "s3:ObjectCreated:*, prefix in/",
+        "<b>Schedule</b> default/nightly",
+        "<b>URL</b> http://",
+    ] {
+        assert!(row.contains(want), "no {want:?} in {row}");
+    }
+}
