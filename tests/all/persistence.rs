@@ -1,6 +1,16 @@
 //! State survives restarts: a clean SIGTERM, and SIGKILL.
 
-use crate::harness::{Daemon, eventually, fixture, processes_matching};
+use serde_json::Value;
+
+use crate::harness::{Daemon, eventually, fixture, processes_with_env};
+
+/// `AWS_LAMBDA_LOG_STREAM_NAME=...` of the sandbox that answered (py-basic echoes its env).
+fn log_stream(body: &Value) -> String {
+    let stream = body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"]
+        .as_str()
+        .expect("log stream");
+    format!("AWS_LAMBDA_LOG_STREAM_NAME={stream}")
+}
 
 #[test]
 fn functions_versions_and_aliases_survive_restarts() {
@@ -32,15 +42,14 @@ fn functions_versions_and_aliases_survive_restarts() {
         "1",
     ]);
     assert_eq!(d.invoke("keep", "{}").json()["count"], 1);
-    let code_dir = d.invoke("keep", "{}").json()["env"]["LAMBDA_TASK_ROOT"]
-        .as_str()
-        .expect("root")
-        .to_owned();
+    // A sandbox is told apart from other tests' by its log stream (every container sandbox's
+    // code is at /var/task).
+    let sandbox = log_stream(&d.invoke("keep", "{}").json());
 
     let status = d.stop();
     assert!(status.success(), "SIGTERM exits 0: {status:?}\n{}", d.log());
     assert!(
-        processes_matching(&code_dir).is_empty(),
+        processes_with_env(&sandbox).is_empty(),
         "sandboxes stop with the daemon"
     );
 
@@ -54,6 +63,7 @@ fn functions_versions_and_aliases_survive_restarts() {
         .collect();
     assert_eq!(names, ["keep", "keep-node"]);
     let body = d.invoke("keep:live", "{}").json();
+    let live_sandbox = log_stream(&body);
     assert_eq!(body["env"]["GREETING"], "kept");
     assert_eq!(body["context"]["function_version"], "1");
     assert_eq!(d.invoke("keep-node", r#"{"a":1}"#).json()["esm"], true);
@@ -64,7 +74,7 @@ fn functions_versions_and_aliases_survive_restarts() {
     eventually(
         std::time::Duration::from_secs(5),
         "orphaned runtimes to exit",
-        || processes_matching(&code_dir).is_empty(),
+        || processes_with_env(&live_sandbox).is_empty(),
     );
     let d = Daemon::start_in(tmp.path());
     assert_eq!(
