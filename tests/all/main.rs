@@ -45,6 +45,7 @@ mod runtimes;
 mod s3;
 mod schedule_refusals;
 mod schedules;
+mod service;
 mod streaming;
 mod top;
 mod traces;

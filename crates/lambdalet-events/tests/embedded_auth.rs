@@ -26,6 +26,8 @@ fn settings(auth: Option<MqttAuthenticator>) -> EmbeddedSettings {
         client_rate: None,
         auth,
         tls: None,
+        max_connections: 64,
+        segment_bytes: 64 * 1024,
     }
 }
 

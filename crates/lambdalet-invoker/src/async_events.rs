@@ -42,12 +42,16 @@ pub trait Targets: Send + Sync + 'static {
 pub struct AsyncSettings {
     /// Wait before the 1st, 2nd, ... retry after a function error (`--async-retry-delays`).
     pub retry_delays: Vec<Duration>,
+    /// Bytes of accepted payloads the dispatcher keeps in memory; events beyond it are read
+    /// back from the store when their turn comes.
+    pub payload_cache_bytes: usize,
 }
 
 impl Default for AsyncSettings {
     fn default() -> Self {
         Self {
             retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
+            payload_cache_bytes: PAYLOAD_CACHE_BYTES,
         }
     }
 }
@@ -91,19 +95,20 @@ struct QState {
     ready: HashMap<String, VecDeque<i64>>,
     in_flight: HashMap<String, usize>,
     /// Payloads of events accepted by this process, so the dispatcher need not read them back
-    /// from the store; bounded by [`PAYLOAD_CACHE_BYTES`] (events beyond it are read back).
+    /// from the store; bounded by `payload_limit` (events beyond it are read back).
     payloads: HashMap<i64, Bytes>,
     payload_bytes: usize,
+    payload_limit: usize,
     closing: bool,
 }
 
-/// How many bytes of accepted payloads the dispatcher keeps in memory.
+/// How many bytes of accepted payloads the dispatcher keeps in memory by default.
 const PAYLOAD_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 impl QState {
     fn cache_payload(&mut self, id: i64, payload: Bytes) {
         let cost = cached_cost(&payload);
-        if self.payload_bytes + cost <= PAYLOAD_CACHE_BYTES {
+        if self.payload_bytes + cost <= self.payload_limit {
             self.payload_bytes += cost;
             self.payloads.insert(id, payload);
         }
@@ -179,12 +184,16 @@ impl AsyncQueue {
         let pending = tokio::task::spawn_blocking(move || s.load_pending())
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let payload_limit = settings.payload_cache_bytes;
         let queue = Arc::new_cyclic(|me| Self {
             store,
             invoker,
             targets,
             settings,
-            state: Mutex::new(QState::default()),
+            state: Mutex::new(QState {
+                payload_limit,
+                ..QState::default()
+            }),
             notify: Notify::new(),
             topic_sink: std::sync::OnceLock::new(),
             me: me.clone(),
@@ -900,7 +909,10 @@ mod tests {
 
     #[test]
     fn the_payload_cache_stays_within_its_bound_and_forgets_finished_events() {
-        let mut st = QState::default();
+        let mut st = QState {
+            payload_limit: PAYLOAD_CACHE_BYTES,
+            ..QState::default()
+        };
         let big = Bytes::from(vec![0u8; PAYLOAD_CACHE_BYTES / 2 - 64]);
         st.cache_payload(1, big.clone());
         st.cache_payload(2, big.clone());

@@ -129,6 +129,12 @@ impl Store {
         open_connection(&self.path)
     }
 
+    /// Runs a trivial query: the database answers (for the service watchdog).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn.lock().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Flushes the WAL into the main file; called at shutdown so the file is self-contained.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn

@@ -87,6 +87,13 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Read settings from this TOML file: every flag of this command by its long name
+    /// without the dashes (e.g. `max-concurrency = 8`, `trust-services = true`). A flag on the
+    /// command line wins over its environment variable, which wins over the file [default:
+    /// /etc/lambdalet/config.toml when it exists].
+    #[arg(long, env = "LAMBDALET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Address of the Lambda API (use port 0 for any free port).
     #[arg(long, env = "LAMBDALET_LISTEN", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
@@ -115,9 +122,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace: u64,
 
-    /// Most sandboxes alive at once over all functions; beyond it invocations queue.
-    #[arg(long, env = "LAMBDALET_MAX_CONCURRENCY", default_value_t = 1000)]
-    pub max_concurrency: usize,
+    /// Most sandboxes alive at once over all functions; beyond it invocations queue
+    /// [default: from --memory: one per 24 MB beyond 96 MB, 2 to 1000; 17 on a 512 MB device].
+    #[arg(long, env = "LAMBDALET_MAX_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrency: Option<u32>,
+
+    /// Memory lambdalet plans for: the defaults of --max-concurrency, of the async queue's
+    /// payloads kept in memory and of the embedded broker's buffers follow from it (K, M or G)
+    /// [default: the machine's memory, or its cgroup's limit when lower].
+    #[arg(long, env = "LAMBDALET_MEMORY", value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
 
     /// Most API connections open at once; one more is closed as soon as it is accepted.
     #[arg(long, env = "LAMBDALET_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]

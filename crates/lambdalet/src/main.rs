@@ -4,15 +4,18 @@
 mod cli;
 mod client;
 mod components;
+mod config_file;
 mod example_background;
 mod examples;
 mod keyfile;
 mod manuals;
 mod open_files;
 mod otlp;
+mod resources;
 mod s3;
 mod sandboxes;
 mod serve;
+mod systemd;
 mod telemetry;
 mod urls;
 
@@ -35,7 +38,14 @@ fn main() -> ExitCode {
     // Whatever descriptors the daemon inherited (from a shell, a supervisor) are not for the
     // runtimes it starts.
     lambdalet_sandbox::seal_inherited_fds();
-    let cli = Cli::parse();
+    let argv = match config_file::apply(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -27,11 +27,19 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::{MqttAuth, ServeArgs};
-use crate::{examples, open_files, sandboxes, telemetry};
+use crate::resources::Budget;
+use crate::{examples, open_files, resources, sandboxes, systemd, telemetry};
 
 pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     telemetry::init(args.log_format);
     open_files::raise_limit(args.max_connections);
+    if let Some(config) = &args.config {
+        tracing::info!(
+            "settings from {} (flags and LAMBDALET_* variables win over it)",
+            config.display()
+        );
+    }
+    let budget = budget(&args);
     let account = AccountInfo {
         partition: "aws".to_owned(),
         region: args.region.clone(),
@@ -86,7 +94,9 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         sandboxes,
         records.clone(),
         InvokerConfig {
-            max_concurrency: args.max_concurrency,
+            max_concurrency: args
+                .max_concurrency
+                .map_or(budget.max_concurrency, |n| n as usize),
             greengrass: GreengrassEnv {
                 tokens: tokens.clone(),
                 ipc_socket: Some(ipc_path.clone()),
@@ -130,6 +140,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
             .iter()
             .map(|s| Duration::from_secs(*s))
             .collect(),
+        payload_cache_bytes: budget.queue_cache_bytes,
     };
     if settings.retry_delays.is_empty() {
         bail!("--async-retry-delays needs at least one number of seconds, e.g. 60,120");
@@ -159,6 +170,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     let bus = LocalBus::new(args.max_message_size);
     let mqtt = start_mqtt(
         &args,
+        &budget,
         &store,
         with_examples,
         Some(mqtt_authenticator(&control)),
@@ -291,8 +303,16 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     }
 
     let firing = schedules.start();
+    let watchdog = systemd::ready(
+        &store,
+        &format!(
+            "serving {} functions on http://{addr}",
+            control.function_names().len()
+        ),
+    );
 
     wait_for_signal().await?;
+    systemd::stopping(watchdog);
     tracing::info!(
         "shutting down: no new requests; waiting up to {}s for invocations",
         args.shutdown_grace
@@ -375,6 +395,30 @@ fn auth_mode(
     Ok(mode)
 }
 
+/// The memory lambdalet plans for and what follows from it, logged so a person can see why
+/// a small device gets small defaults.
+fn budget(args: &ServeArgs) -> Budget {
+    let (memory, from) = match (args.memory, resources::detect_memory()) {
+        (Some(m), _) => (m, "--memory"),
+        (None, Some(m)) => (m, "this machine"),
+        (None, None) => (
+            32 << 30,
+            "a server's default (the machine's memory cannot be read)",
+        ),
+    };
+    let b = Budget::for_memory(memory);
+    let concurrency = args
+        .max_concurrency
+        .map_or(b.max_concurrency, |n| n as usize);
+    tracing::info!(
+        "memory: {} MB ({from}); max concurrency {concurrency}, queued payloads in memory {} MB, broker clients {}",
+        memory >> 20,
+        b.queue_cache_bytes >> 20,
+        b.broker_connections,
+    );
+    b
+}
+
 /// For `up`: a broker that already serves the address the embedded one would take (say a
 /// Mosquitto installed as a system service), which `up` then uses rather than failing.
 fn existing_broker(listen: &str) -> Option<std::net::SocketAddr> {
@@ -440,6 +484,7 @@ fn mqtt_authenticator(control: &Arc<Control>) -> MqttAuthenticator {
 /// nobody can log in with a username and password).
 fn start_mqtt(
     args: &ServeArgs,
+    budget: &Budget,
     store: &Store,
     up: bool,
     keys: Option<MqttAuthenticator>,
@@ -499,6 +544,8 @@ fn start_mqtt(
             key: args.mqtt_tls_key.clone().unwrap_or_default(),
             client_ca: args.mqtt_client_ca.clone(),
         }),
+        max_connections: budget.broker_connections,
+        segment_bytes: budget.broker_segment_bytes,
     };
     let (broker, incoming) = EmbeddedBroker::start(&settings)?;
     Ok(Some((Mqtt::Embedded(broker), incoming)))

@@ -29,6 +29,10 @@ pub struct EmbeddedSettings {
     pub auth: Option<MqttAuthenticator>,
     /// MQTT over TLS (None: plain MQTT), optionally with client certificates.
     pub tls: Option<BrokerTls>,
+    /// Clients served at once, and bytes of messages kept per subscribed filter in each of
+    /// the broker's two log segments: scaled down on small devices.
+    pub max_connections: usize,
+    pub segment_bytes: usize,
 }
 
 impl std::fmt::Debug for EmbeddedSettings {
@@ -39,6 +43,8 @@ impl std::fmt::Debug for EmbeddedSettings {
             .field("client_rate", &self.client_rate)
             .field("auth", &self.auth.as_ref().map(|_| "<authenticator>"))
             .field("tls", &self.tls)
+            .field("max_connections", &self.max_connections)
+            .field("segment_bytes", &self.segment_bytes)
             .finish()
     }
 }
@@ -264,15 +270,16 @@ fn config(settings: &EmbeddedSettings, listen: SocketAddr, login: &(String, Stri
     Config {
         id: 0,
         router: RouterConfig {
-            max_connections: 1024,
+            max_connections: settings.max_connections,
             max_outgoing_packet_count: 200,
             // The broker keeps a log per subscribed filter, bounded by the bytes of topics and
             // payloads it holds; a small message costs about 270 bytes of memory, ten times
             // what it counts, so 4 x 1 MB came to 50-60 MB per filter. 2 x 256 KB (plus the
-            // active segment) keeps the last 17 000-26 000 small messages per filter: a
+            // active segment; a server's default, 64 KB below 1 GB of memory) keeps the last
+            // 17 000-26 000 small messages per filter: a
             // subscriber that falls further behind loses the oldest (lambdalet's own link
             // drains it at once).
-            max_segment_size: 256 * 1024,
+            max_segment_size: settings.segment_bytes,
             max_segment_count: 2,
             custom_segment: None,
             initialized_filters: None,
@@ -300,6 +307,8 @@ mod tests {
             client_rate: None,
             auth: None,
             tls: None,
+            max_connections: 1024,
+            segment_bytes: 256 * 1024,
         };
         let login = front_login().expect("random");
         let mut broker = Broker::new(config(&settings, port, &login));
