@@ -29,6 +29,7 @@ mod handlers;
 mod hardening;
 mod image_functions;
 mod images;
+mod install;
 mod layers;
 mod limits;
 mod log_tail;

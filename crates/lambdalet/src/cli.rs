@@ -80,6 +80,10 @@ pub enum Command {
     /// Print the shell completion script for bash, zsh or fish (e.g. `lambdalet completions
     /// bash > /etc/bash_completion.d/lambdalet`).
     Completions(crate::manuals::CompletionsArgs),
+    /// Install lambdalet as a systemd service: this binary in /usr/local/bin, the unit, the
+    /// settings in /etc/lambdalet/config.toml, the `lambdalet` system user, then start it
+    /// (`sudo lambdalet install --systemd`; the .deb does the same).
+    Install(crate::install::InstallArgs),
     /// Write a man page for lambdalet and each of its commands (lambdalet.1,
     /// lambdalet-deploy.1, ...) and print their paths.
     Man(crate::manuals::ManArgs),

@@ -7,6 +7,7 @@ mod components;
 mod config_file;
 mod example_background;
 mod examples;
+mod install;
 mod keyfile;
 mod manuals;
 mod open_files;
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
             Command::Runtimes(args) => client::runtimes::run(&cli.endpoint, out, args).await,
             Command::Completions(args) => manuals::completions(&args),
             Command::Man(args) => manuals::man(&args),
+            Command::Install(args) => install::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Subscriptions(args) => {
                 client::events::subscriptions(&cli.endpoint, out, args).await
             }
