@@ -87,7 +87,7 @@ impl Daemon {
         Self::start_cmd(cmd, data_dir, "serve", extra, &[])
     }
 
-    fn start_cmd(
+    pub fn start_cmd(
         mut cmd: Command,
         data_dir: &Path,
         command: &str,

@@ -37,6 +37,7 @@ mod management;
 mod metrics;
 mod mqtt_auth;
 mod official_clients;
+mod offline;
 mod persistence;
 mod pinned;
 mod prestart;
