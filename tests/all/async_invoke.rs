@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Daemon, eventually, fixture};
 
-fn read_lines(path: &Path) -> Vec<String> {
+pub(crate) fn read_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -35,7 +35,7 @@ fn destination_events(d: &Daemon, name: &str) -> Vec<Value> {
         .collect()
 }
 
-fn deploy_recorder(d: &Daemon, name: &str, out: &Path, extra: &[&str]) {
+pub(crate) fn deploy_recorder(d: &Daemon, name: &str, out: &Path, extra: &[&str]) {
     let env = format!("Variables={{OUT_FILE={}}}", out.display());
     let mut args = vec!["--environment", env.as_str(), "--timeout", "10"];
     args.extend_from_slice(extra);
@@ -51,7 +51,7 @@ fn deploy_recorder(d: &Daemon, name: &str, out: &Path, extra: &[&str]) {
 
 /// `name` in a directory of its own under `tmp`, beside (never in) a daemon's data directory: it
 /// becomes a volume of the recording function.
-fn out_file(tmp: &Path, name: &str) -> std::path::PathBuf {
+pub(crate) fn out_file(tmp: &Path, name: &str) -> std::path::PathBuf {
     let dir = tmp.join("out");
     std::fs::create_dir_all(&dir).expect("mkdir");
     dir.join(name)

@@ -40,6 +40,7 @@ mod official_clients;
 mod offline;
 mod persistence;
 mod pinned;
+mod power_loss;
 mod prestart;
 mod remove_background;
 mod runtime_api;

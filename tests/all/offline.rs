@@ -57,7 +57,16 @@ fn the_quick_start_works_with_no_network_and_never_tries_one() {
     let netns = format!("--net=/proc/{}/ns/net", d.pid());
     let client = |trace: &str, args: &[&str]| {
         let out = Command::new("nsenter")
-            .args([netns.as_str(), "--", "strace", "-f", "-qq", "-e", TRACE, "-o"])
+            .args([
+                netns.as_str(),
+                "--",
+                "strace",
+                "-f",
+                "-qq",
+                "-e",
+                TRACE,
+                "-o",
+            ])
             .arg(tmp.path().join(trace))
             .arg(LAMBDALET)
             .args(args)
@@ -94,14 +103,29 @@ fn the_quick_start_works_with_no_network_and_never_tries_one() {
     .unwrap();
     client(
         "deploy.trace",
-        &["deploy", code.to_str().unwrap(), "--name", "mine", "--handler", "app.handler"],
+        &[
+            "deploy",
+            code.to_str().unwrap(),
+            "--name",
+            "mine",
+            "--handler",
+            "app.handler",
+        ],
     );
-    let out = client("invoke.trace", &["invoke", "mine", "--payload", r#"{"name":"offline"}"#]);
+    let out = client(
+        "invoke.trace",
+        &["invoke", "mine", "--payload", r#"{"name":"offline"}"#],
+    );
     assert!(out.contains("hello, offline"), "{out}");
     drop(d);
 
     let mut peers = 0;
-    for trace in ["daemon.trace", "invoke-example.trace", "deploy.trace", "invoke.trace"] {
+    for trace in [
+        "daemon.trace",
+        "invoke-example.trace",
+        "deploy.trace",
+        "invoke.trace",
+    ] {
         let text = std::fs::read_to_string(tmp.path().join(trace)).unwrap();
         for line in text.lines() {
             if let Some(addr) = inet_peer(line) {
@@ -127,6 +151,7 @@ fn inet_peer(line: &str) -> Option<String> {
 fn is_loopback(addr: &str) -> bool {
     addr.parse::<std::net::IpAddr>()
         .is_ok_and(|a| a.is_loopback() || a.is_unspecified())
-        || addr.strip_prefix("::ffff:").is_some_and(|v4| v4.starts_with("127."))
+        || addr
+            .strip_prefix("::ffff:")
+            .is_some_and(|v4| v4.starts_with("127."))
 }
-

@@ -320,12 +320,29 @@ fn wait_follow_up(
 }
 
 fn run(mut conn: Connection, rx: Receiver<Op>) {
+    let mut synced = true;
     while let Ok(first) = rx.recv() {
         let mut ops = vec![first];
         while ops.len() < 1024 {
             match rx.try_recv() {
                 Ok(op) => ops.push(op),
                 Err(_) => break,
+            }
+        }
+        // An event is acknowledged only once it is on the disk: a batch that accepts one
+        // (or asks for a flush) is synced. One that only ends or reschedules events is not
+        // (one fsync per event instead of two, on an SD card's slow flushes): power lost
+        // before the next sync runs such an event again, which asynchronous invocation
+        // allows (at least once), and loses nothing.
+        let durable = ops.iter().any(needs_sync);
+        if durable != synced {
+            let pragma = if durable {
+                "PRAGMA synchronous=FULL;"
+            } else {
+                "PRAGMA synchronous=NORMAL;"
+            };
+            if conn.execute_batch(pragma).is_ok() {
+                synced = durable;
             }
         }
         let mut acks = Vec::new();
@@ -348,6 +365,21 @@ fn run(mut conn: Connection, rx: Receiver<Op>) {
             let _ = f.send(());
         }
     }
+}
+
+/// Whether `op` must be on the disk before the writer acknowledges it: new events and
+/// flushes.
+fn needs_sync(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Enqueue(..)
+            | Op::Flush(_)
+            | Op::Complete(_, Some(_))
+            | Op::Fail {
+                follow_up: Some(_),
+                ..
+            }
+    )
 }
 
 /// Called on the writer thread, in commit order, with the ids of the stored events.
