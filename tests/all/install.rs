@@ -9,7 +9,7 @@ fn install(args: &[&str]) -> (bool, String) {
         .args(["install", "--systemd"])
         .args(args)
         .output()
-        .unwrap();
+        .expect("run lambdalet install");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -21,12 +21,15 @@ fn install(args: &[&str]) -> (bool, String) {
 /// `--root` stages the files (for an image being built) and says what is left to do.
 #[test]
 fn install_stages_the_binary_unit_and_settings_and_keeps_edited_settings() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_str().unwrap();
+    let tmp = tempfile::tempdir().expect("run lambdalet install");
+    let root = tmp.path().to_str().expect("run lambdalet install");
     let (ok, out) = install(&["--root", root]);
     assert!(ok, "{out}");
     let bin = tmp.path().join("usr/local/bin/lambdalet");
-    let version = Command::new(&bin).arg("--version").output().unwrap();
+    let version = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .expect("run lambdalet install");
     assert!(version.status.success(), "the copy runs");
     let unit =
         std::fs::read_to_string(tmp.path().join("etc/systemd/system/lambdalet.service")).unwrap();

@@ -21,19 +21,19 @@ fn integrity(data: &Path) -> String {
         ])
         .arg(data.join("state.db"))
         .output()
-        .unwrap();
+        .expect("run python3");
     String::from_utf8_lossy(&out.stdout).trim().to_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// A function that answers which of its versions runs, with `filler` bytes that do not
 /// compress beside it (so its deploy takes a while).
 fn code(dir: &Path, version: &str, filler: usize) {
-    std::fs::create_dir_all(dir).unwrap();
+    std::fs::create_dir_all(dir).expect("write the function");
     std::fs::write(
         dir.join("app.py"),
         format!("def handler(e, c):\n    return {version:?}\n"),
     )
-    .unwrap();
+    .expect("write the function");
     let mut bytes = vec![0u8; filler];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for b in bytes.iter_mut() {
@@ -42,7 +42,7 @@ fn code(dir: &Path, version: &str, filler: usize) {
         x ^= x << 17;
         *b = x as u8;
     }
-    std::fs::write(dir.join("filler.bin"), bytes).unwrap();
+    std::fs::write(dir.join("filler.bin"), bytes).expect("write the function");
 }
 
 /// Each round kills the daemon at another moment of an update's upload, hashing, unpacking
