@@ -183,7 +183,7 @@ fn post_status(url: &str, body: &str) -> u16 {
             url,
         ])
         .output()
-        .unwrap();
+        .expect("run curl");
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
