@@ -24,15 +24,58 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another lambdalet is using the data directory {}: stop it, or give this one another --data-dir",
-            data_dir.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+    // A daemon that was just killed (systemd restarting it after a crash) may leave a
+    // process behind for a moment that still has the lock open; wait a little for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                if !said {
+                    tracing::info!(
+                        "waiting for {} to be released ({})",
+                        path.display(),
+                        holders(&path)
+                    );
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another lambdalet is using the data directory {} ({}): stop it, or give this one another --data-dir",
+                data_dir.display(),
+                holders(&path)
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
         }
+    }
+}
+
+/// Which processes have `path` open, as "pid 42: lambdalet serve ...", for a person to act on.
+fn holders(path: &Path) -> String {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let open = std::fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == path));
+        if open && pid != std::process::id() {
+            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            found.push(format!("pid {pid}: {}", cmd.trim()));
+        }
+    }
+    if found.is_empty() {
+        "held by a process this user cannot see".to_owned()
+    } else {
+        found.join("; ")
     }
 }
 
