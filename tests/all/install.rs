@@ -97,6 +97,11 @@ fn install_creates_the_user_and_a_unit_systemd_accepts() {
         "$LAMBDALET" install --systemd
         echo "--- passwd"; grep '^lambdalet:' /etc/passwd
         echo "--- subuid"; grep -c '^lambdalet:2000000:1000000$' /etc/subuid /etc/subgid
+        echo "--- nobody"
+        mkdir -p "$T/nobody" && chown 65534:65534 "$T/nobody"
+        timeout 5 setpriv --reuid=65534 --regid=65534 --clear-groups "$LAMBDALET" serve \
+            --listen 127.0.0.1:0 --data-dir "$T/nobody/data" --mqtt-listen off --s3-listen off \
+            --url-listen off --sandbox process 2>&1 | grep -m1 -o "not readable by this user; not using it" || true
         echo "--- verify"
         "$ANALYZE" verify --man=no /etc/systemd/system/lambdalet.service 2>&1
         echo "--- verified $?"
@@ -135,6 +140,11 @@ fn install_creates_the_user_and_a_unit_systemd_accepts() {
         section(&text, "subuid").trim(),
         "/etc/subuid:1\n/etc/subgid:1",
         "the range is reserved once: {text}"
+    );
+    assert_eq!(
+        section(&text, "nobody").trim(),
+        "not readable by this user; not using it",
+        "another user's daemon goes on without the service's settings: {text}"
     );
     assert_eq!(
         section(&text, "verify").trim(),

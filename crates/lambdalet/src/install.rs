@@ -81,7 +81,8 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
         create_parent(&config)?;
         std::fs::write(&config, CONFIG)
             .with_context(|| format!("cannot write {}", config.display()))?;
-        set_mode(&config, 0o644)?;
+        // The service's own: it may hold a remote broker's password.
+        set_mode(&config, 0o640)?;
         println!(
             "  settings   /etc/lambdalet/config.toml (new: edit it, then systemctl restart lambdalet)"
         );

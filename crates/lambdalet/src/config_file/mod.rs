@@ -31,7 +31,19 @@ pub fn apply(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
         None if Path::new(DEFAULT_PATH).exists() => (PathBuf::from(DEFAULT_PATH), false),
         None => return Ok(argv),
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = match std::fs::read_to_string(&path) {
+        // The service's file, kept from other users (it may hold a broker's password): a user
+        // running their own daemon goes on without it.
+        Err(e) if !named && e.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!(
+                "note: {} is not readable by this user; not using it (--config names another)",
+                path.display()
+            );
+            return Ok(argv);
+        }
+        r => r,
+    };
+    let text = text.map_err(|e| {
         format!(
             "cannot read the configuration file {}: {e}{}",
             path.display(),
