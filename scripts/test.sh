@@ -75,6 +75,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy -p lambdalet --no-default-features (no embedded broker, S3 endpoint or console)"
+cargo clippy -p lambdalet --no-default-features --locked -- -D warnings
+
 step "runtime bootstrap tests (python3 -m unittest)"
 python3 -m unittest discover -s runtimes/tests
 
