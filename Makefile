@@ -21,7 +21,7 @@ bench:
 build:
 	cargo build --workspace
 
-## Stripped release binaries for the boards (x86_64 and arm64 for now) in dist/, their debug
-## info beside them (see docs/arm.md).
+## Stripped binaries for every board (x86_64, arm64, armv7; static musl builds for x86_64 and
+## arm64) in dist/, their debug info beside them, and the .deb packages (see docs/arm.md).
 dist:
 	./scripts/dist.sh

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls `make test`, which calls this).
 # First installs what the tests need if it is missing: the AWS CLI, boto3 and Selenium (pip);
-# curl, Node.js, Mosquitto and its clients, openssl, Chromium and its driver, the arm64 cross
-# compiler and qemu-user (apt); cargo-nextest and cargo-fuzz (cargo); the musl and arm64
-# targets (rustup).
+# curl, Node.js, Mosquitto and its clients, openssl, Chromium and its driver, the arm64 and
+# armv7 cross compilers and qemu-user (apt); cargo-nextest and cargo-fuzz (cargo); the musl,
+# arm64 and armv7 targets (rustup).
 # Then: formatting, lints, the runtime bootstraps' own tests, a short fuzzing run of the IPC
-# frame decoder, every Rust test including the integration tests against the real daemon, and
-# the arm64 build started, deploying and invoking a function under qemu-user.
+# frame decoder, every Rust test including the integration tests against the real daemon, the
+# arm64 build started, deploying and invoking a function under qemu-user, and the sandbox
+# crate's unit tests for arm64 and armv7 under qemu-user.
 # The container sandbox tests need root (as CI runs); elsewhere they print why they skip.
 # (The tests fetch awsiotsdk, greengrasssdk, requests and prometheus-client from PyPI into target/test-cache on first
 # use.)
@@ -29,8 +30,10 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 # The console tests drive the web console in headless Chromium through Selenium (Debian's driver).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
-# The arm64 build (Debian's cross compiler) and its smoke test under qemu-user.
+# The arm64 build (Debian's cross compiler) and its smoke test under qemu-user; the armv7
+# build of the sandbox crate's unit tests.
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 command -v file >/dev/null || need_apt+=(file)
 # The service tests: systemd's unit checker, and strace to see that nothing leaves the host.
@@ -57,6 +60,11 @@ if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux
   rustup target add aarch64-unknown-linux-gnu
 fi
 
+if ! rustup target list --installed 2>/dev/null | grep -qx armv7-unknown-linux-gnueabihf; then
+  step "adding the armv7-unknown-linux-gnueabihf target (rustup)"
+  rustup target add armv7-unknown-linux-gnueabihf
+fi
+
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
   step "adding the x86_64-unknown-linux-musl target (rustup)"
   rustup target add x86_64-unknown-linux-musl
@@ -77,6 +85,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo clippy -p lambdalet --no-default-features (no embedded broker, S3 endpoint or console)"
+cargo clippy -p lambdalet --no-default-features --locked -- -D warnings
 
 step "runtime bootstrap tests (python3 -m unittest)"
 python3 -m unittest discover -s runtimes/tests
@@ -103,5 +114,7 @@ step "arm64: cargo build --target aarch64-unknown-linux-gnu, then a smoke test u
 cargo build --locked --target aarch64-unknown-linux-gnu -p lambdalet
 scripts/arm64-smoke.sh
 step "arm64: the sandbox crate's unit tests (system calls, seccomp tables, layouts) under qemu-user"
-scripts/arm64-unit-tests.sh
+scripts/arm-unit-tests.sh aarch64-unknown-linux-gnu
+step "armv7: the sandbox crate's unit tests on 32-bit ARM (its numbers, 32-bit layouts) under qemu-user"
+scripts/arm-unit-tests.sh armv7-unknown-linux-gnueabihf
 exit "$tests_rc"

@@ -39,8 +39,7 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
         "messages not delivered to json functions because they were not JSON",
         r.rejected_not_json.load(Ordering::Relaxed),
     );
-    if let Some(Mqtt::Embedded(broker)) = s.router.mqtt() {
-        let m = broker.stats();
+    if let Some(m) = s.router.mqtt().and_then(Mqtt::client_stats) {
         counter(
             "lambdalet_mqtt_clients_admitted_total",
             "clients the embedded MQTT broker let in",

@@ -86,7 +86,9 @@ impl CodeStore {
     /// system says.
     pub fn available_bytes(&self) -> Option<u64> {
         let s = nix::sys::statvfs::statvfs(&self.root).ok()?;
-        Some(s.blocks_available().saturating_mul(s.fragment_size()))
+        // Both are 32 bits on 32-bit ARM (fsblkcnt_t, unsigned long), 64 elsewhere.
+        let (blocks, size) = (s.blocks_available() as u64, s.fragment_size() as u64);
+        Some(blocks.saturating_mul(size))
     }
 
     /// `<root>/blobs/<sha256hex>.zip`. Pass only hashes from [`StoredCode::sha256_hex`].

@@ -76,8 +76,12 @@ mod nr {
     pub(super) const SYS_clock_settime64: c_long = 404;
     #[cfg(target_arch = "arm")]
     pub(super) const SYS_clock_adjtime64: c_long = 405;
-    /// The generic number (asm-generic/unistd.h), which libc does not name for riscv64.
-    #[cfg(target_arch = "riscv64")]
+    /// The generic number (asm-generic/unistd.h), which libc does not name for riscv64 nor
+    /// for aarch64 with musl.
+    #[cfg(any(
+        target_arch = "riscv64",
+        all(target_arch = "aarch64", target_env = "musl")
+    ))]
     pub(super) const SYS_kexec_file_load: c_long = 294;
 }
 

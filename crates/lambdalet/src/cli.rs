@@ -164,7 +164,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "LAMBDALET_MQTT_LISTEN",
-        default_value = "127.0.0.1:1883",
+        default_value = crate::broker::DEFAULT_LISTEN,
         help_heading = EMBEDDED
     )]
     pub mqtt_listen: String,
@@ -261,7 +261,7 @@ pub struct ServeArgs {
     /// Address of the embedded S3 endpoint (buckets in DATA_DIR/s3; `aws s3 --endpoint-url`,
     /// boto3, bucket notifications that invoke functions), or `off`. Signed requests are
     /// required beyond loopback, as for the Lambda API (--auth).
-    #[arg(long, env = "LAMBDALET_S3_LISTEN", default_value = "127.0.0.1:9002")]
+    #[arg(long, env = "LAMBDALET_S3_LISTEN", default_value = crate::s3::DEFAULT_LISTEN)]
     pub s3_listen: String,
 
     /// Address of the function URL listener (plain HTTP; `aws lambda

@@ -26,7 +26,7 @@ pub async fn deploy(
     layer_zip: Option<&Path>,
 ) -> anyhow::Result<()> {
     let Some(s3_root) = s3_root else {
-        anyhow::bail!("it needs the S3 endpoint (--s3-listen is off)");
+        anyhow::bail!("it needs the S3 endpoint ({})", crate::s3::OFF);
     };
     let Some(layer_zip) = layer_zip.filter(|p| p.is_file()) else {
         anyhow::bail!(
@@ -55,22 +55,9 @@ pub async fn deploy(
     };
     crate::examples::create_or_update(control, create).await?;
     grant_bucket(control).await?;
-    // The bucket (a directory of the S3 endpoint's storage) and its notification, as
-    // `aws s3 mb` and `put-bucket-notification-configuration` would make them.
-    std::fs::create_dir_all(s3_root.join(BUCKET))?;
-    let rule = lambdalet_s3::rules::Rule {
-        id: "remove-background".to_owned(),
-        function_arn: control.account().function_arn(FUNCTION),
-        function: FUNCTION.to_owned(),
-        qualifier: None,
-        events: vec!["s3:ObjectCreated:*".to_owned()],
-        prefix: Some("uploads/".to_owned()),
-        suffix: None,
-    };
-    store.put_setting(
-        &format!("{}{BUCKET}", lambdalet_s3::notify::SETTING),
-        &serde_json::to_string(&[rule])?,
-    )?;
+    // The bucket and its notification, as `aws s3 mb` and
+    // `put-bucket-notification-configuration` would make them.
+    crate::s3::notify_on_upload(store, control, s3_root, BUCKET, FUNCTION, "uploads/")?;
     Ok(())
 }
 
@@ -87,7 +74,7 @@ async fn grant_bucket(control: &Control) -> anyhow::Result<()> {
     let grant = PermissionInput {
         statement_id: SID.to_owned(),
         action: "lambda:InvokeFunction".to_owned(),
-        principal: lambdalet_s3::notify::S3_PRINCIPAL.to_owned(),
+        principal: crate::s3::PRINCIPAL.to_owned(),
         source_arn: Some(format!("arn:aws:s3:::{BUCKET}")),
         source_account: Some(control.account().account_id.clone()),
         ..Default::default()

@@ -1,6 +1,11 @@
 //! `lambdalet`: the daemon (`serve`, `up`), a client for a running daemon (`deploy`,
 //! `invoke`, `functions`, `logs`, ...), and its own completion script and man pages.
 
+#[cfg(feature = "broker")]
+mod broker;
+#[cfg(not(feature = "broker"))]
+#[path = "broker_absent.rs"]
+mod broker;
 mod cli;
 mod client;
 mod components;
@@ -13,6 +18,10 @@ mod manuals;
 mod open_files;
 mod otlp;
 mod resources;
+#[cfg(feature = "s3")]
+mod s3;
+#[cfg(not(feature = "s3"))]
+#[path = "s3_absent.rs"]
 mod s3;
 mod sandboxes;
 mod serve;

@@ -13,10 +13,7 @@ use lambdalet_core::AccountInfo;
 use lambdalet_core::RuntimeFallback;
 use lambdalet_core::Tokens;
 use lambdalet_events::ipc::IpcServer;
-use lambdalet_events::mqtt::{
-    BrokerTls, EmbeddedBroker, EmbeddedSettings, Mqtt, MqttAuthenticator, RateLimit, RemoteBroker,
-    RemoteSettings, RemoteTls,
-};
+use lambdalet_events::mqtt::{Mqtt, RemoteBroker, RemoteSettings, RemoteTls};
 use lambdalet_events::{EventRouter, LocalBus};
 use lambdalet_invoker::{
     AsyncQueue, AsyncSettings, GreengrassEnv, InterpreterSearch, Invoker, InvokerConfig,
@@ -26,7 +23,7 @@ use lambdalet_store::{AsyncQueueStore, RecordWriter, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{MqttAuth, ServeArgs};
+use crate::cli::ServeArgs;
 use crate::resources::Budget;
 use crate::{examples, open_files, resources, sandboxes, systemd, telemetry};
 
@@ -168,13 +165,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     .context("cannot load the schedules")?;
 
     let bus = LocalBus::new(args.max_message_size);
-    let mqtt = start_mqtt(
-        &args,
-        &budget,
-        &store,
-        with_examples,
-        Some(mqtt_authenticator(&control)),
-    )?;
+    let mqtt = start_mqtt(&args, &budget, &store, with_examples, &control)?;
     let mqtt_banner = mqtt.as_ref().map(|(m, _)| m.describe());
     let router = EventRouter::start(bus, mqtt, queue.clone());
     queue.set_topic_sink(router.clone());
@@ -209,11 +200,8 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
 
     let connections = Arc::new(ConnectionStats::default());
     let triggers = lambdalet_core::TriggerSources::default();
-    if s3_listener.is_some() {
-        triggers.add(Arc::new(lambdalet_s3::triggers::BucketTriggers::new(
-            store.clone(),
-            data_dir.join("s3"),
-        )));
+    if let Some(l) = &s3_listener {
+        l.add_triggers(&triggers, &store, &data_dir);
     }
     let state = ApiState::new(ApiParts {
         control: control.clone(),
@@ -237,8 +225,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let s3_server = match s3_listener {
-        Some(l) => Some(crate::s3::start(
-            l,
+        Some(l) => Some(l.start(
             &args,
             &data_dir,
             &store,
@@ -463,31 +450,14 @@ fn mqtt_client_id(args: &ServeArgs, store: &Store) -> anyhow::Result<String> {
     Ok(id)
 }
 
-/// The check of an MQTT client's username and password as a lambdalet access key (id and
-/// secret), for the embedded broker with `--mqtt-auth keys`. Called on a blocking thread.
-///
-/// Administrators' keys only: the broker has no topic permissions, so a function's own key
-/// would let it round its `accessControl` (functions publish and subscribe through the IPC
-/// socket, which enforces it).
-fn mqtt_authenticator(control: &Arc<Control>) -> MqttAuthenticator {
-    let control = control.clone();
-    Arc::new(move |key_id: &str, secret: &str| {
-        matches!(
-            control.check_secret(key_id, secret),
-            Some(lambdalet_core::Principal::Admin)
-        )
-    })
-}
-
 /// The MQTT side: a remote broker when `--mqtt-remote` is given, else the embedded broker
-/// unless `--mqtt-listen off`. `keys`: the check of access keys for `--mqtt-auth keys` (None:
-/// nobody can log in with a username and password).
+/// unless `--mqtt-listen off` (its clients may log in with `control`'s access keys).
 fn start_mqtt(
     args: &ServeArgs,
     budget: &Budget,
     store: &Store,
     up: bool,
-    keys: Option<MqttAuthenticator>,
+    control: &Arc<Control>,
 ) -> anyhow::Result<Option<(Mqtt, lambdalet_events::mqtt::Incoming)>> {
     let mut remote = args.mqtt_remote.clone();
     if up && remote.is_none() {
@@ -517,60 +487,7 @@ fn start_mqtt(
         let (broker, incoming) = RemoteBroker::start(&settings)?;
         return Ok(Some((Mqtt::Remote(broker), incoming)));
     }
-    if args.mqtt_listen == "off" {
-        tracing::info!("no MQTT broker (--mqtt-listen off): IOT_CORE topics are unavailable");
-        return Ok(None);
-    }
-    let listen: std::net::SocketAddr = args.mqtt_listen.parse().with_context(|| {
-        format!(
-            "--mqtt-listen {:?} is not an address like 127.0.0.1:1883 (or off)",
-            args.mqtt_listen
-        )
-    })?;
-    let client_rate = (args.mqtt_client_rate > 0).then(|| RateLimit {
-        bytes_per_sec: args.mqtt_client_rate,
-        burst: args.mqtt_client_rate.max(args.max_message_size as u64 * 2),
-    });
-    let settings = EmbeddedSettings {
-        listen,
-        max_payload: args.max_message_size,
-        client_rate,
-        auth: match mqtt_auth(args, listen) {
-            MqttAuth::Keys => Some(keys.unwrap_or_else(|| Arc::new(|_: &str, _: &str| false))),
-            MqttAuth::None => None,
-        },
-        tls: args.mqtt_tls_cert.as_ref().map(|cert| BrokerTls {
-            cert: cert.clone(),
-            key: args.mqtt_tls_key.clone().unwrap_or_default(),
-            client_ca: args.mqtt_client_ca.clone(),
-        }),
-        max_connections: budget.broker_connections,
-        segment_bytes: budget.broker_segment_bytes,
-    };
-    let (broker, incoming) = EmbeddedBroker::start(&settings)?;
-    Ok(Some((Mqtt::Embedded(broker), incoming)))
-}
-
-/// `--mqtt-auth`, or its default for the address: `keys` on a network address, `none` on
-/// loopback. Warns about the choices that expose the broker or the keys on a network.
-fn mqtt_auth(args: &ServeArgs, listen: std::net::SocketAddr) -> MqttAuth {
-    let network = !listen.ip().is_loopback();
-    let auth = args.mqtt_auth.unwrap_or(if network {
-        MqttAuth::Keys
-    } else {
-        MqttAuth::None
-    });
-    if network && auth == MqttAuth::None && args.mqtt_client_ca.is_none() {
-        tracing::warn!(
-            "the embedded MQTT broker takes anonymous clients on {listen} (--mqtt-auth none): anyone who reaches {listen} can publish and subscribe to any topic, and so invoke the functions subscribed to MQTT topics; use --mqtt-auth keys (the default on a network address) or --mqtt-client-ca"
-        );
-    }
-    if network && auth == MqttAuth::Keys && args.mqtt_tls_cert.is_none() {
-        tracing::warn!(
-            "MQTT clients on {listen} send their secret access keys unencrypted: add --mqtt-tls-cert and --mqtt-tls-key to serve MQTT over TLS"
-        );
-    }
-    auth
+    crate::broker::start(args, budget, control)
 }
 
 fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {

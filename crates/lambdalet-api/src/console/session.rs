@@ -18,7 +18,8 @@ pub const CSRF_HEADER: &str = "x-lambdalet-console";
 /// How long a session lasts, in seconds.
 pub const LIFETIME_SECS: u64 = 12 * 3600;
 
-/// The cookie value of a new session of `key_id`.
+/// The cookie value of a new session of `key_id` (made by the console's login form).
+#[cfg(feature = "console")]
 pub fn issue(key_id: &str, secret: &str, now_secs: u64) -> String {
     let expires = now_secs + LIFETIME_SECS;
     let mac = lambdalet_auth::console_session_mac(secret, key_id, expires);
@@ -57,6 +58,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The `Set-Cookie` value of a new session (`value`) or of signing out (`None`).
+#[cfg(feature = "console")]
 pub fn set_cookie(value: Option<&str>) -> String {
     match value {
         Some(v) => format!("{COOKIE}={v}; Path=/; Max-Age={LIFETIME_SECS}; HttpOnly; SameSite=Lax"),
@@ -80,6 +82,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "console")]
     fn a_session_value_names_its_key_and_expiry() {
         let v = issue("LKIAXYZ", "secret", 1000);
         let parts: Vec<&str> = v.splitn(3, '.').collect();

@@ -3,25 +3,22 @@
 //! connection to a remote broker (`--mqtt-remote mqtts://host:8883`), the way Greengrass
 //! bridges to IoT Core. Both look the same to the router: subscribe to filters, publish, and
 //! a stream of incoming messages.
+//!
+//! The embedded broker is built only with the cargo feature `broker` (a default one); the
+//! remote connection always is.
 
-mod auth;
-mod connect;
+#[cfg(feature = "broker")]
 mod embedded;
-mod front;
-mod nodelay;
 mod remote;
-mod throttle;
-mod tls;
+
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-pub use auth::MqttAuthenticator;
-pub use embedded::{EmbeddedBroker, EmbeddedSettings};
-pub use front::MqttClientStats;
+#[cfg(feature = "broker")]
+pub use embedded::{BrokerTls, EmbeddedBroker, EmbeddedSettings, MqttAuthenticator, RateLimit};
 pub use remote::{PendingAck, RemoteBroker, RemoteSettings, RemoteTls};
-pub use throttle::RateLimit;
-pub use tls::BrokerTls;
 
 /// A message that arrived from MQTT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +45,22 @@ pub enum MqttError {
     Config(String),
 }
 
+/// Counters of the embedded broker's clients, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct MqttClientStats {
+    /// Clients let in.
+    pub admitted: AtomicU64,
+    /// Clients refused for their credentials: no or a wrong username and password, no client
+    /// certificate or one the client CA did not sign.
+    pub refused_credentials: AtomicU64,
+    /// Connections closed before a login: another MQTT version, a first packet that is no
+    /// CONNECT or a malformed one, another failed TLS handshake.
+    pub refused_protocol: AtomicU64,
+}
+
 /// The broker lambdalet uses, whichever it is.
 pub enum Mqtt {
+    #[cfg(feature = "broker")]
     Embedded(EmbeddedBroker),
     Remote(RemoteBroker),
 }
@@ -58,6 +69,7 @@ impl Mqtt {
     /// Subscribes lambdalet's connection to `filter` (idempotent per filter).
     pub fn subscribe(&self, filter: &str) -> Result<(), MqttError> {
         match self {
+            #[cfg(feature = "broker")]
             Self::Embedded(b) => b.subscribe(filter),
             Self::Remote(b) => b.subscribe(filter),
         }
@@ -65,6 +77,7 @@ impl Mqtt {
 
     pub fn unsubscribe(&self, filter: &str) -> Result<(), MqttError> {
         match self {
+            #[cfg(feature = "broker")]
             Self::Embedded(b) => b.unsubscribe(filter),
             Self::Remote(b) => b.unsubscribe(filter),
         }
@@ -72,6 +85,7 @@ impl Mqtt {
 
     pub fn publish(&self, topic: &str, payload: Bytes, qos: Qos) -> Result<(), MqttError> {
         match self {
+            #[cfg(feature = "broker")]
             Self::Embedded(b) => b.publish(topic, payload),
             Self::Remote(b) => b.publish(topic, payload, qos),
         }
@@ -80,8 +94,18 @@ impl Mqtt {
     /// A short description for logs and `lambdalet up`'s banner.
     pub fn describe(&self) -> String {
         match self {
+            #[cfg(feature = "broker")]
             Self::Embedded(b) => format!("embedded broker on {}", b.url()),
             Self::Remote(b) => format!("remote broker {}", b.url()),
+        }
+    }
+
+    /// The embedded broker's counters of its clients (None for a remote broker).
+    pub fn client_stats(&self) -> Option<&MqttClientStats> {
+        match self {
+            #[cfg(feature = "broker")]
+            Self::Embedded(b) => Some(b.stats()),
+            Self::Remote(_) => None,
         }
     }
 }

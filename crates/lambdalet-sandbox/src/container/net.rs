@@ -26,8 +26,10 @@ fn loopback_up() -> io::Result<()> {
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
+    // ioctl's request is an unsigned long in glibc and an int in musl (`libc::Ioctl`); these
+    // numbers fit either.
     // SAFETY: SIOCGIFFLAGS fills the flags of the named interface in a live ifreq.
-    if unsafe { libc::ioctl(raw, libc::SIOCGIFFLAGS, &raw mut req) } < 0 {
+    if unsafe { libc::ioctl(raw, libc::SIOCGIFFLAGS as libc::Ioctl, &raw mut req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the kernel just wrote ifru_flags, the union's active field for these requests.
@@ -35,7 +37,7 @@ fn loopback_up() -> io::Result<()> {
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     }
     // SAFETY: SIOCSIFFLAGS reads the live ifreq.
-    if unsafe { libc::ioctl(raw, libc::SIOCSIFFLAGS, &raw const req) } < 0 {
+    if unsafe { libc::ioctl(raw, libc::SIOCSIFFLAGS as libc::Ioctl, &raw const req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -1,5 +1,17 @@
 //! The embedded broker: rumqttd, listening for MQTT 3.1.1 clients, with lambdalet itself
-//! connected through an in-process link.
+//! connected through an in-process link. Clients connect to lambdalet's front door
+//! ([`front`]), which checks who they are ([`auth`], [`tls`]) and relays them at their byte
+//! rate ([`throttle`]) to rumqttd on a private loopback port.
+//!
+//! Only in builds with the cargo feature `broker` (a default one): without it lambdalet talks
+//! to a remote broker or none.
+
+mod auth;
+mod connect;
+mod front;
+mod nodelay;
+mod throttle;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,9 +23,11 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 use tokio::sync::mpsc;
 
-use super::{
-    BrokerTls, Delivery, Incoming, MqttAuthenticator, MqttClientStats, MqttError, MqttMessage,
-};
+pub use auth::MqttAuthenticator;
+pub use throttle::RateLimit;
+pub use tls::BrokerTls;
+
+use super::{Delivery, Incoming, MqttClientStats, MqttError, MqttMessage};
 
 /// How the embedded broker is set up.
 #[derive(Clone)]
@@ -22,7 +36,7 @@ pub struct EmbeddedSettings {
     /// Largest payload a client may publish.
     pub max_payload: usize,
     /// What each client may send, in bytes per second (None: unlimited).
-    pub client_rate: Option<super::RateLimit>,
+    pub client_rate: Option<RateLimit>,
     /// The check of each client's username and password. None: anonymous clients are let in.
     /// Some: a client without a username and password is refused with CONNACK return code 5
     /// (not authorized), one the check refuses with 4 (bad user name or password).
@@ -105,9 +119,9 @@ impl EmbeddedBroker {
             .spawn(move || pump(link_rx, tx))
             .map_err(|e| fail(e.to_string()))?;
         let stats = Arc::new(MqttClientStats::default());
-        tokio::spawn(super::front::serve(
+        tokio::spawn(front::serve(
             front,
-            super::front::Front {
+            front::Front {
                 broker: internal,
                 login,
                 auth: settings.auth.clone(),

@@ -11,7 +11,7 @@ use crate::state::ApiState;
 
 /// Whether the request came with a console session (shows "Sign out").
 pub fn signed_in(ext: &Extensions) -> bool {
-    ext.get::<super::SessionMark>().is_some()
+    ext.get::<crate::console::SessionMark>().is_some()
 }
 
 /// The state badges of a function: Active/Failed, disabled, pinned and running.

@@ -8,8 +8,8 @@ use http::StatusCode;
 use std::collections::HashMap;
 
 use super::html::{Nav, esc, page};
-use super::session;
 use crate::auth::AuthMode;
+use crate::console::session;
 use crate::state::ApiState;
 
 /// Where to go after signing in: a console page, nothing else (no open redirect).
@@ -71,7 +71,7 @@ fn fields(body: &[u8]) -> HashMap<String, String> {
 
 /// `POST /console/login`: checks the key and sets the session cookie.
 pub async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    if super::guard::cross_site(&headers) {
+    if crate::console::guard::cross_site(&headers) {
         return (
             StatusCode::FORBIDDEN,
             "refused a sign-in sent from another site",

@@ -7,32 +7,20 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use super::MqttClientStats;
 use super::RateLimit;
 use super::auth::{self, Admitted, MqttAuthenticator, RefusalLog};
 use super::connect::{self, ConnectError};
 
 /// How long a new client has to finish the TLS handshake, and then to send its CONNECT.
 const CONNECT_TIME: Duration = Duration::from_secs(20);
-
-/// Counters of the embedded broker's clients, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct MqttClientStats {
-    /// Clients let in.
-    pub admitted: AtomicU64,
-    /// Clients refused for their credentials: no or a wrong username and password, no client
-    /// certificate or one the client CA did not sign.
-    pub refused_credentials: AtomicU64,
-    /// Connections closed before a login: another MQTT version, a first packet that is no
-    /// CONNECT or a malformed one, another failed TLS handshake.
-    pub refused_protocol: AtomicU64,
-}
 
 /// What the front door does with each client.
 pub(crate) struct Front {
