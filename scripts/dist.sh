@@ -166,6 +166,10 @@ for row in "${rows[@]}"; do
     dep=$(dpkg-deb -f "$deb" Depends | sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p')
     dpkg --compare-versions "$need" le "$dep" ||
       fail "$out needs glibc $need, but $deb depends on libc6 (>= $dep): raise depends in crates/lambdalet/Cargo.toml"
+    # The host's own package: installed, reinstalled, removed and purged in a throwaway root.
+    if [ "$deb_arch" = "$(dpkg --print-architecture)" ] && [ "$(id -u)" = 0 ]; then
+      scripts/deb-check.sh "$deb"
+    fi
     line="$deb: $(stat -c %s "$deb") bytes ($(mb "$(stat -c %s "$deb")") MB)"
     echo "$line"
     summary+=("$line")
