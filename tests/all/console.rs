@@ -199,11 +199,14 @@ fn the_console_needs_a_login_when_the_api_needs_signatures() {
 
     // Signed in with an administrator's key, the console shows the function.
     let shots = screenshot_dir("console-screenshots-login");
+    // `--secret=...`: a random secret may start with a dash, which argparse would take for a
+    // flag of its own.
+    let (id_arg, secret_arg) = (format!("--key-id={id}"), format!("--secret={secret}"));
     let seen = console_check(
         &d,
         "console-fn",
         &shots,
-        &["--key-id", &id, "--secret", &secret, "--only-login"],
+        &[&id_arg, &secret_arg, "--only-login"],
     );
     assert_eq!(seen["login"], true, "{seen:#}");
     assert_row_and_state(&seen, "console-fn");
