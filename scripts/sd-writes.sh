@@ -19,7 +19,8 @@ strace -f -qq -e trace=fsync,fdatasync -o "$work/trace" "$bin" serve --data-dir 
   --listen "127.0.0.1:$port" --mqtt-listen off --s3-listen off --url-listen off --sandbox process \
   >"$work/log" 2>&1 &
 tracer=$!
-trap 'kill $tracer 2>/dev/null; rm -rf "$work"' EXIT
+# The daemon first (killing strace alone would only detach it), then strace.
+trap 'pkill -TERM -P $tracer 2>/dev/null; wait $tracer 2>/dev/null; rm -rf "$work"' EXIT
 url="http://127.0.0.1:$port"
 for _ in $(seq 100); do curl -sf -o /dev/null "$url/2015-03-31/functions" && break; sleep 0.1; done
 LAMBDALET_ENDPOINT=$url "$bin" deploy examples/hello-python --name h --handler app.handler >/dev/null 2>&1
