@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Daemon, eventually, fixture};
 
-pub(crate) fn read_lines(path: &Path) -> Vec<String> {
+fn read_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -32,6 +32,14 @@ fn destination_events(d: &Daemon, name: &str) -> Vec<Value> {
             let line = log.lines().find(|l| l.starts_with("EVENT "))?;
             serde_json::from_str(&line["EVENT ".len()..]).ok()
         })
+        .collect()
+}
+
+/// The event ids the recording function wrote to `out` (each once, whatever ran twice).
+pub(crate) fn handled_ids(out: &Path) -> BTreeSet<u64> {
+    read_lines(out)
+        .iter()
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
         .collect()
 }
 
@@ -293,13 +301,7 @@ fn accepted_events_survive_sigkill() {
     eventually(
         Duration::from_secs(120),
         "every event to be handled after the restart",
-        || {
-            let ids: BTreeSet<u64> = read_lines(&out)
-                .iter()
-                .filter_map(|l| l.split(' ').next()?.parse().ok())
-                .collect();
-            ids.len() == N
-        },
+        || handled_ids(&out).len() == N,
     );
     eventually(Duration::from_secs(10), "the queue to drain", || {
         let q = d.http("GET", "/lambdalet/v1/queue", None, &[]).json();

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::async_invoke::{deploy_recorder, out_file, read_lines};
+use crate::async_invoke::{deploy_recorder, handled_ids, out_file};
 use crate::harness::{Daemon, eventually};
 
 /// SQLite's own check of the daemon's database (while the daemon runs: WAL lets a reader in).
@@ -156,13 +156,7 @@ fn a_kill_while_events_pour_in_loses_none_that_were_acknowledged() {
     eventually(
         Duration::from_secs(120),
         "every acknowledged event to run",
-        || {
-            let ran: BTreeSet<u64> = read_lines(&out)
-                .iter()
-                .filter_map(|l| l.split(' ').next()?.parse().ok())
-                .collect();
-            acked.is_subset(&ran)
-        },
+        || acked.is_subset(&handled_ids(&out)),
     );
     println!(
         "{} events acknowledged before the kill all ran",
@@ -286,13 +280,7 @@ fn failing_fsync_refuses_events_instead_of_losing_them() {
     eventually(
         Duration::from_secs(60),
         "every acknowledged event to run",
-        || {
-            let ran: BTreeSet<u64> = read_lines(&out)
-                .iter()
-                .filter_map(|l| l.split(' ').next()?.parse().ok())
-                .collect();
-            acked.is_subset(&ran)
-        },
+        || acked.is_subset(&handled_ids(&out)),
     );
     drop(d);
 }

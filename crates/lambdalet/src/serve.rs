@@ -91,9 +91,7 @@ pub async fn run(args: ServeArgs, with_examples: bool) -> anyhow::Result<()> {
         sandboxes,
         records.clone(),
         InvokerConfig {
-            max_concurrency: args
-                .max_concurrency
-                .map_or(budget.max_concurrency, |n| n as usize),
+            max_concurrency: budget.max_concurrency,
             greengrass: GreengrassEnv {
                 tokens: tokens.clone(),
                 ipc_socket: Some(ipc_path.clone()),
@@ -382,8 +380,9 @@ fn auth_mode(
     Ok(mode)
 }
 
-/// The memory lambdalet plans for and what follows from it, logged so a person can see why
-/// a small device gets small defaults.
+/// The memory lambdalet plans for and what follows from it (with `--max-concurrency` in place
+/// of its default when given), logged so a person can see why a small device gets small
+/// defaults.
 fn budget(args: &ServeArgs) -> Budget {
     let (memory, from) = match (args.memory, resources::detect_memory()) {
         (Some(m), _) => (m, "--memory"),
@@ -393,13 +392,14 @@ fn budget(args: &ServeArgs) -> Budget {
             "a server's default (the machine's memory cannot be read)",
         ),
     };
-    let b = Budget::for_memory(memory);
-    let concurrency = args
-        .max_concurrency
-        .map_or(b.max_concurrency, |n| n as usize);
+    let mut b = Budget::for_memory(memory);
+    if let Some(n) = args.max_concurrency {
+        b.max_concurrency = n as usize;
+    }
     tracing::info!(
-        "memory: {} MB ({from}); max concurrency {concurrency}, queued payloads in memory {} MB, broker clients {}",
+        "memory: {} MB ({from}); max concurrency {}, queued payloads in memory {} MB, broker clients {}",
         memory >> 20,
+        b.max_concurrency,
         b.queue_cache_bytes >> 20,
         b.broker_connections,
     );

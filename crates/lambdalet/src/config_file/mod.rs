@@ -20,7 +20,12 @@ pub const DEFAULT_PATH: &str = "/etc/lambdalet/config.toml";
 /// `argv` with the configuration file's settings added as flags, for `serve` and `up`
 /// (unchanged for every other command, and when it does not parse: clap reports that).
 pub fn apply(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
-    let Ok(matches) = Cli::command().try_get_matches_from(&argv) else {
+    // Client commands (most runs) skip the extra parse.
+    if !argv.iter().skip(1).any(|a| a == "serve" || a == "up") {
+        return Ok(argv);
+    }
+    let command = Cli::command();
+    let Ok(matches) = command.clone().try_get_matches_from(&argv) else {
         return Ok(argv);
     };
     let Some((name @ ("serve" | "up"), sub)) = matches.subcommand() else {
@@ -54,7 +59,6 @@ pub fn apply(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
             }
         )
     })?;
-    let command = Cli::command();
     let serve = command
         .find_subcommand(name)
         .ok_or_else(|| format!("no `{name}` command"))?;
